@@ -1,0 +1,136 @@
+// Package telemetry holds the hub's OpenTelemetry instruments: a span per event with a child
+// per pipeline step, and metrics for events by service and outcome, delivery latency, queue
+// depth and breaker state. Names and attributes are documented on the constants below and in
+// the hub's package documentation.
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// ScopeName is the instrumentation scope of the hub's tracer and meter.
+const ScopeName = "github.com/ehg/hub"
+
+// Span names.
+const (
+	// SpanProcess is the root span of ProcessIntegrationEvent.
+	SpanProcess = "hub.process_event"
+	// SpanValidate, SpanTransform, SpanPersist and SpanDeliver are its children.
+	SpanValidate  = "hub.validate"
+	SpanTransform = "hub.transform"
+	SpanPersist   = "hub.persist"
+	// SpanDeliver is one delivery attempt; workers start it as a root span linked to nothing
+	// when the event is delivered asynchronously.
+	SpanDeliver = "hub.deliver"
+)
+
+// Metric names.
+const (
+	// MetricEvents counts delivery outcomes (Int64Counter, {event}); attributes service, outcome.
+	MetricEvents = "hub.events"
+	// MetricDeliveryDuration is the delivery latency (Float64Histogram, ms); attributes
+	// service, outcome.
+	MetricDeliveryDuration = "hub.delivery.duration"
+	// MetricQueueDepth is the number of events per status (Int64ObservableGauge, {event});
+	// attributes status.
+	MetricQueueDepth = "hub.queue.depth"
+	// MetricBreakerState is each service's breaker (Int64ObservableGauge: 0 closed,
+	// 1 half-open, 2 open); attribute service.
+	MetricBreakerState = "hub.breaker.state"
+)
+
+// Attribute keys.
+const (
+	AttrService    = attribute.Key("hub.service")
+	AttrServiceID  = attribute.Key("hub.service.id")
+	AttrOperation  = attribute.Key("hub.operation")
+	AttrEventID    = attribute.Key("hub.event.id")
+	AttrStatus     = attribute.Key("hub.status")
+	AttrRetryCount = attribute.Key("hub.retry_count")
+	AttrOutcome    = attribute.Key("hub.outcome")
+)
+
+// Telemetry is the hub's tracer and instruments. It is safe for concurrent use.
+type Telemetry struct {
+	tracer   trace.Tracer
+	meter    metric.Meter
+	events   metric.Int64Counter
+	duration metric.Float64Histogram
+}
+
+// New builds the instruments on the given providers.
+func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Telemetry, error) {
+	t := &Telemetry{tracer: tp.Tracer(ScopeName), meter: mp.Meter(ScopeName)}
+	var err error
+	if t.events, err = t.meter.Int64Counter(MetricEvents, metric.WithUnit("{event}"),
+		metric.WithDescription("Delivery outcomes by service and outcome.")); err != nil {
+		return nil, fmt.Errorf("telemetry: %s: %w", MetricEvents, err)
+	}
+	if t.duration, err = t.meter.Float64Histogram(MetricDeliveryDuration, metric.WithUnit("ms"),
+		metric.WithDescription("Delivery latency by service and outcome."),
+		metric.WithExplicitBucketBoundaries(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)); err != nil {
+		return nil, fmt.Errorf("telemetry: %s: %w", MetricDeliveryDuration, err)
+	}
+	return t, nil
+}
+
+// Start starts a span named name as a child of the span in ctx.
+func (t *Telemetry) Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return t.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+}
+
+// End ends span, recording err (when not nil) as the span's error status.
+func End(span trace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// RecordDelivery counts one delivery outcome of the service and its latency.
+func (t *Telemetry) RecordDelivery(ctx context.Context, service, outcome string, d time.Duration) {
+	set := metric.WithAttributeSet(attribute.NewSet(AttrService.String(service), AttrOutcome.String(outcome)))
+	t.events.Add(ctx, 1, set)
+	t.duration.Record(ctx, float64(d)/float64(time.Millisecond), set)
+}
+
+// ObserveGauges registers the queue-depth and breaker-state gauges, read from the callbacks
+// at each collection: depth returns counts by status, breakers returns each service's state
+// (0 closed, 1 half-open, 2 open). The returned function unregisters them.
+func (t *Telemetry) ObserveGauges(depth func(ctx context.Context) (map[string]int64, error), breakers func() map[string]int64) (unregister func() error, err error) {
+	qd, err := t.meter.Int64ObservableGauge(MetricQueueDepth, metric.WithUnit("{event}"),
+		metric.WithDescription("Events by status."))
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %s: %w", MetricQueueDepth, err)
+	}
+	bs, err := t.meter.Int64ObservableGauge(MetricBreakerState,
+		metric.WithDescription("Circuit breaker state by service: 0 closed, 1 half-open, 2 open."))
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %s: %w", MetricBreakerState, err)
+	}
+	reg, err := t.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		counts, err := depth(ctx)
+		if err != nil {
+			return err
+		}
+		for status, n := range counts {
+			o.ObserveInt64(qd, n, metric.WithAttributes(AttrStatus.String(status)))
+		}
+		for svc, state := range breakers() {
+			o.ObserveInt64(bs, state, metric.WithAttributes(AttrService.String(svc)))
+		}
+		return nil
+	}, qd, bs)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: registering gauges: %w", err)
+	}
+	return reg.Unregister, nil
+}

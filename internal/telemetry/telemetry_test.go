@@ -1,0 +1,99 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+func setup(t *testing.T) (*Telemetry, *tracetest.SpanRecorder, *sdkmetric.ManualReader) {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	tel, err := New(tp, mp)
+	require.NoError(t, err)
+	return tel, rec, reader
+}
+
+func TestSpansNestAndRecordErrors(t *testing.T) {
+	t.Parallel()
+	tel, rec, _ := setup(t)
+	ctx, root := tel.Start(t.Context(), SpanProcess, AttrService.String("slack"))
+	_, v := tel.Start(ctx, SpanValidate)
+	End(v, errors.New("contract violation"))
+	_, d := tel.Start(ctx, SpanDeliver, AttrRetryCount.Int(2))
+	End(d, nil)
+	End(root, nil)
+
+	spans := rec.Ended()
+	require.Len(t, spans, 3)
+	byName := map[string]sdktrace.ReadOnlySpan{}
+	for _, s := range spans {
+		byName[s.Name()] = s
+	}
+	rootSpan := byName[SpanProcess]
+	assert.Equal(t, rootSpan.SpanContext().SpanID(), byName[SpanValidate].Parent().SpanID())
+	assert.Equal(t, rootSpan.SpanContext().SpanID(), byName[SpanDeliver].Parent().SpanID())
+	assert.Equal(t, codes.Error, byName[SpanValidate].Status().Code)
+	assert.Len(t, byName[SpanValidate].Events(), 1, "the error is recorded as an event")
+	assert.Contains(t, byName[SpanDeliver].Attributes(), AttrRetryCount.Int(2))
+	assert.Contains(t, rootSpan.Attributes(), AttrService.String("slack"))
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	tel, _, reader := setup(t)
+	ctx := t.Context()
+	tel.RecordDelivery(ctx, "slack", "succeeded", 20*time.Millisecond)
+	tel.RecordDelivery(ctx, "slack", "succeeded", 40*time.Millisecond)
+	tel.RecordDelivery(ctx, "slack", "retrying", 5*time.Millisecond)
+	unreg, err := tel.ObserveGauges(func(context.Context) (map[string]int64, error) {
+		return map[string]int64{"pending": 7, "dead": 1}, nil
+	}, func() map[string]int64 { return map[string]int64{"slack": 2} })
+	require.NoError(t, err)
+	defer func() { require.NoError(t, unreg()) }()
+
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(ctx, &rm))
+	require.Len(t, rm.ScopeMetrics, 1)
+	got := map[string]metricdata.Metrics{}
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		got[m.Name] = m
+	}
+	ok := attribute.NewSet(AttrService.String("slack"), AttrOutcome.String("succeeded"))
+	sum := got[MetricEvents].Data.(metricdata.Sum[int64])
+	counts := map[attribute.Set]int64{}
+	for _, dp := range sum.DataPoints {
+		counts[dp.Attributes] = dp.Value
+	}
+	assert.Equal(t, int64(2), counts[ok])
+	hist := got[MetricDeliveryDuration].Data.(metricdata.Histogram[float64])
+	for _, dp := range hist.DataPoints {
+		if dp.Attributes.Equals(&ok) {
+			assert.Equal(t, uint64(2), dp.Count)
+			assert.InDelta(t, 60, dp.Sum, 1e-9)
+		}
+	}
+	depth := got[MetricQueueDepth].Data.(metricdata.Gauge[int64])
+	byStatus := map[string]int64{}
+	for _, dp := range depth.DataPoints {
+		v, _ := dp.Attributes.Value(AttrStatus)
+		byStatus[v.AsString()] = dp.Value
+	}
+	assert.Equal(t, map[string]int64{"pending": 7, "dead": 1}, byStatus)
+	br := got[MetricBreakerState].Data.(metricdata.Gauge[int64])
+	require.Len(t, br.DataPoints, 1)
+	assert.Equal(t, int64(2), br.DataPoints[0].Value)
+}
