@@ -1,0 +1,424 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/ehg/hub/connectors"
+	"github.com/ehg/hub/resilience"
+	"github.com/ehg/hub/store"
+)
+
+// storeRetries is how often a store write of outcomes is retried when the store is busy.
+const storeRetries = 5
+
+// dispatcher claims due events while workers are free and hands them out.
+func (e *Engine) dispatcher(ctx context.Context) {
+	defer close(e.dispDone)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for {
+		select {
+		case <-e.stopping:
+			return
+		case <-e.tokens:
+		}
+		n := 1
+	grab:
+		for n < e.cfg.BatchSize {
+			select {
+			case <-e.tokens:
+				n++
+			default:
+				break grab
+			}
+		}
+		e.nextDue.Store(0)
+		evs, err := e.cfg.Store.ClaimEvents(ctx, store.ClaimParams{
+			Owner:             e.cfg.Owner,
+			Limit:             n,
+			Lease:             e.cfg.Lease,
+			ExcludeServiceIDs: e.cfg.Targets.Excluded(),
+		})
+		for i := len(evs); i < n; i++ {
+			e.tokens <- struct{}{}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if !errors.Is(err, store.ErrBusy) {
+				e.log.Warn("hub: claim failed", slog.Any("error", err))
+			}
+		}
+		if len(evs) > 0 {
+			e.stats.Claimed.Add(int64(len(evs)))
+			e.mu.Lock()
+			for _, ev := range evs {
+				e.inflight[ev.ID] = struct{}{}
+			}
+			e.mu.Unlock()
+			for _, ev := range evs {
+				e.jobs <- ev
+			}
+			if len(evs) == n {
+				continue // there may be more due events
+			}
+		}
+		wait := e.cfg.PollInterval
+		if err != nil {
+			wait = min(wait, 50*time.Millisecond)
+		}
+		if due := e.nextDue.Load(); due != 0 {
+			if d := time.Until(time.Unix(0, due)); d < wait {
+				wait = max(d, time.Millisecond)
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-e.stopping:
+			return
+		case <-e.wake:
+			if !timer.Stop() {
+				<-timer.C
+			}
+		case <-timer.C:
+		}
+	}
+}
+
+// noteDue remembers the earliest time a retrying event of this engine is due, so the
+// dispatcher wakes for it without waiting a whole poll interval.
+func (e *Engine) noteDue(t time.Time) {
+	ns := t.UnixNano()
+	for {
+		cur := e.nextDue.Load()
+		if cur != 0 && cur <= ns {
+			return
+		}
+		if e.nextDue.CompareAndSwap(cur, ns) {
+			return
+		}
+	}
+}
+
+func (e *Engine) worker() {
+	defer e.workersWG.Done()
+	for ev := range e.jobs {
+		e.results <- e.deliver(ev)
+		e.tokens <- struct{}{}
+	}
+}
+
+// deliver performs one attempt of ev and decides its next state.
+func (e *Engine) deliver(ev *store.Event) result {
+	now := e.cfg.Clock()
+	r := result{ev: ev, outcome: Outcome{EventID: ev.ID, ServiceID: ev.ServiceID, Event: ev, RetryCount: ev.RetryCount}}
+	if ev.ExpiresAt != nil && !now.Before(*ev.ExpiresAt) {
+		r.outcome.Status = store.StatusExpired
+		r.outcome.Err = errExpired
+		r.outcome.ErrorText = errExpired.Error()
+		r.fail = &store.FailParams{ID: ev.ID, Owner: e.cfg.Owner, Status: store.StatusExpired, KeepRetryCount: true,
+			ErrorDetails: details("expired", errExpired.Error(), 0, "", 0, ev.RetryCount, now)}
+		return r
+	}
+	t, err := e.cfg.Targets.Target(e.callCtx, ev.ServiceID)
+	if err != nil {
+		if e.callCtx.Err() != nil {
+			return e.release(r, now, err)
+		}
+		r.outcome.Status = store.StatusFailed
+		r.outcome.Class = resilience.ClassPermanent
+		r.outcome.Err = err
+		r.outcome.ErrorText = err.Error()
+		r.fail = &store.FailParams{ID: ev.ID, Owner: e.cfg.Owner, Status: store.StatusFailed, KeepRetryCount: true,
+			ErrorDetails: details("permanent", err.Error(), 0, "", 0, ev.RetryCount, now)}
+		return r
+	}
+	start := time.Now()
+	resp, err := t.Deliver(e.callCtx, ev)
+	lat := time.Since(start)
+	now = e.cfg.Clock()
+	ms := lat.Milliseconds()
+	r.outcome.Latency = lat
+	if err == nil {
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		r.outcome.Status = store.StatusSucceeded
+		r.outcome.ResponseCode = code
+		r.outcome.Attempted = true
+		r.complete = &store.CompleteParams{ID: ev.ID, Owner: e.cfg.Owner, ResponseCode: code, ResponseTimeMS: ms, PayloadOut: ev.PayloadOut}
+		return r
+	}
+	class := resilience.Classify(err)
+	if e.callCtx.Err() != nil && (class == resilience.ClassCanceled || errors.Is(err, context.Canceled)) {
+		return e.release(r, now, err)
+	}
+	var code int
+	var vendor string
+	var ce *connectors.Error
+	if errors.As(err, &ce) {
+		code, vendor = ce.StatusCode, ce.Code
+	}
+	text := t.Scrub(err.Error())
+	r.outcome.Class, r.outcome.Err, r.outcome.ErrorText, r.outcome.ResponseCode = class, err, text, code
+	r.outcome.Attempted = class != resilience.ClassRejected
+	fp := &store.FailParams{ID: ev.ID, Owner: e.cfg.Owner, ResponseCode: code, ResponseTimeMS: ms}
+	switch class {
+	case resilience.ClassRejected:
+		// Nothing reached the service (breaker open, rate limit, bulkhead): wait, do not
+		// count an attempt.
+		d := t.Backoff(ev.RetryCount+1, err)
+		fp.Status, fp.KeepRetryCount, fp.NextAttemptAt = store.StatusRetrying, true, now.Add(max(d, 10*time.Millisecond))
+	case resilience.ClassPermanent:
+		fp.Status = store.StatusFailed
+	default:
+		next := ev.RetryCount + 1
+		if next > ev.MaxRetries {
+			fp.Status = store.StatusDead
+		} else {
+			fp.Status, fp.NextAttemptAt = store.StatusRetrying, now.Add(t.Backoff(next, err))
+		}
+	}
+	retries := ev.RetryCount
+	if !fp.KeepRetryCount {
+		retries++
+	}
+	var ra time.Duration
+	var rl resilience.RateLimitedError
+	if errors.As(err, &rl) {
+		ra = rl.RetryAfter()
+	}
+	fp.ErrorDetails = details(class.String(), text, code, vendor, ra, retries, now)
+	r.outcome.Status, r.outcome.RetryCount, r.outcome.NextAttemptAt = fp.Status, retries, fp.NextAttemptAt
+	r.fail = fp
+	return r
+}
+
+// release returns an event whose call was cancelled by shutdown to the queue, due now.
+func (e *Engine) release(r result, now time.Time, err error) result {
+	r.outcome.Status = store.StatusRetrying
+	r.outcome.Class = resilience.ClassCanceled
+	r.outcome.Err = err
+	r.outcome.ErrorText = "delivery interrupted by shutdown"
+	r.outcome.NextAttemptAt = now
+	r.fail = &store.FailParams{ID: r.ev.ID, Owner: e.cfg.Owner, Status: store.StatusRetrying, NextAttemptAt: now,
+		KeepRetryCount: true, ErrorDetails: details("canceled", "delivery interrupted by shutdown", 0, "", 0, r.ev.RetryCount, now)}
+	return r
+}
+
+var errExpired = errors.New("event expired before delivery")
+
+func details(class, msg string, code int, vendor string, retryAfter time.Duration, attempt int, at time.Time) json.RawMessage {
+	d := struct {
+		Class        string    `json:"class"`
+		Error        string    `json:"error"`
+		StatusCode   int       `json:"status_code,omitempty"`
+		Code         string    `json:"code,omitempty"`
+		RetryAfterMS int64     `json:"retry_after_ms,omitempty"`
+		RetryCount   int       `json:"retry_count"`
+		At           time.Time `json:"at"`
+	}{class, msg, code, vendor, retryAfter.Milliseconds(), attempt, at.UTC()}
+	b, _ := json.Marshal(d)
+	return b
+}
+
+// recorder writes outcomes to the store in batches and tells waiters and observers.
+func (e *Engine) recorder() {
+	defer e.recWG.Done()
+	batch := make([]result, 0, e.cfg.BatchSize)
+	for r := range e.results {
+		batch = append(batch[:0], r)
+	drain:
+		for len(batch) < e.cfg.BatchSize {
+			select {
+			case r, ok := <-e.results:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		e.flush(batch)
+	}
+}
+
+func (e *Engine) flush(batch []result) {
+	var cps []store.CompleteParams
+	var fps []store.FailParams
+	for _, r := range batch {
+		if r.complete != nil {
+			cps = append(cps, *r.complete)
+		} else {
+			fps = append(fps, *r.fail)
+		}
+	}
+	lost := map[string]bool{}
+	failed := map[string]bool{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if len(cps) > 0 {
+		ids, err := retryBusy(ctx, func() ([]string, error) { return e.cfg.Store.CompleteEvents(ctx, cps) })
+		e.noteWrite(err, cps, nil, failed)
+		for _, id := range ids {
+			lost[id] = true
+		}
+	}
+	if len(fps) > 0 {
+		ids, err := retryBusy(ctx, func() ([]string, error) { return e.cfg.Store.FailEvents(ctx, fps) })
+		e.noteWrite(err, nil, fps, failed)
+		for _, id := range ids {
+			lost[id] = true
+		}
+	}
+	e.mu.Lock()
+	for _, r := range batch {
+		delete(e.inflight, r.ev.ID)
+	}
+	e.mu.Unlock()
+	for _, r := range batch {
+		o := r.outcome
+		o.At = e.cfg.Clock()
+		if lost[o.EventID] || failed[o.EventID] {
+			o.Lost = true
+			e.stats.Lost.Add(1)
+		} else {
+			e.count(o)
+			if o.Status == store.StatusRetrying && !o.NextAttemptAt.IsZero() {
+				e.noteDue(o.NextAttemptAt)
+			}
+		}
+		e.mu.Lock()
+		ws := e.waiters[o.EventID]
+		delete(e.waiters, o.EventID)
+		e.mu.Unlock()
+		for _, w := range ws {
+			w <- o
+		}
+		for _, obs := range e.cfg.Observers {
+			obs.Observe(o)
+		}
+		if o.Status == store.StatusDead && !o.Lost && e.cfg.OnDead != nil {
+			go e.cfg.OnDead(r.ev, o)
+		}
+	}
+}
+
+func (e *Engine) noteWrite(err error, cps []store.CompleteParams, fps []store.FailParams, failed map[string]bool) {
+	if err == nil {
+		return
+	}
+	e.log.Error("hub: recording delivery outcomes failed; the events return to the queue when their lease expires",
+		slog.Int("events", len(cps)+len(fps)), slog.Any("error", err))
+	for _, c := range cps {
+		failed[c.ID] = true
+	}
+	for _, f := range fps {
+		failed[f.ID] = true
+	}
+}
+
+func (e *Engine) count(o Outcome) {
+	switch o.Status {
+	case store.StatusSucceeded:
+		e.stats.Succeeded.Add(1)
+	case store.StatusRetrying:
+		if o.Attempted {
+			e.stats.Retried.Add(1)
+		} else {
+			e.stats.Deferred.Add(1)
+		}
+	case store.StatusFailed:
+		e.stats.Failed.Add(1)
+	case store.StatusDead:
+		e.stats.Dead.Add(1)
+	case store.StatusExpired:
+		e.stats.Expired.Add(1)
+	}
+}
+
+func retryBusy(ctx context.Context, f func() ([]string, error)) ([]string, error) {
+	var err error
+	var ids []string
+	for i := range storeRetries {
+		ids, err = f()
+		if err == nil || !errors.Is(err, store.ErrBusy) {
+			return ids, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Duration(i+1) * 10 * time.Millisecond):
+		}
+	}
+	return ids, err
+}
+
+// leaseKeeper extends the leases of in-flight events every third of the lease.
+func (e *Engine) leaseKeeper(ctx context.Context) {
+	defer e.bgWG.Done()
+	t := time.NewTicker(max(e.cfg.Lease/3, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e.mu.Lock()
+		ids := make([]string, 0, len(e.inflight))
+		for id := range e.inflight {
+			ids = append(ids, id)
+		}
+		e.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		if _, err := e.cfg.Store.ExtendLease(ctx, e.cfg.Owner, ids, e.cfg.Lease); err != nil && ctx.Err() == nil {
+			e.log.Warn("hub: extending leases failed", slog.Int("events", len(ids)), slog.Any("error", err))
+		}
+	}
+}
+
+// maintenance releases expired leases (crashed workers' events) and expires stale events.
+func (e *Engine) maintenance(ctx context.Context) {
+	defer e.bgWG.Done()
+	t := time.NewTicker(e.cfg.MaintenanceInterval)
+	defer t.Stop()
+	for {
+		e.Maintain(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Maintain runs one round of the maintenance job: release expired leases, expire events past
+// their expires_at. It is safe to call at any time, from any number of hubs.
+func (e *Engine) Maintain(ctx context.Context) {
+	n, err := e.cfg.Store.ReleaseExpiredLeases(ctx)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrBusy) {
+		e.log.Warn("hub: releasing expired leases failed", slog.Any("error", err))
+	}
+	if n > 0 {
+		e.log.Info("hub: released events of expired leases", slog.Int("events", n))
+		e.Wake()
+	}
+	x, err := e.cfg.Store.ExpireEvents(ctx)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrBusy) {
+		e.log.Warn("hub: expiring events failed", slog.Any("error", err))
+	}
+	if x > 0 {
+		e.stats.Expired.Add(int64(x))
+	}
+}
