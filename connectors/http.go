@@ -66,7 +66,8 @@ func (b BaseURL) String() string {
 // IsZero reports whether b was not built by ParseBaseURL.
 func (b BaseURL) IsZero() bool { return b.u == nil }
 
-// Join appends path (already escaped as needed, with or without a leading slash) to
+// Join appends path (already escaped: callers url.PathEscape each segment they
+// build, with or without a leading slash) to
 // the base path and adds query. For a base of https://ghe.example.com/api/v3, Join
 // ("/repos/o/r") is https://ghe.example.com/api/v3/repos/o/r.
 func (b BaseURL) Join(path string, query url.Values) string {
@@ -74,8 +75,12 @@ func (b BaseURL) Join(path string, query url.Values) string {
 	if path != "" && !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
-	u.Path = b.u.Path + path
-	u.RawPath = ""
+	escaped := b.u.EscapedPath() + path
+	if unescaped, err := url.PathUnescape(escaped); err == nil {
+		u.Path, u.RawPath = unescaped, escaped
+	} else {
+		u.Path, u.RawPath = b.u.Path+path, ""
+	}
 	if len(query) > 0 {
 		u.RawQuery = query.Encode()
 	}
