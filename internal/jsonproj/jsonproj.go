@@ -40,6 +40,7 @@ type Projection struct {
 	all      bool                   // decode this whole value
 	fields   map[string]*Projection // object members to descend into
 	elements *Projection            // for arrays: what to take of every element
+	objWhole bool                   // if the value is an object, keep it whole
 }
 
 // New builds a projection from dotted paths. A segment "[]" (or a trailing "[]" on a name)
@@ -148,7 +149,7 @@ func (d *decoder) value(p *Projection, depth int) (any, error) {
 		if depth >= d.opt.MaxDepth {
 			return nil, fmt.Errorf("%w: more than %d levels at offset %d", ErrTooDeep, d.opt.MaxDepth, d.i)
 		}
-		return d.object(p, whole, depth+1)
+		return d.object(p, whole || keep && p.objWhole, depth+1)
 	case '[':
 		if depth >= d.opt.MaxDepth {
 			return nil, fmt.Errorf("%w: more than %d levels at offset %d", ErrTooDeep, d.opt.MaxDepth, d.i)
