@@ -25,7 +25,9 @@ func (e *transientErr) Retryable() bool { return true }
 // permanentErr is a 4xx-style error: the caller's fault.
 type permanentErr struct{ status int }
 
-func (e *permanentErr) Error() string   { return fmt.Sprintf("remote rejected the request: %d", e.status) }
+func (e *permanentErr) Error() string {
+	return fmt.Sprintf("remote rejected the request: %d", e.status)
+}
 func (e *permanentErr) Permanent() bool { return true }
 
 // limitedErr is a 429: rate limited, with an optional Retry-After and the response headers.
@@ -34,11 +36,11 @@ type limitedErr struct {
 	header http.Header
 }
 
-func (e *limitedErr) Error() string                { return "remote rate limit exceeded" }
-func (e *limitedErr) RateLimited() bool            { return true }
-func (e *limitedErr) RetryAfter() time.Duration    { return e.after }
-func (e *limitedErr) ResponseStatus() int          { return http.StatusTooManyRequests }
-func (e *limitedErr) ResponseHeader() http.Header  { return e.header }
+func (e *limitedErr) Error() string               { return "remote rate limit exceeded" }
+func (e *limitedErr) RateLimited() bool           { return true }
+func (e *limitedErr) RetryAfter() time.Duration   { return e.after }
+func (e *limitedErr) ResponseStatus() int         { return http.StatusTooManyRequests }
+func (e *limitedErr) ResponseHeader() http.Header { return e.header }
 
 // plainLimitedErr is a rate-limited error without headers.
 type plainLimitedErr struct{ after time.Duration }
