@@ -46,7 +46,8 @@ type StateChange struct {
 
 // ResponseMeta is implemented by call results (or errors) that carry an HTTP status and
 // headers. [Execute] feeds them to [Policy.Observe] automatically, as it does for an
-// *http.Response result; otherwise the caller calls Observe itself.
+// *http.Response result: the result when the call succeeded (it must then be usable, not a
+// nil pointer), the error otherwise. Without it the caller calls Observe itself.
 type ResponseMeta interface {
 	ResponseStatus() int
 	ResponseHeader() http.Header
@@ -224,7 +225,8 @@ func Execute[R any](ctx context.Context, p *Policy, fn func(ctx context.Context,
 	c := &call[R]{p: p, ctx: ctx, fn: fn}
 	run := c.run
 	var minWait time.Duration = -1
-	for _, b := range p.breakers {
+	last := len(p.breakers) - 1
+	for i, b := range p.breakers {
 		if w, ok := b.permitsIn(); !ok {
 			minWait = minPositive(minWait, w)
 			continue
@@ -234,6 +236,13 @@ func Execute[R any](ctx context.Context, p *Policy, fn func(ctx context.Context,
 		if err == circuitbreaker.ErrOpen {
 			minWait = minPositive(minWait, b.cb.RemainingDelay())
 			continue // the breaker opened or its probe is taken: try the next endpoint
+		}
+		if err != nil && i < last && Classify(err) == ClassTransient && b.cb.RemainingDelay() > 0 {
+			// This failure opened the endpoint's breaker (or failed its probe): the endpoint
+			// is no longer healthy, so the call moves on to the next one.
+			minWait = minPositive(minWait, b.cb.RemainingDelay())
+			c.lastErr = p.translate(b, err)
+			continue
 		}
 		r, _ := res.(R)
 		return r, p.translate(b, err)
@@ -268,19 +277,18 @@ func (c *call[R]) run(exec failsafe.Execution[any]) (any, error) {
 
 // afterCall feeds the pacer and marks errors caused by the caller's own cancellation.
 func (p *Policy) afterCall(ctx context.Context, r any, err error) error {
-	observedLimited := false
-	if p.pacer != nil {
-		switch m := r.(type) {
-		case *http.Response:
-			if m != nil {
-				p.pacer.observe(m.StatusCode, m.Header)
-			}
-		case ResponseMeta:
-			p.pacer.observe(m.ResponseStatus(), m.ResponseHeader())
-		}
-	}
 	if err == nil {
 		if p.pacer != nil {
+			// A successful result is observed; a failed call's result is usually a nil
+			// pointer, so there the error is observed instead.
+			switch m := r.(type) {
+			case *http.Response:
+				if m != nil {
+					p.pacer.observe(m.StatusCode, m.Header)
+				}
+			case ResponseMeta:
+				p.pacer.observe(m.ResponseStatus(), m.ResponseHeader())
+			}
 			p.pacer.succeeded()
 		}
 		return nil
@@ -289,6 +297,7 @@ func (p *Policy) afterCall(ctx context.Context, r any, err error) error {
 		return &callerCanceledError{err: err}
 	}
 	if p.pacer != nil {
+		observedLimited := false
 		if m, ok := errors.AsType[responseMetaError](err); ok {
 			p.pacer.observe(m.ResponseStatus(), m.ResponseHeader())
 			observedLimited = m.ResponseStatus() == http.StatusTooManyRequests

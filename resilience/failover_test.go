@@ -1,0 +1,143 @@
+package resilience_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ehg/hub/resilience"
+)
+
+// endpointServer is an httptest server that can be taken down (503) and brought back.
+type endpointServer struct {
+	*httptest.Server
+	down atomic.Bool
+	hits atomic.Int32
+}
+
+func newEndpointServer(t *testing.T) *endpointServer {
+	s := &endpointServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		s.hits.Add(1)
+		if s.down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestFailover(t *testing.T) {
+	t.Parallel()
+	primary, backup := newEndpointServer(t), newEndpointServer(t)
+	cfg := testConfig()
+	cfg.CircuitBreaker.FailureThreshold = 2
+	cfg.CircuitBreaker.RecoveryTimeout = resilience.Duration(40 * time.Millisecond)
+	p := newPolicy(t, cfg, resilience.Options{Name: "crm", Endpoints: []string{primary.URL, backup.URL}})
+	rec := &recorder{}
+	defer p.OnStateChange(rec.add)()
+	clock := newVirtualClock()
+
+	call := func() (string, error) {
+		var used string
+		_, err := resilience.Execute(t.Context(), p, func(ctx context.Context, endpoint string) (*httpResult, error) {
+			used = endpoint
+			return get(ctx, primary.Client(), clock, endpoint)
+		})
+		return used, err
+	}
+
+	// Healthy: everything goes to the primary.
+	for range 3 {
+		ep, err := call()
+		require.NoError(t, err)
+		assert.Equal(t, primary.URL, ep)
+	}
+	assert.Zero(t, backup.hits.Load())
+
+	// Primary down: its failure comes back until its breaker opens; the failure that opens it
+	// moves on to the backup at once.
+	primary.down.Store(true)
+	_, err := call()
+	var ae *apiError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, http.StatusServiceUnavailable, ae.status)
+	ep, err := call()
+	require.NoError(t, err)
+	assert.Equal(t, backup.URL, ep)
+	primaryBreaker, err := p.Breaker(primary.URL)
+	require.NoError(t, err)
+	assert.Equal(t, resilience.StateOpen, primaryBreaker.State())
+	hitsWhileOpen := primary.hits.Load()
+	for range 5 {
+		ep, err := call()
+		require.NoError(t, err)
+		assert.Equal(t, backup.URL, ep)
+	}
+	assert.Equal(t, hitsWhileOpen, primary.hits.Load(), "no traffic to an open primary")
+	assert.True(t, p.Allows(), "the backup still accepts calls")
+
+	// Still down at the probe: the probe fails, the call itself falls over to the backup.
+	time.Sleep(50 * time.Millisecond)
+	ep, err = call()
+	require.NoError(t, err)
+	assert.Equal(t, backup.URL, ep)
+	assert.Equal(t, hitsWhileOpen+1, primary.hits.Load(), "one probe reached the primary")
+	assert.Equal(t, resilience.StateOpen, primaryBreaker.State())
+
+	// Primary back: after the recovery timeout the probe succeeds and traffic returns.
+	primary.down.Store(false)
+	require.Eventually(t, primaryBreaker.Permits, time.Second, time.Millisecond)
+	backupHits := backup.hits.Load()
+	for range 3 {
+		ep, err := call()
+		require.NoError(t, err)
+		assert.Equal(t, primary.URL, ep)
+	}
+	assert.Equal(t, resilience.StateClosed, primaryBreaker.State())
+	assert.Equal(t, backupHits, backup.hits.Load())
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var primaryTransitions []string
+	for _, e := range rec.events {
+		if e.Endpoint == primary.URL {
+			primaryTransitions = append(primaryTransitions, e.From.String()+"->"+e.To.String())
+		}
+	}
+	assert.Equal(t, []string{"closed->open", "open->half-open", "half-open->open", "open->half-open", "half-open->closed"}, primaryTransitions)
+}
+
+func TestAllEndpointsOpen(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.CircuitBreaker.FailureThreshold = 1
+	cfg.CircuitBreaker.RecoveryTimeout = resilience.Duration(time.Minute)
+	p := newPolicy(t, cfg, resilience.Options{Endpoints: []string{"a", "b"}})
+	var calls atomic.Int32
+	fail := counting(&calls, func() error { return &transientErr{500} })
+
+	// a fails and opens, the call moves on to b, which fails and opens too: b's error returns.
+	_, err := resilience.Execute(t.Context(), p, fail)
+	require.ErrorAs(t, err, new(*transientErr))
+	assert.Equal(t, int32(2), calls.Load())
+
+	_, err = resilience.Execute(t.Context(), p, fail)
+	var rej *resilience.RejectedError
+	require.ErrorAs(t, err, &rej)
+	require.ErrorIs(t, err, resilience.ErrCircuitOpen)
+	assert.InDelta(t, float64(time.Minute), float64(rej.Wait), float64(time.Second))
+	assert.Equal(t, int32(2), calls.Load())
+	assert.False(t, p.Allows())
+	assert.InDelta(t, float64(time.Minute), float64(p.Ready()), float64(time.Second))
+	assert.Equal(t, rej.Wait, p.NextBackoff(1, err))
+}
