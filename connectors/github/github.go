@@ -423,7 +423,7 @@ func ParseRateLimit(h http.Header) (rl RateLimit, ok bool) {
 	rl.Limit, _ = strconv.Atoi(h.Get("X-RateLimit-Limit"))
 	rl.Used, _ = strconv.Atoi(h.Get("X-RateLimit-Used"))
 	if secs, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); err == nil {
-		rl.Reset = time.Unix(secs, 0)
+		rl.Reset = time.Unix(secs, 0).UTC()
 	}
 	rl.Resource = h.Get("X-RateLimit-Resource")
 	return rl, true

@@ -267,7 +267,7 @@ func TestRateLimits(t *testing.T) {
 	rl, ok := github.ParseRateLimit(http.Header{"X-Ratelimit-Remaining": {"12"}, "X-Ratelimit-Limit": {"60"}, "X-Ratelimit-Used": {"48"},
 		"X-Ratelimit-Reset": {reset}, "X-Ratelimit-Resource": {"core"}})
 	require.True(t, ok)
-	assert.Equal(t, github.RateLimit{Limit: 60, Remaining: 12, Used: 48, Reset: time.Unix(fixedNow.Add(90*time.Second).Unix(), 0), Resource: "core"}, rl)
+	assert.Equal(t, github.RateLimit{Limit: 60, Remaining: 12, Used: 48, Reset: fixedNow.Add(90 * time.Second), Resource: "core"}, rl)
 	_, ok = github.ParseRateLimit(http.Header{})
 	assert.False(t, ok)
 }
