@@ -42,6 +42,8 @@ func (q Quota) Known() bool {
 //   - Salesforce Sforce-Limit-Info: api-usage=USED/LIMIT (a rolling 24 h window).
 //
 // The first family present wins; malformed values are ignored, never an error.
+// Header names are looked up in canonical form ("X-Ratelimit-Limit"), which http.Header.Get
+// matches without allocating.
 func ParseQuota(h http.Header, now time.Time) Quota {
 	q := Quota{Limit: -1, Remaining: -1}
 	q.RetryAfter, q.HasRetryAfter = ParseRetryAfter(h, now)
@@ -54,9 +56,9 @@ func ParseQuota(h http.Header, now time.Time) Quota {
 }
 
 func parseXRateLimit(h http.Header, now time.Time, q *Quota) bool {
-	lim, okL := headerInt(h.Get("X-RateLimit-Limit"))
-	rem, okR := headerInt(h.Get("X-RateLimit-Remaining"))
-	reset := strings.TrimSpace(h.Get("X-RateLimit-Reset"))
+	lim, okL := headerInt(h.Get("X-Ratelimit-Limit"))
+	rem, okR := headerInt(h.Get("X-Ratelimit-Remaining"))
+	reset := strings.TrimSpace(h.Get("X-Ratelimit-Reset"))
 	if !okL && !okR && reset == "" {
 		return false
 	}
@@ -82,7 +84,7 @@ func parseXRateLimit(h http.Header, now time.Time, q *Quota) bool {
 
 func parseIETF(h http.Header, now time.Time, q *Quota) bool {
 	found := false
-	if v := h.Get("RateLimit-Limit"); v != "" {
+	if v := h.Get("Ratelimit-Limit"); v != "" {
 		// "100" or "100, 100;w=60, 1000;w=3600": the first item is the effective limit; the
 		// window is the w of the policy item with that quota.
 		limit := -1
@@ -102,13 +104,13 @@ func parseIETF(h http.Header, now time.Time, q *Quota) bool {
 			}
 		}
 	}
-	if n, ok := headerInt(h.Get("RateLimit-Remaining")); ok {
+	if n, ok := headerInt(h.Get("Ratelimit-Remaining")); ok {
 		q.Remaining, found = n, true
 	}
-	if f, ok := headerFloat(h.Get("RateLimit-Reset")); ok {
+	if f, ok := headerFloat(h.Get("Ratelimit-Reset")); ok {
 		q.Reset, found = now.Add(secondsDuration(f)), true
 	}
-	if v := h.Get("RateLimit"); v != "" {
+	if v := h.Get("Ratelimit"); v != "" {
 		// Either "limit=100, remaining=50, reset=30" or `"default";r=50;t=30` (first item).
 		for item := range strings.SplitSeq(v, ",") {
 			for kv := range strings.SplitSeq(item, ";") {
@@ -138,7 +140,7 @@ func parseIETF(h http.Header, now time.Time, q *Quota) bool {
 			}
 		}
 	}
-	if v := h.Get("RateLimit-Policy"); v != "" {
+	if v := h.Get("Ratelimit-Policy"); v != "" {
 		first, _, _ := strings.Cut(v, ",")
 		item, params, _ := strings.Cut(first, ";")
 		if n, ok := headerInt(item); ok && q.Limit < 0 {

@@ -92,13 +92,15 @@ type apiError struct {
 	retryAfter time.Duration
 }
 
-func (e *apiError) Error() string                { return fmt.Sprintf("remote replied %d", e.status) }
-func (e *apiError) RateLimited() bool            { return e.status == http.StatusTooManyRequests }
-func (e *apiError) RetryAfter() time.Duration    { return e.retryAfter }
-func (e *apiError) Retryable() bool              { return e.status >= 500 || e.status == http.StatusRequestTimeout }
-func (e *apiError) Permanent() bool              { return e.status >= 400 && e.status < 500 && !e.RateLimited() && e.status != http.StatusRequestTimeout }
-func (e *apiError) ResponseStatus() int          { return e.status }
-func (e *apiError) ResponseHeader() http.Header  { return e.header }
+func (e *apiError) Error() string             { return fmt.Sprintf("remote replied %d", e.status) }
+func (e *apiError) RateLimited() bool         { return e.status == http.StatusTooManyRequests }
+func (e *apiError) RetryAfter() time.Duration { return e.retryAfter }
+func (e *apiError) Retryable() bool           { return e.status >= 500 || e.status == http.StatusRequestTimeout }
+func (e *apiError) Permanent() bool {
+	return e.status >= 400 && e.status < 500 && !e.RateLimited() && e.status != http.StatusRequestTimeout
+}
+func (e *apiError) ResponseStatus() int         { return e.status }
+func (e *apiError) ResponseHeader() http.Header { return e.header }
 
 // get is a minimal connector call.
 func get(ctx context.Context, client *http.Client, clock resilience.Clock, url string) (*httpResult, error) {
