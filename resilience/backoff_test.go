@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,4 +135,22 @@ func TestClassify(t *testing.T) {
 	assert.False(t, resilience.IsRetryable(&permanentErr{404}))
 	assert.False(t, resilience.IsRetryable(context.Canceled))
 	assert.Equal(t, "rate-limited", resilience.ClassRateLimited.String())
+}
+
+func TestInlineBackoffIsCapped(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.Retry.InlineRetries = 10
+	cfg.Retry.Multiplier = 100
+	cfg.Retry.InlineBackoff = resilience.Duration(time.Microsecond)
+	cfg.Retry.InitialBackoff = resilience.Duration(time.Microsecond)
+	cfg.Retry.MaxBackoff = resilience.Duration(2 * time.Millisecond)
+	cfg.CircuitBreaker.FailureThreshold = 100
+	p := newPolicy(t, cfg, resilience.Options{})
+	start := time.Now()
+	var calls atomic.Int32
+	_, err := resilience.Execute(t.Context(), p, counting(&calls, func() error { return &transientErr{500} }))
+	require.Error(t, err)
+	assert.Equal(t, int32(11), calls.Load())
+	assert.Less(t, time.Since(start), 2*time.Second, "inline delays never exceed max_backoff")
 }

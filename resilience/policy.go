@@ -137,7 +137,7 @@ func New(cfg Config, opts Options) (*Policy, error) {
 			HandleIf(func(_ any, err error) bool { return Classify(err) == ClassTransient }).
 			WithMaxRetries(rc.InlineRetries).
 			WithDelayFunc(func(exec failsafe.ExecutionAttempt[any]) time.Duration {
-				return backoff(rc.InlineBackoff.D(), 0, rc.Multiplier, rc.Jitter, exec.Retries()+1, randFloat)
+				return backoff(rc.InlineBackoff.D(), rc.MaxBackoff.D(), rc.Multiplier, rc.Jitter, exec.Retries()+1, randFloat)
 			}).
 			ReturnLastFailure().
 			Build())
@@ -206,9 +206,11 @@ func (p *Policy) buildBreaker(b *Breaker) circuitbreaker.CircuitBreaker[any] {
 
 // Execute runs fn under p and returns its result. fn receives the attempt's context (cancelled
 // by the per-attempt timeout or the caller) and the endpoint to call: the first one, in
-// Options.Endpoints order, whose breaker accepts calls. Only quick transient blips are retried
-// inline; everything else comes back for the caller (the delivery engine) to schedule with
-// [Policy.NextBackoff].
+// Options.Endpoints order, whose breaker accepts calls. When a transient failure opens that
+// endpoint's breaker (or fails its half-open probe), the same call moves on to the next
+// endpoint; once the primary's probe succeeds, calls return to it. Only quick transient blips
+// are retried inline (retry_config.inline_retries); everything else comes back for the caller
+// (the delivery engine) to schedule with [Policy.NextBackoff].
 //
 // Errors: fn's own error when the call failed (classify it with [Classify]); a *RejectedError
 // (errors.Is ErrCircuitOpen, ErrRateLimited or ErrBulkheadFull) when nothing reached the
