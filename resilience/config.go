@@ -10,31 +10,53 @@ import (
 )
 
 // Defaults: the seed's values where it has them ({"requests_per_minute": 1000},
-// {"failure_threshold": 5, "recovery_timeout": 30}, max_retries 3), otherwise conservative choices.
+// {"failure_threshold": 5, "recovery_timeout": 30}, max_retries 3), otherwise conservative
+// choices. See the Config fields for what each governs.
 const (
-	DefaultRequestsPerMinute    = 1000
-	DefaultMaxWait              = 30 * time.Second
-	DefaultMaxConcurrent        = 50
-	DefaultLowWater             = 0.1
-	DefaultFailureThreshold     = 5
-	DefaultRecoveryTimeout      = 30 * time.Second
-	DefaultSuccessThreshold     = 1
-	DefaultMinimumCalls         = 10
-	DefaultFailureRateWindow    = time.Minute
-	DefaultMaxRetries           = 3
-	DefaultInitialBackoff       = time.Second
-	DefaultMaxBackoff           = 5 * time.Minute
-	DefaultMultiplier           = 2.0
-	DefaultJitter               = 0.2
-	DefaultInlineRetries        = 1
-	DefaultInlineBackoff        = 50 * time.Millisecond
-	DefaultAttemptTimeout       = 30 * time.Second
-	maxConfigDuration           = 24 * time.Hour * 365
-	maxRequestsPerMinute        = 1_000_000_000
-	maxFailureOrSuccessCount    = 1_000_000
-	maxRetriesLimit             = 1_000
-	maxInlineRetries            = 10
-	defaultAdaptiveConcurrency0 = 20
+	// DefaultRequestsPerMinute is rate_limits.requests_per_minute (the seed's 1000).
+	DefaultRequestsPerMinute = 1000
+	// DefaultMaxWait is rate_limits.max_wait.
+	DefaultMaxWait = 30 * time.Second
+	// DefaultMaxConcurrent is rate_limits.max_concurrent.
+	DefaultMaxConcurrent = 50
+	// DefaultLowWater is rate_limits.low_water.
+	DefaultLowWater = 0.1
+	// DefaultFailureThreshold is circuit_breaker_config.failure_threshold (the seed's 5).
+	DefaultFailureThreshold = 5
+	// DefaultRecoveryTimeout is circuit_breaker_config.recovery_timeout (the seed's 30 s).
+	DefaultRecoveryTimeout = 30 * time.Second
+	// DefaultSuccessThreshold is circuit_breaker_config.success_threshold.
+	DefaultSuccessThreshold = 1
+	// DefaultMinimumCalls is circuit_breaker_config.minimum_calls.
+	DefaultMinimumCalls = 10
+	// DefaultFailureRateWindow is circuit_breaker_config.window.
+	DefaultFailureRateWindow = time.Minute
+	// DefaultMaxRetries is retry_config.max_retries (the seed's 3).
+	DefaultMaxRetries = 3
+	// DefaultInitialBackoff is retry_config.initial_backoff.
+	DefaultInitialBackoff = time.Second
+	// DefaultMaxBackoff is retry_config.max_backoff.
+	DefaultMaxBackoff = 5 * time.Minute
+	// DefaultMultiplier is retry_config.multiplier.
+	DefaultMultiplier = 2.0
+	// DefaultJitter is retry_config.jitter.
+	DefaultJitter = 0.2
+	// DefaultInlineRetries is retry_config.inline_retries.
+	DefaultInlineRetries = 1
+	// DefaultInlineBackoff is retry_config.inline_backoff.
+	DefaultInlineBackoff = 50 * time.Millisecond
+	// DefaultAttemptTimeout is retry_config.timeout.
+	DefaultAttemptTimeout = 30 * time.Second
+)
+
+// Validation bounds.
+const (
+	maxConfigDuration        = 24 * time.Hour * 365
+	maxRequestsPerMinute     = 1_000_000_000
+	maxFailureOrSuccessCount = 1_000_000
+	maxRetriesLimit          = 1_000
+	maxInlineRetries         = 10
+	adaptiveInitialLimit     = 20 // failsafe adaptivelimiter's own default initial limit
 )
 
 // Duration is a time.Duration that reads JSON as a number of seconds (fractions allowed, so

@@ -37,6 +37,7 @@ type StateChange struct {
 	Service string
 	// Endpoint is the endpoint whose breaker changed ("" for a policy built without endpoints).
 	Endpoint string
+	// From and To are the states before and after the transition.
 	From, To State
 	// At is the wall-clock time of the transition.
 	At time.Time
@@ -145,7 +146,7 @@ func New(cfg Config, opts Options) (*Policy, error) {
 	rl := cfg.RateLimit
 	if rl.MaxConcurrent > 0 {
 		if rl.AdaptiveConcurrency {
-			initial := min(uint(rl.MaxConcurrent), defaultAdaptiveConcurrency0)
+			initial := min(uint(rl.MaxConcurrent), adaptiveInitialLimit)
 			shared = append(shared, adaptivelimiter.NewBuilder[any]().
 				WithLimits(1, uint(rl.MaxConcurrent), initial).
 				WithQueueing(2, 3).
