@@ -152,18 +152,23 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 	if !ok {
 		return nil, connectors.BadRequest(op, fmt.Sprintf("unknown operation %q", name))
 	}
-	payload, err := decodePayload(r.Body)
-	if err != nil {
-		return nil, connectors.BadRequest(op, err.Error())
-	}
 	method, path := spec.Method, spec.Path
-	if r.Method != "" {
-		method = strings.ToUpper(r.Method)
-	}
 	if r.Path != "" {
 		path = r.Path
 	}
-	path, err = renderPath(path, r.Params, payload)
+	// Decode the payload only when a template reads it; plain delivery forwards the
+	// bytes untouched (validated as JSON when the request is built).
+	var payload any
+	if spec.bodyTmpl != nil || strings.Contains(path, "{") || len(spec.Query) > 0 {
+		var err error
+		if payload, err = decodePayload(r.Body); err != nil {
+			return nil, connectors.BadRequest(op, err.Error())
+		}
+	}
+	if r.Method != "" {
+		method = strings.ToUpper(r.Method)
+	}
+	path, err := renderPath(path, r.Params, payload)
 	if err != nil {
 		return nil, connectors.BadRequest(op, err.Error())
 	}
