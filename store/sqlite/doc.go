@@ -1,0 +1,33 @@
+// Package sqlite is the SQLite implementation of [store.Store], on modernc.org/sqlite (pure
+// Go, no cgo).
+//
+// # Opening
+//
+// [Open] takes a file path and owns its connections: one writer connection and a pool of
+// readers, each configured by the driver as it is opened (WAL, busy_timeout, foreign_keys,
+// synchronous=NORMAL; readers query_only). [New] takes a *sql.DB the caller opened with the
+// "sqlite" driver, so the caller chooses the pool; open it with [DSN] to get the same
+// per-connection settings. Both apply the embedded migrations ([Store.Migrate]) and refuse a
+// database migrated by a newer build with a *[SchemaTooNewError].
+//
+// # Transactions
+//
+// Every write runs in a transaction started with BEGIN IMMEDIATE on the single writer, so a
+// transaction that reads before it writes already holds SQLite's write lock and cannot fail
+// with SQLITE_BUSY half-way; writers of other processes wait for the lock up to
+// [Options.BusyTimeout] and then get store.ErrBusy. Readers never wait for writers (WAL).
+//
+// # Storage
+//
+// Times are INTEGER unix microseconds (UTC), so SQL orders and compares them; JSON columns
+// are TEXT checked with json_valid; enumerations are CHECK constraints; tables are STRICT.
+// The clock is [Options.Now]: SQLite's clock is never used.
+//
+// # Queue
+//
+// [Store.ClaimEvents] is one UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT n) RETURNING,
+// served by a partial index over the due events in claim order; completions and failures
+// are batched in one transaction with one prepared statement, fenced by the lease owner.
+// [Store.Notifications] wakes workers of this process only: SQLite has no cross-process
+// signal, so other processes find events by polling.
+package sqlite

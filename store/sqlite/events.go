@@ -1,0 +1,373 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ehg/hub/store"
+)
+
+const eventCols = `id, venture_id, service_id, service_name, service_type, operation,
+	endpoint_url, request_method, payload_in, payload_out, transformation_applied,
+	canonical_mapping, status, response_code, response_time_ms, error_details, retry_count,
+	max_retries, priority_level, chairman_override, created_at, updated_at, completed_at,
+	expires_at, idempotency_key, next_attempt_at, lease_owner, lease_until`
+
+const insertEventSQL = `INSERT INTO integration_events (id, venture_id, service_id,
+	service_name, service_type, operation, endpoint_url, request_method, payload_in,
+	payload_in_bytes, payload_out, transformation_applied, canonical_mapping, status,
+	response_code, response_time_ms, error_details, retry_count, max_retries, priority_level,
+	chairman_override, created_at, updated_at, completed_at, expires_at, idempotency_key,
+	next_attempt_at, lease_owner, lease_until)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)`
+
+const eventByKeySQL = `SELECT ` + eventCols + ` FROM integration_events
+	WHERE service_id = ? AND idempotency_key = ?`
+
+func scanEvent(sc scanner) (*store.Event, error) {
+	var (
+		e                               store.Event
+		venture, key, owner             sql.NullString
+		completed, expires, leaseUntil  sql.NullInt64
+		created, updated, nextAttemptAt int64
+		override                        int
+	)
+	err := sc.Scan(&e.ID, &venture, &e.ServiceID, &e.ServiceName, &e.ServiceType, &e.Operation,
+		&e.EndpointURL, &e.RequestMethod, rawDest(&e.PayloadIn), rawDest(&e.PayloadOut),
+		rawDest(&e.TransformationApplied), rawDest(&e.CanonicalMapping), &e.Status,
+		&e.ResponseCode, &e.ResponseTimeMS, rawDest(&e.ErrorDetails), &e.RetryCount,
+		&e.MaxRetries, &e.PriorityLevel, &override, &created, &updated, &completed, &expires,
+		&key, &nextAttemptAt, &owner, &leaseUntil)
+	if err != nil {
+		return nil, err
+	}
+	e.VentureID = venture.String
+	e.IdempotencyKey = key.String
+	e.LeaseOwner = owner.String
+	e.ChairmanOverride = override != 0
+	e.CreatedAt = fromMicros(created)
+	e.UpdatedAt = fromMicros(updated)
+	e.NextAttemptAt = fromMicros(nextAttemptAt)
+	e.CompletedAt = timePtr(completed)
+	e.ExpiresAt = timePtr(expires)
+	e.LeaseUntil = timePtr(leaseUntil)
+	return &e, nil
+}
+
+func collectEvents(rows *sql.Rows, err error) ([]*store.Event, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// prepareEvent validates e and returns the copy InsertEvent stores, with the defaults of a
+// new event applied.
+func prepareEvent(e *store.Event, now time.Time) (*store.Event, error) {
+	if e == nil {
+		return nil, invalidf("nil event")
+	}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	if e.Status != "" && e.Status != store.StatusPending {
+		return nil, invalidf("a new event must be pending, not %q", e.Status)
+	}
+	c := e.Clone()
+	if c.ID == "" {
+		c.ID = uuid.NewString()
+	}
+	c.Status = store.StatusPending
+	c.CreatedAt = now
+	c.UpdatedAt = now
+	if c.NextAttemptAt.IsZero() {
+		c.NextAttemptAt = now
+	} else {
+		c.NextAttemptAt = store.Timestamp(c.NextAttemptAt)
+	}
+	if c.PriorityLevel == "" {
+		c.PriorityLevel = store.PriorityNormal
+	}
+	if c.RequestMethod == "" {
+		c.RequestMethod = store.MethodPost
+	}
+	if c.CompletedAt != nil {
+		c.CompletedAt = timePtrOf(store.Timestamp(*c.CompletedAt))
+	}
+	if c.ExpiresAt != nil {
+		if c.ExpiresAt.IsZero() {
+			c.ExpiresAt = nil
+		} else {
+			c.ExpiresAt = timePtrOf(store.Timestamp(*c.ExpiresAt))
+		}
+	}
+	c.LeaseOwner = ""
+	c.LeaseUntil = nil
+	return c, nil
+}
+
+// eventInserter inserts events inside one write transaction with statements prepared once.
+type eventInserter struct {
+	byKey, insert *sql.Stmt
+}
+
+func newEventInserter(ctx context.Context, q querier) (*eventInserter, error) {
+	byKey, err := q.PrepareContext(ctx, eventByKeySQL)
+	if err != nil {
+		return nil, err
+	}
+	insert, err := q.PrepareContext(ctx, insertEventSQL)
+	if err != nil {
+		_ = byKey.Close()
+		return nil, err
+	}
+	return &eventInserter{byKey: byKey, insert: insert}, nil
+}
+
+func (ins *eventInserter) close() {
+	_ = ins.byKey.Close()
+	_ = ins.insert.Close()
+}
+
+// add inserts c (already prepared) unless its idempotency key exists, in which case it
+// returns the existing event.
+func (ins *eventInserter) add(ctx context.Context, c *store.Event) (store.InsertResult, error) {
+	if c.IdempotencyKey != "" {
+		existing, err := scanEvent(ins.byKey.QueryRowContext(ctx, c.ServiceID, c.IdempotencyKey))
+		switch {
+		case err == nil:
+			return store.InsertResult{Event: existing}, nil
+		case err != sql.ErrNoRows:
+			return store.InsertResult{}, err
+		}
+	}
+	_, err := ins.insert.ExecContext(ctx, c.ID, textArg(c.VentureID), c.ServiceID, c.ServiceName,
+		c.ServiceType, c.Operation, c.EndpointURL, string(c.RequestMethod), jsonArg(c.PayloadIn),
+		len(c.PayloadIn), jsonArg(c.PayloadOut), jsonArg(c.TransformationApplied),
+		jsonArg(c.CanonicalMapping), string(c.Status), c.ResponseCode, c.ResponseTimeMS,
+		jsonArg(c.ErrorDetails), c.RetryCount, c.MaxRetries, string(c.PriorityLevel),
+		boolInt(c.ChairmanOverride), micros(c.CreatedAt), micros(c.UpdatedAt),
+		microsArg(c.CompletedAt), microsArg(c.ExpiresAt), textArg(c.IdempotencyKey),
+		micros(c.NextAttemptAt))
+	if err != nil {
+		return store.InsertResult{}, fmt.Errorf("insert event %s: %w", c.ID, mapError(err))
+	}
+	return store.InsertResult{Event: c.Clone(), Created: true}, nil
+}
+
+// InsertEvent implements store.EventStore. It is one IMMEDIATE transaction, so two
+// concurrent inserts of the same idempotency key store one event.
+func (s *Store) InsertEvent(ctx context.Context, e *store.Event) (*store.Event, bool, error) {
+	res, err := s.InsertEvents(ctx, []*store.Event{e})
+	if err != nil {
+		return nil, false, err
+	}
+	return res[0].Event, res[0].Created, nil
+}
+
+// InsertEvents implements store.EventStore: every event is validated first, then all are
+// inserted in one IMMEDIATE transaction with prepared statements; on any error nothing is
+// stored.
+func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.InsertResult, error) {
+	if len(es) == 0 {
+		return nil, nil
+	}
+	now := s.nowTS()
+	prepared := make([]*store.Event, len(es))
+	for i, e := range es {
+		c, err := prepareEvent(e, now)
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %w", i, err)
+		}
+		prepared[i] = c
+	}
+	out := make([]store.InsertResult, len(es))
+	created := false
+	err := s.write(ctx, func(q querier) error {
+		ins, err := newEventInserter(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer ins.close()
+		for i, c := range prepared {
+			r, err := ins.add(ctx, c)
+			if err != nil {
+				return err
+			}
+			out[i] = r
+			created = created || r.Created
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		s.notify.wake()
+	}
+	return out, nil
+}
+
+// GetEvent implements store.EventStore.
+func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
+	db, err := s.readDB()
+	if err != nil {
+		return nil, err
+	}
+	e, err := scanEvent(db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM integration_events WHERE id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get event %s: %w", id, mapError(err))
+	}
+	return e, nil
+}
+
+// GetEventByIdempotencyKey implements store.EventStore.
+func (s *Store) GetEventByIdempotencyKey(ctx context.Context, serviceID, key string) (*store.Event, error) {
+	db, err := s.readDB()
+	if err != nil {
+		return nil, err
+	}
+	e, err := scanEvent(db.QueryRowContext(ctx, eventByKeySQL, serviceID, key))
+	if err != nil {
+		return nil, fmt.Errorf("get event of service %s by idempotency key %q: %w", serviceID, key, mapError(err))
+	}
+	return e, nil
+}
+
+// eventWhere builds the conditions of an EventFilter (its Page aside).
+func eventWhere(f store.EventFilter) (*where, error) {
+	w := &where{}
+	if f.ServiceID != "" {
+		w.add("service_id = ?", f.ServiceID)
+	}
+	sts, err := statusStrings(f.Statuses)
+	if err != nil {
+		return nil, err
+	}
+	w.in("status", sts)
+	if !f.CreatedFrom.IsZero() {
+		w.add("created_at >= ?", micros(f.CreatedFrom))
+	}
+	if !f.CreatedTo.IsZero() {
+		w.add("created_at < ?", micros(f.CreatedTo))
+	}
+	return w, nil
+}
+
+// ListEvents implements store.EventStore.
+func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]*store.Event, error) {
+	w, err := eventWhere(f)
+	if err != nil {
+		return nil, err
+	}
+	page, err := w.page(f.Page)
+	if err != nil {
+		return nil, err
+	}
+	db, err := s.readDB()
+	if err != nil {
+		return nil, err
+	}
+	es, err := collectEvents(db.QueryContext(ctx,
+		`SELECT `+eventCols+` FROM integration_events`+w.String()+` ORDER BY created_at, id`+page, w.args...))
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", mapError(err))
+	}
+	return es, nil
+}
+
+// changeStatus moves event id to status to (checked with store.CheckTransition against its
+// current status) inside a write transaction, with set the rest of the SET clause.
+func (s *Store) changeStatus(ctx context.Context, id string, to store.EventStatus, set string, args ...any) (*store.Event, error) {
+	var out *store.Event
+	err := s.write(ctx, func(q querier) error {
+		var from store.EventStatus
+		if err := q.QueryRowContext(ctx, `SELECT status FROM integration_events WHERE id = ?`, id).Scan(&from); err != nil {
+			return fmt.Errorf("event %s: %w", id, mapError(err))
+		}
+		if err := store.CheckTransition(from, to); err != nil {
+			return &store.TransitionError{EventID: id, From: from, To: to}
+		}
+		e, err := scanEvent(q.QueryRowContext(ctx, `UPDATE integration_events SET status = ?, `+set+
+			` WHERE id = ? RETURNING `+eventCols, append(append([]any{string(to)}, args...), id)...))
+		if err != nil {
+			return fmt.Errorf("event %s: %w", id, mapError(err))
+		}
+		out = e
+		return nil
+	})
+	return out, err
+}
+
+// CancelEvent implements store.EventStore.
+func (s *Store) CancelEvent(ctx context.Context, id string) (*store.Event, error) {
+	now := micros(s.now())
+	return s.changeStatus(ctx, id, store.StatusCancelled, `updated_at = ?, completed_at = ?`, now, now)
+}
+
+// RequeueEvent implements store.EventStore.
+func (s *Store) RequeueEvent(ctx context.Context, id string, resetRetries bool) (*store.Event, error) {
+	now := micros(s.now())
+	e, err := s.changeStatus(ctx, id, store.StatusPending,
+		`updated_at = ?, next_attempt_at = ?, completed_at = NULL, lease_owner = NULL, lease_until = NULL,
+		retry_count = CASE WHEN ? THEN 0 ELSE retry_count END`, now, now, boolInt(resetRetries))
+	if err != nil {
+		return nil, err
+	}
+	s.notify.wake()
+	return e, nil
+}
+
+// RequeueEvents implements store.EventStore in one statement.
+func (s *Store) RequeueEvents(ctx context.Context, f store.RequeueFilter) (int, error) {
+	statuses := f.Statuses
+	if len(statuses) == 0 {
+		statuses = []store.EventStatus{store.StatusFailed, store.StatusDead}
+	}
+	for _, st := range statuses {
+		if st != store.StatusFailed && st != store.StatusDead {
+			return 0, invalidf("requeue selects failed or dead events, not %q", st)
+		}
+	}
+	sts, _ := statusStrings(statuses)
+	now := micros(s.now())
+	w := &where{args: []any{now, now}}
+	w.in("status", sts)
+	if f.ServiceID != "" {
+		w.add("service_id = ?", f.ServiceID)
+	}
+	if !f.Since.IsZero() {
+		w.add("created_at >= ?", micros(f.Since))
+	}
+	var n int64
+	err := s.write(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `UPDATE integration_events SET status = 'pending',
+			updated_at = ?, next_attempt_at = ?, completed_at = NULL, lease_owner = NULL,
+			lease_until = NULL, retry_count = 0`+w.String(), w.args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("requeue events: %w", err)
+	}
+	if n > 0 {
+		s.notify.wake()
+	}
+	return int(n), nil
+}

@@ -1,0 +1,291 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ehg/hub/store"
+)
+
+// The claim takes the due events in claim order through integration_events_due_idx (a
+// partial index over pending and retrying rows in exactly this order) and marks them in the
+// same statement. The write transaction is IMMEDIATE, so claimers of every process are
+// serialised by SQLite's write lock and never see the same due event.
+const claimSQL = `UPDATE integration_events
+	SET status = 'processing', lease_owner = ?1, lease_until = ?2, updated_at = ?3
+	WHERE id IN (
+		SELECT id FROM integration_events
+		WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?3
+			AND (expires_at IS NULL OR expires_at > ?3)%s
+		ORDER BY chairman_override DESC, priority_rank DESC, created_at, id
+		LIMIT ?4)
+	RETURNING ` + eventCols
+
+var (
+	claimAllSQL     = fmt.Sprintf(claimSQL, "")
+	claimExcludeSQL = fmt.Sprintf(claimSQL, "\n\t\t\tAND service_id NOT IN (SELECT value FROM json_each(?5))")
+)
+
+// ClaimEvents implements store.QueueStore with one UPDATE … RETURNING in an IMMEDIATE
+// transaction.
+func (s *Store) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.Event, error) {
+	switch {
+	case p.Owner == "":
+		return nil, invalidf("claim owner is empty")
+	case p.Limit <= 0:
+		return nil, invalidf("claim limit %d is not positive", p.Limit)
+	case p.Lease <= 0:
+		return nil, invalidf("claim lease %s is not positive", p.Lease)
+	}
+	now := s.nowTS()
+	args := []any{p.Owner, micros(now.Add(p.Lease)), micros(now), p.Limit}
+	query := claimAllSQL
+	if len(p.ExcludeServiceIDs) > 0 {
+		ids, err := json.Marshal(p.ExcludeServiceIDs)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: encode excluded services: %w", err)
+		}
+		args = append(args, string(ids))
+		query = claimExcludeSQL
+	}
+	var out []*store.Event
+	err := s.write(ctx, func(q querier) error {
+		var err error
+		out, err = collectEvents(q.QueryContext(ctx, query, args...))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim events: %w", err)
+	}
+	// RETURNING has no order; put the events back in claim order.
+	slices.SortFunc(out, func(a, b *store.Event) int {
+		if a.ChairmanOverride != b.ChairmanOverride {
+			if a.ChairmanOverride {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(b.PriorityLevel.Rank(), a.PriorityLevel.Rank()); c != 0 {
+			return c
+		}
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+const completeSQL = `UPDATE integration_events
+	SET status = 'succeeded', response_code = ?, response_time_ms = ?, payload_out = ?,
+		completed_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
+	WHERE id = ? AND status = 'processing' AND lease_owner = ?`
+
+// CompleteEvents implements store.QueueStore: one IMMEDIATE transaction, one prepared
+// statement executed per event, fenced by status and lease owner.
+func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) ([]string, error) {
+	for i, p := range ps {
+		switch {
+		case p.ID == "":
+			return nil, invalidf("complete %d: event id is empty", i)
+		case p.Owner == "":
+			return nil, invalidf("complete %s: owner is empty", p.ID)
+		case len(p.PayloadOut) > 0 && !json.Valid(p.PayloadOut):
+			return nil, invalidf("complete %s: payload_out is not well-formed JSON", p.ID)
+		}
+	}
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	now := micros(s.now())
+	var lost []string
+	err := s.write(ctx, func(q querier) error {
+		lost = lost[:0]
+		stmt, err := q.PrepareContext(ctx, completeSQL)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, p := range ps {
+			res, err := stmt.ExecContext(ctx, p.ResponseCode, p.ResponseTimeMS, jsonArg(p.PayloadOut),
+				now, now, p.ID, p.Owner)
+			if err != nil {
+				return fmt.Errorf("complete event %s: %w", p.ID, mapError(err))
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				lost = append(lost, p.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("complete events: %w", err)
+	}
+	return lost, nil
+}
+
+const failSQL = `UPDATE integration_events
+	SET status = ?, next_attempt_at = coalesce(?, next_attempt_at), retry_count = retry_count + ?,
+		response_code = ?, response_time_ms = ?, payload_out = ?, error_details = ?,
+		completed_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
+	WHERE id = ? AND status = 'processing' AND lease_owner = ?`
+
+// FailEvents implements store.QueueStore like CompleteEvents.
+func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string, error) {
+	for i, p := range ps {
+		switch {
+		case p.ID == "":
+			return nil, invalidf("fail %d: event id is empty", i)
+		case p.Owner == "":
+			return nil, invalidf("fail %s: owner is empty", p.ID)
+		case p.Status != store.StatusRetrying && p.Status != store.StatusFailed &&
+			p.Status != store.StatusDead && p.Status != store.StatusExpired:
+			return nil, invalidf("fail %s: status must be retrying, failed, dead or expired, not %q", p.ID, p.Status)
+		case p.Status == store.StatusRetrying && p.NextAttemptAt.IsZero():
+			return nil, invalidf("fail %s: a retrying event needs next_attempt_at", p.ID)
+		case len(p.PayloadOut) > 0 && !json.Valid(p.PayloadOut):
+			return nil, invalidf("fail %s: payload_out is not well-formed JSON", p.ID)
+		case len(p.ErrorDetails) > 0 && !json.Valid(p.ErrorDetails):
+			return nil, invalidf("fail %s: error_details is not well-formed JSON", p.ID)
+		}
+	}
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	now := micros(s.now())
+	var lost []string
+	retried := false
+	err := s.write(ctx, func(q querier) error {
+		lost, retried = lost[:0], false
+		stmt, err := q.PrepareContext(ctx, failSQL)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, p := range ps {
+			var next, completed any
+			if p.Status == store.StatusRetrying {
+				next = micros(p.NextAttemptAt)
+			} else {
+				completed = now
+			}
+			inc := 1
+			if p.KeepRetryCount {
+				inc = 0
+			}
+			res, err := stmt.ExecContext(ctx, string(p.Status), next, inc, p.ResponseCode,
+				p.ResponseTimeMS, jsonArg(p.PayloadOut), jsonArg(p.ErrorDetails), completed, now,
+				p.ID, p.Owner)
+			if err != nil {
+				return fmt.Errorf("fail event %s: %w", p.ID, mapError(err))
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				lost = append(lost, p.ID)
+			} else if p.Status == store.StatusRetrying {
+				retried = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fail events: %w", err)
+	}
+	if retried {
+		s.notify.wake()
+	}
+	return lost, nil
+}
+
+// ExtendLease implements store.QueueStore.
+func (s *Store) ExtendLease(ctx context.Context, owner string, ids []string, lease time.Duration) ([]string, error) {
+	switch {
+	case owner == "":
+		return nil, invalidf("extend lease: owner is empty")
+	case lease <= 0:
+		return nil, invalidf("extend lease: lease %s is not positive", lease)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	now := s.nowTS()
+	until := micros(now.Add(lease))
+	var lost []string
+	err := s.write(ctx, func(q querier) error {
+		lost = lost[:0]
+		stmt, err := q.PrepareContext(ctx, `UPDATE integration_events SET lease_until = ?, updated_at = ?
+			WHERE id = ? AND status = 'processing' AND lease_owner = ?`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, id := range ids {
+			res, err := stmt.ExecContext(ctx, until, micros(now), id, owner)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				lost = append(lost, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("extend lease: %w", err)
+	}
+	return lost, nil
+}
+
+// ReleaseExpiredLeases implements store.QueueStore in one statement.
+func (s *Store) ReleaseExpiredLeases(ctx context.Context) (int, error) {
+	now := micros(s.now())
+	n, err := s.execCount(ctx, `UPDATE integration_events
+		SET status = CASE WHEN retry_count = 0 THEN 'pending' ELSE 'retrying' END,
+			next_attempt_at = ?1, updated_at = ?1, lease_owner = NULL, lease_until = NULL
+		WHERE status = 'processing' AND lease_until <= ?1`, now)
+	if err != nil {
+		return 0, fmt.Errorf("release expired leases: %w", err)
+	}
+	if n > 0 {
+		s.notify.wake()
+	}
+	return n, nil
+}
+
+// ExpireEvents implements store.QueueStore in one statement.
+func (s *Store) ExpireEvents(ctx context.Context) (int, error) {
+	now := micros(s.now())
+	n, err := s.execCount(ctx, `UPDATE integration_events
+		SET status = 'expired', completed_at = ?1, updated_at = ?1
+		WHERE status IN ('pending', 'retrying') AND expires_at IS NOT NULL AND expires_at <= ?1`, now)
+	if err != nil {
+		return 0, fmt.Errorf("expire events: %w", err)
+	}
+	return n, nil
+}
+
+// execCount runs one statement in a write transaction and returns the rows it changed.
+func (s *Store) execCount(ctx context.Context, query string, args ...any) (int, error) {
+	var res sql.Result
+	err := s.write(ctx, func(q querier) error {
+		var err error
+		res, err = q.ExecContext(ctx, query, args...)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

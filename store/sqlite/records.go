@@ -1,0 +1,513 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/ehg/hub/store"
+)
+
+// list runs a query on the read pool and scans every row.
+func list[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	db, err := s.readDB()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, mapError(rows.Err())
+}
+
+// get runs a one-row query on the read pool; no row is store.ErrNotFound.
+func get[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), query string, args ...any) (T, error) {
+	var zero T
+	db, err := s.readDB()
+	if err != nil {
+		return zero, err
+	}
+	v, err := scan(db.QueryRowContext(ctx, query, args...))
+	if err != nil {
+		return zero, mapError(err)
+	}
+	return v, nil
+}
+
+// Transformation rules.
+
+const ruleCols = `id, name, version, service_id, source_schema, target_schema,
+	transformation_logic, validation_rules, is_bidirectional, is_active, created_at, updated_at`
+
+func scanRule(sc scanner) (*store.TransformationRule, error) {
+	var (
+		r                store.TransformationRule
+		service          sql.NullString
+		bidi, active     int
+		created, updated int64
+	)
+	if err := sc.Scan(&r.ID, &r.Name, &r.Version, &service, rawDest(&r.SourceSchema),
+		rawDest(&r.TargetSchema), rawDest(&r.TransformationLogic), rawDest(&r.ValidationRules),
+		&bidi, &active, &created, &updated); err != nil {
+		return nil, err
+	}
+	r.ServiceID = service.String
+	r.IsBidirectional = bidi != 0
+	r.IsActive = active != 0
+	r.CreatedAt = fromMicros(created)
+	r.UpdatedAt = fromMicros(updated)
+	return &r, nil
+}
+
+// CreateRule implements store.RuleStore. A second active version of a name violates a
+// unique partial index and is store.ErrConflict.
+func (s *Store) CreateRule(ctx context.Context, in *store.TransformationRule) (*store.TransformationRule, error) {
+	if in == nil {
+		return nil, invalidf("nil rule")
+	}
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	r := in.Clone()
+	if r.ID == "" {
+		r.ID = uuid.NewString()
+	}
+	now := s.nowTS()
+	r.CreatedAt, r.UpdatedAt = now, now
+	err := s.write(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO data_transformation_rules (`+ruleCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.Name, r.Version, textArg(r.ServiceID), jsonArg(r.SourceSchema),
+			jsonArg(r.TargetSchema), jsonArg(r.TransformationLogic), jsonArg(r.ValidationRules),
+			boolInt(r.IsBidirectional), boolInt(r.IsActive), micros(now), micros(now))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create rule %q version %d: %w", r.Name, r.Version, err)
+	}
+	return r, nil
+}
+
+// GetRule implements store.RuleStore.
+func (s *Store) GetRule(ctx context.Context, name string, version int) (*store.TransformationRule, error) {
+	r, err := get(ctx, s, scanRule, `SELECT `+ruleCols+` FROM data_transformation_rules
+		WHERE name = ? AND version = ?`, name, version)
+	if err != nil {
+		return nil, fmt.Errorf("get rule %q version %d: %w", name, version, err)
+	}
+	return r, nil
+}
+
+// GetActiveRule implements store.RuleStore.
+func (s *Store) GetActiveRule(ctx context.Context, name string) (*store.TransformationRule, error) {
+	r, err := get(ctx, s, scanRule, `SELECT `+ruleCols+` FROM data_transformation_rules
+		WHERE name = ? AND is_active = 1`, name)
+	if err != nil {
+		return nil, fmt.Errorf("get active rule %q: %w", name, err)
+	}
+	return r, nil
+}
+
+// ListRules implements store.RuleStore.
+func (s *Store) ListRules(ctx context.Context, f store.RuleFilter) ([]*store.TransformationRule, error) {
+	w := &where{}
+	if f.Name != "" {
+		w.add("name = ?", f.Name)
+	}
+	if f.ServiceID != "" {
+		w.add("service_id = ?", f.ServiceID)
+	}
+	if f.ActiveOnly {
+		w.add("is_active = 1")
+	}
+	page, err := w.page(f.Page)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := list(ctx, s, scanRule, `SELECT `+ruleCols+` FROM data_transformation_rules`+
+		w.String()+` ORDER BY name, version`+page, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list rules: %w", err)
+	}
+	return rs, nil
+}
+
+// ActivateRule implements store.RuleStore in one IMMEDIATE transaction.
+func (s *Store) ActivateRule(ctx context.Context, name string, version int) (*store.TransformationRule, error) {
+	now := micros(s.now())
+	var out *store.TransformationRule
+	err := s.write(ctx, func(q querier) error {
+		var active int
+		if err := q.QueryRowContext(ctx, `SELECT is_active FROM data_transformation_rules
+			WHERE name = ? AND version = ?`, name, version).Scan(&active); err != nil {
+			return err
+		}
+		if active == 0 {
+			if _, err := q.ExecContext(ctx, `UPDATE data_transformation_rules
+				SET is_active = 0, updated_at = ? WHERE name = ? AND is_active = 1`, now, name); err != nil {
+				return err
+			}
+			if _, err := q.ExecContext(ctx, `UPDATE data_transformation_rules
+				SET is_active = 1, updated_at = ? WHERE name = ? AND version = ?`, now, name, version); err != nil {
+				return err
+			}
+		}
+		var err error
+		out, err = scanRule(q.QueryRowContext(ctx, `SELECT `+ruleCols+` FROM data_transformation_rules
+			WHERE name = ? AND version = ?`, name, version))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("activate rule %q version %d: %w", name, version, err)
+	}
+	return out, nil
+}
+
+// Data contracts.
+
+const contractCols = `id, name, version, description, schema, created_at`
+
+func scanContract(sc scanner) (*store.Contract, error) {
+	var (
+		c       store.Contract
+		created int64
+	)
+	if err := sc.Scan(&c.ID, &c.Name, &c.Version, &c.Description, rawDest(&c.Schema), &created); err != nil {
+		return nil, err
+	}
+	c.CreatedAt = fromMicros(created)
+	return &c, nil
+}
+
+// CreateContract implements store.ContractStore.
+func (s *Store) CreateContract(ctx context.Context, in *store.Contract) (*store.Contract, error) {
+	if in == nil {
+		return nil, invalidf("nil contract")
+	}
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	c := in.Clone()
+	if c.ID == "" {
+		c.ID = uuid.NewString()
+	}
+	c.CreatedAt = s.nowTS()
+	err := s.write(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO data_contracts (`+contractCols+`)
+			VALUES (?, ?, ?, ?, ?, ?)`,
+			c.ID, c.Name, c.Version, c.Description, string(c.Schema), micros(c.CreatedAt))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create contract %q version %q: %w", c.Name, c.Version, err)
+	}
+	return c, nil
+}
+
+// GetContract implements store.ContractStore.
+func (s *Store) GetContract(ctx context.Context, name, version string) (*store.Contract, error) {
+	c, err := get(ctx, s, scanContract, `SELECT `+contractCols+` FROM data_contracts
+		WHERE name = ? AND version = ?`, name, version)
+	if err != nil {
+		return nil, fmt.Errorf("get contract %q version %q: %w", name, version, err)
+	}
+	return c, nil
+}
+
+// ListContracts implements store.ContractStore.
+func (s *Store) ListContracts(ctx context.Context, name string, p store.Page) ([]*store.Contract, error) {
+	w := &where{}
+	if name != "" {
+		w.add("name = ?", name)
+	}
+	page, err := w.page(p)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := list(ctx, s, scanContract, `SELECT `+contractCols+` FROM data_contracts`+w.String()+
+		` ORDER BY name, created_at, version`+page, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list contracts: %w", err)
+	}
+	return cs, nil
+}
+
+// Health metrics.
+
+const healthCols = `id, service_id, metric_type, value, warning_threshold, critical_threshold,
+	status, incident_triggered, recovery_actions, recorded_at`
+
+func scanHealth(sc scanner) (*store.HealthMetric, error) {
+	var (
+		m          store.HealthMetric
+		warn, crit sql.NullFloat64
+		incident   int
+		recorded   int64
+	)
+	if err := sc.Scan(&m.ID, &m.ServiceID, &m.MetricType, &m.Value, &warn, &crit, &m.Status,
+		&incident, rawDest(&m.RecoveryActions), &recorded); err != nil {
+		return nil, err
+	}
+	if warn.Valid {
+		m.WarningThreshold = &warn.Float64
+	}
+	if crit.Valid {
+		m.CriticalThreshold = &crit.Float64
+	}
+	m.IncidentTriggered = incident != 0
+	m.RecordedAt = fromMicros(recorded)
+	return &m, nil
+}
+
+func floatArg(v *float64) any {
+	if v == nil {
+		return nil
+	}
+	return *v
+}
+
+// InsertHealthMetric implements store.HealthMetricStore.
+func (s *Store) InsertHealthMetric(ctx context.Context, in *store.HealthMetric) (*store.HealthMetric, error) {
+	if in == nil {
+		return nil, invalidf("nil health metric")
+	}
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	m := in.Clone()
+	if m.ID == "" {
+		m.ID = uuid.NewString()
+	}
+	if m.RecordedAt.IsZero() {
+		m.RecordedAt = s.nowTS()
+	} else {
+		m.RecordedAt = store.Timestamp(m.RecordedAt)
+	}
+	err := s.write(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO integration_health_metrics (`+healthCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.ServiceID, string(m.MetricType), m.Value, floatArg(m.WarningThreshold),
+			floatArg(m.CriticalThreshold), string(m.Status), boolInt(m.IncidentTriggered),
+			jsonArg(m.RecoveryActions), micros(m.RecordedAt))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insert health metric: %w", err)
+	}
+	return m, nil
+}
+
+// ListHealthMetrics implements store.HealthMetricStore.
+func (s *Store) ListHealthMetrics(ctx context.Context, f store.HealthMetricFilter) ([]*store.HealthMetric, error) {
+	w := &where{}
+	if f.ServiceID != "" {
+		w.add("service_id = ?", f.ServiceID)
+	}
+	if f.MetricType != "" {
+		if !f.MetricType.Valid() {
+			return nil, invalidf("unknown metric type %q", f.MetricType)
+		}
+		w.add("metric_type = ?", string(f.MetricType))
+	}
+	if !f.From.IsZero() {
+		w.add("recorded_at >= ?", micros(f.From))
+	}
+	if !f.To.IsZero() {
+		w.add("recorded_at < ?", micros(f.To))
+	}
+	page, err := w.page(f.Page)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := list(ctx, s, scanHealth, `SELECT `+healthCols+` FROM integration_health_metrics`+
+		w.String()+` ORDER BY recorded_at DESC, id`+page, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list health metrics: %w", err)
+	}
+	return ms, nil
+}
+
+// Analytics rollups.
+
+const analyticsCols = `id, service_id, service_name, period, period_start, total_events,
+	successes, failures, avg_response_time_ms, error_rate, uptime_percent, data_volume_bytes,
+	chairman_interventions, cost, created_at, updated_at`
+
+func scanAnalytics(sc scanner) (*store.AnalyticsRollup, error) {
+	var (
+		a                       store.AnalyticsRollup
+		start, created, updated int64
+	)
+	if err := sc.Scan(&a.ID, &a.ServiceID, &a.ServiceName, &a.Period, &start, &a.TotalEvents,
+		&a.Successes, &a.Failures, &a.AvgResponseTimeMS, &a.ErrorRate, &a.UptimePercent,
+		&a.DataVolumeBytes, &a.ChairmanInterventions, &a.Cost, &created, &updated); err != nil {
+		return nil, err
+	}
+	a.PeriodStart = fromMicros(start)
+	a.CreatedAt = fromMicros(created)
+	a.UpdatedAt = fromMicros(updated)
+	return &a, nil
+}
+
+// UpsertAnalytics implements store.AnalyticsStore: all rollups in one IMMEDIATE
+// transaction, each an INSERT … ON CONFLICT DO UPDATE that keeps the row's id and
+// created_at.
+func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup) error {
+	for i, r := range rs {
+		if r == nil {
+			return invalidf("analytics rollup %d is nil", i)
+		}
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("analytics rollup %d: %w", i, err)
+		}
+	}
+	if len(rs) == 0 {
+		return nil
+	}
+	now := micros(s.now())
+	err := s.write(ctx, func(q querier) error {
+		stmt, err := q.PrepareContext(ctx, `INSERT INTO integration_analytics (`+analyticsCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (service_id, period, period_start) DO UPDATE SET
+				service_name = excluded.service_name, total_events = excluded.total_events,
+				successes = excluded.successes, failures = excluded.failures,
+				avg_response_time_ms = excluded.avg_response_time_ms,
+				error_rate = excluded.error_rate, uptime_percent = excluded.uptime_percent,
+				data_volume_bytes = excluded.data_volume_bytes,
+				chairman_interventions = excluded.chairman_interventions, cost = excluded.cost,
+				updated_at = excluded.updated_at`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, r := range rs {
+			id := r.ID
+			if id == "" {
+				id = uuid.NewString()
+			}
+			if _, err := stmt.ExecContext(ctx, id, r.ServiceID, r.ServiceName, string(r.Period),
+				micros(r.PeriodStart), r.TotalEvents, r.Successes, r.Failures, r.AvgResponseTimeMS,
+				r.ErrorRate, r.UptimePercent, r.DataVolumeBytes, r.ChairmanInterventions, r.Cost,
+				now, now); err != nil {
+				return fmt.Errorf("rollup of service %s at %s: %w", r.ServiceID, r.PeriodStart, mapError(err))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("upsert analytics: %w", err)
+	}
+	return nil
+}
+
+// ListAnalytics implements store.AnalyticsStore.
+func (s *Store) ListAnalytics(ctx context.Context, f store.AnalyticsFilter) ([]*store.AnalyticsRollup, error) {
+	w := &where{}
+	if f.ServiceID != "" {
+		w.add("service_id = ?", f.ServiceID)
+	}
+	if f.Period != "" {
+		if !f.Period.Valid() {
+			return nil, invalidf("unknown period %q", f.Period)
+		}
+		w.add("period = ?", string(f.Period))
+	}
+	if !f.From.IsZero() {
+		w.add("period_start >= ?", micros(f.From))
+	}
+	if !f.To.IsZero() {
+		w.add("period_start < ?", micros(f.To))
+	}
+	page, err := w.page(f.Page)
+	if err != nil {
+		return nil, err
+	}
+	as, err := list(ctx, s, scanAnalytics, `SELECT `+analyticsCols+` FROM integration_analytics`+
+		w.String()+` ORDER BY service_name, period_start, service_id, period`+page, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list analytics: %w", err)
+	}
+	return as, nil
+}
+
+// Audit log.
+
+const auditCols = `id, actor, action, entity_type, entity_id, before, after, created_at`
+
+func scanAudit(sc scanner) (*store.AuditEntry, error) {
+	var (
+		a       store.AuditEntry
+		created int64
+	)
+	if err := sc.Scan(&a.ID, &a.Actor, &a.Action, &a.EntityType, &a.EntityID,
+		rawDest(&a.Before), rawDest(&a.After), &created); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = fromMicros(created)
+	return &a, nil
+}
+
+// AppendAudit implements store.AuditStore.
+func (s *Store) AppendAudit(ctx context.Context, in *store.AuditEntry) (*store.AuditEntry, error) {
+	if in == nil {
+		return nil, invalidf("nil audit entry")
+	}
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	a := in.Clone()
+	a.ID = uuid.NewString()
+	a.CreatedAt = s.nowTS()
+	err := s.write(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, a.Actor, a.Action, a.EntityType, a.EntityID, jsonArg(a.Before), jsonArg(a.After),
+			micros(a.CreatedAt))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("append audit: %w", err)
+	}
+	return a, nil
+}
+
+// ListAudit implements store.AuditStore.
+func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.AuditEntry, error) {
+	w := &where{}
+	if f.EntityType != "" {
+		w.add("entity_type = ?", f.EntityType)
+	}
+	if f.EntityID != "" {
+		w.add("entity_id = ?", f.EntityID)
+	}
+	if f.Actor != "" {
+		w.add("actor = ?", f.Actor)
+	}
+	if !f.From.IsZero() {
+		w.add("created_at >= ?", micros(f.From))
+	}
+	if !f.To.IsZero() {
+		w.add("created_at < ?", micros(f.To))
+	}
+	page, err := w.page(f.Page)
+	if err != nil {
+		return nil, err
+	}
+	as, err := list(ctx, s, scanAudit, `SELECT `+auditCols+` FROM audit_log`+w.String()+
+		` ORDER BY created_at, id`+page, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	return as, nil
+}

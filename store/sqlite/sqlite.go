@@ -1,0 +1,305 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ehg/hub/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// DriverName is the database/sql driver name of modernc.org/sqlite, which this package uses.
+const DriverName = "sqlite"
+
+// Defaults of [Options].
+const (
+	// DefaultBusyTimeout is how long a connection waits for another connection's lock
+	// (SQLite's busy_timeout) before an operation fails with store.ErrBusy.
+	DefaultBusyTimeout = 10 * time.Second
+	// DefaultMaxReaders is the minimum size of the read pool Open creates; it grows to
+	// GOMAXPROCS on machines with more processors.
+	DefaultMaxReaders = 4
+)
+
+// Options configure a [Store]. The zero value is valid.
+type Options struct {
+	// Now is the clock used for every time the store writes or compares (claims, leases,
+	// expiry, created_at...). SQLite's own clock is never used. Nil means time.Now.
+	Now func() time.Time
+	// BusyTimeout is SQLite's busy_timeout: how long a statement waits for a lock held by
+	// another connection or process. Zero means DefaultBusyTimeout.
+	BusyTimeout time.Duration
+	// MaxReaders caps the read pool of a store built by Open. Zero means the larger of
+	// DefaultMaxReaders and GOMAXPROCS. New ignores it: the caller sizes its own pool.
+	MaxReaders int
+	// Logger receives migration messages. Nil discards them.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = DefaultBusyTimeout
+	}
+	if o.MaxReaders <= 0 {
+		o.MaxReaders = max(DefaultMaxReaders, runtime.GOMAXPROCS(0))
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Store is the SQLite implementation of [store.Store] and [store.Notifier].
+//
+// Writes go through a single writer: one connection at a time, each write transaction
+// started with BEGIN IMMEDIATE so it takes SQLite's write lock before it reads and can never
+// fail half-way with SQLITE_BUSY; readers run alongside on their own connections (WAL).
+// Several processes may share one database file; they serialise on the write lock, waiting
+// up to Options.BusyTimeout. A Store is safe for concurrent use by many goroutines.
+type Store struct {
+	r, w   *sql.DB
+	owned  bool // Open created r and w, and Close closes them
+	perTx  string
+	now    func() time.Time
+	log    *slog.Logger
+	wsem   chan struct{}
+	notify notifier
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// DSN returns the data source name of a database file for modernc.org/sqlite with the
+// settings this package relies on, applied by the driver on every new connection: WAL,
+// busy_timeout, foreign_keys, synchronous=NORMAL and transactions that begin IMMEDIATE. Use
+// it to open the *sql.DB given to [New]: sql.Open(sqlite.DriverName, sqlite.DSN(path, 0)).
+// A busyTimeout of zero means DefaultBusyTimeout.
+func DSN(path string, busyTimeout time.Duration) string {
+	return dsn(path, busyTimeout, false)
+}
+
+func dsn(path string, busyTimeout time.Duration, readOnly bool) string {
+	if busyTimeout <= 0 {
+		busyTimeout = DefaultBusyTimeout
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	}
+	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(path), RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Open opens (creating when missing) the SQLite database file at path, applies pending
+// migrations and returns a Store that owns its connections: a writer pool of one
+// connection and a read pool, each connection configured by the driver as it is opened
+// (see [DSN]). In-memory databases are not supported by Open; open one yourself and use New.
+//
+// Errors: a *[SchemaTooNewError] when the file was migrated by a newer version of this
+// package; store.ErrBusy when another process held the write lock past BusyTimeout; I/O
+// errors from the driver.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" || path == ":memory:" {
+		return nil, fmt.Errorf("%w: sqlite: Open needs a database file path, got %q", store.ErrInvalidArgument, path)
+	}
+	opts = opts.withDefaults()
+	w, err := sql.Open(DriverName, dsn(path, opts.BusyTimeout, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	r, err := sql.Open(DriverName, dsn(path, opts.BusyTimeout, true))
+	if err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(opts.MaxReaders)
+	r.SetMaxIdleConns(opts.MaxReaders)
+	s := newStore(r, w, opts)
+	s.owned = true
+	if err := s.Migrate(ctx); err != nil {
+		_ = r.Close()
+		_ = w.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New returns a Store over db, a database the caller opened with the "sqlite" driver of
+// modernc.org/sqlite and keeps ownership of (Close does not close it). It applies pending
+// migrations first.
+//
+// New cannot configure the caller's connections as they open, so it sets journal_mode=WAL
+// once (a persistent property of the file) and, on the connection of every write
+// transaction, busy_timeout and foreign_keys before it begins the transaction IMMEDIATE.
+// Reads use whatever the connections were opened with: open db with [DSN] to have every
+// connection configured. Writes of this Store are serialised in-process whatever the pool
+// size. db must not be an in-memory database shared by a pool of several connections unless
+// its DSN makes them share one database (e.g. "file::memory:?cache=shared").
+func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
+	if db == nil {
+		return nil, fmt.Errorf("%w: sqlite: New needs a *sql.DB", store.ErrInvalidArgument)
+	}
+	opts = opts.withDefaults()
+	s := newStore(db, db, opts)
+	s.perTx = "PRAGMA busy_timeout = " + strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10) +
+		"; PRAGMA foreign_keys = ON"
+	if _, err := db.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil {
+		return nil, fmt.Errorf("sqlite: set journal_mode: %w", mapError(err))
+	}
+	if err := s.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func newStore(r, w *sql.DB, opts Options) *Store {
+	return &Store{
+		r:      r,
+		w:      w,
+		now:    opts.Now,
+		log:    opts.Logger,
+		wsem:   make(chan struct{}, 1),
+		closed: make(chan struct{}),
+	}
+}
+
+// Close closes the notification channels and, for a Store built by Open, its connection
+// pools. It waits for nothing in flight: call it after the store's users have stopped.
+// Calling it again does nothing.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.notify.closeAll()
+		if s.owned {
+			err = errors.Join(s.w.Close(), s.r.Close())
+		}
+	})
+	return err
+}
+
+// nowTS is the store's clock as stored: UTC, microseconds.
+func (s *Store) nowTS() time.Time { return store.Timestamp(s.now()) }
+
+func (s *Store) checkOpen() error {
+	select {
+	case <-s.closed:
+		return store.ErrClosed
+	default:
+		return nil
+	}
+}
+
+// querier is what both the read pool and a write transaction offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+// write runs fn in a write transaction: the store's single writer slot, a connection, and
+// BEGIN IMMEDIATE, so fn's reads already hold the write lock and its writes cannot fail
+// with SQLITE_BUSY. fn's error rolls back; otherwise the transaction commits. Errors are
+// mapped to the store sentinels.
+func (s *Store) write(ctx context.Context, fn func(q querier) error) (err error) {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	select {
+	case s.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.wsem }()
+
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return mapError(err)
+	}
+	defer func() {
+		if err != nil {
+			// Roll back even when ctx is done. A failed ROLLBACK means SQLite already ended
+			// the transaction or the connection is unusable; either way the connection is
+			// discarded rather than returned to the pool in an unknown state.
+			if _, rbErr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
+		}
+		_ = conn.Close()
+	}()
+	if s.perTx != "" {
+		if _, err = conn.ExecContext(ctx, s.perTx); err != nil {
+			return mapError(err)
+		}
+	}
+	if _, err = conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		// The BEGIN failed: no transaction is open, nothing to roll back.
+		err = mapError(err)
+		return err
+	}
+	if err = fn(conn); err != nil {
+		return mapError(err)
+	}
+	if _, err = conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return mapError(err)
+	}
+	return nil
+}
+
+// read runs fn in a read transaction on a reader connection, so several queries see one
+// snapshot.
+func (s *Store) read(ctx context.Context, fn func(q querier) error) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return mapError(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(tx); err != nil {
+		return mapError(err)
+	}
+	return mapError(tx.Commit())
+}
+
+// readDB returns the read pool for single-statement reads, or ErrClosed.
+func (s *Store) readDB() (*sql.DB, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	return s.r, nil
+}
+
+// Interface guards.
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.Notifier = (*Store)(nil)
+)
