@@ -1,6 +1,7 @@
 package github
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -143,10 +144,10 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 		name = c.opts.DefaultOperation
 	}
 	op := "github." + name
-	var payload map[string]any
-	if len(r.Body) > 0 {
+	var payload issuePayload
+	if len(bytes.TrimSpace(r.Body)) > 0 {
 		if err := json.Unmarshal(r.Body, &payload); err != nil {
-			return nil, connectors.BadRequest(op, "payload must be a JSON object")
+			return nil, connectors.BadRequest(op, "payload must be a JSON object with GitHub issue or work item fields")
 		}
 	}
 	repoPath, err := c.repoPath(r.Params)
@@ -159,48 +160,40 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 		idField      = "number"
 	)
 	switch name {
-	case OpCreateIssue:
-		issue, err := issueFields(payload, false)
+	case OpCreateIssue, OpUpdateIssue:
+		update := name == OpUpdateIssue
+		issue, err := payload.issue(update)
 		if err != nil {
 			return nil, connectors.BadRequest(op, err.Error())
 		}
 		method, path, body = http.MethodPost, repoPath+"/issues", issue
-	case OpUpdateIssue:
-		num, err := issueNumber(r.Params, payload)
-		if err != nil {
-			return nil, connectors.BadRequest(op, err.Error())
+		if update {
+			num, err := payload.issueNumber(r.Params)
+			if err != nil {
+				return nil, connectors.BadRequest(op, err.Error())
+			}
+			method, path = http.MethodPatch, path+"/"+num
 		}
-		issue, err := issueFields(payload, true)
-		if err != nil {
-			return nil, connectors.BadRequest(op, err.Error())
-		}
-		method, path, body = http.MethodPatch, repoPath+"/issues/"+num, issue
 	case OpComment:
-		num, err := issueNumber(r.Params, payload)
+		num, err := payload.issueNumber(r.Params)
 		if err != nil {
 			return nil, connectors.BadRequest(op, err.Error())
 		}
-		text := firstString(payload, "body", "comment", "text", "description")
+		text := firstNonEmpty(payload.Body.text(), payload.Comment, payload.Text, payload.Description.text())
 		if text == "" {
-			return nil, connectors.BadRequest(op, "comment needs a body, comment, text or description field")
+			return nil, connectors.BadRequest(op, "comment needs a body, comment, text or description string")
 		}
-		method, path, body, idField = http.MethodPost, repoPath+"/issues/"+num+"/comments", map[string]any{"body": text}, "id"
+		method, path, body, idField = http.MethodPost, repoPath+"/issues/"+num+"/comments", commentRequest{Body: text}, "id"
 	case OpRepositoryDispatch:
-		eventType := r.Param("event_type")
-		if eventType == "" {
-			eventType = firstString(payload, "event_type")
+		eventType := firstNonEmpty(r.Param("event_type"), payload.EventType, c.opts.DispatchEventType)
+		clientPayload := json.RawMessage(r.Body)
+		if len(payload.ClientPayload) > 0 {
+			clientPayload = payload.ClientPayload
 		}
-		if eventType == "" {
-			eventType = c.opts.DispatchEventType
+		if len(bytes.TrimSpace(clientPayload)) == 0 {
+			clientPayload = json.RawMessage(`{}`)
 		}
-		clientPayload := any(payload)
-		if cp, ok := payload["client_payload"]; ok {
-			clientPayload = cp
-		}
-		if clientPayload == nil {
-			clientPayload = map[string]any{}
-		}
-		method, path, body, idField = http.MethodPost, repoPath+"/dispatches", map[string]any{"event_type": eventType, "client_payload": clientPayload}, ""
+		method, path, body, idField = http.MethodPost, repoPath+"/dispatches", dispatchRequest{EventType: eventType, ClientPayload: clientPayload}, ""
 	default:
 		return nil, connectors.BadRequest(op, fmt.Sprintf("unknown operation %q", name))
 	}
@@ -290,64 +283,128 @@ func (c *Connector) repoPath(params map[string]string) (string, error) {
 	return "/repos/" + url.PathEscape(owner) + "/" + url.PathEscape(repo), nil
 }
 
-func issueNumber(params map[string]string, payload map[string]any) (string, error) {
-	n := params["number"]
-	if n == "" {
-		if v, ok := payload["number"].(float64); ok {
-			n = strconv.FormatInt(int64(v), 10)
+// rawText is a JSON value that is used only when it is a string.
+type rawText json.RawMessage
+
+// UnmarshalJSON keeps the raw value.
+func (t *rawText) UnmarshalJSON(b []byte) error {
+	*t = append((*t)[:0], b...)
+	return nil
+}
+
+// text returns the value when it is a JSON string, else "".
+func (t rawText) text() string {
+	var s string
+	if len(t) > 0 && t[0] == '"' && json.Unmarshal(t, &s) == nil {
+		return s
+	}
+	return ""
+}
+
+// issuePayload is the subset of a payload (a GitHub issue or the hub's canonical
+// work item) the operations read; other fields are ignored without being decoded.
+type issuePayload struct {
+	Title         string          `json:"title"`
+	Body          rawText         `json:"body"`
+	Description   rawText         `json:"description"`
+	Labels        json.RawMessage `json:"labels"`
+	Assignees     json.RawMessage `json:"assignees"`
+	Milestone     json.RawMessage `json:"milestone"`
+	State         string          `json:"state"`
+	Status        string          `json:"status"`
+	Number        json.Number     `json:"number"`
+	Comment       string          `json:"comment"`
+	Text          string          `json:"text"`
+	EventType     string          `json:"event_type"`
+	ClientPayload json.RawMessage `json:"client_payload"`
+}
+
+// issueRequest is the body of GitHub's create and update issue endpoints.
+type issueRequest struct {
+	Title     string          `json:"title,omitempty"`
+	Body      json.RawMessage `json:"body,omitempty"`
+	Labels    json.RawMessage `json:"labels,omitempty"`
+	Assignees json.RawMessage `json:"assignees,omitempty"`
+	Milestone int64           `json:"milestone,omitempty"`
+	State     string          `json:"state,omitempty"`
+}
+
+type commentRequest struct {
+	Body string `json:"body"`
+}
+
+type dispatchRequest struct {
+	EventType     string          `json:"event_type"`
+	ClientPayload json.RawMessage `json:"client_payload"`
+}
+
+func isNull(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || bytes.Equal(t, []byte("null"))
+}
+
+// issue maps the payload to GitHub's issue fields: title; body from body or else
+// description; labels and assignees (arrays); milestone when it is a number; for
+// updates, state from state or else closed/open from the work item status.
+func (p *issuePayload) issue(update bool) (*issueRequest, error) {
+	out := &issueRequest{Title: p.Title}
+	if out.Title == "" && !update {
+		return nil, fmt.Errorf("create_issue needs a non-empty title")
+	}
+	switch {
+	case len(p.Body) > 0:
+		out.Body = json.RawMessage(p.Body)
+	case len(p.Description) > 0:
+		out.Body = json.RawMessage(p.Description)
+	}
+	for name, raw := range map[string]json.RawMessage{"labels": p.Labels, "assignees": p.Assignees} {
+		if isNull(raw) {
+			continue
+		}
+		if bytes.TrimSpace(raw)[0] != '[' {
+			return nil, fmt.Errorf("%s must be an array", name)
 		}
 	}
-	if _, err := strconv.ParseUint(n, 10, 64); err != nil {
+	if !isNull(p.Labels) {
+		out.Labels = p.Labels
+	}
+	if !isNull(p.Assignees) {
+		out.Assignees = p.Assignees
+	}
+	if n, err := strconv.ParseInt(string(bytes.TrimSpace(p.Milestone)), 10, 64); err == nil && n > 0 {
+		out.Milestone = n
+	}
+	if update {
+		switch {
+		case p.State != "":
+			out.State = p.State
+		case p.Status == "done":
+			out.State = "closed"
+		case p.Status != "":
+			out.State = "open"
+		}
+	}
+	return out, nil
+}
+
+func (p *issuePayload) issueNumber(params map[string]string) (string, error) {
+	n := params["number"]
+	if n == "" {
+		n = p.Number.String()
+	}
+	if v, err := strconv.ParseUint(n, 10, 64); err != nil || v == 0 {
 		return "", fmt.Errorf("issue number is required as a positive integer (params.number or payload.number)")
 	}
 	return n, nil
 }
 
-func firstString(m map[string]any, keys ...string) string {
-	for _, k := range keys {
-		if s, ok := m[k].(string); ok && s != "" {
-			return s
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
 		}
 	}
 	return ""
-}
-
-// issueFields maps a payload (a GitHub issue or the canonical work item) to the
-// fields GitHub's create/update issue endpoints accept.
-func issueFields(p map[string]any, update bool) (map[string]any, error) {
-	out := map[string]any{}
-	if t := firstString(p, "title"); t != "" {
-		out["title"] = t
-	} else if !update {
-		return nil, fmt.Errorf("create_issue needs a non-empty title")
-	}
-	if b, ok := p["body"]; ok {
-		out["body"] = b
-	} else if d, ok := p["description"]; ok {
-		out["body"] = d
-	}
-	for _, k := range []string{"labels", "assignees"} {
-		if v, ok := p[k]; ok {
-			arr, isArr := v.([]any)
-			if !isArr {
-				return nil, fmt.Errorf("%s must be an array", k)
-			}
-			out[k] = arr
-		}
-	}
-	if m, ok := p["milestone"].(float64); ok {
-		out["milestone"] = int64(m)
-	}
-	if update {
-		if s := firstString(p, "state"); s != "" {
-			out["state"] = s
-		} else if st := firstString(p, "status"); st == "done" {
-			out["state"] = "closed"
-		} else if st != "" {
-			out["state"] = "open"
-		}
-	}
-	return out, nil
 }
 
 func (c *Connector) do(ctx context.Context, op, method, target string, body []byte, extra http.Header, idemKey string) (*connectors.HTTPResult, error) {
