@@ -1,0 +1,498 @@
+package transform
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"sync"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Defaults of the compile options.
+const (
+	// DefaultMaxNodes bounds the AST nodes of one expression (WithMaxNodes).
+	DefaultMaxNodes = 1000
+	// DefaultMaxExprBytes bounds the source length of one expression (WithMaxExprBytes).
+	DefaultMaxExprBytes = 16 << 10
+	// DefaultMemoryBudget is expr's allocation budget for one run of one expression, in
+	// its units (elements of built arrays, maps and ranges, bytes of repeat()).
+	DefaultMemoryBudget = 1_000_000
+	// DefaultMaxStringBytes bounds every string an expression builds with +, the
+	// helpers or replace/repeat/join (WithMaxStringBytes). Strings read from the input
+	// are not limited.
+	DefaultMaxStringBytes = 1 << 20
+)
+
+// Option tunes Compile.
+type Option func(*config)
+
+type config struct {
+	maxNodes       int
+	maxExprBytes   int
+	memoryBudget   uint
+	maxStringBytes int
+	functions      map[string]Func
+}
+
+// Func is an extra helper made available to expressions with WithFunction. It must be
+// safe for concurrent use and should return an error, not panic, on bad arguments
+// (panics are turned into errors anyway).
+type Func func(args ...any) (any, error)
+
+// WithMaxNodes bounds the number of AST nodes of each expression (default
+// DefaultMaxNodes). Larger expressions are refused with ErrTooComplex. n <= 0 keeps the
+// default.
+func WithMaxNodes(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxNodes = n
+		}
+	}
+}
+
+// WithMaxExprBytes bounds the source length of each expression (default
+// DefaultMaxExprBytes); longer ones are refused with ErrTooComplex. n <= 0 keeps the
+// default.
+func WithMaxExprBytes(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxExprBytes = n
+		}
+	}
+}
+
+// WithMemoryBudget sets expr's allocation budget for one run of one expression (default
+// DefaultMemoryBudget). Exceeding it fails the field with ErrMemoryLimit. n == 0 keeps
+// the default.
+func WithMemoryBudget(n uint) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.memoryBudget = n
+		}
+	}
+}
+
+// WithMaxStringBytes bounds the strings expressions build (default
+// DefaultMaxStringBytes). Exceeding it fails the field with ErrMemoryLimit. n <= 0 keeps
+// the default.
+func WithMaxStringBytes(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxStringBytes = n
+		}
+	}
+}
+
+// WithFunction adds a helper callable from expressions as name(args...). It overrides a
+// built-in helper or expr builtin of the same name.
+func WithFunction(name string, fn Func) Option {
+	return func(c *config) {
+		if c.functions == nil {
+			c.functions = map[string]Func{}
+		}
+		c.functions[name] = fn
+	}
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{
+		maxNodes:       DefaultMaxNodes,
+		maxExprBytes:   DefaultMaxExprBytes,
+		memoryBudget:   DefaultMemoryBudget,
+		maxStringBytes: DefaultMaxStringBytes,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(c)
+		}
+	}
+	return c
+}
+
+// Program is compiled Rules: immutable and safe for concurrent use by any number of
+// goroutines. Build it once with Compile (or Registry.Register) and Apply it to many
+// inputs.
+type Program struct {
+	rules     Rules
+	inverse   *Program
+	isInverse bool
+	fields    []compiledField
+	targets   []string // every target, in order: Applied.Fields when all are set
+	topLevel  int      // number of distinct first segments, to size the output map
+	budget    uint
+	vms       sync.Pool
+}
+
+type compiledField struct {
+	target  string
+	path    []string
+	expr    string
+	when    string
+	prog    *vm.Program // nil for a constant field
+	whenP   *vm.Program // nil without a condition
+	def     any
+	hasDef  bool
+	defCopy bool // the default is a map or slice: copied per use
+}
+
+// Compile type-checks and compiles every expression of r (and of its inverse). It fails
+// with a *CompileError (wrapping ErrCompile or ErrTooComplex) naming the field, the
+// expression and the position, or with ErrInvalidRules for malformed rules (empty or
+// conflicting targets, unknown lookup tables). Compile does not require a name or
+// version; Registry.Register does.
+func Compile(r Rules, opts ...Option) (*Program, error) {
+	c := newConfig(opts)
+	p, err := compileRules(r, r.Tables, c, false)
+	if err != nil {
+		return nil, err
+	}
+	if r.Inverse != nil {
+		inv := *r.Inverse
+		inv.Name, inv.Version, inv.Inverse = r.Name, r.Version, nil
+		tables := inv.Tables
+		if tables == nil {
+			tables = r.Tables
+		}
+		if p.inverse, err = compileRules(inv, tables, c, true); err != nil {
+			return nil, err
+		}
+		p.inverse.inverse = p
+	}
+	return p, nil
+}
+
+// MustCompile is Compile that panics on error, for mappings fixed at program start.
+func MustCompile(r Rules, opts ...Option) *Program {
+	p, err := Compile(r, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+func compileRules(r Rules, tables map[string]map[string]any, c *config, inverse bool) (*Program, error) {
+	p := &Program{rules: cloneRules(r), isInverse: inverse, budget: c.memoryBudget}
+	p.vms.New = func() any { return &vm.VM{MemoryBudget: p.budget} }
+	if len(r.Fields) == 0 {
+		return nil, invalid("rules %q have no fields", r.Name)
+	}
+	tables = cloneTables(tables)
+	exprOpts := exprOptions(c, tables)
+	trie := map[string]bool{} // every target and every proper prefix
+	leaves := map[string]bool{}
+	top := map[string]bool{}
+	for _, f := range r.Fields {
+		path, err := splitTarget(f.Target)
+		if err != nil {
+			return nil, err
+		}
+		if trie[f.Target] {
+			return nil, invalid("target %q conflicts with another target under it or equal to it", f.Target)
+		}
+		for i := 1; i < len(path); i++ {
+			pre := joinPath(path[:i])
+			if leaves[pre] {
+				return nil, invalid("target %q is nested under target %q", f.Target, pre)
+			}
+			trie[pre] = true
+		}
+		trie[f.Target] = true
+		leaves[f.Target] = true
+		top[path[0]] = true
+
+		cf := compiledField{target: f.Target, path: path, expr: f.Expr, when: f.When}
+		if f.Default != nil {
+			cf.def, cf.hasDef = f.Default, true
+			switch f.Default.(type) {
+			case map[string]any, []any:
+				cf.defCopy = true
+			}
+		}
+		ce := func(part Part, src string, err error) error {
+			var e *CompileError
+			if errors.As(err, &e) {
+				e.Rules, e.Inverse, e.Target, e.Part = r.Name, inverse, f.Target, part
+				return e
+			}
+			return err
+		}
+		switch {
+		case f.Expr != "":
+			if cf.prog, err = compileExpr(f.Expr, c, tables, exprOpts); err != nil {
+				return nil, ce(PartExpr, f.Expr, err)
+			}
+		case !cf.hasDef:
+			return nil, invalid("field %q has neither an expression nor a default", f.Target)
+		}
+		if f.When != "" {
+			if cf.whenP, err = compileExpr(f.When, c, tables, exprOpts); err != nil {
+				return nil, ce(PartWhen, f.When, err)
+			}
+		}
+		p.fields = append(p.fields, cf)
+		p.targets = append(p.targets, f.Target)
+	}
+	p.topLevel = len(top)
+	return p, nil
+}
+
+func joinPath(segs []string) string {
+	n := len(segs) - 1
+	for _, s := range segs {
+		n += len(s)
+	}
+	b := make([]byte, 0, n)
+	for i, s := range segs {
+		if i > 0 {
+			b = append(b, '.')
+		}
+		b = append(b, s...)
+	}
+	return string(b)
+}
+
+func cloneTables(t map[string]map[string]any) map[string]map[string]any {
+	if t == nil {
+		return nil
+	}
+	out := make(map[string]map[string]any, len(t))
+	for k, v := range t {
+		out[k] = maps.Clone(v)
+	}
+	return out
+}
+
+func cloneRules(r Rules) Rules {
+	r.Fields = append([]Field(nil), r.Fields...)
+	r.Tables = cloneTables(r.Tables)
+	if r.Inverse != nil {
+		inv := cloneRules(*r.Inverse)
+		r.Inverse = &inv
+	}
+	return r
+}
+
+// exprOptions are the expr options shared by every expression of one Rules.
+func exprOptions(c *config, tables map[string]map[string]any) []expr.Option {
+	opts := []expr.Option{
+		// A map environment: identifiers compile to direct map lookups (OpLoadFast), and
+		// nothing but the input and the registered functions is reachable.
+		expr.Env(map[string]any{}),
+		expr.AllowUndefinedVariables(),
+		expr.Optimize(true),
+		expr.MaxNodes(uint(c.maxNodes)),
+		expr.Patch(&numberPatch{fused: map[*ast.CallNode]bool{}}),
+		limitedBuiltins(c),
+	}
+	for _, h := range helpers(c, tables) {
+		opts = append(opts, expr.Function(h.name, h.fn, h.types...))
+	}
+	for name, fn := range c.functions {
+		opts = append(opts, expr.Function(name, fn))
+	}
+	return opts
+}
+
+// compileExpr checks the size limits, then compiles src.
+func compileExpr(src string, c *config, tables map[string]map[string]any, opts []expr.Option) (*vm.Program, error) {
+	if len(src) > c.maxExprBytes {
+		return nil, &CompileError{Expr: src, Kind: ErrTooComplex,
+			Msg: fmt.Sprintf("expression is %d bytes, over the limit of %d", len(src), c.maxExprBytes)}
+	}
+	// Parse without a node limit (the source length bounds the work) to count the nodes
+	// and report the limit as a typed error rather than expr's message.
+	pc := conf.CreateNew()
+	pc.MaxNodes = 0
+	tree, err := parser.ParseWithConfig(src, pc)
+	if err != nil {
+		return nil, exprCompileError(src, err)
+	}
+	var cnt nodeCounter
+	ast.Walk(&tree.Node, &cnt)
+	if cnt.n > c.maxNodes {
+		return nil, &CompileError{Expr: src, Kind: ErrTooComplex,
+			Msg: fmt.Sprintf("expression has %d nodes, over the limit of %d", cnt.n, c.maxNodes)}
+	}
+	if err := checkTables(tree.Node, tables); err != nil {
+		return nil, &CompileError{Expr: src, Kind: ErrCompile, Msg: err.Error(), Err: err}
+	}
+	prog, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, exprCompileError(src, err)
+	}
+	return prog, nil
+}
+
+func exprCompileError(src string, err error) error {
+	ce := &CompileError{Expr: src, Kind: ErrCompile, Msg: err.Error(), Err: err}
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		ce.Msg = fe.Message
+		if fe.Line > 0 {
+			ce.Line, ce.Column = fe.Line, fe.Column+1
+		}
+	}
+	return ce
+}
+
+type nodeCounter struct{ n int }
+
+func (c *nodeCounter) Visit(*ast.Node) { c.n++ }
+
+// checkTables reports lookup("name", ...) calls naming a table the rules do not declare.
+func checkTables(n ast.Node, tables map[string]map[string]any) error {
+	v := &tableChecker{tables: tables}
+	ast.Walk(&n, v)
+	return v.err
+}
+
+type tableChecker struct {
+	tables map[string]map[string]any
+	err    error
+}
+
+func (t *tableChecker) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok || t.err != nil || len(call.Arguments) == 0 {
+		return
+	}
+	if id, ok := call.Callee.(*ast.IdentifierNode); !ok || id.Value != "lookup" {
+		return
+	}
+	if s, ok := call.Arguments[0].(*ast.StringNode); ok {
+		if _, found := t.tables[s.Value]; !found {
+			t.err = fmt.Errorf("%w: lookup table %q is not declared in the rules' tables", ErrInvalidRules, s.Value)
+		}
+	}
+}
+
+// Names of the internal functions the numberPatch inserts.
+const (
+	fnAdd = "__add"
+	fnNum = "__num"
+)
+
+// numberPatch makes expressions work on inputs decoded with json.Number (exact numbers):
+// operands of arithmetic and comparisons whose type is not known statically go through
+// __num (json.Number to int or float64, anything else unchanged), and every + whose
+// operands are not both statically numeric becomes one __add call per chain, which
+// concatenates strings in one allocation under the string limit.
+type numberPatch struct {
+	fused map[*ast.CallNode]bool
+}
+
+func (p *numberPatch) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.BinaryNode:
+		switch n.Operator {
+		case "+":
+			if isKind(n.Left, numberKinds) && isKind(n.Right, numberKinds) || isTimeish(n.Left) || isTimeish(n.Right) {
+				return
+			}
+			var args []ast.Node
+			if c, ok := n.Left.(*ast.CallNode); ok && p.fused[c] {
+				args = append(args, c.Arguments...)
+			} else {
+				args = append(args, n.Left)
+			}
+			args = append(args, n.Right)
+			call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: fnAdd}, Arguments: args}
+			p.fused[call] = true
+			ast.Patch(node, call)
+		case "-", "*", "/", "%", "**", "^", "<", ">", "<=", ">=", "..":
+			if isTimeish(n.Left) || isTimeish(n.Right) {
+				return
+			}
+			if isStringy(n.Left) || isStringy(n.Right) {
+				return
+			}
+			p.wrap(&n.Left)
+			p.wrap(&n.Right)
+		case "==", "!=":
+			if isStringy(n.Left) || isStringy(n.Right) || isLiteral(n.Left, false) || isLiteral(n.Right, false) {
+				return
+			}
+			p.wrap(&n.Left)
+			p.wrap(&n.Right)
+		}
+	case *ast.BuiltinNode:
+		switch n.Name {
+		case "int", "float", "abs", "ceil", "floor", "round", "max", "min", "sum", "mean", "median":
+			for i := range n.Arguments {
+				p.wrap(&n.Arguments[i])
+			}
+		}
+	}
+}
+
+// wrap replaces *n by __num(*n) when its type is not known statically.
+func (p *numberPatch) wrap(n *ast.Node) {
+	if !unknown(*n) || isLiteral(*n, true) {
+		return
+	}
+	if c, ok := (*n).(*ast.CallNode); ok {
+		if id, ok := c.Callee.(*ast.IdentifierNode); ok && (id.Value == fnNum || id.Value == fnAdd) {
+			return
+		}
+	}
+	call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: fnNum}, Arguments: []ast.Node{*n}}
+	ast.Patch(n, call)
+}
+
+var numberKinds = []reflect.Kind{
+	reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+	reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+	reflect.Float32, reflect.Float64,
+}
+
+var (
+	timeType     = reflect.TypeOf(timeZero)
+	durationType = reflect.TypeOf(durationZero)
+)
+
+func unknown(n ast.Node) bool {
+	t := n.Type()
+	return t == nil || t.Kind() == reflect.Interface
+}
+
+func isKind(n ast.Node, kinds []reflect.Kind) bool {
+	t := n.Type()
+	if t == nil {
+		return false
+	}
+	for _, k := range kinds {
+		if t.Kind() == k {
+			return true
+		}
+	}
+	return false
+}
+
+func isStringy(n ast.Node) bool {
+	t := n.Type()
+	return t != nil && (t.Kind() == reflect.String || t.Kind() == reflect.Bool)
+}
+
+func isTimeish(n ast.Node) bool {
+	t := n.Type()
+	return t != nil && (t == timeType || t == durationType)
+}
+
+// isLiteral reports constant nodes; with numbers false, numeric literals do not count
+// (an == against a number literal still needs the operand converted).
+func isLiteral(n ast.Node, numbers bool) bool {
+	switch n.(type) {
+	case *ast.StringNode, *ast.BoolNode, *ast.NilNode:
+		return true
+	case *ast.IntegerNode, *ast.FloatNode:
+		return numbers
+	}
+	return false
+}
