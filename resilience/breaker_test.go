@@ -254,3 +254,17 @@ func TestFailureRateThreshold(t *testing.T) {
 	_, _ = resilience.Execute(t.Context(), p, fn)
 	assert.Equal(t, resilience.StateOpen, p.State(), "2 of 4 failed: 50%% opens it")
 }
+
+func TestInlineRetryStopsWhenBreakerOpens(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.Retry.InlineRetries = 3
+	cfg.CircuitBreaker.FailureThreshold = 2
+	p := newPolicy(t, cfg, resilience.Options{})
+	var calls atomic.Int32
+	_, err := resilience.Execute(t.Context(), p, counting(&calls, func() error { return &transientErr{500} }))
+	require.ErrorAs(t, err, new(*transientErr), "the failure that opened the breaker comes back, not a rejection")
+	assert.Equal(t, resilience.ClassTransient, resilience.Classify(err))
+	assert.Equal(t, int32(2), calls.Load(), "no inline retry against an open breaker")
+	assert.Equal(t, resilience.StateOpen, p.State())
+}

@@ -106,6 +106,7 @@ type Breaker struct {
 	exec     failsafe.Executor[any]
 	forced   atomic.Bool
 	manual   atomic.Bool // set while a forced transition's listener runs
+	open     atomic.Bool // the failsafe breaker is open (kept by its state listener)
 }
 
 // New builds the policy for one service: validates cfg (a *ConfigError on failure), then
@@ -133,16 +134,6 @@ func New(cfg Config, opts Options) (*Policy, error) {
 	}
 
 	var shared []failsafe.Policy[any]
-	if rc := cfg.Retry; rc.InlineRetries > 0 {
-		shared = append(shared, retrypolicy.NewBuilder[any]().
-			HandleIf(func(_ any, err error) bool { return Classify(err) == ClassTransient }).
-			WithMaxRetries(rc.InlineRetries).
-			WithDelayFunc(func(exec failsafe.ExecutionAttempt[any]) time.Duration {
-				return backoff(rc.InlineBackoff.D(), rc.MaxBackoff.D(), rc.Multiplier, rc.Jitter, exec.Retries()+1, randFloat)
-			}).
-			ReturnLastFailure().
-			Build())
-	}
 	rl := cfg.RateLimit
 	if rl.MaxConcurrent > 0 {
 		if rl.AdaptiveConcurrency {
@@ -180,7 +171,23 @@ func New(cfg Config, opts Options) (*Policy, error) {
 	for _, ep := range endpoints {
 		b := &Breaker{p: p, endpoint: ep}
 		b.cb = p.buildBreaker(b)
-		chain := append(slices.Clone(shared), failsafe.Policy[any](b.cb))
+		var chain []failsafe.Policy[any]
+		if rc := cfg.Retry; rc.InlineRetries > 0 {
+			chain = append(chain, retrypolicy.NewBuilder[any]().
+				// Only transient failures are retried inline, and not once they opened the
+				// endpoint's breaker: Execute then fails over instead.
+				HandleIf(func(_ any, err error) bool {
+					return Classify(err) == ClassTransient && !b.open.Load()
+				}).
+				WithMaxRetries(rc.InlineRetries).
+				WithDelayFunc(func(exec failsafe.ExecutionAttempt[any]) time.Duration {
+					return backoff(rc.InlineBackoff.D(), rc.MaxBackoff.D(), rc.Multiplier, rc.Jitter, exec.Retries()+1, randFloat)
+				}).
+				ReturnLastFailure().
+				Build())
+		}
+		chain = append(chain, shared...)
+		chain = append(chain, b.cb)
 		if attemptTimeout != nil {
 			chain = append(chain, attemptTimeout)
 		}
@@ -225,57 +232,37 @@ func Execute[R any](ctx context.Context, p *Policy, fn func(ctx context.Context,
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	c := &call[R]{p: p, ctx: ctx, fn: fn}
-	run := c.run
-	var minWait time.Duration = -1
+	var lastErr error // the last call's failure when it made its endpoint fail over
+	minWait := time.Duration(-1)
 	last := len(p.breakers) - 1
 	for i, b := range p.breakers {
 		if w, ok := b.permitsIn(); !ok {
 			minWait = minPositive(minWait, w)
 			continue
 		}
-		c.endpoint = b.endpoint
-		res, err := b.exec.WithContext(ctx).GetWithExecution(run)
+		endpoint := b.endpoint
+		res, err := b.exec.WithContext(ctx).GetWithExecution(func(exec failsafe.Execution[any]) (any, error) {
+			r, err := fn(exec.Context(), endpoint)
+			return r, p.afterCall(ctx, r, err)
+		})
 		if err == circuitbreaker.ErrOpen {
 			minWait = minPositive(minWait, b.cb.RemainingDelay())
 			continue // the breaker opened or its probe is taken: try the next endpoint
 		}
-		if err != nil && i < last && Classify(err) == ClassTransient && b.cb.RemainingDelay() > 0 {
+		if err != nil && i < last && b.open.Load() && Classify(err) == ClassTransient {
 			// This failure opened the endpoint's breaker (or failed its probe): the endpoint
 			// is no longer healthy, so the call moves on to the next one.
 			minWait = minPositive(minWait, b.cb.RemainingDelay())
-			c.lastErr = p.translate(b, err)
+			lastErr = p.translate(b, err)
 			continue
 		}
 		r, _ := res.(R)
 		return r, p.translate(b, err)
 	}
-	if c.called && c.lastErr != nil {
-		return zero, unwrapCanceled(c.lastErr)
+	if lastErr != nil {
+		return zero, lastErr
 	}
 	return zero, &RejectedError{Reason: ErrCircuitOpen, Endpoint: p.breakers[0].endpoint, Wait: max(minWait, 0)}
-}
-
-// call is the per-Execute state, one allocation shared by the attempt closure.
-type call[R any] struct {
-	p        *Policy
-	ctx      context.Context
-	fn       func(context.Context, string) (R, error)
-	endpoint string
-	called   bool
-	lastErr  error
-}
-
-func (c *call[R]) run(exec failsafe.Execution[any]) (any, error) {
-	r, err := c.fn(exec.Context(), c.endpoint)
-	c.called = true
-	err = c.p.afterCall(c.ctx, r, err)
-	c.lastErr = err
-	if err != nil && exec.IsCanceled() && c.ctx.Err() == nil {
-		// The per-attempt timeout cancelled the call; failsafe reports timeout.ErrExceeded.
-		c.lastErr = fmt.Errorf("%w (endpoint %q): %w", ErrTimeout, c.endpoint, err)
-	}
-	return r, err
 }
 
 // afterCall feeds the pacer and marks errors caused by the caller's own cancellation.
@@ -471,6 +458,7 @@ func (p *Policy) OnStateChange(fn func(StateChange)) (cancel func()) {
 }
 
 func (p *Policy) emit(b *Breaker, from, to State) {
+	b.open.Store(to == StateOpen)
 	ev := StateChange{Service: p.name, Endpoint: b.endpoint, From: from, To: to, At: time.Now(), Forced: b.manual.Load()}
 	level := slog.LevelInfo
 	if to == StateOpen {
@@ -513,8 +501,10 @@ func (b *Breaker) permitsIn() (time.Duration, bool) {
 	if b.forced.Load() {
 		return b.p.cfg.CircuitBreaker.RecoveryTimeout.D(), false
 	}
-	if d := b.cb.RemainingDelay(); d > 0 {
-		return d, false
+	if b.open.Load() { // checked first so the healthy path takes no lock
+		if d := b.cb.RemainingDelay(); d > 0 {
+			return d, false
+		}
 	}
 	return 0, true
 }
