@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/ehg/hub/store"
 )
 
@@ -87,8 +85,15 @@ func prepareEvent(e *store.Event, now time.Time) (*store.Event, error) {
 		return nil, invalidf("a new event must be pending, not %q", e.Status)
 	}
 	c := e.Clone()
-	if c.ID == "" {
-		c.ID = uuid.NewString()
+	var err error
+	if c.ID, err = assignID("event", c.ID); err != nil {
+		return nil, err
+	}
+	if c.ServiceID, err = canonicalID("service", c.ServiceID); err != nil {
+		return nil, err
+	}
+	if c.VentureID, err = optionalID("venture", c.VentureID); err != nil {
+		return nil, err
 	}
 	c.Status = store.StatusPending
 	c.CreatedAt = now
@@ -108,11 +113,7 @@ func prepareEvent(e *store.Event, now time.Time) (*store.Event, error) {
 		c.CompletedAt = timePtrOf(store.Timestamp(*c.CompletedAt))
 	}
 	if c.ExpiresAt != nil {
-		if c.ExpiresAt.IsZero() {
-			c.ExpiresAt = nil
-		} else {
-			c.ExpiresAt = timePtrOf(store.Timestamp(*c.ExpiresAt))
-		}
+		c.ExpiresAt = timePtrOf(store.Timestamp(*c.ExpiresAt))
 	}
 	c.LeaseOwner = ""
 	c.LeaseUntil = nil
@@ -223,6 +224,10 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 
 // GetEvent implements store.EventStore.
 func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
+	id, err := canonicalID("event", id)
+	if err != nil {
+		return nil, err
+	}
 	db, err := s.readDB()
 	if err != nil {
 		return nil, err
@@ -236,6 +241,10 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
 
 // GetEventByIdempotencyKey implements store.EventStore.
 func (s *Store) GetEventByIdempotencyKey(ctx context.Context, serviceID, key string) (*store.Event, error) {
+	serviceID, err := canonicalID("service", serviceID)
+	if err != nil {
+		return nil, err
+	}
 	db, err := s.readDB()
 	if err != nil {
 		return nil, err
@@ -250,8 +259,12 @@ func (s *Store) GetEventByIdempotencyKey(ctx context.Context, serviceID, key str
 // eventWhere builds the conditions of an EventFilter (its Page aside).
 func eventWhere(f store.EventFilter) (*where, error) {
 	w := &where{}
-	if f.ServiceID != "" {
-		w.add("service_id = ?", f.ServiceID)
+	sid, err := optionalID("service", f.ServiceID)
+	if err != nil {
+		return nil, err
+	}
+	if sid != "" {
+		w.add("service_id = ?", sid)
 	}
 	sts, err := statusStrings(f.Statuses)
 	if err != nil {
@@ -292,8 +305,12 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]*store.E
 // changeStatus moves event id to status to (checked with store.CheckTransition against its
 // current status) inside a write transaction, with set the rest of the SET clause.
 func (s *Store) changeStatus(ctx context.Context, id string, to store.EventStatus, set string, args ...any) (*store.Event, error) {
+	id, err := canonicalID("event", id)
+	if err != nil {
+		return nil, err
+	}
 	var out *store.Event
-	err := s.write(ctx, func(q querier) error {
+	err = s.write(ctx, func(q querier) error {
 		var from store.EventStatus
 		if err := q.QueryRowContext(ctx, `SELECT status FROM integration_events WHERE id = ?`, id).Scan(&from); err != nil {
 			return fmt.Errorf("event %s: %w", id, mapError(err))
@@ -314,8 +331,7 @@ func (s *Store) changeStatus(ctx context.Context, id string, to store.EventStatu
 
 // CancelEvent implements store.EventStore.
 func (s *Store) CancelEvent(ctx context.Context, id string) (*store.Event, error) {
-	now := micros(s.now())
-	return s.changeStatus(ctx, id, store.StatusCancelled, `updated_at = ?, completed_at = ?`, now, now)
+	return s.changeStatus(ctx, id, store.StatusCancelled, `updated_at = ?`, micros(s.now()))
 }
 
 // RequeueEvent implements store.EventStore.
@@ -343,17 +359,21 @@ func (s *Store) RequeueEvents(ctx context.Context, f store.RequeueFilter) (int, 
 		}
 	}
 	sts, _ := statusStrings(statuses)
+	sid, err := optionalID("service", f.ServiceID)
+	if err != nil {
+		return 0, err
+	}
 	now := micros(s.now())
 	w := &where{args: []any{now, now}}
 	w.in("status", sts)
-	if f.ServiceID != "" {
-		w.add("service_id = ?", f.ServiceID)
+	if sid != "" {
+		w.add("service_id = ?", sid)
 	}
 	if !f.Since.IsZero() {
 		w.add("created_at >= ?", micros(f.Since))
 	}
 	var n int64
-	err := s.write(ctx, func(q querier) error {
+	err = s.write(ctx, func(q querier) error {
 		res, err := q.ExecContext(ctx, `UPDATE integration_events SET status = 'pending',
 			updated_at = ?, next_attempt_at = ?, completed_at = NULL, lease_owner = NULL,
 			lease_until = NULL, retry_count = 0`+w.String(), w.args...)

@@ -47,7 +47,14 @@ func (s *Store) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.
 	args := []any{p.Owner, micros(now.Add(p.Lease)), micros(now), p.Limit}
 	query := claimAllSQL
 	if len(p.ExcludeServiceIDs) > 0 {
-		ids, err := json.Marshal(p.ExcludeServiceIDs)
+		exclude := make([]string, len(p.ExcludeServiceIDs))
+		for i, id := range p.ExcludeServiceIDs {
+			var err error
+			if exclude[i], err = canonicalID("excluded service", id); err != nil {
+				return nil, err
+			}
+		}
+		ids, err := json.Marshal(exclude)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: encode excluded services: %w", err)
 		}
@@ -90,10 +97,13 @@ const completeSQL = `UPDATE integration_events
 // CompleteEvents implements store.QueueStore: one IMMEDIATE transaction, one prepared
 // statement executed per event, fenced by status and lease owner.
 func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) ([]string, error) {
+	ids := make([]string, len(ps))
 	for i, p := range ps {
+		var err error
+		if ids[i], err = canonicalID("event", p.ID); err != nil {
+			return nil, fmt.Errorf("complete events: %w", err)
+		}
 		switch {
-		case p.ID == "":
-			return nil, invalidf("complete %d: event id is empty", i)
 		case p.Owner == "":
 			return nil, invalidf("complete %s: owner is empty", p.ID)
 		case len(p.PayloadOut) > 0 && !json.Valid(p.PayloadOut):
@@ -112,9 +122,9 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 			return err
 		}
 		defer stmt.Close()
-		for _, p := range ps {
+		for i, p := range ps {
 			res, err := stmt.ExecContext(ctx, p.ResponseCode, p.ResponseTimeMS, jsonArg(p.PayloadOut),
-				now, now, p.ID, p.Owner)
+				now, now, ids[i], p.Owner)
 			if err != nil {
 				return fmt.Errorf("complete event %s: %w", p.ID, mapError(err))
 			}
@@ -140,10 +150,13 @@ const failSQL = `UPDATE integration_events
 
 // FailEvents implements store.QueueStore like CompleteEvents.
 func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string, error) {
+	ids := make([]string, len(ps))
 	for i, p := range ps {
+		var err error
+		if ids[i], err = canonicalID("event", p.ID); err != nil {
+			return nil, fmt.Errorf("fail events: %w", err)
+		}
 		switch {
-		case p.ID == "":
-			return nil, invalidf("fail %d: event id is empty", i)
 		case p.Owner == "":
 			return nil, invalidf("fail %s: owner is empty", p.ID)
 		case p.Status != store.StatusRetrying && p.Status != store.StatusFailed &&
@@ -170,7 +183,7 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 			return err
 		}
 		defer stmt.Close()
-		for _, p := range ps {
+		for i, p := range ps {
 			var next, completed any
 			if p.Status == store.StatusRetrying {
 				next = micros(p.NextAttemptAt)
@@ -183,7 +196,7 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 			}
 			res, err := stmt.ExecContext(ctx, string(p.Status), next, inc, p.ResponseCode,
 				p.ResponseTimeMS, jsonArg(p.PayloadOut), jsonArg(p.ErrorDetails), completed, now,
-				p.ID, p.Owner)
+				ids[i], p.Owner)
 			if err != nil {
 				return fmt.Errorf("fail event %s: %w", p.ID, mapError(err))
 			}
@@ -217,19 +230,26 @@ func (s *Store) ExtendLease(ctx context.Context, owner string, ids []string, lea
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	cids := make([]string, len(ids))
+	for i, id := range ids {
+		var err error
+		if cids[i], err = canonicalID("event", id); err != nil {
+			return nil, fmt.Errorf("extend lease: %w", err)
+		}
+	}
 	now := s.nowTS()
 	until := micros(now.Add(lease))
 	var lost []string
 	err := s.write(ctx, func(q querier) error {
 		lost = lost[:0]
-		stmt, err := q.PrepareContext(ctx, `UPDATE integration_events SET lease_until = ?, updated_at = ?
+		stmt, err := q.PrepareContext(ctx, `UPDATE integration_events SET lease_until = ?
 			WHERE id = ? AND status = 'processing' AND lease_owner = ?`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
-		for _, id := range ids {
-			res, err := stmt.ExecContext(ctx, until, micros(now), id, owner)
+		for i, id := range ids {
+			res, err := stmt.ExecContext(ctx, until, cids[i], owner)
 			if err != nil {
 				return err
 			}

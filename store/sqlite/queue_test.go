@@ -5,9 +5,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -150,9 +152,12 @@ func TestFailExtendExpire(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, claimed, 1)
 
-	lost, err := s.ExtendLease(ctx, "w", []string{e.ID, "missing"}, 5*time.Minute)
+	missing := uuid.NewString()
+	lost, err := s.ExtendLease(ctx, "w", []string{strings.ToUpper(e.ID), missing}, 5*time.Minute)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"missing"}, lost)
+	assert.Equal(t, []string{missing}, lost, "ids are matched in any spelling")
+	_, err = s.ExtendLease(ctx, "w", []string{"not-a-uuid"}, time.Minute)
+	require.ErrorIs(t, err, store.ErrInvalidArgument)
 	got, err := s.GetEvent(ctx, e.ID)
 	require.NoError(t, err)
 	assert.Equal(t, clk.Now().Add(5*time.Minute), *got.LeaseUntil)

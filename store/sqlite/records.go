@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/google/uuid"
-
 	"github.com/ehg/hub/store"
 )
 
@@ -81,12 +79,16 @@ func (s *Store) CreateRule(ctx context.Context, in *store.TransformationRule) (*
 		return nil, err
 	}
 	r := in.Clone()
-	if r.ID == "" {
-		r.ID = uuid.NewString()
+	var err error
+	if r.ID, err = assignID("rule", r.ID); err != nil {
+		return nil, err
+	}
+	if r.ServiceID, err = optionalID("service", r.ServiceID); err != nil {
+		return nil, err
 	}
 	now := s.nowTS()
 	r.CreatedAt, r.UpdatedAt = now, now
-	err := s.write(ctx, func(q querier) error {
+	err = s.write(ctx, func(q querier) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO data_transformation_rules (`+ruleCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.Name, r.Version, textArg(r.ServiceID), jsonArg(r.SourceSchema),
@@ -126,8 +128,12 @@ func (s *Store) ListRules(ctx context.Context, f store.RuleFilter) ([]*store.Tra
 	if f.Name != "" {
 		w.add("name = ?", f.Name)
 	}
-	if f.ServiceID != "" {
-		w.add("service_id = ?", f.ServiceID)
+	sid, err := optionalID("service", f.ServiceID)
+	if err != nil {
+		return nil, err
+	}
+	if sid != "" {
+		w.add("service_id = ?", sid)
 	}
 	if f.ActiveOnly {
 		w.add("is_active = 1")
@@ -200,11 +206,12 @@ func (s *Store) CreateContract(ctx context.Context, in *store.Contract) (*store.
 		return nil, err
 	}
 	c := in.Clone()
-	if c.ID == "" {
-		c.ID = uuid.NewString()
+	var err error
+	if c.ID, err = assignID("contract", c.ID); err != nil {
+		return nil, err
 	}
 	c.CreatedAt = s.nowTS()
-	err := s.write(ctx, func(q querier) error {
+	err = s.write(ctx, func(q querier) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO data_contracts (`+contractCols+`)
 			VALUES (?, ?, ?, ?, ?, ?)`,
 			c.ID, c.Name, c.Version, c.Description, string(c.Schema), micros(c.CreatedAt))
@@ -287,15 +294,19 @@ func (s *Store) InsertHealthMetric(ctx context.Context, in *store.HealthMetric) 
 		return nil, err
 	}
 	m := in.Clone()
-	if m.ID == "" {
-		m.ID = uuid.NewString()
+	var err error
+	if m.ID, err = assignID("health metric", m.ID); err != nil {
+		return nil, err
+	}
+	if m.ServiceID, err = canonicalID("service", m.ServiceID); err != nil {
+		return nil, err
 	}
 	if m.RecordedAt.IsZero() {
 		m.RecordedAt = s.nowTS()
 	} else {
 		m.RecordedAt = store.Timestamp(m.RecordedAt)
 	}
-	err := s.write(ctx, func(q querier) error {
+	err = s.write(ctx, func(q querier) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO integration_health_metrics (`+healthCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.ID, m.ServiceID, string(m.MetricType), m.Value, floatArg(m.WarningThreshold),
@@ -312,8 +323,12 @@ func (s *Store) InsertHealthMetric(ctx context.Context, in *store.HealthMetric) 
 // ListHealthMetrics implements store.HealthMetricStore.
 func (s *Store) ListHealthMetrics(ctx context.Context, f store.HealthMetricFilter) ([]*store.HealthMetric, error) {
 	w := &where{}
-	if f.ServiceID != "" {
-		w.add("service_id = ?", f.ServiceID)
+	sid, err := optionalID("service", f.ServiceID)
+	if err != nil {
+		return nil, err
+	}
+	if sid != "" {
+		w.add("service_id = ?", sid)
 	}
 	if f.MetricType != "" {
 		if !f.MetricType.Valid() {
@@ -365,13 +380,23 @@ func scanAnalytics(sc scanner) (*store.AnalyticsRollup, error) {
 // transaction, each an INSERT … ON CONFLICT DO UPDATE that keeps the row's id and
 // created_at.
 func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup) error {
-	for i, r := range rs {
-		if r == nil {
+	prepared := make([]*store.AnalyticsRollup, len(rs))
+	for i, in := range rs {
+		if in == nil {
 			return invalidf("analytics rollup %d is nil", i)
 		}
-		if err := r.Validate(); err != nil {
+		if err := in.Validate(); err != nil {
 			return fmt.Errorf("analytics rollup %d: %w", i, err)
 		}
+		r := in.Clone()
+		var err error
+		if r.ID, err = assignID("analytics", r.ID); err != nil {
+			return err
+		}
+		if r.ServiceID, err = canonicalID("service", r.ServiceID); err != nil {
+			return err
+		}
+		prepared[i] = r
 	}
 	if len(rs) == 0 {
 		return nil
@@ -392,12 +417,8 @@ func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup
 			return err
 		}
 		defer stmt.Close()
-		for _, r := range rs {
-			id := r.ID
-			if id == "" {
-				id = uuid.NewString()
-			}
-			if _, err := stmt.ExecContext(ctx, id, r.ServiceID, r.ServiceName, string(r.Period),
+		for _, r := range prepared {
+			if _, err := stmt.ExecContext(ctx, r.ID, r.ServiceID, r.ServiceName, string(r.Period),
 				micros(r.PeriodStart), r.TotalEvents, r.Successes, r.Failures, r.AvgResponseTimeMS,
 				r.ErrorRate, r.UptimePercent, r.DataVolumeBytes, r.ChairmanInterventions, r.Cost,
 				now, now); err != nil {
@@ -415,8 +436,12 @@ func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup
 // ListAnalytics implements store.AnalyticsStore.
 func (s *Store) ListAnalytics(ctx context.Context, f store.AnalyticsFilter) ([]*store.AnalyticsRollup, error) {
 	w := &where{}
-	if f.ServiceID != "" {
-		w.add("service_id = ?", f.ServiceID)
+	sid, err := optionalID("service", f.ServiceID)
+	if err != nil {
+		return nil, err
+	}
+	if sid != "" {
+		w.add("service_id = ?", sid)
 	}
 	if f.Period != "" {
 		if !f.Period.Valid() {
@@ -435,7 +460,7 @@ func (s *Store) ListAnalytics(ctx context.Context, f store.AnalyticsFilter) ([]*
 		return nil, err
 	}
 	as, err := list(ctx, s, scanAnalytics, `SELECT `+analyticsCols+` FROM integration_analytics`+
-		w.String()+` ORDER BY service_name, period_start, service_id, period`+page, w.args...)
+		w.String()+` ORDER BY service_name, period_start, period, service_id`+page, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list analytics: %w", err)
 	}
@@ -468,9 +493,12 @@ func (s *Store) AppendAudit(ctx context.Context, in *store.AuditEntry) (*store.A
 		return nil, err
 	}
 	a := in.Clone()
-	a.ID = uuid.NewString()
+	var err error
+	if a.ID, err = assignID("audit", a.ID); err != nil {
+		return nil, err
+	}
 	a.CreatedAt = s.nowTS()
-	err := s.write(ctx, func(q querier) error {
+	err = s.write(ctx, func(q querier) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.ID, a.Actor, a.Action, a.EntityType, a.EntityID, jsonArg(a.Before), jsonArg(a.After),
 			micros(a.CreatedAt))

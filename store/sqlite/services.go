@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/google/uuid"
-
 	"github.com/ehg/hub/store"
 )
 
@@ -63,8 +61,9 @@ func (s *Store) CreateService(ctx context.Context, in *store.Service) (*store.Se
 		return nil, err
 	}
 	v := in.Clone()
-	if v.ID == "" {
-		v.ID = uuid.NewString()
+	var err error
+	if v.ID, err = assignID("service", v.ID); err != nil {
+		return nil, err
 	}
 	if v.HealthStatus == "" {
 		v.HealthStatus = store.HealthUnknown
@@ -93,6 +92,10 @@ func (s *Store) CreateService(ctx context.Context, in *store.Service) (*store.Se
 
 // GetService implements store.ServiceStore.
 func (s *Store) GetService(ctx context.Context, id string) (*store.Service, error) {
+	id, err := canonicalID("service", id)
+	if err != nil {
+		return nil, err
+	}
 	return s.getService(ctx, "id", id)
 }
 
@@ -118,13 +121,14 @@ func (s *Store) UpdateService(ctx context.Context, in *store.Service) (*store.Se
 	if in == nil {
 		return nil, invalidf("nil service")
 	}
-	if in.ID == "" {
-		return nil, invalidf("update service %q: id is empty", in.Name)
-	}
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
 	v := in.Clone()
+	var err error
+	if v.ID, err = canonicalID("service", v.ID); err != nil {
+		return nil, err
+	}
 	if v.HealthStatus == "" {
 		v.HealthStatus = store.HealthUnknown
 	}

@@ -42,10 +42,14 @@ func (s *Store) CountEventsByStatus(ctx context.Context, f store.EventFilter) (m
 
 // statsWhere selects the events of a service (optional) created in [from, to) (each bound
 // optional).
-func statsWhere(serviceID string, from, to time.Time) *where {
+func statsWhere(serviceID string, from, to time.Time) (*where, error) {
 	w := &where{}
-	if serviceID != "" {
-		w.add("service_id = ?", serviceID)
+	sid, err := optionalID("service", serviceID)
+	if err != nil {
+		return nil, err
+	}
+	if sid != "" {
+		w.add("service_id = ?", sid)
 	}
 	if !from.IsZero() {
 		w.add("created_at >= ?", micros(from))
@@ -53,7 +57,7 @@ func statsWhere(serviceID string, from, to time.Time) *where {
 	if !to.IsZero() {
 		w.add("created_at < ?", micros(to))
 	}
-	return w
+	return w, nil
 }
 
 // eventStatsSQL aggregates per service in SQL. The percentiles are percentile_cont: the
@@ -67,7 +71,7 @@ const eventStatsSQL = `WITH ev AS (
 		response_time_ms
 	FROM integration_events%s
 ), agg AS (
-	SELECT service_id, max(service_name) AS service_name, count(*) AS total,
+	SELECT service_id, min(service_name) AS service_name, count(*) AS total,
 		sum(retry_count > 0) AS retried, sum(chairman_override) AS overrides,
 		sum(payload_in_bytes) AS bytes,
 		sum(status = 'succeeded') AS n,
@@ -111,7 +115,10 @@ ORDER BY agg.service_name, agg.service_id`
 // EventStats implements store.StatsStore: the figures and the percentiles are computed by
 // SQLite (see eventStatsSQL); only the square root of the variance is taken in Go.
 func (s *Store) EventStats(ctx context.Context, p store.StatsParams) ([]store.EventStats, error) {
-	w := statsWhere(p.ServiceID, p.From, p.To)
+	w, err := statsWhere(p.ServiceID, p.From, p.To)
+	if err != nil {
+		return nil, err
+	}
 	within := int64(math.MinInt64) // counts nothing when WithinMS is not positive
 	if p.WithinMS > 0 {
 		within = p.WithinMS
@@ -119,7 +126,7 @@ func (s *Store) EventStats(ctx context.Context, p store.StatsParams) ([]store.Ev
 	// Plain ? parameters are numbered in the order they appear: the filter's first.
 	args := append(append([]any{}, w.args...), within, 0.5, 0.95, 0.99)
 	var out []store.EventStats
-	err := s.read(ctx, func(q querier) error {
+	err = s.read(ctx, func(q querier) error {
 		rows, err := q.QueryContext(ctx, fmt.Sprintf(eventStatsSQL, w.String()), args...)
 		if err != nil {
 			return err
@@ -182,7 +189,10 @@ func (s *Store) EventVolume(ctx context.Context, p store.VolumeParams) ([]store.
 	if !p.Period.Valid() {
 		return nil, invalidf("unknown volume period %q", p.Period)
 	}
-	w := statsWhere(p.ServiceID, p.From, p.To)
+	w, err := statsWhere(p.ServiceID, p.From, p.To)
+	if err != nil {
+		return nil, err
+	}
 	period := p.Period.Duration().Microseconds()
 	// ?1 is the period; the filter's plain ? parameters follow it.
 	args := append([]any{period}, w.args...)
@@ -190,18 +200,14 @@ func (s *Store) EventVolume(ctx context.Context, p store.VolumeParams) ([]store.
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.QueryContext(ctx, `SELECT service_id, max(service_name) OVER (PARTITION BY service_id) AS name,
-			bucket, total, succeeded, failed, overrides, bytes, avg_ms
-		FROM (
-			SELECT service_id, max(service_name) AS service_name,
-				created_at - ((created_at % ?1) + ?1) % ?1 AS bucket,
-				count(*) AS total, sum(status = 'succeeded') AS succeeded,
-				sum(status IN ('failed', 'dead')) AS failed, sum(chairman_override) AS overrides,
-				sum(payload_in_bytes) AS bytes,
-				coalesce(CAST(sum(CASE WHEN status = 'succeeded' THEN response_time_ms END) AS REAL)
-					/ sum(status = 'succeeded'), 0) AS avg_ms
-			FROM integration_events`+w.String()+`
-			GROUP BY service_id, bucket)
+	rows, err := db.QueryContext(ctx, `SELECT service_id, min(service_name) AS name,
+			created_at - ((created_at % ?1) + ?1) % ?1 AS bucket,
+			count(*), sum(status = 'succeeded'), sum(status IN ('failed', 'dead')),
+			sum(chairman_override), sum(payload_in_bytes),
+			coalesce(CAST(sum(CASE WHEN status = 'succeeded' THEN response_time_ms END) AS REAL)
+				/ sum(status = 'succeeded'), 0)
+		FROM integration_events`+w.String()+`
+		GROUP BY service_id, bucket
 		ORDER BY name, service_id, bucket`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("event volume: %w", mapError(err))
