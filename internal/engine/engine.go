@@ -315,4 +315,3 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.hardStop()
 	return err
 }
-

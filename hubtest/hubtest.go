@@ -1,0 +1,58 @@
+// Package hubtest helps test code that embeds the Integration Hub: a hub on the in-memory
+// store that stops with the test, and Sink, an HTTP endpoint standing in for a remote
+// service that counts deliveries by idempotency key and can fail on demand (fixed status,
+// random 5xx, timeouts, 429 with Retry-After).
+package hubtest
+
+import (
+	"context"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/ehg/hub"
+	"github.com/ehg/hub/store"
+)
+
+// Fast returns options for tests: 4 workers, 10 ms polling and maintenance, a 2 s lease,
+// a random secret key and a short shutdown. Later options override them.
+func Fast() []hub.Option {
+	key := make([]byte, hub.SecretKeySize)
+	_, _ = rand.Read(key)
+	return []hub.Option{
+		hub.WithWorkers(4),
+		hub.WithPollInterval(10 * time.Millisecond),
+		hub.WithMaintenanceInterval(10 * time.Millisecond),
+		hub.WithLease(2 * time.Second),
+		hub.WithSecretKey(key),
+		func(c *hub.Config) error { c.ShutdownTimeout = 5 * time.Second; return nil },
+	}
+}
+
+// New returns a started hub on st (the in-memory store when nil) with Fast options followed
+// by opts. It fails the test on error and closes the hub when the test ends.
+func New(tb testing.TB, st store.Store, opts ...hub.Option) *hub.Hub {
+	tb.Helper()
+	h, err := hub.New(st, append(Fast(), opts...)...)
+	if err != nil {
+		tb.Fatalf("hubtest: new hub: %v", err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		tb.Fatalf("hubtest: start hub: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Close(ctx); err != nil {
+			tb.Errorf("hubtest: close hub: %v", err)
+		}
+	})
+	return h
+}
+
+// FastRetry is a retry_config for tests: 5 ms initial backoff growing to 50 ms, no inline
+// retries, 2 s attempt timeout.
+const FastRetry = `{"initial_backoff":"5ms","max_backoff":"50ms","multiplier":2,"jitter":0.2,"inline_retries":0,"timeout":"2s"}`
+
+// Unlimited is a rate_limits document without ceilings, for throughput tests.
+const Unlimited = `{"requests_per_minute":0,"adaptive":true,"max_concurrent":0}`

@@ -1,0 +1,359 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ehg/hub/internal/engine"
+	"github.com/ehg/hub/resilience"
+	"github.com/ehg/hub/store"
+)
+
+// ProcessIntegrationEvent runs an event through the lifecycle: check the input (size,
+// nesting, JSON), resolve the service, validate the input contract, apply the mapping
+// (recording rule and version), validate the canonical contract, apply the delivery
+// mapping, store the event (the idempotency key dedupes), then wait for the first delivery
+// attempt (Sync) or return at once (Async).
+//
+// Errors with a nil result (nothing stored): ErrInvalidInput (empty service or payload,
+// malformed JSON, over Config.MaxPayloadBytes or Config.MaxPayloadDepth, unknown priority,
+// bad venture id), ErrUnknownService, *ContractViolationError (ErrContractViolation) with
+// every violation, ErrTransform, ErrExpired (expires_at already past), ErrBusy (async
+// backpressure or a busy store), ErrClosed, ErrNotStarted (sync on a hub not started).
+//
+// Errors with a result (the event is stored and will be delivered as its Status says):
+// ErrDeliveryFailed (the sync attempt failed; Status is retrying, failed or dead),
+// ErrCircuitOpen (the breaker is open: the event waits), ErrServiceDisabled (the service is
+// inactive: the event waits), and the context's error when ctx ended while waiting.
+func (h *Hub) ProcessIntegrationEvent(ctx context.Context, in EventData) (*ProcessingResult, error) {
+	if h.closed.Load() {
+		return nil, ErrClosed
+	}
+	if in.Mode == Sync && !h.eng.Running() {
+		return nil, fmt.Errorf("%w: synchronous delivery needs Start (use Async to only queue)", ErrNotStarted)
+	}
+	if in.Mode != Sync && in.Mode != Async {
+		return nil, fmt.Errorf("%w: unknown delivery mode %d", ErrInvalidInput, in.Mode)
+	}
+	if err := h.checkPayload(in.Payload); err != nil {
+		return nil, err
+	}
+	if in.Priority == "" {
+		in.Priority = store.PriorityNormal
+	}
+	if !in.Priority.Valid() {
+		return nil, fmt.Errorf("%w: unknown priority %q", ErrInvalidInput, in.Priority)
+	}
+	if in.VentureID != "" && !isUUID(in.VentureID) {
+		return nil, fmt.Errorf("%w: venture id %q is not a UUID", ErrInvalidInput, in.VentureID)
+	}
+	if len(in.IdempotencyKey) > 512 {
+		return nil, fmt.Errorf("%w: idempotency key longer than 512 bytes", ErrInvalidInput)
+	}
+	now := h.cfg.Clock()
+	if in.ExpiresAt != nil && !now.Before(*in.ExpiresAt) {
+		return nil, fmt.Errorf("%w: expires_at %s is not after now", ErrExpired, in.ExpiresAt.UTC().Format(time.RFC3339Nano))
+	}
+	rt, err := h.runtimeFor(ctx, in.Service)
+	if err != nil {
+		return nil, err
+	}
+	// A duplicate is answered before any work: the first event stands.
+	if in.IdempotencyKey != "" {
+		if prev, err := h.st.GetEventByIdempotencyKey(ctx, rt.svc.ID, in.IdempotencyKey); err == nil {
+			return resultOf(prev, true), nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, mapStoreErr(err)
+		}
+	}
+	doc, err := h.prepare(ctx, rt, in.Payload)
+	if err != nil {
+		return nil, err
+	}
+	if in.Mode == Async {
+		if err := h.admit(ctx); err != nil {
+			return nil, err
+		}
+	}
+	ev := &store.Event{
+		ID:                    uuid.NewString(),
+		VentureID:             in.VentureID,
+		ServiceID:             rt.svc.ID,
+		ServiceName:           rt.svc.Name,
+		ServiceType:           rt.svc.ConnectorKind,
+		Operation:             in.Operation,
+		EndpointURL:           rt.svc.BaseURL,
+		RequestMethod:         store.MethodPost,
+		PayloadIn:             compact(in.Payload),
+		PayloadOut:            doc.delivery,
+		TransformationApplied: doc.applied,
+		CanonicalMapping:      doc.canonical,
+		MaxRetries:            rt.policy.MaxRetries(),
+		PriorityLevel:         in.Priority,
+		ChairmanOverride:      in.ChairmanOverride,
+		ExpiresAt:             in.ExpiresAt,
+		IdempotencyKey:        in.IdempotencyKey,
+	}
+	var (
+		watch <-chan engine.Outcome
+		stop  = func() {}
+	)
+	if in.Mode == Sync {
+		watch, stop = h.eng.Watch(ev.ID)
+	}
+	defer stop()
+	stored, created, err := h.st.InsertEvent(ctx, ev)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	res := resultOf(stored, !created)
+	res.RuleName, res.RuleVersion = doc.rule.Name, doc.rule.Version
+	if !created {
+		return res, nil
+	}
+	h.noteAccepted()
+	h.eng.Wake()
+	if in.Mode == Async {
+		return res, nil
+	}
+	switch {
+	case !rt.svc.IsActive:
+		return res, fmt.Errorf("%w: %q: the event is stored and waits until the service is enabled", ErrServiceDisabled, rt.svc.Name)
+	case rt.policy.Ready() > 0 && !in.ChairmanOverride:
+		return res, fmt.Errorf("%w: %q: the event is stored and waits %s for the breaker to let a probe through", ErrCircuitOpen, rt.svc.Name, rt.policy.Ready().Round(time.Millisecond))
+	}
+	return h.await(ctx, res, watch)
+}
+
+// await waits for the first attempt of the event in res: told by this hub's engine, or
+// seen in the store when another hub delivered it.
+func (h *Hub) await(ctx context.Context, res *ProcessingResult, watch <-chan engine.Outcome) (*ProcessingResult, error) {
+	poll := time.NewTicker(min(h.cfg.PollInterval, 250*time.Millisecond))
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return res, fmt.Errorf("hub: waiting for delivery of event %s: %w", res.EventID, ctx.Err())
+		case o := <-watch:
+			if o.Lost {
+				continue
+			}
+			res.Status, res.ResponseCode, res.ResponseTime = o.Status, o.ResponseCode, o.Latency
+			res.RetryCount, res.NextAttemptAt, res.Error = o.RetryCount, o.NextAttemptAt, o.ErrorText
+			switch {
+			case o.Status == store.StatusSucceeded:
+				return res, nil
+			case o.Class == resilience.ClassRejected && errors.Is(o.Err, resilience.ErrCircuitOpen):
+				return res, fmt.Errorf("%w: %s: the event waits for the breaker", ErrCircuitOpen, res.ServiceName)
+			case o.Class == resilience.ClassRejected || o.Class == resilience.ClassCanceled:
+				// nothing reached the service; the event is due again shortly
+				var stop func()
+				watch, stop = h.eng.Watch(res.EventID)
+				defer stop()
+				continue
+			case o.Status == store.StatusExpired:
+				return res, fmt.Errorf("%w: event %s", ErrExpired, res.EventID)
+			default:
+				return res, fmt.Errorf("%w: event %s is %s: %s", ErrDeliveryFailed, res.EventID, o.Status, o.ErrorText)
+			}
+		case <-poll.C:
+			ev, err := h.st.GetEvent(ctx, res.EventID)
+			if err != nil {
+				continue
+			}
+			if ev.Status == store.StatusPending || ev.Status == store.StatusProcessing ||
+				(ev.Status == store.StatusRetrying && ev.RetryCount == 0) {
+				continue
+			}
+			r := resultOf(ev, res.Duplicate)
+			r.RuleName, r.RuleVersion = res.RuleName, res.RuleVersion
+			switch ev.Status {
+			case store.StatusSucceeded:
+				return r, nil
+			case store.StatusExpired:
+				return r, fmt.Errorf("%w: event %s", ErrExpired, r.EventID)
+			default:
+				return r, fmt.Errorf("%w: event %s is %s: %s", ErrDeliveryFailed, r.EventID, ev.Status, r.Error)
+			}
+		}
+	}
+}
+
+// prepared is an event payload after contracts and mappings.
+type prepared struct {
+	canonical json.RawMessage
+	delivery  json.RawMessage
+	applied   json.RawMessage
+	rule      ruleKey
+}
+
+// prepare runs the input contract, mapping, canonical contract and delivery mapping.
+func (h *Hub) prepare(ctx context.Context, rt *runtime, payload json.RawMessage) (*prepared, error) {
+	p := &prepared{canonical: payload}
+	if rt.input != nil {
+		if err := rt.input.check(ctx, "input", payload); err != nil {
+			return nil, err
+		}
+	}
+	if rt.mapping != nil {
+		out, applied, err := rt.mapping.apply(ctx, payload)
+		if err != nil {
+			return nil, err
+		}
+		p.canonical, p.applied, p.rule = out, applied, rt.mapping.key
+	}
+	if rt.canon != nil {
+		if err := rt.canon.check(ctx, "canonical", p.canonical); err != nil {
+			return nil, err
+		}
+	}
+	p.delivery = p.canonical
+	if rt.delivery != nil {
+		out, _, err := rt.delivery.apply(ctx, p.canonical)
+		if err != nil {
+			return nil, err
+		}
+		p.delivery = out
+	}
+	if len(p.delivery) > h.cfg.MaxPayloadBytes {
+		return nil, fmt.Errorf("%w: the delivery body is %d bytes, over the %d-byte limit", ErrInvalidInput, len(p.delivery), h.cfg.MaxPayloadBytes)
+	}
+	return p, nil
+}
+
+// checkPayload enforces presence, size, JSON well-formedness and nesting depth.
+func (h *Hub) checkPayload(p json.RawMessage) error {
+	switch {
+	case len(bytes.TrimSpace(p)) == 0:
+		return fmt.Errorf("%w: payload is empty", ErrInvalidInput)
+	case len(p) > h.cfg.MaxPayloadBytes:
+		return fmt.Errorf("%w: payload is %d bytes, over the %d-byte limit", ErrInvalidInput, len(p), h.cfg.MaxPayloadBytes)
+	case !json.Valid(p):
+		return fmt.Errorf("%w: payload is not well-formed JSON%s", ErrInvalidInput, syntaxOffset(p))
+	}
+	if d := jsonDepth(p); d > h.cfg.MaxPayloadDepth {
+		return fmt.Errorf("%w: payload nests %d levels deep, over the limit of %d", ErrInvalidInput, d, h.cfg.MaxPayloadDepth)
+	}
+	return nil
+}
+
+func syntaxOffset(p []byte) string {
+	var v any
+	var se *json.SyntaxError
+	if err := json.Unmarshal(p, &v); errors.As(err, &se) {
+		return fmt.Sprintf(" (at byte %d: %s)", se.Offset, se.Error())
+	}
+	return ""
+}
+
+// jsonDepth returns the deepest nesting of objects and arrays in well-formed JSON.
+func jsonDepth(p []byte) int {
+	depth, maxDepth, inStr, esc := 0, 0, false, false
+	for _, c := range p {
+		switch {
+		case inStr:
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			depth++
+			maxDepth = max(maxDepth, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return maxDepth
+}
+
+func compact(p json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if err := json.Compact(&b, p); err != nil {
+		return append(json.RawMessage(nil), p...)
+	}
+	return b.Bytes()
+}
+
+func isUUID(s string) bool { return uuid.Validate(s) == nil }
+
+// admit applies the async backpressure limit.
+func (h *Hub) admit(ctx context.Context) error {
+	if h.cfg.MaxQueuedEvents == 0 {
+		return nil
+	}
+	h.depthMu.Lock()
+	defer h.depthMu.Unlock()
+	now := time.Now()
+	if now.Sub(h.depthAt) > min(h.cfg.PollInterval, time.Second) || h.depth >= int64(h.cfg.MaxQueuedEvents) {
+		counts, err := h.st.CountEventsByStatus(ctx, store.EventFilter{
+			Statuses: []store.EventStatus{store.StatusPending, store.StatusRetrying, store.StatusProcessing},
+		})
+		if err != nil {
+			return mapStoreErr(err)
+		}
+		var n int64
+		for _, c := range counts {
+			n += c
+		}
+		h.depth, h.depthAt = n, now
+	}
+	if h.depth >= int64(h.cfg.MaxQueuedEvents) {
+		return fmt.Errorf("%w: %d events are waiting for delivery (limit %d)", ErrBusy, h.depth, h.cfg.MaxQueuedEvents)
+	}
+	return nil
+}
+
+func (h *Hub) noteAccepted() {
+	if h.cfg.MaxQueuedEvents == 0 {
+		return
+	}
+	h.depthMu.Lock()
+	h.depth++
+	h.depthMu.Unlock()
+}
+
+// resultOf describes a stored event.
+func resultOf(ev *store.Event, dup bool) *ProcessingResult {
+	r := &ProcessingResult{
+		EventID:       ev.ID,
+		ServiceID:     ev.ServiceID,
+		ServiceName:   ev.ServiceName,
+		Status:        ev.Status,
+		Duplicate:     dup,
+		Canonical:     ev.CanonicalMapping,
+		ResponseCode:  ev.ResponseCode,
+		ResponseTime:  time.Duration(ev.ResponseTimeMS) * time.Millisecond,
+		RetryCount:    ev.RetryCount,
+		NextAttemptAt: ev.NextAttemptAt,
+	}
+	if len(ev.ErrorDetails) > 0 {
+		var d struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(ev.ErrorDetails, &d) == nil {
+			r.Error = d.Error
+		}
+	}
+	if len(ev.TransformationApplied) > 0 {
+		var a struct {
+			Name    string `json:"name"`
+			Version int    `json:"version"`
+		}
+		if json.Unmarshal(ev.TransformationApplied, &a) == nil {
+			r.RuleName, r.RuleVersion = a.Name, a.Version
+		}
+	}
+	return r
+}

@@ -1,0 +1,421 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ehg/hub/connectors"
+	"github.com/ehg/hub/internal/engine"
+	"github.com/ehg/hub/internal/seal"
+	"github.com/ehg/hub/resilience"
+	"github.com/ehg/hub/store"
+)
+
+// serviceMeta is what the hub keeps in a service's schema_mappings column: which contracts
+// and rule versions apply, and the hub-level settings that have no column of their own.
+type serviceMeta struct {
+	InputContract     *contractKey `json:"input_contract,omitempty"`
+	Contract          *contractKey `json:"contract,omitempty"`
+	Mapping           *ruleKey     `json:"mapping,omitempty"`
+	DeliveryMapping   *ruleKey     `json:"delivery_mapping,omitempty"`
+	Operation         string       `json:"operation,omitempty"`
+	EscalationService string       `json:"escalation_service,omitempty"`
+	CostPerCall       float64      `json:"cost_per_call,omitempty"`
+}
+
+type contractKey struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+type ruleKey struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+}
+
+func parseMeta(raw json.RawMessage) (serviceMeta, error) {
+	var m serviceMeta
+	if seal.Empty(raw) {
+		return m, nil
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return m, fmt.Errorf("schema_mappings: %w", err)
+	}
+	return m, nil
+}
+
+// sources are the definitions a runtime compiles: contract schemas and mapping documents.
+type sources struct {
+	inputSchema, canonSchema json.RawMessage
+	mapping, delivery        json.RawMessage
+}
+
+// runtime is the compiled, ready-to-use state of one service: its connectors (one per
+// endpoint), resilience policy, contracts and mappings. Built when a service is registered,
+// changed or first used; immutable afterwards (the policy has its own state).
+type runtime struct {
+	svc      *store.Service
+	meta     serviceMeta
+	policy   *resilience.Policy
+	override *resilience.Policy // chairman overrides: same breaker rules, no rate-limit wait
+	conns    map[string]connectors.Connector
+	input    *compiledContract
+	canon    *compiledContract
+	mapping  *compiledRule
+	delivery *compiledRule
+	secrets  []string
+}
+
+// buildRuntime compiles svc (whose authentication_config is sealed) with the given sources.
+// Errors are *ConfigError naming the field.
+func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta serviceMeta, src sources) (*runtime, error) {
+	rt := &runtime{svc: svc, meta: meta, conns: map[string]connectors.Connector{}, secrets: seal.Secrets(plainAuth)}
+	if _, ok := h.reg.Lookup(svc.ConnectorKind); !ok {
+		return nil, configErr("IntegrationConfig.Connector", fmt.Sprintf("unknown connector kind %q (known: %v)", svc.ConnectorKind, h.reg.Kinds()), nil)
+	}
+	maxRetries := svc.MaxRetries
+	rcfg, err := resilience.ParseColumns(resilience.Columns{
+		RateLimits: svc.RateLimits, CircuitBreaker: svc.CircuitBreakerConfig, Retry: svc.RetryConfig, MaxRetries: &maxRetries,
+	})
+	if err != nil {
+		return nil, configErr(resilienceField(err), "invalid resilience configuration", err)
+	}
+	endpoints := append([]string{svc.BaseURL}, svc.BackupURLs...)
+	if svc.BaseURL == "" {
+		endpoints = []string{""}
+	}
+	endpoints = slices.Compact(endpoints)
+	pol, err := resilience.New(rcfg, resilience.Options{Name: svc.Name, Endpoints: endpoints, Logger: h.log})
+	if err != nil {
+		return nil, configErr(resilienceField(err), "invalid resilience configuration", err)
+	}
+	ocfg := rcfg
+	ocfg.RateLimit.RequestsPerMinute = 0
+	ocfg.RateLimit.Adaptive = false
+	ocfg.RateLimit.MaxConcurrent = 0
+	ocfg.RateLimit.AdaptiveConcurrency = false
+	over, err := resilience.New(ocfg, resilience.Options{Name: svc.Name + "/override", Endpoints: endpoints, Logger: h.log})
+	if err != nil {
+		return nil, configErr(resilienceField(err), "invalid resilience configuration", err)
+	}
+	rt.policy, rt.override = pol, over
+	for _, ep := range endpoints {
+		c, err := h.reg.New(svc.ConnectorKind, connectors.Config{
+			Name:       svc.Name,
+			BaseURL:    ep,
+			Auth:       plainAuth,
+			Options:    svc.ConnectorConfig,
+			HTTPClient: h.cfg.HTTPClient,
+			Logger:     h.log,
+			Now:        h.cfg.Clock,
+		})
+		if err != nil {
+			rt.close(context.Background())
+			field := "IntegrationConfig.ConnectorOptions"
+			if ep != svc.BaseURL {
+				field = "IntegrationConfig.BackupURLs"
+			}
+			return nil, configErr(field, "connector rejected its configuration", scrubErr(err, rt.secrets))
+		}
+		rt.conns[ep] = c
+	}
+	if rt.input, err = h.compileContract(context.Background(), "IntegrationConfig.InputContract", meta.InputContract, src.inputSchema); err != nil {
+		rt.close(context.Background())
+		return nil, err
+	}
+	if rt.canon, err = h.compileContract(context.Background(), "IntegrationConfig.Contract", meta.Contract, src.canonSchema); err != nil {
+		rt.close(context.Background())
+		return nil, err
+	}
+	if rt.mapping, err = h.compileRule("IntegrationConfig.Mapping", meta.Mapping, src.mapping); err != nil {
+		rt.close(context.Background())
+		return nil, err
+	}
+	if rt.delivery, err = h.compileRule("IntegrationConfig.DeliveryMapping", meta.DeliveryMapping, src.delivery); err != nil {
+		rt.close(context.Background())
+		return nil, err
+	}
+	return rt, nil
+}
+
+func resilienceField(err error) string {
+	var ce *resilience.ConfigError
+	if errors.As(err, &ce) {
+		return "IntegrationConfig." + ce.Field
+	}
+	return "IntegrationConfig.RateLimits"
+}
+
+func (rt *runtime) close(ctx context.Context) {
+	for _, c := range rt.conns {
+		if cl, ok := c.(connectors.Closer); ok {
+			_ = cl.Close(ctx)
+		}
+	}
+}
+
+// excluded reports whether claims must skip the service now.
+func (rt *runtime) excluded() bool {
+	return !rt.svc.IsActive || rt.policy.Ready() > 0
+}
+
+// deliver performs one attempt of ev through the policy.
+func (rt *runtime) deliver(ctx context.Context, ev *store.Event) (*connectors.Response, error) {
+	op := ev.Operation
+	if op == "" {
+		op = rt.meta.Operation
+	}
+	key := ev.IdempotencyKey
+	if key == "" {
+		key = ev.ID
+	}
+	req := &connectors.Request{Operation: op, Body: ev.PayloadOut, IdempotencyKey: key}
+	pol := rt.policy
+	if ev.ChairmanOverride {
+		if w := rt.policy.Ready(); w > 0 {
+			return nil, &resilience.RejectedError{Reason: resilience.ErrCircuitOpen, Wait: w}
+		}
+		pol = rt.override
+	}
+	resp, err := resilience.Execute(ctx, pol, func(ctx context.Context, endpoint string) (*connectors.Response, error) {
+		c := rt.conns[endpoint]
+		if c == nil {
+			return nil, connectors.BadRequest("hub.deliver", "no connector for endpoint")
+		}
+		resp, err := c.Invoke(ctx, req)
+		if err == nil && resp != nil {
+			pol.Observe(resp.StatusCode, resp.Header)
+		} else {
+			var ce *connectors.Error
+			if errors.As(err, &ce) && ce.StatusCode != 0 {
+				pol.Observe(ce.StatusCode, ce.Header)
+			}
+		}
+		return resp, err
+	})
+	return resp, err
+}
+
+func scrubErr(err error, secrets []string) error {
+	if err == nil || len(secrets) == 0 {
+		return err
+	}
+	return &scrubbedError{msg: seal.Scrub(err.Error(), secrets), err: err}
+}
+
+// scrubbedError keeps the chain of err for errors.Is/As but prints a text without secrets.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// targets adapts the hub to engine.Targets.
+type targets Hub
+
+func (t *targets) Target(ctx context.Context, serviceID string) (engine.Target, error) {
+	rt, err := (*Hub)(t).runtimeFor(ctx, serviceID)
+	if err != nil {
+		return nil, err
+	}
+	return engineTarget{rt}, nil
+}
+
+func (t *targets) Excluded() []string {
+	h := (*Hub)(t)
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var ids []string
+	for id, rt := range h.byID {
+		if rt.excluded() {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+type engineTarget struct{ rt *runtime }
+
+func (e engineTarget) Deliver(ctx context.Context, ev *store.Event) (*connectors.Response, error) {
+	return e.rt.deliver(ctx, ev)
+}
+
+func (e engineTarget) Backoff(retry int, err error) time.Duration {
+	return e.rt.policy.NextBackoff(retry, err)
+}
+
+func (e engineTarget) Scrub(s string) string { return seal.Scrub(s, e.rt.secrets) }
+
+// runtimeFor returns the runtime of the service with the given ID or name, loading and
+// compiling it on first use. Errors: ErrUnknownService, or a *ConfigError when the stored
+// configuration no longer compiles.
+func (h *Hub) runtimeFor(ctx context.Context, idOrName string) (*runtime, error) {
+	h.mu.RLock()
+	rt := h.byID[idOrName]
+	if rt == nil {
+		if id, ok := h.names[idOrName]; ok {
+			rt = h.byID[id]
+		}
+	}
+	h.mu.RUnlock()
+	if rt != nil {
+		return rt, nil
+	}
+	svc, err := h.loadService(ctx, idOrName)
+	if err != nil {
+		return nil, err
+	}
+	return h.install(ctx, svc)
+}
+
+func (h *Hub) loadService(ctx context.Context, idOrName string) (*store.Service, error) {
+	if idOrName == "" {
+		return nil, fmt.Errorf("%w: empty service name", ErrUnknownService)
+	}
+	svc, err := h.st.GetServiceByName(ctx, idOrName)
+	if errors.Is(err, store.ErrNotFound) && isUUID(idOrName) {
+		svc, err = h.st.GetService(ctx, idOrName)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownService, idOrName)
+	}
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	return svc, nil
+}
+
+// install compiles a stored service and caches it, replacing any older runtime.
+func (h *Hub) install(ctx context.Context, svc *store.Service) (*runtime, error) {
+	meta, err := parseMeta(svc.SchemaMappings)
+	if err != nil {
+		return nil, configErr("schema_mappings", "stored service metadata is unreadable", err)
+	}
+	plain, err := h.sealer.Open(svc.Name, svc.AuthenticationConfig)
+	if err != nil {
+		return nil, configErr("Config.SecretKey", fmt.Sprintf("cannot open the credentials of service %q", svc.Name), err)
+	}
+	src, err := h.loadSources(ctx, meta)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := h.buildRuntime(svc, plain, meta, src)
+	if err != nil {
+		return nil, err
+	}
+	h.put(ctx, rt)
+	return rt, nil
+}
+
+// put caches rt, closing the runtime it replaces, keeping breaker state out of it: a new
+// runtime starts with a closed breaker only when the configuration changed.
+func (h *Hub) put(ctx context.Context, rt *runtime) {
+	h.mu.Lock()
+	old := h.byID[rt.svc.ID]
+	h.byID[rt.svc.ID] = rt
+	for n, id := range h.names {
+		if id == rt.svc.ID && n != rt.svc.Name {
+			delete(h.names, n)
+		}
+	}
+	h.names[rt.svc.Name] = rt.svc.ID
+	h.mu.Unlock()
+	if old != nil && old != rt {
+		old.close(ctx)
+	}
+}
+
+// loadSources reads the contract schemas and mapping documents a service refers to.
+func (h *Hub) loadSources(ctx context.Context, meta serviceMeta) (sources, error) {
+	var src sources
+	getC := func(field string, k *contractKey) (json.RawMessage, error) {
+		if k == nil {
+			return nil, nil
+		}
+		c, err := h.st.GetContract(ctx, k.Name, k.Version)
+		if err != nil {
+			return nil, configErr(field, fmt.Sprintf("contract %s@%s cannot be loaded", k.Name, k.Version), mapStoreErr(err))
+		}
+		return c.Schema, nil
+	}
+	getR := func(field string, k *ruleKey) (json.RawMessage, error) {
+		if k == nil {
+			return nil, nil
+		}
+		r, err := h.st.GetRule(ctx, k.Name, k.Version)
+		if err != nil {
+			return nil, configErr(field, fmt.Sprintf("rule %s v%d cannot be loaded", k.Name, k.Version), mapStoreErr(err))
+		}
+		return r.TransformationLogic, nil
+	}
+	var err error
+	if src.inputSchema, err = getC("IntegrationConfig.InputContract", meta.InputContract); err != nil {
+		return src, err
+	}
+	if src.canonSchema, err = getC("IntegrationConfig.Contract", meta.Contract); err != nil {
+		return src, err
+	}
+	if src.mapping, err = getR("IntegrationConfig.Mapping", meta.Mapping); err != nil {
+		return src, err
+	}
+	if src.delivery, err = getR("IntegrationConfig.DeliveryMapping", meta.DeliveryMapping); err != nil {
+		return src, err
+	}
+	return src, nil
+}
+
+// refreshServices reloads services changed by other hubs (or this one) since they were
+// compiled, so disable/enable and configuration changes reach every hub sharing the store.
+func (h *Hub) refreshServices(ctx context.Context) error {
+	var all []*store.Service
+	for off := 0; ; off += store.MaxPageLimit {
+		page, err := h.st.ListServices(ctx, store.ServiceFilter{Page: store.Page{Limit: store.MaxPageLimit, Offset: off}})
+		if err != nil {
+			return err
+		}
+		all = append(all, page...)
+		if len(page) < store.MaxPageLimit {
+			break
+		}
+	}
+	var errs []error
+	for _, svc := range all {
+		h.mu.RLock()
+		cur := h.byID[svc.ID]
+		h.mu.RUnlock()
+		if cur != nil && cur.svc.UpdatedAt.Equal(svc.UpdatedAt) {
+			continue
+		}
+		if cur != nil && sameConfig(cur.svc, svc) {
+			// only activity or health changed: keep the policy (and its breaker state)
+			nrt := *cur
+			nrt.svc = svc
+			h.mu.Lock()
+			h.byID[svc.ID] = &nrt
+			h.mu.Unlock()
+			continue
+		}
+		if _, err := h.install(ctx, svc); err != nil {
+			errs = append(errs, fmt.Errorf("service %q: %w", svc.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sameConfig reports whether two versions of a service differ at most in is_active,
+// health_status and updated_at.
+func sameConfig(a, b *store.Service) bool {
+	x, y := *a, *b
+	x.IsActive, y.IsActive = false, false
+	x.HealthStatus, y.HealthStatus = "", ""
+	x.UpdatedAt, y.UpdatedAt = time.Time{}, time.Time{}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return string(xa) == string(ya)
+}
