@@ -199,7 +199,7 @@ func tooLarge(op string, resp *http.Response, limit int64) *Error {
 		Class:      ClassPermanent,
 		Op:         op,
 		StatusCode: resp.StatusCode,
-		Header:     resp.Header,
+		Header:     SafeHeader(resp.Header),
 		Err:        fmt.Errorf("%w (%d bytes)", ErrResponseTooLarge, limit),
 	}
 }
@@ -236,8 +236,8 @@ func TransportError(ctx context.Context, op string, err error) error {
 }
 
 // StatusError builds the [*Error] for a non-2xx result: the class from
-// [ClassForStatus], the delay from [ParseRetryAfter] (relative to now), the headers,
-// and the vendor code and message given by the caller (message is redacted of
+// [ClassForStatus], the delay from [ParseRetryAfter] (relative to now), the headers
+// (through [SafeHeader]), and the vendor code and message given by the caller (message is redacted of
 // secrets).
 func StatusError(op string, res *HTTPResult, code, message string, now time.Time, secrets ...string) *Error {
 	return &Error{
@@ -247,8 +247,20 @@ func StatusError(op string, res *HTTPResult, code, message string, now time.Time
 		Code:       Redact(code, secrets...),
 		Message:    Redact(message, secrets...),
 		RetryDelay: ParseRetryAfter(res.Header, now),
-		Header:     res.Header,
+		Header:     SafeHeader(res.Header),
 	}
+}
+
+// SafeHeader returns h without Set-Cookie, the one response header that can carry a
+// credential (a session cookie), for keeping in an [*Error]. It copies h only when
+// it has to remove something.
+func SafeHeader(h http.Header) http.Header {
+	if _, ok := h["Set-Cookie"]; !ok {
+		return h
+	}
+	c := h.Clone()
+	c.Del("Set-Cookie")
+	return c
 }
 
 // ParseRetryAfter reads the Retry-After header (RFC 9110 §10.2.3) as either

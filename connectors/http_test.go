@@ -110,3 +110,16 @@ func TestTransportErrorRefusedDropsURL(t *testing.T) {
 	require.ErrorIs(t, err, connectors.ErrTransient)
 	assert.NotContains(t, err.Error(), "SECRETPATH")
 }
+
+func TestSafeHeader(t *testing.T) {
+	t.Parallel()
+	h := http.Header{"Set-Cookie": {"sid=SECRET"}, "X-Ratelimit-Remaining": {"0"}}
+	safe := connectors.SafeHeader(h)
+	assert.Empty(t, safe.Get("Set-Cookie"))
+	assert.Equal(t, "0", safe.Get("X-Ratelimit-Remaining"))
+	assert.Equal(t, "sid=SECRET", h.Get("Set-Cookie"), "the original is not modified")
+	plain := http.Header{"A": {"b"}}
+	e := connectors.StatusError("op", &connectors.HTTPResult{StatusCode: 500, Header: h}, "", "", time.Now())
+	assert.Empty(t, e.Header.Get("Set-Cookie"))
+	assert.Equal(t, plain, connectors.SafeHeader(plain))
+}

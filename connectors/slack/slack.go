@@ -309,7 +309,7 @@ func (c *Connector) call(ctx context.Context, op, method string, args map[string
 		return nil, nil, connectors.StatusError(op, res, code, "", c.now(), c.secrets...)
 	}
 	if jsonErr != nil {
-		return nil, nil, &connectors.Error{Class: connectors.ClassTransient, Op: op, StatusCode: res.StatusCode, Message: "response is not JSON", Header: res.Header}
+		return nil, nil, &connectors.Error{Class: connectors.ClassTransient, Op: op, StatusCode: res.StatusCode, Message: "response is not JSON", Header: connectors.SafeHeader(res.Header)}
 	}
 	if ok, _ := doc["ok"].(bool); !ok {
 		e := connectors.StatusError(op, res, code, "", c.now(), c.secrets...)

@@ -146,7 +146,7 @@ func ClassifyError(ctx context.Context, op string, err error, secrets ...string)
 			StatusCode: status,
 			Code:       connectors.Redact(re.ErrorCode, secrets...),
 			Message:    connectors.Redact("token request failed: "+re.ErrorDescription, secrets...),
-			Header:     header,
+			Header:     connectors.SafeHeader(header),
 		}
 		if header != nil {
 			e.RetryDelay = connectors.ParseRetryAfter(header, time.Now())
