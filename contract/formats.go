@@ -9,8 +9,11 @@ import (
 // compileRegexp compiles a schema regular expression (Go RE2 syntax, as jsonschema v5 uses).
 func compileRegexp(pat string) (*regexp.Regexp, error) { return regexp.Compile(pat) }
 
-// builtinFormats replaces jsonschema v5's checkers where they are too lenient.
-var builtinFormats = map[string]FormatFunc{}
+// builtinFormats returns the checkers that replace jsonschema v5's where those are too
+// lenient.
+func builtinFormats() map[string]FormatFunc {
+	return map[string]FormatFunc{}
+}
 
 // emptyEnum makes "enum": [] reject every value, as the specification says; jsonschema v5
 // treats an empty enum as absent.

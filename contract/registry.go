@@ -69,8 +69,7 @@ func WithDefaultDraft(d Draft) Option { return func(c *config) { c.draft = d } }
 
 // WithFormatAssertion switches "format" between an assertion (true, the default: a value
 // that is not a valid date-time, email, uri, uuid, ... is a violation) and an annotation
-// only (false, the 2019-09/2020-12 specification default). Drafts 4–7 always assert, as
-// their specification allows.
+// only (false, the 2019-09/2020-12 specification default; it applies to every draft).
 func WithFormatAssertion(on bool) Option { return func(c *config) { c.assertFormat = on } }
 
 // WithLimits sets the input limits applied to raw documents and Go values (default: the
@@ -345,11 +344,25 @@ func (r *Registry) compile(ctx context.Context, c Contract) (*Compiled, error) {
 	comp := jsonschema.NewCompiler()
 	comp.Draft = r.cfg.draft.v5()
 	comp.AssertFormat = r.cfg.assertFormat
-	for name, f := range builtinFormats {
-		comp.Formats[name] = wrapFormat(f)
-	}
-	for name, f := range r.cfg.formats {
-		comp.Formats[name] = wrapFormat(f)
+	if r.cfg.assertFormat {
+		for name, f := range builtinFormats() {
+			comp.Formats[name] = wrapFormat(f)
+		}
+		for name, f := range r.cfg.formats {
+			comp.Formats[name] = wrapFormat(f)
+		}
+	} else {
+		// jsonschema v5 asserts formats for drafts before 2019-09 and for any schema
+		// without "$schema"; an annotation-only registry overrides every checker.
+		for name := range jsonschema.Formats {
+			comp.Formats[name] = annotationOnly
+		}
+		for name := range builtinFormats() {
+			comp.Formats[name] = annotationOnly
+		}
+		for name := range r.cfg.formats {
+			comp.Formats[name] = annotationOnly
+		}
 	}
 	comp.RegisterExtension("empty-enum", nil, emptyEnum{})
 	comp.LoadURL = func(uri string) (io.ReadCloser, error) {
@@ -398,6 +411,8 @@ func (r *Registry) load(ctx context.Context, uri string) ([]byte, error) {
 	}
 	return r.cfg.loader(ctx, uri)
 }
+
+func annotationOnly(any) bool { return true }
 
 func wrapFormat(f FormatFunc) func(any) bool {
 	return func(v any) bool {
