@@ -585,4 +585,3 @@ func InferSchema(samples ...any) (json.RawMessage, error) {
 	out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	return json.Marshal(out)
 }
-

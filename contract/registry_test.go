@@ -77,9 +77,9 @@ func TestRegistryLifecycle(t *testing.T) {
 func TestRegistryRejects(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name  string
-		c     contract.Contract
-		is    []error
+		name string
+		c    contract.Contract
+		is   []error
 	}{
 		{"bad name", ct("has space", "1.0.0", `{}`), []error{contract.ErrInvalidContract}},
 		{"empty name", ct("", "1.0.0", `{}`), []error{contract.ErrInvalidContract}},
