@@ -41,7 +41,7 @@ func TestFailover(t *testing.T) {
 	primary, backup := newEndpointServer(t), newEndpointServer(t)
 	cfg := testConfig()
 	cfg.CircuitBreaker.FailureThreshold = 2
-	cfg.CircuitBreaker.RecoveryTimeout = resilience.Duration(40 * time.Millisecond)
+	cfg.CircuitBreaker.RecoveryTimeout = resilience.Duration(300 * time.Millisecond)
 	p := newPolicy(t, cfg, resilience.Options{Name: "crm", Endpoints: []string{primary.URL, backup.URL}})
 	rec := &recorder{}
 	defer p.OnStateChange(rec.add)()
@@ -87,7 +87,7 @@ func TestFailover(t *testing.T) {
 	assert.True(t, p.Allows(), "the backup still accepts calls")
 
 	// Still down at the probe: the probe fails, the call itself falls over to the backup.
-	time.Sleep(50 * time.Millisecond)
+	require.Eventually(t, primaryBreaker.Permits, 2*time.Second, time.Millisecond)
 	ep, err = call()
 	require.NoError(t, err)
 	assert.Equal(t, backup.URL, ep)
@@ -96,7 +96,7 @@ func TestFailover(t *testing.T) {
 
 	// Primary back: after the recovery timeout the probe succeeds and traffic returns.
 	primary.down.Store(false)
-	require.Eventually(t, primaryBreaker.Permits, time.Second, time.Millisecond)
+	require.Eventually(t, primaryBreaker.Permits, 2*time.Second, time.Millisecond)
 	backupHits := backup.hits.Load()
 	for range 3 {
 		ep, err := call()
