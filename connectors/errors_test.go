@@ -1,6 +1,7 @@
 package connectors_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -106,4 +107,40 @@ func TestHMAC(t *testing.T) {
 	assert.False(t, connectors.ValidHMACSHA256(secret, []byte("payloaD"), sig))
 	assert.False(t, connectors.ValidHMACSHA256(secret, msg, "zz"))
 	assert.False(t, connectors.ValidHMACSHA256(nil, msg, sig))
+}
+
+// The method sets package resilience reads through errors.As. They are restated here
+// because connectors does not import resilience; a change on either side breaks this.
+type (
+	retryableError interface {
+		error
+		Retryable() bool
+	}
+	permanentError interface {
+		error
+		Permanent() bool
+	}
+	rateLimitedError interface {
+		error
+		RateLimited() bool
+		RetryAfter() time.Duration
+	}
+)
+
+var (
+	_ retryableError   = (*connectors.Error)(nil)
+	_ permanentError   = (*connectors.Error)(nil)
+	_ rateLimitedError = (*connectors.Error)(nil)
+)
+
+func TestContextErrorsAreNotClassified(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err := connectors.TransportError(ctx, "op", errors.New("read: connection reset"))
+	require.ErrorIs(t, err, context.Canceled)
+	var rl rateLimitedError
+	assert.False(t, errors.As(err, &rl), "a cancelled call must not look rate-limited")
+	var pe permanentError
+	assert.False(t, errors.As(err, &pe))
 }
