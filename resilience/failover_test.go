@@ -141,3 +141,36 @@ func TestAllEndpointsOpen(t *testing.T) {
 	assert.InDelta(t, float64(time.Minute), float64(p.Ready()), float64(time.Second))
 	assert.Equal(t, rej.Wait, p.NextBackoff(1, err))
 }
+
+func TestStatus(t *testing.T) {
+	t.Parallel()
+	clock := newVirtualClock()
+	cfg := testConfig()
+	cfg.CircuitBreaker.FailureThreshold = 1
+	cfg.CircuitBreaker.RecoveryTimeout = resilience.Duration(time.Minute)
+	p := newPolicy(t, cfg, resilience.Options{Name: "erp", Clock: clock, Endpoints: []string{"a", "b"}})
+	var calls atomic.Int32
+	_, err := resilience.Execute(t.Context(), p, func(_ context.Context, endpoint string) (int, error) {
+		calls.Add(1)
+		if endpoint == "a" {
+			return 0, &transientErr{500}
+		}
+		return 1, nil
+	})
+	require.NoError(t, err)
+	p.Observe(http.StatusOK, http.Header{"X-Ratelimit-Limit": {"50"}, "X-Ratelimit-Remaining": {"20"}})
+	p.Breakers()[1].ForceOpen()
+
+	s := p.Status()
+	assert.Equal(t, "erp", s.Service)
+	require.Len(t, s.Endpoints, 2)
+	assert.Equal(t, resilience.StateOpen, s.Endpoints[0].State)
+	assert.False(t, s.Endpoints[0].Forced)
+	assert.Positive(t, s.Endpoints[0].RemainingDelay)
+	assert.Equal(t, uint(1), s.Endpoints[0].Metrics.Failures)
+	assert.Equal(t, resilience.StateOpen, s.Endpoints[1].State)
+	assert.True(t, s.Endpoints[1].Forced)
+	assert.Equal(t, 50, s.Headroom.Limit)
+	assert.Equal(t, 20, s.Headroom.Remaining)
+	assert.Positive(t, s.Ready)
+}

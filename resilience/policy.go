@@ -552,3 +552,38 @@ func (b *Breaker) Reset() {
 		b.cb.Close()
 	}
 }
+
+// EndpointStatus is one endpoint's breaker as seen by [Policy.Status].
+type EndpointStatus struct {
+	Endpoint string
+	State    State
+	// Forced is true while held open by ForceOpen.
+	Forced bool
+	// RemainingDelay is how long an open breaker stays open before it lets a probe through.
+	RemainingDelay time.Duration
+	Metrics        BreakerMetrics
+}
+
+// Status is a snapshot of the policy for health reports.
+type Status struct {
+	Service string
+	// Endpoints are in failover order; the first is the primary.
+	Endpoints []EndpointStatus
+	// Headroom is the remote rate limit as observed.
+	Headroom Headroom
+	// Ready is how long until a call could go through (0: now); see [Policy.Ready].
+	Ready time.Duration
+}
+
+// Status returns a snapshot of every breaker, the remote rate-limit headroom and readiness.
+// Safe for concurrent use; the parts are read one after another, not atomically together.
+func (p *Policy) Status() Status {
+	s := Status{Service: p.name, Headroom: p.Headroom(), Ready: p.Ready()}
+	for _, b := range p.breakers {
+		s.Endpoints = append(s.Endpoints, EndpointStatus{
+			Endpoint: b.endpoint, State: b.State(), Forced: b.Forced(),
+			RemainingDelay: b.RemainingDelay(), Metrics: b.Metrics(),
+		})
+	}
+	return s
+}
