@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -143,89 +144,121 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 		name = c.opts.DefaultOperation
 	}
 	op := "slack." + name
-	var payload map[string]any
-	if len(r.Body) > 0 {
+	var payload messagePayload
+	if len(bytes.TrimSpace(r.Body)) > 0 {
 		if err := json.Unmarshal(r.Body, &payload); err != nil {
-			return nil, connectors.BadRequest(op, "payload must be a JSON object")
+			return nil, connectors.BadRequest(op, "payload must be a JSON object with Slack message or work item fields")
 		}
 	}
 	switch name {
 	case OpPostMessage, OpUpdate:
-		msg, err := c.message(r, payload, name == OpUpdate)
+		msg, err := c.message(r, &payload, name == OpUpdate)
 		if err != nil {
 			return nil, connectors.BadRequest(op, err.Error())
 		}
-		res, doc, err := c.call(ctx, op, name, msg, r.Header, r.IdempotencyKey)
+		res, ts, err := c.call(ctx, op, name, msg, r.Header, r.IdempotencyKey)
 		if err != nil {
 			return nil, err
 		}
-		ts, _ := doc["ts"].(string)
 		return &connectors.Response{StatusCode: res.StatusCode, Header: res.Header, Body: res.Body, RemoteID: ts}, nil
 	case OpWebhook:
-		return c.postWebhook(ctx, op, r, payload)
+		return c.postWebhook(ctx, op, r, &payload)
 	default:
 		return nil, connectors.BadRequest(op, fmt.Sprintf("unknown operation %q", name))
 	}
 }
 
+// messagePayload is the subset of a payload the message operations read: Slack
+// message fields, passed through untouched, and the work item fields a summary is
+// built from. Other fields are skipped without being decoded.
+type messagePayload struct {
+	Channel        string          `json:"channel"`
+	TS             string          `json:"ts"`
+	Text           json.RawMessage `json:"text"`
+	Blocks         json.RawMessage `json:"blocks"`
+	Attachments    json.RawMessage `json:"attachments"`
+	ThreadTS       json.RawMessage `json:"thread_ts"`
+	Mrkdwn         json.RawMessage `json:"mrkdwn"`
+	UnfurlLinks    json.RawMessage `json:"unfurl_links"`
+	UnfurlMedia    json.RawMessage `json:"unfurl_media"`
+	ReplyBroadcast json.RawMessage `json:"reply_broadcast"`
+	Metadata       json.RawMessage `json:"metadata"`
+	IconEmoji      json.RawMessage `json:"icon_emoji"`
+	Username       json.RawMessage `json:"username"`
+	Title          string          `json:"title"`
+	Status         string          `json:"status"`
+	Priority       string          `json:"priority"`
+	URL            string          `json:"url"`
+}
+
+// message is the body of chat.postMessage and chat.update.
+type message struct {
+	Channel        string          `json:"channel"`
+	TS             string          `json:"ts,omitempty"`
+	Text           json.RawMessage `json:"text,omitempty"`
+	Blocks         json.RawMessage `json:"blocks,omitempty"`
+	Attachments    json.RawMessage `json:"attachments,omitempty"`
+	ThreadTS       json.RawMessage `json:"thread_ts,omitempty"`
+	Mrkdwn         json.RawMessage `json:"mrkdwn,omitempty"`
+	UnfurlLinks    json.RawMessage `json:"unfurl_links,omitempty"`
+	UnfurlMedia    json.RawMessage `json:"unfurl_media,omitempty"`
+	ReplyBroadcast json.RawMessage `json:"reply_broadcast,omitempty"`
+	Metadata       json.RawMessage `json:"metadata,omitempty"`
+	IconEmoji      json.RawMessage `json:"icon_emoji,omitempty"`
+	Username       json.RawMessage `json:"username,omitempty"`
+}
+
 // message builds a chat.postMessage / chat.update body.
-func (c *Connector) message(r *connectors.Request, payload map[string]any, update bool) (map[string]any, error) {
-	msg := map[string]any{}
-	for _, k := range []string{"text", "blocks", "attachments", "thread_ts", "mrkdwn", "unfurl_links", "unfurl_media", "reply_broadcast", "metadata", "icon_emoji", "username", "ts"} {
-		if v, ok := payload[k]; ok {
-			msg[k] = v
-		}
+func (c *Connector) message(r *connectors.Request, p *messagePayload, update bool) (*message, error) {
+	msg := &message{
+		Channel: p.Channel, TS: p.TS, Text: p.Text, Blocks: p.Blocks, Attachments: p.Attachments, ThreadTS: p.ThreadTS,
+		Mrkdwn: p.Mrkdwn, UnfurlLinks: p.UnfurlLinks, UnfurlMedia: p.UnfurlMedia, ReplyBroadcast: p.ReplyBroadcast,
+		Metadata: p.Metadata, IconEmoji: p.IconEmoji, Username: p.Username,
 	}
-	channel := r.Param("channel")
-	if channel == "" {
-		channel, _ = payload["channel"].(string)
+	if ch := r.Param("channel"); ch != "" {
+		msg.Channel = ch
 	}
-	if channel == "" {
-		channel = c.opts.Channel
+	if msg.Channel == "" {
+		msg.Channel = c.opts.Channel
 	}
-	if channel == "" {
+	if msg.Channel == "" {
 		return nil, fmt.Errorf("channel is required (params, payload or options)")
 	}
-	msg["channel"] = channel
 	if ts := r.Param("ts"); ts != "" {
-		msg["ts"] = ts
+		msg.TS = ts
 	}
-	if update {
-		if _, ok := msg["ts"].(string); !ok {
-			return nil, fmt.Errorf("chat.update needs the message ts (params or payload)")
-		}
+	if update && msg.TS == "" {
+		return nil, fmt.Errorf("chat.update needs the message ts (params or payload)")
 	}
-	if _, hasText := msg["text"]; !hasText {
-		if _, hasBlocks := msg["blocks"]; !hasBlocks {
-			text := summary(payload)
-			if text == "" {
-				return nil, fmt.Errorf("payload has no text, blocks or title to send")
-			}
-			msg["text"] = text
+	if len(msg.Text) == 0 && len(msg.Blocks) == 0 {
+		text := p.summary()
+		if text == "" {
+			return nil, fmt.Errorf("payload has no text, blocks or title to send")
 		}
+		msg.Text, _ = json.Marshal(text)
 	}
 	return msg, nil
 }
 
-// summary renders a canonical work item as message text.
-func summary(p map[string]any) string {
-	title, _ := p["title"].(string)
-	if title == "" {
+// summary renders a canonical work item as message text: "*title* (status,
+// priority) url".
+func (p *messagePayload) summary() string {
+	if p.Title == "" {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("*" + title + "*")
+	b.WriteString("*" + p.Title + "*")
 	var tags []string
-	for _, k := range []string{"status", "priority"} {
-		if s, ok := p[k].(string); ok && s != "" {
+	for _, s := range []string{p.Status, p.Priority} {
+		if s != "" {
 			tags = append(tags, s)
 		}
 	}
 	if len(tags) > 0 {
 		b.WriteString(" (" + strings.Join(tags, ", ") + ")")
 	}
-	if u, ok := p["url"].(string); ok && u != "" {
-		b.WriteString(" " + u)
+	if p.URL != "" {
+		b.WriteString(" " + p.URL)
 	}
 	return b.String()
 }
@@ -235,7 +268,7 @@ func (c *Connector) Check(ctx context.Context) error {
 	if c.auth.BotToken == "" {
 		return nil // webhook-only: Slack offers no probe for incoming webhooks
 	}
-	_, _, err := c.call(ctx, "slack.check", "auth.test", map[string]any{}, nil, "")
+	_, _, err := c.call(ctx, "slack.check", "auth.test", struct{}{}, nil, "")
 	return err
 }
 
@@ -264,7 +297,7 @@ func (c *Connector) List(ctx context.Context, lr *connectors.ListRequest) (*conn
 	if lr.Params["exclude_archived"] == "true" {
 		args["exclude_archived"] = true
 	}
-	_, doc, err := c.call(ctx, op, OpConversationsList, args, nil, "")
+	res, _, err := c.call(ctx, op, OpConversationsList, args, nil, "")
 	if err != nil {
 		return nil, err
 	}
@@ -274,8 +307,7 @@ func (c *Connector) List(ctx context.Context, lr *connectors.ListRequest) (*conn
 			NextCursor string `json:"next_cursor"`
 		} `json:"response_metadata"`
 	}
-	raw, _ := json.Marshal(doc)
-	if err := json.Unmarshal(raw, &parsed); err != nil {
+	if err := json.Unmarshal(res.Body, &parsed); err != nil {
 		return nil, &connectors.Error{Class: connectors.ClassPermanent, Op: op, Message: "unexpected conversations.list shape"}
 	}
 	if parsed.Channels == nil {
@@ -284,63 +316,60 @@ func (c *Connector) List(ctx context.Context, lr *connectors.ListRequest) (*conn
 	return &connectors.Page{Items: parsed.Channels, NextCursor: parsed.Meta.NextCursor}, nil
 }
 
-// call invokes a Web API method with a JSON body and returns the decoded response.
-func (c *Connector) call(ctx context.Context, op, method string, args map[string]any, extra http.Header, idemKey string) (*connectors.HTTPResult, map[string]any, error) {
+// call invokes a Web API method with a JSON body. It returns the result and the
+// response's ts, if any.
+func (c *Connector) call(ctx context.Context, op, method string, args any, extra http.Header, idemKey string) (*connectors.HTTPResult, string, error) {
 	if c.auth.BotToken == "" {
-		return nil, nil, connectors.BadRequest(op, "auth.bot_token is required for Web API methods")
+		return nil, "", connectors.BadRequest(op, "auth.bot_token is required for Web API methods")
 	}
 	body, err := json.Marshal(args)
 	if err != nil {
-		return nil, nil, connectors.BadRequest(op, "cannot encode arguments")
+		return nil, "", connectors.BadRequest(op, "cannot encode arguments")
 	}
 	req, err := connectors.NewJSONRequest(ctx, op, http.MethodPost, c.base.Join("/"+method, nil), body, extra, idemKey, c.userAgent)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.auth.BotToken)
 	res, err := connectors.Do(ctx, c.client, op, req, c.limit)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
-	var doc map[string]any
-	jsonErr := json.Unmarshal(res.Body, &doc)
-	code, _ := doc["error"].(string)
+	var env struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+		TS    string `json:"ts"`
+	}
+	jsonErr := json.Unmarshal(res.Body, &env)
 	if !res.OK() {
-		return nil, nil, connectors.StatusError(op, res, code, "", c.now(), c.secrets...)
+		return nil, "", connectors.StatusError(op, res, env.Error, "", c.now(), c.secrets...)
 	}
 	if jsonErr != nil {
-		return nil, nil, &connectors.Error{Class: connectors.ClassTransient, Op: op, StatusCode: res.StatusCode, Message: "response is not JSON", Header: connectors.SafeHeader(res.Header)}
+		return nil, "", &connectors.Error{Class: connectors.ClassTransient, Op: op, StatusCode: res.StatusCode, Message: "response is not JSON", Header: connectors.SafeHeader(res.Header)}
 	}
-	if ok, _ := doc["ok"].(bool); !ok {
-		e := connectors.StatusError(op, res, code, "", c.now(), c.secrets...)
-		e.Class = ClassForCode(code)
-		return nil, nil, e
+	if !env.OK {
+		e := connectors.StatusError(op, res, env.Error, "", c.now(), c.secrets...)
+		e.Class = ClassForCode(env.Error)
+		return nil, "", e
 	}
-	return res, doc, nil
+	return res, env.TS, nil
 }
 
 // postWebhook posts to the incoming webhook URL. Slack answers "ok" with 200 and
 // plain-text error codes (invalid_payload, channel_not_found, ...) with 4xx/5xx.
-func (c *Connector) postWebhook(ctx context.Context, op string, r *connectors.Request, payload map[string]any) (*connectors.Response, error) {
+func (c *Connector) postWebhook(ctx context.Context, op string, r *connectors.Request, payload *messagePayload) (*connectors.Response, error) {
 	if c.webhook.IsZero() {
 		return nil, connectors.BadRequest(op, "auth.webhook_url is not configured")
 	}
-	msg := map[string]any{}
-	for k, v := range payload {
-		msg[k] = v
-	}
-	if _, ok := msg["text"]; !ok {
-		if _, ok := msg["blocks"]; !ok {
-			text := summary(payload)
-			if text == "" {
-				return nil, connectors.BadRequest(op, "payload has no text, blocks or title to send")
-			}
-			msg = map[string]any{"text": text}
+	body := []byte(r.Body) // a Slack message already: sent as is
+	if len(payload.Text) == 0 && len(payload.Blocks) == 0 {
+		text := payload.summary()
+		if text == "" {
+			return nil, connectors.BadRequest(op, "payload has no text, blocks or title to send")
 		}
-	}
-	body, err := json.Marshal(msg)
-	if err != nil {
-		return nil, connectors.BadRequest(op, "cannot encode message")
+		body, _ = json.Marshal(struct {
+			Text string `json:"text"`
+		}{text})
 	}
 	req, err := connectors.NewJSONRequest(ctx, op, http.MethodPost, c.webhook.String(), body, r.Header, r.IdempotencyKey, c.userAgent)
 	if err != nil {
