@@ -19,9 +19,9 @@ const insertEventSQL = `INSERT INTO integration_events (id, venture_id, service_
 	service_name, service_type, operation, endpoint_url, request_method, payload_in,
 	payload_in_bytes, payload_out, transformation_applied, canonical_mapping, status,
 	response_code, response_time_ms, error_details, retry_count, max_retries, priority_level,
-	chairman_override, created_at, updated_at, completed_at, expires_at, idempotency_key,
+	priority_rank, chairman_override, created_at, updated_at, completed_at, expires_at, idempotency_key,
 	next_attempt_at, lease_owner, lease_until)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)`
 
 const eventByKeySQL = `SELECT ` + eventCols + ` FROM integration_events
 	WHERE service_id = ? AND idempotency_key = ?`
@@ -160,7 +160,7 @@ func (ins *eventInserter) add(ctx context.Context, c *store.Event) (store.Insert
 		len(c.PayloadIn), jsonArg(c.PayloadOut), jsonArg(c.TransformationApplied),
 		jsonArg(c.CanonicalMapping), string(c.Status), c.ResponseCode, c.ResponseTimeMS,
 		jsonArg(c.ErrorDetails), c.RetryCount, c.MaxRetries, string(c.PriorityLevel),
-		boolInt(c.ChairmanOverride), micros(c.CreatedAt), micros(c.UpdatedAt),
+		c.PriorityLevel.Rank(), boolInt(c.ChairmanOverride), micros(c.CreatedAt), micros(c.UpdatedAt),
 		microsArg(c.CompletedAt), microsArg(c.ExpiresAt), textArg(c.IdempotencyKey),
 		micros(c.NextAttemptAt))
 	if err != nil {

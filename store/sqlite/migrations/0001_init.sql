@@ -55,10 +55,12 @@ CREATE TABLE integration_events (
     max_retries            INTEGER NOT NULL DEFAULT 0 CHECK (max_retries >= 0),
     priority_level         TEXT    NOT NULL DEFAULT 'normal'
                                CHECK (priority_level IN ('low', 'normal', 'high', 'critical')),
-    -- priority_rank orders claims (critical first) without a CASE in the claim query.
-    priority_rank          INTEGER GENERATED ALWAYS AS (CASE priority_level
+    -- priority_rank orders claims (critical first) without a CASE in the claim query. It is
+    -- a plain column checked against priority_level, not a generated one, because SQLite
+    -- cannot read a generated column from an index, and the claim's index must cover it.
+    priority_rank          INTEGER NOT NULL CHECK (priority_rank = CASE priority_level
                                WHEN 'low' THEN 1 WHEN 'normal' THEN 2 WHEN 'high' THEN 3
-                               WHEN 'critical' THEN 4 ELSE 0 END) STORED,
+                               WHEN 'critical' THEN 4 END),
     chairman_override      INTEGER NOT NULL DEFAULT 0 CHECK (chairman_override IN (0, 1)),
     created_at             INTEGER NOT NULL,
     updated_at             INTEGER NOT NULL,
@@ -74,9 +76,11 @@ CREATE TABLE integration_events (
 ) STRICT;
 
 -- The claim: due events in claim order. Only pending and retrying rows are indexed, so the
--- index stays as small as the backlog however many events have been delivered.
+-- index stays as small as the backlog however many events have been delivered. It covers
+-- the claim's filters, so events not yet due are skipped without reading their rows.
 CREATE INDEX integration_events_due_idx ON integration_events
-    (chairman_override DESC, priority_rank DESC, created_at, id, next_attempt_at)
+    (chairman_override DESC, priority_rank DESC, created_at, id, next_attempt_at, expires_at,
+     service_id, status)
     WHERE status IN ('pending', 'retrying');
 -- ReleaseExpiredLeases and the lease-fenced updates.
 CREATE INDEX integration_events_lease_idx ON integration_events (lease_until)
@@ -88,8 +92,9 @@ CREATE INDEX integration_events_expiry_idx ON integration_events (expires_at)
 CREATE INDEX integration_events_service_created_idx ON integration_events
     (service_id, created_at, id);
 CREATE INDEX integration_events_created_idx ON integration_events (created_at, id);
--- RequeueEvents and counts by status.
-CREATE INDEX integration_events_status_idx ON integration_events (status, service_id);
+-- RequeueEvents: only the failed and dead events, so queue traffic never touches it.
+CREATE INDEX integration_events_requeue_idx ON integration_events (service_id, created_at)
+    WHERE status IN ('failed', 'dead');
 
 CREATE TABLE integration_health_metrics (
     id                 TEXT    NOT NULL PRIMARY KEY,

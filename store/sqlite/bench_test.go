@@ -1,0 +1,60 @@
+package sqlite_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ehg/hub/store"
+)
+
+// benchPayload is about the size of the shared workload's GitHub issue webhook mapped to a
+// canonical work item.
+var benchPayload = json.RawMessage(`{"action":"opened","issue":{"number":1347,"title":"Found a bug",` +
+	`"body":"I'm having a problem with this.","state":"open","labels":[{"name":"bug"}],` +
+	`"user":{"login":"octocat","id":1}},"repository":{"full_name":"octocat/Hello-World","id":1296269}}`)
+
+// BenchmarkQueueThroughput measures the store's side of delivery end to end: events are
+// inserted in batches, claimed in batches of 100 and completed in batches, one op being one
+// event through the whole cycle. It reports events/s.
+func BenchmarkQueueThroughput(b *testing.B) {
+	for _, batch := range []int{100, 500} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			s := openStore(b, time.Now)
+			svc := newService(b, s, "github")
+			ctx := b.Context()
+			es := make([]*store.Event, batch)
+			done := make([]store.CompleteParams, 0, batch)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for n := 0; n < b.N; n += batch {
+				k := min(batch, b.N-n)
+				for i := range k {
+					es[i] = &store.Event{ServiceID: svc.ID, ServiceName: svc.Name, Operation: "issues.opened",
+						IdempotencyKey: fmt.Sprintf("delivery-%d", n+i), PayloadIn: benchPayload}
+				}
+				_, err := s.InsertEvents(ctx, es[:k])
+				require.NoError(b, err)
+				for left := k; left > 0; {
+					claimed, err := s.ClaimEvents(ctx, store.ClaimParams{Owner: "bench", Limit: min(100, left), Lease: time.Minute})
+					require.NoError(b, err)
+					require.NotEmpty(b, claimed)
+					done = done[:0]
+					for _, e := range claimed {
+						done = append(done, store.CompleteParams{ID: e.ID, Owner: "bench", ResponseCode: 201,
+							ResponseTimeMS: 42, PayloadOut: json.RawMessage(`{"id":1}`)})
+					}
+					lost, err := s.CompleteEvents(ctx, done)
+					require.NoError(b, err)
+					require.Empty(b, lost)
+					left -= len(claimed)
+				}
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+		})
+	}
+}

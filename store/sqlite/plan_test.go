@@ -1,0 +1,42 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestClaimUsesDueIndex checks that the claim walks integration_events_due_idx in claim
+// order (no sort, no table scan), with and without excluded services.
+func TestClaimUsesDueIndex(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "hub.db"), Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	for name, q := range map[string]string{"all": claimAllSQL, "exclude": claimExcludeSQL} {
+		args := []any{"w", int64(2), int64(1), 10}
+		if name == "exclude" {
+			args = append(args, `["00000000-0000-0000-0000-000000000000"]`)
+		}
+		rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+		require.NoError(t, err)
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+			plan = append(plan, detail)
+		}
+		require.NoError(t, rows.Err())
+		require.NoError(t, rows.Close())
+		text := strings.Join(plan, "\n")
+		assert.Contains(t, text, "integration_events_due_idx", name)
+		assert.NotContains(t, text, "TEMP B-TREE", "%s: the index gives the order:\n%s", name, text)
+		assert.NotContains(t, plan, "SCAN integration_events", "%s: no table scan", name)
+		assert.Contains(t, text, "SCAN integration_events USING COVERING INDEX integration_events_due_idx", name)
+		t.Logf("%s:\n%s", name, text)
+	}
+}
