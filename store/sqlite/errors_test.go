@@ -61,7 +61,9 @@ func TestMapError(t *testing.T) {
 		{"unique", func(t *testing.T) error { return driverError(t, `INSERT INTO t (id, u, c) VALUES (2, 'a', 1)`) }, store.ErrConflict},
 		{"primary key", func(t *testing.T) error { return driverError(t, `INSERT INTO t (id, u, c) VALUES (1, 'b', 1)`) }, store.ErrConflict},
 		{"check", func(t *testing.T) error { return driverError(t, `INSERT INTO t (id, u, c) VALUES (3, 'c', 0)`) }, store.ErrInvalidArgument},
-		{"not null", func(t *testing.T) error { return driverError(t, `INSERT INTO t (id, u, c, n) VALUES (3, 'c', 1, NULL)`) }, store.ErrInvalidArgument},
+		{"not null", func(t *testing.T) error {
+			return driverError(t, `INSERT INTO t (id, u, c, n) VALUES (3, 'c', 1, NULL)`)
+		}, store.ErrInvalidArgument},
 		{"busy", busy, store.ErrBusy},
 		{"already mapped", func(*testing.T) error { return fmt.Errorf("op: %w", store.ErrLeaseLost) }, store.ErrLeaseLost},
 		{"context", func(*testing.T) error { return context.Canceled }, context.Canceled},
