@@ -51,8 +51,8 @@ const (
 			canonical_mapping, response_code, response_time_ms, error_details, retry_count,
 			max_retries, priority_level, chairman_override, completed_at, expires_at,
 			idempotency_key, next_attempt_at)
-	ON CONFLICT (service_id, idempotency_key) DO NOTHING
-	RETURNING ` + eventCols
+	ON CONFLICT (service_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+	RETURNING id`
 	sqlSelectEventsByKeys = `SELECT ` + eventColsE + ` FROM {s}.integration_events e
 	JOIN unnest($1::uuid[], $2::text[]) AS k(service_id, idempotency_key)
 		ON e.service_id = k.service_id AND e.idempotency_key = k.idempotency_key`
@@ -84,34 +84,63 @@ type insertBatch struct {
 	completedAt, expiresAt, nextAttemptAt                                      []pgtype.Timestamptz
 }
 
-func (b *insertBatch) add(e *store.Event, id string, now time.Time) {
-	method := e.RequestMethod
-	if method == "" {
-		method = store.MethodPost
+// newStored returns the record InsertEvents writes for e: a copy with canonical ids, the
+// defaults applied, times at store precision and the lease cleared. Every value is decided
+// here, so the inserted events need not be read back.
+func newStored(e *store.Event, id string, now time.Time) *store.Event {
+	ev := e.Clone()
+	ev.ID = id
+	ev.ServiceID = canonical(ev.ServiceID)
+	if ev.VentureID != "" {
+		ev.VentureID = canonical(ev.VentureID)
 	}
-	priority := e.PriorityLevel
-	if priority == "" {
-		priority = store.PriorityNormal
+	ev.Status = store.StatusPending
+	if ev.RequestMethod == "" {
+		ev.RequestMethod = store.MethodPost
 	}
-	next := now
-	if !e.NextAttemptAt.IsZero() {
-		next = store.Timestamp(e.NextAttemptAt)
+	if ev.PriorityLevel == "" {
+		ev.PriorityLevel = store.PriorityNormal
 	}
-	b.id = append(b.id, id)
+	ev.CreatedAt, ev.UpdatedAt = now, now
+	if ev.NextAttemptAt.IsZero() {
+		ev.NextAttemptAt = now
+	} else {
+		ev.NextAttemptAt = store.Timestamp(ev.NextAttemptAt)
+	}
+	if ev.CompletedAt != nil {
+		t := store.Timestamp(*ev.CompletedAt)
+		ev.CompletedAt = &t
+	}
+	if ev.ExpiresAt != nil {
+		t := store.Timestamp(*ev.ExpiresAt)
+		ev.ExpiresAt = &t
+	}
+	ev.LeaseOwner, ev.LeaseUntil = "", nil
+	ev.PayloadIn = jsonBytes(ev.PayloadIn)
+	ev.PayloadOut = jsonBytes(ev.PayloadOut)
+	ev.TransformationApplied = jsonBytes(ev.TransformationApplied)
+	ev.CanonicalMapping = jsonBytes(ev.CanonicalMapping)
+	ev.ErrorDetails = jsonBytes(ev.ErrorDetails)
+	return ev
+}
+
+// add appends a record built by newStored.
+func (b *insertBatch) add(e *store.Event) {
+	b.id = append(b.id, e.ID)
 	b.ventureID = append(b.ventureID, e.VentureID)
 	b.serviceID = append(b.serviceID, e.ServiceID)
 	b.serviceName = append(b.serviceName, e.ServiceName)
 	b.serviceType = append(b.serviceType, e.ServiceType)
 	b.operation = append(b.operation, e.Operation)
 	b.endpointURL = append(b.endpointURL, e.EndpointURL)
-	b.method = append(b.method, string(method))
-	b.priority = append(b.priority, string(priority))
+	b.method = append(b.method, string(e.RequestMethod))
+	b.priority = append(b.priority, string(e.PriorityLevel))
 	b.key = append(b.key, e.IdempotencyKey)
-	b.payloadIn = append(b.payloadIn, jsonBytes(e.PayloadIn))
-	b.payloadOut = append(b.payloadOut, jsonBytes(e.PayloadOut))
-	b.transformation = append(b.transformation, jsonBytes(e.TransformationApplied))
-	b.canonical = append(b.canonical, jsonBytes(e.CanonicalMapping))
-	b.errorDetails = append(b.errorDetails, jsonBytes(e.ErrorDetails))
+	b.payloadIn = append(b.payloadIn, e.PayloadIn)
+	b.payloadOut = append(b.payloadOut, e.PayloadOut)
+	b.transformation = append(b.transformation, e.TransformationApplied)
+	b.canonical = append(b.canonical, e.CanonicalMapping)
+	b.errorDetails = append(b.errorDetails, e.ErrorDetails)
 	b.payloadBytes = append(b.payloadBytes, int64(len(e.PayloadIn)))
 	b.responseTimeMS = append(b.responseTimeMS, e.ResponseTimeMS)
 	b.responseCode = append(b.responseCode, int32(e.ResponseCode)) //nolint:gosec // HTTP codes fit
@@ -120,7 +149,7 @@ func (b *insertBatch) add(e *store.Event, id string, now time.Time) {
 	b.override = append(b.override, e.ChairmanOverride)
 	b.completedAt = append(b.completedAt, timeArg(e.CompletedAt))
 	b.expiresAt = append(b.expiresAt, timeArg(e.ExpiresAt))
-	b.nextAttemptAt = append(b.nextAttemptAt, pgtype.Timestamptz{Time: next, Valid: true})
+	b.nextAttemptAt = append(b.nextAttemptAt, pgtype.Timestamptz{Time: e.NextAttemptAt, Valid: true})
 }
 
 func (b *insertBatch) args(now time.Time) []any {
@@ -141,8 +170,10 @@ func jsonBytes(v json.RawMessage) json.RawMessage {
 
 // prepared is one event of an InsertEvents call after validation.
 type prepared struct {
-	ev *store.Event
-	id string
+	// ev is the record to store (nil for a repeated key).
+	ev  *store.Event
+	svc string // canonical service id
+	key string
 	// first is the index of the earlier event with the same key, or -1.
 	first int
 }
@@ -180,9 +211,9 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 		if e.Status != "" && e.Status != store.StatusPending {
 			return nil, fmt.Errorf("%w: event %d: a new event must be pending, not %q", store.ErrInvalidArgument, i, e.Status)
 		}
-		ps[i] = prepared{ev: e, first: -1}
+		ps[i] = prepared{svc: canonical(e.ServiceID), key: e.IdempotencyKey, first: -1}
 		if e.IdempotencyKey != "" {
-			k := [2]string{canonical(e.ServiceID), e.IdempotencyKey}
+			k := [2]string{ps[i].svc, e.IdempotencyKey}
 			if j, ok := firstByKey[k]; ok {
 				ps[i].first = j
 				continue
@@ -196,21 +227,13 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 				return nil, err
 			}
 		}
-		ps[i].id = id
-		batch.add(e, id, now)
+		ps[i].ev = newStored(e, id, now)
+		batch.add(ps[i].ev)
 	}
 
-	rows, err := s.pool.Query(ctx, s.q.insertEvents, batch.args(now)...)
+	created, err := s.fencedUpdate(ctx, "insert events", s.q.insertEvents, batch.args(now)...)
 	if err != nil {
-		return nil, mapError(fmt.Errorf("postgres: insert events: %w", err))
-	}
-	inserted, err := collect(rows, scanEvent)
-	if err != nil {
-		return nil, mapError(fmt.Errorf("postgres: insert events: %w", err))
-	}
-	created := make(map[string]*store.Event, len(inserted))
-	for _, e := range inserted {
-		created[e.ID] = e
+		return nil, err
 	}
 
 	// Events whose key existed already: fetch what is stored.
@@ -218,9 +241,9 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 	if len(created) < len(batch.id) {
 		var svc, keys []string
 		for _, p := range ps {
-			if p.first < 0 && created[p.id] == nil {
-				svc = append(svc, p.ev.ServiceID)
-				keys = append(keys, p.ev.IdempotencyKey)
+			if p.ev != nil && !created[p.ev.ID] {
+				svc = append(svc, p.svc)
+				keys = append(keys, p.key)
 			}
 		}
 		rows, err := s.pool.Query(ctx, s.q.selectEventsByKeys, svc, keys)
@@ -242,15 +265,15 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 		switch {
 		case p.first >= 0:
 			out[i] = store.InsertResult{Event: out[p.first].Event.Clone()}
-		case created[p.id] != nil:
-			out[i] = store.InsertResult{Event: created[p.id], Created: true}
+		case created[p.ev.ID]:
+			out[i] = store.InsertResult{Event: p.ev, Created: true}
 		default:
-			e := existing[[2]string{canonical(p.ev.ServiceID), p.ev.IdempotencyKey}]
+			e := existing[[2]string{p.svc, p.key}]
 			if e == nil {
 				// The conflicting row vanished between the statements: nothing deletes
 				// events, so this is a concurrent rollback; the caller may retry.
 				return nil, fmt.Errorf("%w: postgres: insert events: event with idempotency key %q of service %s changed concurrently",
-					store.ErrBusy, p.ev.IdempotencyKey, p.ev.ServiceID)
+					store.ErrBusy, p.key, p.svc)
 			}
 			out[i] = store.InsertResult{Event: e}
 		}

@@ -8,7 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// listenerAppName marks the listener connections in pg_stat_activity.
+// listenerAppName, followed by the schema, marks the listener connections in
+// pg_stat_activity.
 const listenerAppName = "hub-store-listener"
 
 // Channel returns the NOTIFY channel the store's triggers signal: the schema name.
@@ -47,7 +48,7 @@ func (s *Store) Notifications(ctx context.Context) (<-chan struct{}, error) {
 // listen opens a connection and LISTENs on the store's channel.
 func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
 	cfg := s.pool.Config().ConnConfig.Copy()
-	cfg.RuntimeParams["application_name"] = listenerAppName
+	cfg.RuntimeParams["application_name"] = listenerAppName + " " + s.channel
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, mapError(fmt.Errorf("postgres: notifications: connect: %w", err))

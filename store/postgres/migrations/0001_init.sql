@@ -67,10 +67,14 @@ CREATE TABLE {schema}.integration_events (
     next_attempt_at        timestamptz NOT NULL,
     lease_owner            text,
     lease_until            timestamptz,
-    CONSTRAINT integration_events_idempotency_key UNIQUE (service_id, idempotency_key),
     CONSTRAINT integration_events_lease_check CHECK (
         (status = 'processing') = (lease_owner IS NOT NULL AND lease_until IS NOT NULL))
 );
+
+-- Idempotency: one key per service. Partial, so events without a key cost no entry; inserts
+-- name the predicate in ON CONFLICT to use it.
+CREATE UNIQUE INDEX integration_events_idempotency_key ON {schema}.integration_events
+    (service_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
 -- The claim: due events in claim order. Only pending and retrying rows are indexed, so the
 -- index stays as small as the backlog however many events have been delivered.
@@ -88,8 +92,22 @@ CREATE INDEX integration_events_expiry_idx ON {schema}.integration_events (expir
 CREATE INDEX integration_events_service_created_idx ON {schema}.integration_events
     (service_id, created_at, id);
 CREATE INDEX integration_events_created_idx ON {schema}.integration_events (created_at, id);
--- RequeueEvents and counts by status.
-CREATE INDEX integration_events_status_idx ON {schema}.integration_events (status, service_id);
+-- RequeueEvents: the failed and dead events (few) by service and creation time.
+CREATE INDEX integration_events_requeue_idx ON {schema}.integration_events (service_id, created_at)
+    WHERE status IN ('failed', 'dead');
+
+-- Payloads are a few kilobytes, so TOAST compresses them: prefer lz4, far cheaper than the
+-- default pglz, when the server was built with it (PostgreSQL 14+); keep pglz otherwise.
+DO $$
+BEGIN
+    ALTER TABLE {schema}.integration_events
+        ALTER COLUMN payload_in SET COMPRESSION lz4,
+        ALTER COLUMN payload_out SET COMPRESSION lz4,
+        ALTER COLUMN canonical_mapping SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR syntax_error THEN
+    NULL;
+END;
+$$;
 
 CREATE TABLE {schema}.integration_health_metrics (
     id                 uuid             PRIMARY KEY DEFAULT gen_random_uuid(),
