@@ -78,8 +78,9 @@ type Options struct {
 //
 // A call passes, in order: inline retry → bulkhead (or adaptive concurrency limiter) →
 // ceiling rate limiter → adaptive remote-limit pacer → the endpoint's circuit breaker →
-// per-attempt timeout → the call. All but the pacer are failsafe-go policies; the breaker and
-// timeout are per endpoint, the rest per service.
+// per-attempt timeout → the call. All but the pacer are failsafe-go policies; the breaker,
+// timeout and inline retry are per endpoint, the rest per service. The pacer joins the chain
+// once the remote has said something about its limits.
 type Policy struct {
 	name     string
 	cfg      Config
@@ -103,7 +104,8 @@ type Breaker struct {
 	p        *Policy
 	endpoint string
 	cb       circuitbreaker.CircuitBreaker[any]
-	exec     failsafe.Executor[any]
+	exec     failsafe.Executor[any] // the chain without the pacer
+	paced    failsafe.Executor[any] // the chain with the pacer; nil when adaptive is off
 	forced   atomic.Bool
 	manual   atomic.Bool // set while a forced transition's listener runs
 	open     atomic.Bool // the failsafe breaker is open (kept by its state listener)
@@ -161,7 +163,6 @@ func New(cfg Config, opts Options) (*Policy, error) {
 	}
 	if rl.Adaptive {
 		p.pacer = newPacer(p.clock, rl.LowWater, rl.MaxWait.D())
-		shared = append(shared, &pacerPolicy{p: p.pacer})
 	}
 	var attemptTimeout failsafe.Policy[any]
 	if cfg.Retry.Timeout > 0 {
@@ -187,11 +188,16 @@ func New(cfg Config, opts Options) (*Policy, error) {
 				Build())
 		}
 		chain = append(chain, shared...)
-		chain = append(chain, b.cb)
+		inner := []failsafe.Policy[any]{b.cb}
 		if attemptTimeout != nil {
-			chain = append(chain, attemptTimeout)
+			inner = append(inner, attemptTimeout)
 		}
-		b.exec = failsafe.With(chain...)
+		b.exec = failsafe.With(slices.Concat(chain, inner)...)
+		if p.pacer != nil {
+			// Until the remote says anything about its limits the pacer has nothing to do, so
+			// calls skip it (b.exec); afterwards they go through it (b.paced).
+			b.paced = failsafe.With(slices.Concat(chain, []failsafe.Policy[any]{&pacerPolicy{p: p.pacer}}, inner)...)
+		}
 		p.breakers = append(p.breakers, b)
 	}
 	return p, nil
@@ -241,7 +247,11 @@ func Execute[R any](ctx context.Context, p *Policy, fn func(ctx context.Context,
 			continue
 		}
 		endpoint := b.endpoint
-		res, err := b.exec.WithContext(ctx).GetWithExecution(func(exec failsafe.Execution[any]) (any, error) {
+		exec := b.exec
+		if p.pacer != nil && p.pacer.active.Load() {
+			exec = b.paced
+		}
+		res, err := exec.WithContext(ctx).GetWithExecution(func(exec failsafe.Execution[any]) (any, error) {
 			r, err := fn(exec.Context(), endpoint)
 			return r, p.afterCall(ctx, r, err)
 		})
