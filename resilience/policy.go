@@ -247,11 +247,11 @@ func Execute[R any](ctx context.Context, p *Policy, fn func(ctx context.Context,
 			continue
 		}
 		endpoint := b.endpoint
-		exec := b.exec
+		ex := b.exec
 		if p.pacer != nil && p.pacer.active.Load() {
-			exec = b.paced
+			ex = b.paced
 		}
-		res, err := exec.WithContext(ctx).GetWithExecution(func(exec failsafe.Execution[any]) (any, error) {
+		res, err := ex.WithContext(ctx).GetWithExecution(func(exec failsafe.Execution[any]) (any, error) {
 			r, err := fn(exec.Context(), endpoint)
 			return r, p.afterCall(ctx, r, err)
 		})
@@ -285,9 +285,11 @@ func (p *Policy) afterCall(ctx context.Context, r any, err error) error {
 			case *http.Response:
 				if m != nil {
 					p.pacer.observe(m.StatusCode, m.Header)
+					return nil
 				}
 			case ResponseMeta:
 				p.pacer.observe(m.ResponseStatus(), m.ResponseHeader())
+				return nil
 			}
 			p.pacer.succeeded()
 		}
