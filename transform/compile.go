@@ -9,6 +9,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
@@ -320,8 +321,10 @@ func compileExpr(src string, c *config, tables map[string]map[string]any, opts [
 		return nil, &CompileError{Expr: src, Kind: ErrTooComplex,
 			Msg: fmt.Sprintf("expression has %d nodes, over the limit of %d", cnt.n, c.maxNodes)}
 	}
-	if err := checkTables(tree.Node, tables); err != nil {
-		return nil, &CompileError{Expr: src, Kind: ErrCompile, Msg: err.Error(), Err: err}
+	if pos, err := checkCalls(tree.Node, tables, c); err != nil {
+		ce := &CompileError{Expr: src, Kind: ErrCompile, Msg: err.Error(), Err: err}
+		ce.Line, ce.Column = lineColumn(src, pos)
+		return nil, ce
 	}
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
@@ -346,29 +349,62 @@ type nodeCounter struct{ n int }
 
 func (c *nodeCounter) Visit(*ast.Node) { c.n++ }
 
-// checkTables reports lookup("name", ...) calls naming a table the rules do not declare.
-func checkTables(n ast.Node, tables map[string]map[string]any) error {
-	v := &tableChecker{tables: tables}
+// checkCalls reports calls of functions that do not exist (with a map environment expr
+// would otherwise treat the name as an input key and fail at run time) and
+// lookup("name", ...) calls naming a table the rules do not declare.
+// It returns the rune offset of the offending call.
+func checkCalls(n ast.Node, tables map[string]map[string]any, c *config) (int, error) {
+	v := &callChecker{tables: tables, cfg: c}
 	ast.Walk(&n, v)
-	return v.err
+	return v.pos, v.err
 }
 
-type tableChecker struct {
+type callChecker struct {
 	tables map[string]map[string]any
+	cfg    *config
 	err    error
+	pos    int
 }
 
-func (t *tableChecker) Visit(node *ast.Node) {
+// lineColumn turns a rune offset into a 1-based line and column.
+func lineColumn(src string, offset int) (line, col int) {
+	line, col = 1, 1
+	i := 0
+	for _, r := range src {
+		if i == offset {
+			break
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		i++
+	}
+	return line, col
+}
+
+func (t *callChecker) Visit(node *ast.Node) {
 	call, ok := (*node).(*ast.CallNode)
-	if !ok || t.err != nil || len(call.Arguments) == 0 {
+	if !ok || t.err != nil {
 		return
 	}
-	if id, ok := call.Callee.(*ast.IdentifierNode); !ok || id.Value != "lookup" {
+	id, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	if _, builtin := builtin.Index[id.Value]; !builtin && !helperNames[id.Value] && t.cfg.functions[id.Value] == nil {
+		t.err = fmt.Errorf("unknown function %s()", id.Value)
+		t.pos = call.Location().From
+		return
+	}
+	if id.Value != "lookup" || len(call.Arguments) == 0 {
 		return
 	}
 	if s, ok := call.Arguments[0].(*ast.StringNode); ok {
 		if _, found := t.tables[s.Value]; !found {
 			t.err = fmt.Errorf("%w: lookup table %q is not declared in the rules' tables", ErrInvalidRules, s.Value)
+			t.pos = s.Location().From
 		}
 	}
 }

@@ -37,6 +37,12 @@ func (e *limitError) Error() string {
 // Is makes a limitError match ErrMemoryLimit.
 func (e *limitError) Is(target error) bool { return target == ErrMemoryLimit }
 
+// helperNames are the functions helpers registers.
+var helperNames = map[string]bool{
+	fnAdd: true, fnNum: true, "coalesce": true, "lookup": true, "parseDate": true,
+	"uuid5": true, "sha256": true, "path": true, "toNumber": true,
+}
+
 type helper struct {
 	name  string
 	fn    func(args ...any) (any, error)
