@@ -3,6 +3,7 @@ package connectors
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"time"
@@ -152,6 +153,20 @@ type ListRequest struct {
 	Limit int
 	// Params holds named arguments, as in [Request.Params].
 	Params map[string]string
+}
+
+// ErrStuckCursor is the cause when a remote hands back the cursor it was given, which
+// would make a caller that follows cursors loop forever. The error's class is
+// ClassPermanent.
+var ErrStuckCursor = errors.New("connectors: pagination cursor does not advance")
+
+// CheckCursor returns an [*Error] wrapping [ErrStuckCursor] when next equals a
+// non-empty prev; Lister implementations call it before returning a page.
+func CheckCursor(op, prev, next string) error {
+	if prev != "" && next == prev {
+		return &Error{Class: ClassPermanent, Op: op, Err: ErrStuckCursor}
+	}
+	return nil
 }
 
 // Page is one page of listed records.

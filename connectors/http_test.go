@@ -123,3 +123,14 @@ func TestSafeHeader(t *testing.T) {
 	assert.Empty(t, e.Header.Get("Set-Cookie"))
 	assert.Equal(t, plain, connectors.SafeHeader(plain))
 }
+
+func TestCheckCursor(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, connectors.CheckCursor("op", "", ""))
+	require.NoError(t, connectors.CheckCursor("op", "", "a"))
+	require.NoError(t, connectors.CheckCursor("op", "a", "b"))
+	require.NoError(t, connectors.CheckCursor("op", "a", ""))
+	err := connectors.CheckCursor("op", "a", "a")
+	require.ErrorIs(t, err, connectors.ErrStuckCursor)
+	require.ErrorIs(t, err, connectors.ErrPermanent)
+}

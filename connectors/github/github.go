@@ -266,7 +266,11 @@ func (c *Connector) List(ctx context.Context, lr *connectors.ListRequest) (*conn
 	if err := json.Unmarshal(res.Body, &items); err != nil {
 		return nil, &connectors.Error{Class: connectors.ClassPermanent, Op: op, StatusCode: res.StatusCode, Message: "response is not a JSON array"}
 	}
-	return &connectors.Page{Items: items, NextCursor: nextLink(res.Header)}, nil
+	next := nextLink(res.Header)
+	if err := connectors.CheckCursor(op, lr.Cursor, next); err != nil {
+		return nil, err
+	}
+	return &connectors.Page{Items: items, NextCursor: next}, nil
 }
 
 func (c *Connector) repoPath(params map[string]string) (string, error) {

@@ -330,6 +330,9 @@ func (c *Connector) List(ctx context.Context, lr *connectors.ListRequest) (*conn
 			page.NextCursor = strconv.Itoa(cur + 1)
 		}
 	}
+	if err := connectors.CheckCursor(op, lr.Cursor, page.NextCursor); err != nil {
+		return nil, err
+	}
 	return page, nil
 }
 

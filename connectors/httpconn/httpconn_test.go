@@ -299,6 +299,9 @@ func TestPagination(t *testing.T) {
 		}
 		_ = json.NewEncoder(w).Encode(page(from, 2))
 	})
+	mux.HandleFunc("/stuck", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"items":[1],"next":"same"}`))
+	})
 	mux.HandleFunc("/evil", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Link", `<https://attacker.example/steal>; rel="next"`)
 		_, _ = w.Write([]byte(`[]`))
@@ -324,6 +327,7 @@ func TestPagination(t *testing.T) {
 	c, err := httpconn.New(connectors.Config{BaseURL: srv.URL, HTTPClient: srv.Client(), Options: json.RawMessage(`{"operations":{
 		"link":   {"method":"GET","path":"/link","pagination":{"type":"link","since_param":"since"}},
 		"evil":   {"method":"GET","path":"/evil","pagination":{"type":"link"}},
+		"stuck":  {"method":"GET","path":"/stuck","pagination":{"type":"cursor","items_field":"items","cursor_param":"c","cursor_field":"next"}},
 		"cursor": {"method":"GET","path":"/cursor","pagination":{"type":"cursor","items_field":"results","cursor_param":"after","cursor_field":"paging.next.after","size_param":"limit","page_size":2}},
 		"pages":  {"method":"GET","path":"/pages","pagination":{"type":"page","page_param":"p","items_field":"data.rows","page_size":2}}
 	}}`)})
@@ -354,6 +358,8 @@ func TestPagination(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.List(t.Context(), &connectors.ListRequest{Operation: "evil", Cursor: p.NextCursor})
 	require.ErrorIs(t, err, connectors.ErrForeignURL)
+	_, err = c.List(t.Context(), &connectors.ListRequest{Operation: "stuck", Cursor: "same"})
+	require.ErrorIs(t, err, connectors.ErrStuckCursor)
 	_, err = c.List(t.Context(), &connectors.ListRequest{})
 	require.ErrorIs(t, err, connectors.ErrBadRequest, "ambiguous list operation must be named")
 	_, err = c.List(t.Context(), &connectors.ListRequest{Operation: "pages", Cursor: "x"})

@@ -425,6 +425,7 @@ func (c *Connector) queryAll(ctx context.Context, op string, r *connectors.Reque
 	var size int64
 	var last *connectors.HTTPResult
 	cursor := ""
+	seen := map[string]struct{}{}
 	for {
 		page, res, err := c.queryPage(ctx, op, q, cursor)
 		if err != nil {
@@ -441,6 +442,11 @@ func (c *Connector) queryAll(ctx context.Context, op string, r *connectors.Reque
 		if page.Done || page.NextRecordsURL == "" {
 			break
 		}
+		if _, dup := seen[page.NextRecordsURL]; dup {
+			return nil, &connectors.Error{Class: connectors.ClassPermanent, Op: op, StatusCode: res.StatusCode,
+				Message: "query pagination loops: nextRecordsUrl repeats"}
+		}
+		seen[page.NextRecordsURL] = struct{}{}
 		cursor = page.NextRecordsURL
 	}
 	body, err := json.Marshal(all)
@@ -498,6 +504,9 @@ func (c *Connector) List(ctx context.Context, lr *connectors.ListRequest) (*conn
 	next := ""
 	if !page.Done {
 		next = page.NextRecordsURL
+	}
+	if err := connectors.CheckCursor(op, lr.Cursor, next); err != nil {
+		return nil, err
 	}
 	return &connectors.Page{Items: page.Records, NextCursor: next}, nil
 }

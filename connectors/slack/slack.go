@@ -313,6 +313,9 @@ func (c *Connector) List(ctx context.Context, lr *connectors.ListRequest) (*conn
 	if parsed.Channels == nil {
 		parsed.Channels = []json.RawMessage{}
 	}
+	if err := connectors.CheckCursor(op, lr.Cursor, parsed.Meta.NextCursor); err != nil {
+		return nil, err
+	}
 	return &connectors.Page{Items: parsed.Channels, NextCursor: parsed.Meta.NextCursor}, nil
 }
 
