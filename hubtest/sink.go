@@ -25,30 +25,40 @@ type Faults struct {
 	// rounded up; "1" when RetryAfter is below a second and RetryAfterMS is false).
 	P429       float64
 	RetryAfter time.Duration
-	Seed       uint64
+	// ThrottleEvery, when positive, opens a throttle window after every ThrottleEvery
+	// successful deliveries: for RetryAfter, every request is answered 429 with
+	// Retry-After, as a remote whose quota ran out would.
+	ThrottleEvery int
+	Seed          uint64
 }
 
 // Sink is an HTTP endpoint standing in for a remote service. It accepts every request
 // (200 with {"ok":true}) unless told to fail, and counts successful deliveries by their
-// Idempotency-Key header. Safe for concurrent use.
+// Idempotency-Key header (requests without one, such as health probes, are answered but
+// not counted as deliveries). Safe for concurrent use.
 type Sink struct {
 	// URL is the sink's base URL.
 	URL string
 
 	srv *httptest.Server
 
-	mu        sync.Mutex
-	delivered map[string]int
-	order     []string
-	bodies    map[string][]byte
-	faults    Faults
-	rng       *rand.Rand
-	status    int // fail every request with this status when non-zero
-	inflight  map[string]int
+	mu             sync.Mutex
+	delivered      map[string]int
+	order          []string
+	bodies         map[string][]byte
+	faults         Faults
+	rng            *rand.Rand
+	status         int // fail every request with this status when non-zero
+	throttledUntil time.Time
+	sinceThrottle  int
+	windows        int
+	firstInWindow  bool
+	inflight       map[string]int
 
 	requests                atomic.Int64
 	failures                atomic.Int64
 	r429                    atomic.Int64
+	r429After               atomic.Int64
 	timeouts                atomic.Int64
 	delay                   atomic.Int64 // per-request handling delay in ns
 	concurrent              atomic.Int64
@@ -96,6 +106,11 @@ func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	status := s.status
 	f := s.faults
+	throttled := time.Now().Before(s.throttledUntil)
+	first := false
+	if throttled && s.firstInWindow {
+		first, s.firstInWindow = true, false
+	}
 	var roll float64
 	if f.P500+f.PTimeout+f.P429 > 0 {
 		roll = s.rng.Float64()
@@ -112,6 +127,16 @@ func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(d)
 	}
 	switch {
+	case throttled:
+		s.failures.Add(1)
+		s.r429.Add(1)
+		if !first {
+			s.r429After.Add(1)
+		}
+		secs := int((f.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
 	case status != 0:
 		s.failures.Add(1)
 		if status == http.StatusTooManyRequests {
@@ -142,10 +167,21 @@ func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.delivered[key]++
-	s.order = append(s.order, key)
-	if _, ok := s.bodies[key]; !ok {
-		s.bodies[key] = body
+	if f.ThrottleEvery > 0 {
+		s.sinceThrottle++
+		if s.sinceThrottle >= f.ThrottleEvery {
+			s.sinceThrottle = 0
+			s.windows++
+			s.throttledUntil = time.Now().Add(f.RetryAfter)
+			s.firstInWindow = true
+		}
+	}
+	if key != "" { // probes (a connector's Check) carry no key and are not deliveries
+		s.delivered[key]++
+		s.order = append(s.order, key)
+		if _, ok := s.bodies[key]; !ok {
+			s.bodies[key] = body
+		}
 	}
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
@@ -208,6 +244,18 @@ func (s *Sink) Requests() int64    { return s.requests.Load() }
 func (s *Sink) Failures() int64    { return s.failures.Load() }
 func (s *Sink) RateLimited() int64 { return s.r429.Load() }
 func (s *Sink) Timeouts() int64    { return s.timeouts.Load() }
+
+// ThrottleWindows returns how many throttle windows opened, and RateLimitedAfterFirst how
+// many 429s were answered in a window after its first one (what a well-behaved client keeps
+// small by pausing on the first).
+func (s *Sink) ThrottleWindows() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.windows
+}
+
+// RateLimitedAfterFirst: see ThrottleWindows.
+func (s *Sink) RateLimitedAfterFirst() int64 { return s.r429After.Load() }
 
 // ConcurrentDuplicates counts requests that arrived while another request with the same
 // idempotency key was still being handled (a double delivery under a held lease would
