@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ehg/hub/store"
@@ -302,21 +303,23 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]*store.E
 	return es, nil
 }
 
-// changeStatus moves event id to status to (checked with store.CheckTransition against its
-// current status) inside a write transaction, with set the rest of the SET clause.
-func (s *Store) changeStatus(ctx context.Context, id string, to store.EventStatus, set string, args ...any) (*store.Event, error) {
+// changeStatus moves event id to status to, when its current status is one of from, inside
+// a write transaction; set is the rest of the SET clause. Another current status is a
+// *store.TransitionError.
+func (s *Store) changeStatus(ctx context.Context, id string, from []store.EventStatus, to store.EventStatus,
+	set string, args ...any) (*store.Event, error) {
 	id, err := canonicalID("event", id)
 	if err != nil {
 		return nil, err
 	}
 	var out *store.Event
 	err = s.write(ctx, func(q querier) error {
-		var from store.EventStatus
-		if err := q.QueryRowContext(ctx, `SELECT status FROM integration_events WHERE id = ?`, id).Scan(&from); err != nil {
+		var cur store.EventStatus
+		if err := q.QueryRowContext(ctx, `SELECT status FROM integration_events WHERE id = ?`, id).Scan(&cur); err != nil {
 			return fmt.Errorf("event %s: %w", id, mapError(err))
 		}
-		if err := store.CheckTransition(from, to); err != nil {
-			return &store.TransitionError{EventID: id, From: from, To: to}
+		if !slices.Contains(from, cur) {
+			return &store.TransitionError{EventID: id, From: cur, To: to}
 		}
 		e, err := scanEvent(q.QueryRowContext(ctx, `UPDATE integration_events SET status = ?, `+set+
 			` WHERE id = ? RETURNING `+eventCols, append(append([]any{string(to)}, args...), id)...))
@@ -331,13 +334,14 @@ func (s *Store) changeStatus(ctx context.Context, id string, to store.EventStatu
 
 // CancelEvent implements store.EventStore.
 func (s *Store) CancelEvent(ctx context.Context, id string) (*store.Event, error) {
-	return s.changeStatus(ctx, id, store.StatusCancelled, `updated_at = ?`, micros(s.now()))
+	return s.changeStatus(ctx, id, []store.EventStatus{store.StatusPending, store.StatusRetrying},
+		store.StatusCancelled, `updated_at = ?`, micros(s.now()))
 }
 
 // RequeueEvent implements store.EventStore.
 func (s *Store) RequeueEvent(ctx context.Context, id string, resetRetries bool) (*store.Event, error) {
 	now := micros(s.now())
-	e, err := s.changeStatus(ctx, id, store.StatusPending,
+	e, err := s.changeStatus(ctx, id, []store.EventStatus{store.StatusFailed, store.StatusDead}, store.StatusPending,
 		`updated_at = ?, next_attempt_at = ?, completed_at = NULL, lease_owner = NULL, lease_until = NULL,
 		retry_count = CASE WHEN ? THEN 0 ELSE retry_count END`, now, now, boolInt(resetRetries))
 	if err != nil {
