@@ -20,6 +20,7 @@ type Compiled struct {
 	id     string // absolute "$id" of the schema, if any
 	doc    any    // the schema, decoded
 	schema *jsonschema.Schema
+	fast   *fastNode // verdict-only validator; nil when the schema needs jsonschema v5 alone
 	limits Limits
 
 	indexOnce sync.Once
@@ -115,6 +116,9 @@ func (c *Compiled) ValidateJSON(data []byte) (*Result, error) {
 
 // validate runs the compiled schema over a prepared document.
 func (c *Compiled) validate(doc any) (*Result, error) {
+	if c.fast != nil && c.fast.valid(doc) {
+		return &Result{Contract: c.c.Name, Version: c.c.Version, Valid: true}, nil
+	}
 	err := c.schema.Validate(doc)
 	if err == nil {
 		return &Result{Contract: c.c.Name, Version: c.c.Version, Valid: true}, nil

@@ -381,6 +381,17 @@ func (r *Registry) compile(ctx context.Context, c Contract) (*Compiled, error) {
 		return nil, schemaErr(err)
 	}
 	out := newCompiled(c, doc, sch, r.cfg.limits)
+	var formats map[string]func(any) bool
+	if r.cfg.assertFormat {
+		formats = make(map[string]func(any) bool, len(jsonschema.Formats)+len(comp.Formats))
+		for name, f := range jsonschema.Formats {
+			formats[name] = f
+		}
+		for name, f := range comp.Formats {
+			formats[name] = f
+		}
+	}
+	out.fast = buildFast(sch, formats)
 	if m, ok := doc.(map[string]any); ok {
 		if id, ok := m["$id"].(string); ok && strings.Contains(id, ":") {
 			out.id = strings.TrimSuffix(id, "#")
