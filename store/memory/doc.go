@@ -1,0 +1,15 @@
+// Package memory is the in-memory implementation of [store.Store] and [store.Notifier]: the
+// reference implementation every other store is checked against (it passes
+// store/storetest), and the store the hub uses when none is configured.
+//
+// A [Store] keeps every record in Go maps guarded by one read-write mutex, so it is safe for
+// concurrent use by many goroutines of one process; nothing is persisted and nothing is shared
+// between processes. Callers never share memory with it: records are deep-copied on the way
+// in and on the way out.
+//
+// The queue keeps, per service, a heap of due events in claim order (chairman override,
+// priority, age, id) and a heap of not-yet-due events keyed by next_attempt_at, so a claim
+// costs O(services + n log events) rather than a scan of the table. Every time the store
+// writes or compares comes from the clock in [Options] (time.Now by default), truncated to
+// [store.Precision] in UTC.
+package memory

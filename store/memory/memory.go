@@ -1,0 +1,174 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ehg/hub/store"
+)
+
+// Options configure a [Store]. The zero value is valid.
+type Options struct {
+	// Now is the clock used for every time the store writes or compares (created_at, claims,
+	// leases, expiry). Nil means time.Now. It must be safe for concurrent use.
+	Now func() time.Time
+}
+
+// Store is the in-memory [store.Store]. Create it with [New]; the zero value is not usable.
+// It is safe for concurrent use by many goroutines.
+type Store struct {
+	now func() time.Time
+
+	mu sync.RWMutex
+
+	services       map[string]*store.Service
+	servicesByName map[string]string
+
+	events map[string]*entry
+	byKey  map[eventKey]*entry
+	// queues holds, per service id, the pending and retrying events.
+	queues map[string]*serviceQueue
+	// leased holds the processing events.
+	leased map[string]*entry
+
+	rules     map[string][]*store.TransformationRule // by name, any version order
+	contracts map[contractKey]*store.Contract
+	metrics   []*store.HealthMetric
+	metricIDs map[string]bool
+	analytics map[analyticsKey]*store.AnalyticsRollup
+	audit     []*store.AuditEntry
+	auditIDs  map[string]bool
+
+	notify notifier
+}
+
+type eventKey struct{ serviceID, key string }
+
+type contractKey struct{ name, version string }
+
+type analyticsKey struct {
+	serviceID string
+	period    store.Period
+	start     int64 // UnixMicro
+}
+
+// New returns an empty store using opts.
+func New(opts Options) *Store {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{
+		now:            now,
+		services:       map[string]*store.Service{},
+		servicesByName: map[string]string{},
+		events:         map[string]*entry{},
+		byKey:          map[eventKey]*entry{},
+		queues:         map[string]*serviceQueue{},
+		leased:         map[string]*entry{},
+		rules:          map[string][]*store.TransformationRule{},
+		contracts:      map[contractKey]*store.Contract{},
+		metricIDs:      map[string]bool{},
+		analytics:      map[analyticsKey]*store.AnalyticsRollup{},
+		auditIDs:       map[string]bool{},
+	}
+}
+
+// clock returns the store's current time as stores keep it.
+func (s *Store) clock() time.Time { return store.Timestamp(s.now()) }
+
+// begin returns the context's error, wrapped with the operation, when ctx has ended.
+func begin(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: %s: %w", op, err)
+	}
+	return nil
+}
+
+// canonicalID returns id in canonical lowercase UUID form, or ErrInvalidArgument.
+func canonicalID(kind, id string) (string, error) {
+	if isCanonical(id) {
+		return id, nil
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s id %q is not a UUID", store.ErrInvalidArgument, kind, id)
+	}
+	return u.String(), nil
+}
+
+// isCanonical reports whether id is already a lowercase hyphenated UUID, the common case,
+// without allocating.
+func isCanonical(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := id[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// assignID returns the canonical form of id, or a new random UUID when id is empty.
+func assignID(kind, id string) (string, error) {
+	if id == "" {
+		return uuid.NewString(), nil
+	}
+	return canonicalID(kind, id)
+}
+
+// window applies a normalised page to n ordered items and returns the slice bounds.
+func window(p store.Page, n int) (lo, hi int) {
+	lo = min(p.Offset, n)
+	hi = min(lo+p.Limit, n)
+	return lo, hi
+}
+
+func normPage(op string, p store.Page) (store.Page, error) {
+	n, err := p.Normalize()
+	if err != nil {
+		return n, fmt.Errorf("memory: %s: %w", op, err)
+	}
+	return n, nil
+}
+
+// inRange reports whether t is in [from, to), zero bounds being open.
+func inRange(t, from, to time.Time) bool {
+	if !from.IsZero() && t.Before(store.Timestamp(from)) {
+		return false
+	}
+	if !to.IsZero() && !t.Before(store.Timestamp(to)) {
+		return false
+	}
+	return true
+}
+
+func timePtr(t time.Time) *time.Time { return &t }
+
+func stampPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := store.Timestamp(*t)
+	return &v
+}
+
+// Interface guards.
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.Notifier = (*Store)(nil)
+)
