@@ -92,7 +92,9 @@ func (p *Program) RoundTrip(ctx context.Context, samples ...map[string]any) (*Ro
 // members from a top-level identifier (or $env). Let variables and closure elements are
 // not input paths.
 func readPaths(n ast.Node) []string {
-	w := &pathWalker{vars: map[string]bool{}, seen: map[string]bool{}}
+	callees := &calleeWalker{nodes: map[ast.Node]bool{}}
+	ast.Walk(&n, callees)
+	w := &pathWalker{vars: map[string]bool{}, seen: map[string]bool{}, callees: callees.nodes}
 	ast.Walk(&n, w)
 	var out []string
 	for p := range w.seen {
@@ -103,8 +105,18 @@ func readPaths(n ast.Node) []string {
 }
 
 type pathWalker struct {
-	vars map[string]bool
-	seen map[string]bool
+	vars    map[string]bool
+	seen    map[string]bool
+	callees map[ast.Node]bool
+}
+
+// calleeWalker collects the identifiers that name called functions.
+type calleeWalker struct{ nodes map[ast.Node]bool }
+
+func (c *calleeWalker) Visit(node *ast.Node) {
+	if call, ok := (*node).(*ast.CallNode); ok {
+		c.nodes[call.Callee] = true
+	}
 }
 
 func (w *pathWalker) Visit(node *ast.Node) {
@@ -128,7 +140,7 @@ func (w *pathWalker) Visit(node *ast.Node) {
 func (w *pathWalker) chain(n ast.Node) (string, bool) {
 	switch x := n.(type) {
 	case *ast.IdentifierNode:
-		if w.vars[x.Value] {
+		if w.vars[x.Value] || w.callees[x] {
 			return "", false
 		}
 		if x.Value == "$env" {

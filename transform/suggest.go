@@ -91,7 +91,7 @@ var builtinSynonyms = [][]string{
 	{"priority", "severity", "urgency", "importance"},
 	{"reporter", "user", "author", "creator", "submitter", "opened_by", "reported_by", "created_by", "requester"},
 	{"assignees", "assignee", "assigned_to", "owners", "responsible"},
-	{"url", "html_url", "link", "href", "web_url", "permalink", "browse_url", "self_url"},
+	{"url", "html_url", "link", "href", "web_url", "permalink", "browse_url", "self_url", "self"},
 	{"created_at", "created", "creation_date", "created_on", "inserted_at", "date_created", "create_time", "opened_at"},
 	{"updated_at", "updated", "modified", "modified_at", "last_modified", "updated_on", "update_time", "date_modified"},
 	{"comment_count", "comments", "comments_count", "num_comments", "comment_total"},
@@ -111,13 +111,14 @@ var builtinSynonyms = [][]string{
 	{"street", "address1", "address_line1", "line1"},
 	{"name", "full_name", "display_name", "displayname"},
 	{"id", "identifier", "key", "uid"},
+	{"marketing_opt_in", "accepts_marketing", "marketing_consent", "newsletter", "opt_in"},
 }
 
 // identityLeaves are member names that identify or label the object they belong to; when
 // a scalar target matches an object, these are the member to take.
 var identityLeaves = map[string]float64{
 	"login": 1, "username": 1, "name": 0.95, "display_name": 0.95, "title": 0.95, "key": 0.8,
-	"email": 0.8, "label": 0.9, "value": 0.7, "slug": 0.7, "id": 0.5,
+	"email": 0.8, "label": 0.9, "value": 0.7, "slug": 0.7, "id": 0.5, "total": 0.9, "count": 0.9,
 }
 
 // valueSynonyms map common status vocabularies onto each other for enum targets.
@@ -181,6 +182,9 @@ func (h Heuristic) Suggest(ctx context.Context, sample map[string]any, targetSch
 	// Pass 1: the object that hosts most strong name matches is the primary entity.
 	hosts := map[string]float64{}
 	for _, t := range targets {
+		if len(t.parents) > 0 {
+			continue // nested target objects come from their own source objects
+		}
 		best, host := 0.0, ""
 		for _, s := range sources {
 			if n, _ := nameScore(t, s, syn); n > best {
@@ -305,6 +309,9 @@ func nameSim(a, b string, syn synonyms) (float64, string) {
 	if na == nb {
 		return 1, fmt.Sprintf("name %q matches %q", b, a)
 	}
+	if na == nb+"s" || nb == na+"s" {
+		return 0.95, fmt.Sprintf("name %q is the singular or plural of %q", b, a)
+	}
 	if g := syn[na]; g != 0 && g == syn[nb] {
 		return 0.9, fmt.Sprintf("%q is a synonym of %q", b, a)
 	}
@@ -403,12 +410,18 @@ func typeFit(t *targetField, s *sourceField) (float64, string, string) {
 	v := s.value
 	if s.project {
 		if !hasType(t, "array") {
+			if len(t.types) > 0 && kindFits(t, v) {
+				return 0.5, "first element's member", fmt.Sprintf("%s?.[0]?.%s", s.arrExpr, s.segs[len(s.segs)-1])
+			}
 			return 0, "", ""
 		}
 		if t.items != nil && !kindFits(t.items, v) {
 			return 0, "", ""
 		}
 		return 1, "array of the members of each element", ""
+	}
+	if hasType(t, "array") && len(t.types) > 0 && t.items != nil && !s.arrayVal && v != nil && kindFits(t.items, v) {
+		return 0.6, "single value wrapped in an array", fmt.Sprintf("let v = %s; v == nil ? [] : [v]", s.expr)
 	}
 	switch x := v.(type) {
 	case nil:
@@ -570,7 +583,7 @@ func enumFit(t *targetField, s *sourceField, expr string) (float64, string, stri
 	if table := enumTable(t.enum); len(table) > 0 {
 		if m, found := table[normName(str)]; found {
 			return 0.05, fmt.Sprintf("value %q corresponds to enum member %q; mapped with a lookup table", str, m),
-				fmt.Sprintf("lookup(%s, lower(%s ?? ''), %s)", mapLiteral(table), expr, quote(enumDefault(t)))
+				fmt.Sprintf("lookup(%s, replace(lower(%s ?? ''), ' ', '_'), %s)", mapLiteral(table), expr, quote(enumDefault(t)))
 		}
 	}
 	return -0.15, fmt.Sprintf("value %q is not an enum member", str), ""
@@ -665,7 +678,7 @@ func specialCandidates(t *targetField, sources []*sourceField, sample map[string
 					sc += 0.1
 				}
 				src := *s
-				src.path = strings.TrimSuffix(s.path, "."+leaf)
+				src.path = strings.TrimSuffix(strings.TrimSuffix(s.path, "."+leaf), "[]")
 				out = append(out, scored{src: &src, score: sc, expr: expr, reasons: []string{why}})
 				break
 			}
