@@ -526,9 +526,13 @@ func (s *Store) AppendAudit(ctx context.Context, a *store.AuditEntry) (*store.Au
 	if err := a.Validate(); err != nil {
 		return nil, fmt.Errorf("postgres: append audit: %w", err)
 	}
-	id, err := newID()
-	if err != nil {
-		return nil, err
+	// An entry handed in with an id keeps it, so replaying one is a conflict, not a copy.
+	id := a.ID
+	if id == "" {
+		var err error
+		if id, err = newID(); err != nil {
+			return nil, err
+		}
 	}
 	out, err := scanAudit(s.pool.QueryRow(ctx, s.q.insertAudit, id, a.Actor, a.Action,
 		a.EntityType, a.EntityID, jsonArg(a.Before), jsonArg(a.After), s.now()))
