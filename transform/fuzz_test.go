@@ -1,0 +1,35 @@
+package transform_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/ehg/hub/transform"
+)
+
+// FuzzCompileApply: any expression either fails to compile with ErrCompile/ErrTooComplex
+// or runs on the shared event without panicking, failing only with ErrEval.
+func FuzzCompileApply(f *testing.F) {
+	w := loadWorkload(f)
+	in := decodeNumber(f, w.event)
+	for _, s := range []string{
+		"issue.title", "map(issue.labels, .name)", "issue.comments + 1", "'a' + issue.title",
+		"reduce(1..10, #acc + #acc, 'x')", "lookup({'a': 1}, issue.state)", "path($env, 'issue.user.login')",
+		"parseDate(issue.created_at)", "1..", "issue.number / 0", "sum(map(issue.labels, .id))",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		p, err := transform.Compile(transform.Rules{Name: "fuzz", Fields: []transform.Field{{Target: "x", Expr: src}}},
+			transform.WithMaxStringBytes(1<<16), transform.WithMemoryBudget(1e5))
+		if err != nil {
+			if !errors.Is(err, transform.ErrCompile) && !errors.Is(err, transform.ErrTooComplex) && !errors.Is(err, transform.ErrInvalidRules) {
+				t.Fatalf("compile error of unexpected kind: %v", err)
+			}
+			return
+		}
+		if _, _, err := p.Apply(t.Context(), in); err != nil && !errors.Is(err, transform.ErrEval) {
+			t.Fatalf("apply error of unexpected kind: %v", err)
+		}
+	})
+}
