@@ -61,6 +61,7 @@ type pacer struct {
 	reset       time.Time
 	window      time.Duration // stated by the remote
 	inferred    time.Duration // learned from successive resets
+	lastReset   time.Time     // the reset of the window that ended last
 	pausedUntil time.Time
 	nextSlot    time.Time
 	unhinted    int // consecutive 429s without a hint
@@ -117,14 +118,26 @@ func (p *pacer) apply(q Quota, now time.Time) {
 	if q.Window > 0 {
 		p.window = q.Window
 	}
+	if !q.Reset.IsZero() && !q.Reset.After(now) {
+		// A late response from a window that has already ended says nothing current.
+		q.Reset, q.Remaining = time.Time{}, -1
+	}
 	sameWindow := false
 	if !q.Reset.IsZero() {
-		if p.reset.IsZero() {
-			sameWindow = false
-		} else if d := q.Reset.Sub(p.reset); d.Abs() < sameWindowTolerance {
-			sameWindow = true
-		} else if d > 0 && p.window == 0 {
-			p.inferred = d
+		prev := p.reset
+		if prev.IsZero() {
+			prev = p.lastReset
+		}
+		if !prev.IsZero() {
+			d := q.Reset.Sub(prev)
+			switch {
+			case d.Abs() < sameWindowTolerance:
+				sameWindow = !p.reset.IsZero()
+			case d > 0 && (p.inferred == 0 || d < p.inferred):
+				// The smallest gap between successive resets is the window (or a multiple
+				// of it when windows passed unobserved).
+				p.inferred = d
+			}
 		}
 		p.reset = q.Reset
 	}
@@ -237,6 +250,7 @@ func (p *pacer) rollover(now time.Time) {
 	}
 	p.remaining = p.limit // -1 when the limit is unknown
 	p.nextSlot = time.Time{}
+	p.lastReset = p.reset
 	if w := p.windowLocked(); w > 0 {
 		n := now.Sub(p.reset)/w + 1
 		p.reset = p.reset.Add(n * w)
@@ -315,7 +329,7 @@ func (p *pacer) resetState() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.limit, p.remaining = -1, -1
-	p.reset, p.pausedUntil, p.nextSlot, p.observedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	p.reset, p.lastReset, p.pausedUntil, p.nextSlot, p.observedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	p.window, p.inferred = 0, 0
 	p.unhinted = 0
 	p.source = ""
