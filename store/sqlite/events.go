@@ -173,6 +173,9 @@ func (ins *eventInserter) add(ctx context.Context, c *store.Event) (store.Insert
 // InsertEvent implements store.EventStore. It is one IMMEDIATE transaction, so two
 // concurrent inserts of the same idempotency key store one event.
 func (s *Store) InsertEvent(ctx context.Context, e *store.Event) (*store.Event, bool, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, false, err
+	}
 	res, err := s.InsertEvents(ctx, []*store.Event{e})
 	if err != nil {
 		return nil, false, err
@@ -184,6 +187,9 @@ func (s *Store) InsertEvent(ctx context.Context, e *store.Event) (*store.Event, 
 // inserted in one IMMEDIATE transaction with prepared statements; on any error nothing is
 // stored.
 func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.InsertResult, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	if len(es) == 0 {
 		return nil, nil
 	}
@@ -225,6 +231,9 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 
 // GetEvent implements store.EventStore.
 func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	id, err := canonicalID("event", id)
 	if err != nil {
 		return nil, err
@@ -242,6 +251,9 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
 
 // GetEventByIdempotencyKey implements store.EventStore.
 func (s *Store) GetEventByIdempotencyKey(ctx context.Context, serviceID, key string) (*store.Event, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	serviceID, err := canonicalID("service", serviceID)
 	if err != nil {
 		return nil, err
@@ -283,6 +295,9 @@ func eventWhere(f store.EventFilter) (*where, error) {
 
 // ListEvents implements store.EventStore.
 func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]*store.Event, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	w, err := eventWhere(f)
 	if err != nil {
 		return nil, err
@@ -334,12 +349,18 @@ func (s *Store) changeStatus(ctx context.Context, id string, from []store.EventS
 
 // CancelEvent implements store.EventStore.
 func (s *Store) CancelEvent(ctx context.Context, id string) (*store.Event, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	return s.changeStatus(ctx, id, []store.EventStatus{store.StatusPending, store.StatusRetrying},
 		store.StatusCancelled, `updated_at = ?`, micros(s.now()))
 }
 
 // RequeueEvent implements store.EventStore.
 func (s *Store) RequeueEvent(ctx context.Context, id string, resetRetries bool) (*store.Event, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	now := micros(s.now())
 	e, err := s.changeStatus(ctx, id, []store.EventStatus{store.StatusFailed, store.StatusDead}, store.StatusPending,
 		`updated_at = ?, next_attempt_at = ?, completed_at = NULL, lease_owner = NULL, lease_until = NULL,
@@ -353,6 +374,9 @@ func (s *Store) RequeueEvent(ctx context.Context, id string, resetRetries bool) 
 
 // RequeueEvents implements store.EventStore in one statement.
 func (s *Store) RequeueEvents(ctx context.Context, f store.RequeueFilter) (int, error) {
+	if err := s.begin(ctx); err != nil {
+		return 0, err
+	}
 	statuses := f.Statuses
 	if len(statuses) == 0 {
 		statuses = []store.EventStatus{store.StatusFailed, store.StatusDead}

@@ -35,6 +35,9 @@ var (
 // ClaimEvents implements store.QueueStore with one UPDATE … RETURNING in an IMMEDIATE
 // transaction.
 func (s *Store) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.Event, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	switch {
 	case p.Owner == "":
 		return nil, invalidf("claim owner is empty")
@@ -97,6 +100,9 @@ const completeSQL = `UPDATE integration_events
 // CompleteEvents implements store.QueueStore: one IMMEDIATE transaction, one prepared
 // statement executed per event, fenced by status and lease owner.
 func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) ([]string, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	ids := make([]string, len(ps))
 	for i, p := range ps {
 		var err error
@@ -150,6 +156,9 @@ const failSQL = `UPDATE integration_events
 
 // FailEvents implements store.QueueStore like CompleteEvents.
 func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	ids := make([]string, len(ps))
 	for i, p := range ps {
 		var err error
@@ -221,6 +230,9 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 
 // ExtendLease implements store.QueueStore.
 func (s *Store) ExtendLease(ctx context.Context, owner string, ids []string, lease time.Duration) ([]string, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	switch {
 	case owner == "":
 		return nil, invalidf("extend lease: owner is empty")
@@ -269,6 +281,9 @@ func (s *Store) ExtendLease(ctx context.Context, owner string, ids []string, lea
 
 // ReleaseExpiredLeases implements store.QueueStore in one statement.
 func (s *Store) ReleaseExpiredLeases(ctx context.Context) (int, error) {
+	if err := s.begin(ctx); err != nil {
+		return 0, err
+	}
 	now := micros(s.now())
 	n, err := s.execCount(ctx, `UPDATE integration_events
 		SET status = CASE WHEN retry_count = 0 THEN 'pending' ELSE 'retrying' END,
@@ -285,6 +300,9 @@ func (s *Store) ReleaseExpiredLeases(ctx context.Context) (int, error) {
 
 // ExpireEvents implements store.QueueStore in one statement.
 func (s *Store) ExpireEvents(ctx context.Context) (int, error) {
+	if err := s.begin(ctx); err != nil {
+		return 0, err
+	}
 	now := micros(s.now())
 	n, err := s.execCount(ctx, `UPDATE integration_events
 		SET status = 'expired', completed_at = ?1, updated_at = ?1

@@ -72,6 +72,9 @@ func scanRule(sc scanner) (*store.TransformationRule, error) {
 // CreateRule implements store.RuleStore. A second active version of a name violates a
 // unique partial index and is store.ErrConflict.
 func (s *Store) CreateRule(ctx context.Context, in *store.TransformationRule) (*store.TransformationRule, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	if in == nil {
 		return nil, invalidf("nil rule")
 	}
@@ -104,6 +107,9 @@ func (s *Store) CreateRule(ctx context.Context, in *store.TransformationRule) (*
 
 // GetRule implements store.RuleStore.
 func (s *Store) GetRule(ctx context.Context, name string, version int) (*store.TransformationRule, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	r, err := get(ctx, s, scanRule, `SELECT `+ruleCols+` FROM data_transformation_rules
 		WHERE name = ? AND version = ?`, name, version)
 	if err != nil {
@@ -114,6 +120,9 @@ func (s *Store) GetRule(ctx context.Context, name string, version int) (*store.T
 
 // GetActiveRule implements store.RuleStore.
 func (s *Store) GetActiveRule(ctx context.Context, name string) (*store.TransformationRule, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	r, err := get(ctx, s, scanRule, `SELECT `+ruleCols+` FROM data_transformation_rules
 		WHERE name = ? AND is_active = 1`, name)
 	if err != nil {
@@ -124,6 +133,9 @@ func (s *Store) GetActiveRule(ctx context.Context, name string) (*store.Transfor
 
 // ListRules implements store.RuleStore.
 func (s *Store) ListRules(ctx context.Context, f store.RuleFilter) ([]*store.TransformationRule, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	w := &where{}
 	if f.Name != "" {
 		w.add("name = ?", f.Name)
@@ -152,6 +164,9 @@ func (s *Store) ListRules(ctx context.Context, f store.RuleFilter) ([]*store.Tra
 
 // ActivateRule implements store.RuleStore in one IMMEDIATE transaction.
 func (s *Store) ActivateRule(ctx context.Context, name string, version int) (*store.TransformationRule, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	now := micros(s.now())
 	var out *store.TransformationRule
 	err := s.write(ctx, func(q querier) error {
@@ -199,6 +214,9 @@ func scanContract(sc scanner) (*store.Contract, error) {
 
 // CreateContract implements store.ContractStore.
 func (s *Store) CreateContract(ctx context.Context, in *store.Contract) (*store.Contract, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	if in == nil {
 		return nil, invalidf("nil contract")
 	}
@@ -225,6 +243,9 @@ func (s *Store) CreateContract(ctx context.Context, in *store.Contract) (*store.
 
 // GetContract implements store.ContractStore.
 func (s *Store) GetContract(ctx context.Context, name, version string) (*store.Contract, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	c, err := get(ctx, s, scanContract, `SELECT `+contractCols+` FROM data_contracts
 		WHERE name = ? AND version = ?`, name, version)
 	if err != nil {
@@ -235,6 +256,9 @@ func (s *Store) GetContract(ctx context.Context, name, version string) (*store.C
 
 // ListContracts implements store.ContractStore.
 func (s *Store) ListContracts(ctx context.Context, name string, p store.Page) ([]*store.Contract, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	w := &where{}
 	if name != "" {
 		w.add("name = ?", name)
@@ -287,6 +311,9 @@ func floatArg(v *float64) any {
 
 // InsertHealthMetric implements store.HealthMetricStore.
 func (s *Store) InsertHealthMetric(ctx context.Context, in *store.HealthMetric) (*store.HealthMetric, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	if in == nil {
 		return nil, invalidf("nil health metric")
 	}
@@ -322,6 +349,9 @@ func (s *Store) InsertHealthMetric(ctx context.Context, in *store.HealthMetric) 
 
 // ListHealthMetrics implements store.HealthMetricStore.
 func (s *Store) ListHealthMetrics(ctx context.Context, f store.HealthMetricFilter) ([]*store.HealthMetric, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	w := &where{}
 	sid, err := optionalID("service", f.ServiceID)
 	if err != nil {
@@ -380,6 +410,9 @@ func scanAnalytics(sc scanner) (*store.AnalyticsRollup, error) {
 // transaction, each an INSERT … ON CONFLICT DO UPDATE that keeps the row's id and
 // created_at.
 func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
 	prepared := make([]*store.AnalyticsRollup, len(rs))
 	for i, in := range rs {
 		if in == nil {
@@ -435,6 +468,9 @@ func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup
 
 // ListAnalytics implements store.AnalyticsStore.
 func (s *Store) ListAnalytics(ctx context.Context, f store.AnalyticsFilter) ([]*store.AnalyticsRollup, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	w := &where{}
 	sid, err := optionalID("service", f.ServiceID)
 	if err != nil {
@@ -486,6 +522,9 @@ func scanAudit(sc scanner) (*store.AuditEntry, error) {
 
 // AppendAudit implements store.AuditStore.
 func (s *Store) AppendAudit(ctx context.Context, in *store.AuditEntry) (*store.AuditEntry, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	if in == nil {
 		return nil, invalidf("nil audit entry")
 	}
@@ -512,6 +551,9 @@ func (s *Store) AppendAudit(ctx context.Context, in *store.AuditEntry) (*store.A
 
 // ListAudit implements store.AuditStore.
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.AuditEntry, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	w := &where{}
 	if f.EntityType != "" {
 		w.add("entity_type = ?", f.EntityType)

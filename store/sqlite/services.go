@@ -54,6 +54,9 @@ func backupArg(urls []string) (any, error) {
 
 // CreateService implements store.ServiceStore.
 func (s *Store) CreateService(ctx context.Context, in *store.Service) (*store.Service, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	if in == nil {
 		return nil, invalidf("nil service")
 	}
@@ -92,6 +95,9 @@ func (s *Store) CreateService(ctx context.Context, in *store.Service) (*store.Se
 
 // GetService implements store.ServiceStore.
 func (s *Store) GetService(ctx context.Context, id string) (*store.Service, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	id, err := canonicalID("service", id)
 	if err != nil {
 		return nil, err
@@ -101,6 +107,9 @@ func (s *Store) GetService(ctx context.Context, id string) (*store.Service, erro
 
 // GetServiceByName implements store.ServiceStore.
 func (s *Store) GetServiceByName(ctx context.Context, name string) (*store.Service, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	return s.getService(ctx, "name", name)
 }
 
@@ -118,6 +127,9 @@ func (s *Store) getService(ctx context.Context, col, key string) (*store.Service
 
 // UpdateService implements store.ServiceStore.
 func (s *Store) UpdateService(ctx context.Context, in *store.Service) (*store.Service, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	if in == nil {
 		return nil, invalidf("nil service")
 	}
@@ -161,6 +173,9 @@ func (s *Store) UpdateService(ctx context.Context, in *store.Service) (*store.Se
 
 // ListServices implements store.ServiceStore.
 func (s *Store) ListServices(ctx context.Context, f store.ServiceFilter) ([]*store.Service, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	w := &where{}
 	if f.Category != "" {
 		if !f.Category.Valid() {

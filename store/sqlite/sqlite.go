@@ -207,6 +207,15 @@ func (s *Store) Close() error {
 // nowTS is the store's clock as stored: UTC, microseconds.
 func (s *Store) nowTS() time.Time { return store.Timestamp(s.now()) }
 
+// begin is the entry check of every operation: the context's error when ctx is done,
+// store.ErrClosed after Close.
+func (s *Store) begin(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.checkOpen()
+}
+
 func (s *Store) checkOpen() error {
 	select {
 	case <-s.closed:

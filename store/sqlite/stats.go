@@ -11,6 +11,9 @@ import (
 
 // CountEventsByStatus implements store.StatsStore with one GROUP BY.
 func (s *Store) CountEventsByStatus(ctx context.Context, f store.EventFilter) (map[store.EventStatus]int64, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	w, err := eventWhere(f)
 	if err != nil {
 		return nil, err
@@ -115,6 +118,9 @@ ORDER BY agg.service_name, agg.service_id`
 // EventStats implements store.StatsStore: the figures and the percentiles are computed by
 // SQLite (see eventStatsSQL); only the square root of the variance is taken in Go.
 func (s *Store) EventStats(ctx context.Context, p store.StatsParams) ([]store.EventStats, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	w, err := statsWhere(p.ServiceID, p.From, p.To)
 	if err != nil {
 		return nil, err
@@ -186,6 +192,9 @@ func (s *Store) EventStats(ctx context.Context, p store.StatsParams) ([]store.Ev
 // EventVolume implements store.StatsStore with one GROUP BY over (service, bucket). Buckets
 // start on UTC hour or day boundaries, which unix time is aligned to.
 func (s *Store) EventVolume(ctx context.Context, p store.VolumeParams) ([]store.VolumeBucket, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	if !p.Period.Valid() {
 		return nil, invalidf("unknown volume period %q", p.Period)
 	}
