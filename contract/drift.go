@@ -52,6 +52,9 @@ type DriftReport struct {
 	Samples int64 `json:"samples"`
 	// Findings lists every finding, ordered by path then kind.
 	Findings []Finding `json:"findings,omitempty"`
+	// Dropped counts observations of new findings discarded because the Observer already
+	// held its maximum number of findings.
+	Dropped int64 `json:"dropped,omitempty"`
 }
 
 // ObserverOption configures an [Observer].
@@ -59,6 +62,20 @@ type ObserverOption func(*Observer)
 
 // WithClock sets the time source for FirstSeen/LastSeen (default time.Now).
 func WithClock(now func() time.Time) ObserverOption { return func(o *Observer) { o.now = now } }
+
+// DefaultMaxFindings is the default bound on distinct findings an Observer keeps.
+const DefaultMaxFindings = 1024
+
+// WithMaxFindings bounds the distinct (kind, path) findings an Observer keeps, so payloads
+// with ever-new keys cannot grow it without limit (default DefaultMaxFindings). Findings
+// beyond the bound are counted in DriftReport.Dropped.
+func WithMaxFindings(n int) ObserverOption {
+	return func(o *Observer) {
+		if n > 0 {
+			o.maxFindings = n
+		}
+	}
+}
 
 // Observer watches payloads of one contract and aggregates how they drift from it. It is
 // safe for concurrent use; memory grows with the number of distinct drifting paths, not
@@ -68,8 +85,11 @@ type Observer struct {
 	now  func() time.Time
 	root string // location prefix of the contract's own document
 
+	maxFindings int
+
 	mu       sync.Mutex
 	samples  int64
+	dropped  int64
 	findings map[findingKey]*findingState
 }
 
@@ -87,7 +107,7 @@ type findingState struct {
 
 // NewObserver returns an Observer for the compiled contract c.
 func NewObserver(c *Compiled, opts ...ObserverOption) *Observer {
-	o := &Observer{c: c, now: time.Now, findings: map[findingKey]*findingState{}}
+	o := &Observer{c: c, now: time.Now, maxFindings: DefaultMaxFindings, findings: map[findingKey]*findingState{}}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(o)
@@ -115,6 +135,10 @@ func (o *Observer) Observe(v any) error {
 		k := findingKey{s.kind, s.path}
 		st := o.findings[k]
 		if st == nil {
+			if len(o.findings) >= o.maxFindings {
+				o.dropped++
+				continue
+			}
 			st = &findingState{Finding: Finding{Kind: s.kind, Path: s.path, FirstSeen: now, Expected: s.expected}, schemaPtr: s.schemaPtr, field: s.field}
 			o.findings[k] = st
 		}
@@ -152,7 +176,7 @@ func (o *Observer) ObserveJSON(data []byte) error {
 func (o *Observer) Report() *DriftReport {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	r := &DriftReport{Contract: o.c.c.Name, Version: o.c.c.Version, Samples: o.samples}
+	r := &DriftReport{Contract: o.c.c.Name, Version: o.c.c.Version, Samples: o.samples, Dropped: o.dropped}
 	for _, st := range o.findings {
 		f := st.Finding
 		f.Expected = slices.Clone(f.Expected)
@@ -456,6 +480,9 @@ func toAnyStrings(ss []string) any {
 	return out
 }
 
+// maxShapeProps bounds the properties inferred per object, against ever-new keys.
+const maxShapeProps = 256
+
 // shape accumulates what a set of sample values look like, to infer a schema.
 type shape struct {
 	count    int64
@@ -483,6 +510,9 @@ func (s *shape) add(v any) {
 		for k, e := range val {
 			ps := s.props[k]
 			if ps == nil {
+				if len(s.props) >= maxShapeProps {
+					continue
+				}
 				ps = &shape{}
 				s.props[k] = ps
 			}

@@ -120,3 +120,18 @@ func TestInferSchema(t *testing.T) {
 	_, err = contract.InferSchema([]byte(`{"a":1,"a":1}`))
 	assert.ErrorIs(t, err, contract.ErrDuplicateKey)
 }
+
+func TestObserverBounded(t *testing.T) {
+	t.Parallel()
+	c, err := contract.NewRegistry().Register(t.Context(), ct("open", "1.0.0", `{"type":"object"}`))
+	require.NoError(t, err)
+	o := contract.NewObserver(c, contract.WithMaxFindings(10))
+	for i := range 50 {
+		require.NoError(t, o.Observe(map[string]any{"k" + string(rune('a'+i%26)) + string(rune('a'+i/26)): i}))
+	}
+	rep := o.Report()
+	assert.Len(t, rep.Findings, 10)
+	assert.Equal(t, int64(40), rep.Dropped)
+	assert.Equal(t, int64(50), rep.Samples)
+	require.ErrorIs(t, o.Observe(map[string]any{"x": make(chan int)}), contract.ErrUnsupportedValue)
+}

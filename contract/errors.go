@@ -178,3 +178,10 @@ func (e *IncompatibleError) Is(target error) bool { return target == ErrIncompat
 func invalidContract(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidContract}, args...)...)
 }
+
+var (
+	_ error = (*InputError)(nil)
+	_ error = (*ValidationError)(nil)
+	_ error = (*SchemaError)(nil)
+	_ error = (*IncompatibleError)(nil)
+)

@@ -918,3 +918,8 @@ func isECMARegex(s string) bool {
 	_, err := regexp.Compile(b.String())
 	return err == nil
 }
+
+var (
+	_ jsonschema.ExtCompiler = emptyEnum{}
+	_ jsonschema.ExtSchema   = emptyEnum{}
+)

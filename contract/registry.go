@@ -19,11 +19,17 @@ type Draft int
 
 // Supported drafts. The zero value, DraftDefault, means Draft202012.
 const (
+	// DraftDefault selects the package default, draft 2020-12.
 	DraftDefault Draft = iota
+	// Draft4 is JSON Schema draft-04.
 	Draft4
+	// Draft6 is JSON Schema draft-06.
 	Draft6
+	// Draft7 is JSON Schema draft-07.
 	Draft7
+	// Draft201909 is JSON Schema 2019-09.
 	Draft201909
+	// Draft202012 is JSON Schema 2020-12.
 	Draft202012
 )
 
@@ -268,6 +274,34 @@ func (r *Registry) Check(c Contract) (*Compatibility, error) {
 	return compareDocs(prev.doc, doc), nil
 }
 
+// Resolve returns the compiled form of c, the way a caller holding only a Contract value
+// (for example the hub's ValidateDataContract) needs it, compiling at most once:
+//
+//   - with no Schema, it returns the registered version (the latest when Version is "");
+//   - with a Schema, it returns the registered version if that schema is the registered
+//     one, registers c if the version is new (subject to the compatibility rules of
+//     Register), and fails with ErrVersionExists if the version holds another schema.
+//
+// Errors: ErrNotFound, ErrVersionExists, and those of Register.
+func (r *Registry) Resolve(ctx context.Context, c Contract) (*Compiled, error) {
+	if len(c.Schema) == 0 {
+		return r.Get(c.Name, c.Version)
+	}
+	if existing, err := r.Get(c.Name, c.Version); err == nil {
+		if bytes.Equal(existing.c.Schema, c.Schema) {
+			return existing, nil
+		}
+		doc, derr := Decode(c.Schema, r.cfg.limits)
+		if derr == nil && reflect.DeepEqual(doc, existing.doc) {
+			return existing, nil
+		}
+		if c.Version != "" {
+			return nil, fmt.Errorf("%w: %s@%s", ErrVersionExists, c.Name, c.Version)
+		}
+	}
+	return r.Register(ctx, c)
+}
+
 // Get returns the contract registered under name and version (MAJOR.MINOR.PATCH; an empty
 // version means the latest). It fails with ErrNotFound.
 func (r *Registry) Get(name, version string) (*Compiled, error) {
@@ -337,6 +371,7 @@ func (r *Registry) compile(ctx context.Context, c Contract) (*Compiled, error) {
 		return nil, err
 	}
 	schemaErr := func(err error) error { return &SchemaError{Contract: c.Name, Version: c.Version, Err: err} }
+	c.Schema = slices.Clone(c.Schema) // the caller may reuse its buffer
 	doc, err := Decode(c.Schema, r.cfg.limits)
 	if err != nil {
 		return nil, schemaErr(err)

@@ -212,3 +212,31 @@ func TestCompileCancelled(t *testing.T) {
 	_, err := contract.NewRegistry().Register(ctx, ct("x", "1.0.0", `{}`))
 	assert.ErrorIs(t, err, context.Canceled)
 }
+
+func TestRegistryResolve(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	reg := contract.NewRegistry()
+	v1 := ct("r", "1.0.0", `{"type":"object"}`)
+	first, err := reg.Resolve(ctx, v1)
+	require.NoError(t, err, "an unknown version with a schema is registered")
+	again, err := reg.Resolve(ctx, ct("r", "1.0.0", `{ "type" : "object" }`))
+	require.NoError(t, err)
+	assert.Same(t, first, again, "the same schema (modulo formatting) resolves to the cached contract")
+	byName, err := reg.Resolve(ctx, contract.Contract{Name: "r"})
+	require.NoError(t, err)
+	assert.Same(t, first, byName)
+	_, err = reg.Resolve(ctx, ct("r", "1.0.0", `{"type":"array"}`))
+	assert.ErrorIs(t, err, contract.ErrVersionExists)
+	_, err = reg.Resolve(ctx, contract.Contract{Name: "missing", Version: "1.0.0"})
+	assert.ErrorIs(t, err, contract.ErrNotFound)
+	_, err = reg.Resolve(ctx, ct("r", "1.1.0", `{"type":"array"}`))
+	assert.ErrorIs(t, err, contract.ErrIncompatible, "resolving registers through the compatibility gate")
+
+	// The registry keeps its own copy of the schema bytes.
+	buf := []byte(`{"type":"string"}`)
+	c, err := reg.Register(ctx, contract.Contract{Name: "copy", Version: "1.0.0", Schema: buf})
+	require.NoError(t, err)
+	copy(buf, `{"type":"number"}`)
+	assert.JSONEq(t, `{"type":"string"}`, string(c.Contract().Schema))
+}
