@@ -11,6 +11,9 @@
 //
 // # Schema and migrations
 //
+// PostgreSQL 13 or later is required (gen_random_uuid is built in from 13); on 14 and later
+// event payloads are TOAST-compressed with lz4 when the server supports it.
+//
 // The tables mirror the store records: JSON columns are JSONB, times TIMESTAMPTZ (written at
 // microsecond precision, in UTC), ids UUIDs with gen_random_uuid() defaults, and every
 // enumeration is a CHECK constraint. Events carry a generated priority_rank column, and a

@@ -148,3 +148,24 @@ func TestOptionsValidation(t *testing.T) {
 	_, err = New(t.Context(), nil, Options{})
 	assert.True(t, errors.Is(err, store.ErrInvalidArgument))
 }
+
+func TestOpen(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	schema := newSchema(t)
+	s, err := Open(ctx, testURL(t), Options{Schema: schema})
+	require.NoError(t, err)
+	assert.Equal(t, schema, s.Schema())
+	assert.Equal(t, schema, s.Channel())
+	sv, err := s.CreateService(ctx, &store.Service{Name: "svc", Category: store.CategoryOther, ConnectorKind: "http"})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "Close is idempotent")
+	_, err = s.GetService(ctx, sv.ID)
+	require.ErrorIs(t, err, store.ErrClosed)
+
+	_, err = Open(ctx, "postgres://%zz", Options{Schema: schema})
+	assert.ErrorIs(t, err, store.ErrInvalidArgument)
+	_, err = Open(ctx, testURL(t), Options{Schema: "bad schema"})
+	assert.ErrorIs(t, err, store.ErrInvalidArgument)
+}

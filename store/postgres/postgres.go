@@ -94,6 +94,9 @@ type Store struct {
 // closes it. Errors: ErrInvalidArgument for a bad URL or option, *SchemaVersionError when
 // the schema is newer than this build, or the connection error.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	if _, err := opts.withDefaults(); err != nil {
+		return nil, err
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("%w: postgres: parse URL: %w", store.ErrInvalidArgument, err)
