@@ -312,3 +312,19 @@ func TestUnhintedLimitedEscalates(t *testing.T) {
 	p.Observe(http.StatusTooManyRequests, nil)
 	assert.Equal(t, time.Second, p.Ready(), "a success resets the escalation")
 }
+
+// A caller that feeds the 429 to Observe itself and also returns a RateLimitedError is counted once.
+func TestLimitedReplyObservedByCallerCountsOnce(t *testing.T) {
+	t.Parallel()
+	clock := newVirtualClock()
+	p := newPolicy(t, testConfig(), resilience.Options{Clock: clock})
+	_, err := resilience.Execute(t.Context(), p, func(context.Context, string) (int, error) {
+		h := http.Header{"Retry-After": {"12"}}
+		p.Observe(http.StatusTooManyRequests, h)
+		return 0, &plainLimitedErr{after: 12 * time.Second}
+	})
+	require.ErrorAs(t, err, new(*plainLimitedErr))
+	hr := p.Headroom()
+	assert.Equal(t, 1, hr.Limited)
+	assert.Equal(t, clock.Now().Add(12*time.Second), hr.PausedUntil)
+}

@@ -67,7 +67,7 @@ type pacer struct {
 	unhinted    int // consecutive 429s without a hint
 	observedAt  time.Time
 	source      string
-	limited     int
+	limited     atomic.Int64 // rate-limited replies seen; also lets a call tell whether its own 429 was already observed
 }
 
 func newPacer(clock Clock, lowWater float64, maxWait time.Duration) *pacer {
@@ -95,7 +95,7 @@ func (p *pacer) observe(status int, h http.Header) {
 	switch {
 	case limitedReply:
 		if status == http.StatusTooManyRequests {
-			p.limited++
+			p.limited.Add(1)
 			if p.source == "" {
 				p.source = "429"
 			}
@@ -153,13 +153,16 @@ func (p *pacer) apply(q Quota, now time.Time) {
 }
 
 // limitedError records a rate-limited error a call returned (a 429 the connector turned into
-// a RateLimitedError).
-func (p *pacer) limitedError(retryAfter time.Duration) {
+// a RateLimitedError). counted is true when the reply was already observed (the caller fed it
+// to Observe during the call): the pause still applies (it is idempotent), the count does not.
+func (p *pacer) limitedError(retryAfter time.Duration, counted bool) {
 	now := p.clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.active.Store(true)
-	p.limited++
+	if !counted {
+		p.limited.Add(1)
+	}
 	if p.source == "" {
 		p.source = "429"
 	}
@@ -321,7 +324,7 @@ func (p *pacer) headroom() Headroom {
 	p.rollover(now)
 	return Headroom{
 		Limit: p.limit, Remaining: p.remaining, Reset: p.reset, Window: p.windowLocked(),
-		PausedUntil: p.pausedUntil, ObservedAt: p.observedAt, Source: p.source, Limited: p.limited,
+		PausedUntil: p.pausedUntil, ObservedAt: p.observedAt, Source: p.source, Limited: int(p.limited.Load()),
 	}
 }
 

@@ -252,8 +252,12 @@ func Execute[R any](ctx context.Context, p *Policy, fn func(ctx context.Context,
 			ex = b.paced
 		}
 		res, err := ex.WithContext(ctx).GetWithExecution(func(exec failsafe.Execution[any]) (any, error) {
+			var seen int64
+			if p.pacer != nil {
+				seen = p.pacer.limited.Load()
+			}
 			r, err := fn(exec.Context(), endpoint)
-			return r, p.afterCall(ctx, r, err)
+			return r, p.afterCall(ctx, r, err, seen)
 		})
 		if err == circuitbreaker.ErrOpen {
 			minWait = minPositive(minWait, b.cb.RemainingDelay())
@@ -276,7 +280,8 @@ func Execute[R any](ctx context.Context, p *Policy, fn func(ctx context.Context,
 }
 
 // afterCall feeds the pacer and marks errors caused by the caller's own cancellation.
-func (p *Policy) afterCall(ctx context.Context, r any, err error) error {
+// seen is the pacer's count of limited replies before the call.
+func (p *Policy) afterCall(ctx context.Context, r any, err error, seen int64) error {
 	if err == nil {
 		if p.pacer != nil {
 			// A successful result is observed; a failed call's result is usually a nil
@@ -299,13 +304,13 @@ func (p *Policy) afterCall(ctx context.Context, r any, err error) error {
 		return &callerCanceledError{err: err}
 	}
 	if p.pacer != nil {
-		observedLimited := false
 		if m, ok := errors.AsType[responseMetaError](err); ok {
 			p.pacer.observe(m.ResponseStatus(), m.ResponseHeader())
-			observedLimited = m.ResponseStatus() == http.StatusTooManyRequests
 		}
-		if rl, ok := errors.AsType[RateLimitedError](err); ok && rl.RateLimited() && !observedLimited {
-			p.pacer.limitedError(rl.RetryAfter())
+		if rl, ok := errors.AsType[RateLimitedError](err); ok && rl.RateLimited() {
+			// A 429 the caller (or the ResponseMeta above) already fed to Observe during this
+			// call is not counted twice.
+			p.pacer.limitedError(rl.RetryAfter(), p.pacer.limited.Load() != seen)
 			p.log.Info("resilience: remote rate limit hit", "service", p.name, "retry_after", rl.RetryAfter())
 		}
 	}
