@@ -105,3 +105,54 @@ func TestFastPathAgreesWithV5(t *testing.T) {
 	t.Logf("fast path covers %d of %d schema groups; %d of %d cases proven valid on it", fastGroups, groups, decisive, cases)
 	require.Positive(t, fastGroups)
 }
+
+// FuzzFastPath feeds arbitrary documents to a schema using most keywords the fast path
+// covers and checks its verdicts against jsonschema v5.
+func FuzzFastPath(f *testing.F) {
+	const schema = `{
+		"type": "object",
+		"required": ["id"],
+		"additionalProperties": {"type": ["string", "null"]},
+		"patternProperties": {"^x-": {"type": "integer", "minimum": -5, "exclusiveMaximum": 100, "multipleOf": 1}},
+		"properties": {
+			"id": {"type": "integer", "minimum": 1},
+			"n": {"type": "number", "maximum": 1.5},
+			"s": {"type": "string", "minLength": 2, "maxLength": 4, "pattern": "^[a-zé]+$", "format": "hostname"},
+			"e": {"enum": [1, "a", null, [1], {"k": 1}]},
+			"c": {"const": 2.0},
+			"a": {"type": "array", "uniqueItems": true, "prefixItems": [{"type": "string"}], "items": {"type": "integer"}, "contains": {"const": 3}, "maxContains": 2},
+			"o": {"oneOf": [{"type": "string"}, {"minLength": 3}]},
+			"nt": {"not": {"type": "boolean"}},
+			"i": {"if": {"type": "string"}, "then": {"format": "date-time"}, "else": {"type": "number"}},
+			"d": {"dependentRequired": {"a": ["b"]}, "propertyNames": {"maxLength": 3}, "minProperties": 1},
+			"r": {"$ref": "#/$defs/node"}
+		},
+		"$defs": {"node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/node"}}, "maxProperties": 2}}
+	}`
+	for _, s := range []string{
+		`{"id": 1}`, `{"id": 1.0, "x-a": 3, "other": "s"}`, `{"id": 2, "a": ["s", 3, 3, 1]}`, `{"id": 1, "e": {"k": 1.0}}`,
+		`{"id": 1, "o": "abcd"}`, `{"id": 1, "i": "2026-11-24T09:41:27Z", "nt": 1}`, `{"id": 1, "d": {"a": 1}}`,
+		`{"id": 1, "r": {"next": {"next": {}}}}`, `{"id": 1, "s": "é.b", "c": 2, "n": 1.5e0}`,
+	} {
+		f.Add([]byte(s))
+	}
+	reg := NewRegistry()
+	c, err := reg.Register(context.Background(), Contract{Name: "fuzz", Version: "1.0.0", Schema: []byte(schema)})
+	require.NoError(f, err)
+	require.NotNil(f, c.fast)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := Decode(data, Limits{})
+		if err != nil {
+			return
+		}
+		var st fastState
+		fastValid := c.fast.check(doc, &st, 0) && !st.unsure
+		v5Valid := c.schema.Validate(doc) == nil
+		if st.unsure {
+			return
+		}
+		if fastValid != v5Valid {
+			t.Fatalf("fast path %v, v5 %v for %s", fastValid, v5Valid, data)
+		}
+	})
+}

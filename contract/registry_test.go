@@ -240,3 +240,28 @@ func TestRegistryResolve(t *testing.T) {
 	copy(buf, `{"type":"number"}`)
 	assert.JSONEq(t, `{"type":"string"}`, string(c.Contract().Schema))
 }
+
+// FuzzRegister compiles arbitrary schema documents: a bad schema is an error, never a
+// panic, and whatever compiles validates a few documents without panicking.
+func FuzzRegister(f *testing.F) {
+	for _, s := range []string{`{"type":"string"}`, `{"$ref":"#/$defs/a","$defs":{"a":{"items":{"$ref":"#"}}}}`,
+		`{"pattern":"^a+$","enum":[]}`, `true`, `{"anyOf":[{"minimum":1e400}]}`, `{"$schema":"http://json-schema.org/draft-07/schema#","items":[{}]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, schema []byte) {
+		reg := contract.NewRegistry(contract.WithLimits(contract.Limits{MaxDepth: 32, MaxBytes: 1 << 16}))
+		c, err := reg.Register(context.Background(), contract.Contract{Name: "f", Version: "1.0.0", Schema: schema})
+		if err != nil {
+			if !errors.Is(err, contract.ErrInvalidContract) {
+				t.Fatalf("compile error does not match ErrInvalidContract: %v", err)
+			}
+			return
+		}
+		for _, doc := range []string{`null`, `1`, `1.5`, `"s"`, `[1,"a",[],{}]`, `{"a":{"b":[1]}}`} {
+			_, err := c.ValidateJSON([]byte(doc))
+			if err != nil && !errors.Is(err, contract.ErrInvalid) && !errors.Is(err, contract.ErrInvalidContract) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+		}
+	})
+}
