@@ -48,8 +48,8 @@
 // The delivery engine owns durable retries: [Policy.NextBackoff] gives the delay for retry n,
 // honouring Retry-After; [Policy.Ready] and [Policy.Allows] tell whether a call could go now, so
 // events can wait out an open breaker or a remote pause instead of burning retries.
-// [Policy.Observe] feeds response headers to the adaptive limiter and [Policy.Headroom] reports
-// the remote limit for health reports. Breaker state is readable per endpoint
+// [Policy.Observe] feeds response headers to the adaptive limiter, [Policy.Headroom] reports
+// the remote limit and [Policy.Status] snapshots everything for health reports. Breaker state is readable per endpoint
 // ([Policy.Breakers]), every transition reaches [Policy.OnStateChange] listeners, and
 // ForceOpen, ForceClose and Reset control it.
 package resilience
