@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/ehg/hub/store"
 )
 
@@ -30,13 +28,13 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 	if len(es) == 0 {
 		return []store.InsertResult{}, nil
 	}
-	evs := make([]*store.Event, len(es))
+	ents := make([]*entry, len(es))
 	for i, in := range es {
-		ev, err := prepareEvent(i, in)
+		e, err := s.prepareEvent(i, in)
 		if err != nil {
 			return nil, err
 		}
-		evs[i] = ev
+		ents[i] = e
 	}
 
 	out := make([]store.InsertResult, len(es))
@@ -47,18 +45,19 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 
 	s.mu.Lock()
 	now := s.clock()
-	for i, ev := range evs {
+	for i, e := range ents {
 		first[i] = -1
+		ev := &e.ev
 		if ev.IdempotencyKey != "" {
 			k := eventKey{ev.ServiceID, ev.IdempotencyKey}
-			if ex, ok := s.byKey[k]; ok {
-				out[i] = store.InsertResult{Event: ex.ev.Clone()}
-				evs[i] = nil
+			if ex := s.byKey(ev.ServiceID, ev.IdempotencyKey); ex != nil {
+				out[i] = store.InsertResult{Event: cloneEvent(&ex.ev)}
+				ents[i] = nil
 				continue
 			}
 			if j, ok := batchKeys[k]; ok {
 				first[i] = j
-				evs[i] = nil
+				ents[i] = nil
 				continue
 			}
 			if batchKeys == nil {
@@ -70,35 +69,36 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 			s.mu.Unlock()
 			return nil, fmt.Errorf("%w: memory: insert events: event id %s exists", store.ErrConflict, ev.ID)
 		}
-		if len(evs) > 1 {
+		if len(ents) > 1 {
 			if batchIDs == nil {
-				batchIDs = make(map[string]bool, len(evs))
+				batchIDs = make(map[string]bool, len(ents))
 			}
 			batchIDs[ev.ID] = true
 		}
 	}
 	created := 0
-	for i, ev := range evs {
-		if ev == nil {
+	for i, e := range ents {
+		if e == nil {
 			continue
 		}
+		ev := &e.ev
 		ev.CreatedAt, ev.UpdatedAt = now, now
 		if ev.NextAttemptAt.IsZero() {
 			ev.NextAttemptAt = now
 		}
-		e := &entry{ev: ev, rank: ev.PriorityLevel.Rank(), payloadBytes: int64(len(ev.PayloadIn)), idx: -1}
 		s.events[ev.ID] = e
+		q := s.queue(ev.ServiceID)
 		if ev.IdempotencyKey != "" {
-			s.byKey[eventKey{ev.ServiceID, ev.IdempotencyKey}] = e
+			q.keys[ev.IdempotencyKey] = e
 		}
-		s.queue(ev.ServiceID).add(e, now)
-		out[i] = store.InsertResult{Event: ev.Clone(), Created: true}
+		q.add(e, now)
+		out[i] = store.InsertResult{Event: cloneEvent(ev), Created: true}
 		created++
 	}
 	s.mu.Unlock()
 	for i, j := range first {
 		if j >= 0 {
-			out[i] = store.InsertResult{Event: out[j].Event.Clone()}
+			out[i] = store.InsertResult{Event: cloneEvent(out[j].Event)}
 		}
 	}
 	if created > 0 {
@@ -107,10 +107,10 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 	return out, nil
 }
 
-// prepareEvent validates the i-th event of a batch and returns the copy to store, with
+// prepareEvent validates the i-th event of a batch and returns the entry to store, with
 // canonical ids, defaults and times at store precision; CreatedAt and NextAttemptAt (when
 // zero) are set under the lock.
-func prepareEvent(i int, in *store.Event) (*store.Event, error) {
+func (s *Store) prepareEvent(i int, in *store.Event) (*entry, error) {
 	if in == nil {
 		return nil, fmt.Errorf("%w: memory: insert events: event %d is nil", store.ErrInvalidArgument, i)
 	}
@@ -121,10 +121,12 @@ func prepareEvent(i int, in *store.Event) (*store.Event, error) {
 		return nil, fmt.Errorf("%w: memory: insert events: event %d: a new event must be pending, not %q",
 			store.ErrInvalidArgument, i, in.Status)
 	}
-	ev := in.Clone()
+	e := &entry{idx: -1}
+	ev := &e.ev
+	copyEvent(ev, in, &e.slots)
 	var err error
 	if ev.ID == "" {
-		ev.ID = uuid.NewString()
+		ev.ID = s.ids.newID()
 	} else if ev.ID, err = canonicalID("event", ev.ID); err != nil {
 		return nil, err
 	}
@@ -146,10 +148,13 @@ func prepareEvent(i int, in *store.Event) (*store.Event, error) {
 	if !ev.NextAttemptAt.IsZero() {
 		ev.NextAttemptAt = store.Timestamp(ev.NextAttemptAt)
 	}
-	ev.CompletedAt = stampPtr(ev.CompletedAt)
-	ev.ExpiresAt = stampPtr(ev.ExpiresAt)
+	for i := range e.slots {
+		e.slots[i] = store.Timestamp(e.slots[i])
+	}
 	ev.LeaseOwner, ev.LeaseUntil = "", nil
-	return ev, nil
+	e.rank = ev.PriorityLevel.Rank()
+	e.payloadBytes = int64(len(in.PayloadIn))
+	return e, nil
 }
 
 // queue returns the service's queue, creating it. The caller holds s.mu for writing.
@@ -160,6 +165,15 @@ func (s *Store) queue(serviceID string) *serviceQueue {
 		s.queues[serviceID] = q
 	}
 	return q
+}
+
+// byKey returns the event of the service with the idempotency key, or nil. The caller
+// holds s.mu.
+func (s *Store) byKey(serviceID, key string) *entry {
+	if q := s.queues[serviceID]; q != nil {
+		return q.keys[key]
+	}
+	return nil
 }
 
 // GetEvent implements [store.EventStore].
@@ -177,7 +191,7 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: memory: event %s", store.ErrNotFound, id)
 	}
-	return e.ev.Clone(), nil
+	return cloneEvent(&e.ev), nil
 }
 
 // GetEventByIdempotencyKey implements [store.EventStore].
@@ -191,11 +205,11 @@ func (s *Store) GetEventByIdempotencyKey(ctx context.Context, serviceID, key str
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e, ok := s.byKey[eventKey{sid, key}]
-	if !ok {
+	e := s.byKey(sid, key)
+	if e == nil {
 		return nil, fmt.Errorf("%w: memory: event of service %s with idempotency key %q", store.ErrNotFound, serviceID, key)
 	}
-	return e.ev.Clone(), nil
+	return cloneEvent(&e.ev), nil
 }
 
 // eventMatcher is an EventFilter checked and ready to apply.
@@ -258,15 +272,15 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]*store.E
 	defer s.mu.RUnlock()
 	var match []*store.Event
 	for _, e := range s.events {
-		if m.match(e.ev) {
-			match = append(match, e.ev)
+		if m.match(&e.ev) {
+			match = append(match, &e.ev)
 		}
 	}
 	slices.SortFunc(match, eventOrder)
 	lo, hi := window(page, len(match))
 	out := make([]*store.Event, 0, hi-lo)
 	for _, ev := range match[lo:hi] {
-		out = append(out, ev.Clone())
+		out = append(out, cloneEvent(ev))
 	}
 	return out, nil
 }
@@ -293,7 +307,7 @@ func (s *Store) CancelEvent(ctx context.Context, id string) (*store.Event, error
 	e.q.drop(e)
 	e.ev.Status = store.StatusCancelled
 	e.ev.UpdatedAt = s.clock()
-	return e.ev.Clone(), nil
+	return cloneEvent(&e.ev), nil
 }
 
 // RequeueEvent implements [store.EventStore].
@@ -317,7 +331,7 @@ func (s *Store) RequeueEvent(ctx context.Context, id string, resetRetries bool) 
 			&store.TransitionError{EventID: cid, From: st, To: store.StatusPending})
 	}
 	s.requeue(e, resetRetries, s.clock())
-	out := e.ev.Clone()
+	out := cloneEvent(&e.ev)
 	s.mu.Unlock()
 	s.notify.signal()
 	return out, nil
@@ -325,7 +339,7 @@ func (s *Store) RequeueEvent(ctx context.Context, id string, resetRetries bool) 
 
 // requeue moves a failed or dead entry back to pending, due now. The caller holds s.mu.
 func (s *Store) requeue(e *entry, resetRetries bool, now time.Time) {
-	ev := e.ev
+	ev := &e.ev
 	ev.Status = store.StatusPending
 	ev.NextAttemptAt, ev.UpdatedAt = now, now
 	ev.CompletedAt = nil
@@ -361,7 +375,7 @@ func (s *Store) RequeueEvents(ctx context.Context, f store.RequeueFilter) (int, 
 	now := s.clock()
 	n := 0
 	for _, e := range s.events {
-		ev := e.ev
+		ev := &e.ev
 		if !slices.Contains(statuses, ev.Status) || (sid != "" && ev.ServiceID != sid) ||
 			!inRange(ev.CreatedAt, f.Since, time.Time{}) {
 			continue

@@ -7,14 +7,46 @@ import (
 	"github.com/ehg/hub/store"
 )
 
-// entry is one stored event with its queue bookkeeping.
+// entry is one stored event with its queue bookkeeping. The event's time pointers point
+// into slots; the stored event is never handed out, only copies of it.
 type entry struct {
-	ev           *store.Event
+	ev           store.Event
+	slots        [nSlots]time.Time
 	rank         int   // ev.PriorityLevel.Rank(), cached for the claim order
 	payloadBytes int64 // len(payload_in) as inserted: the data volume
 	q            *serviceQueue
 	in           heapKind // the heap holding the entry, or none
 	idx          int      // its index in that heap
+	// prev and next link the processing entries (Store.leased), so releasing expired
+	// leases scans only them and claims and completions touch no map.
+	prev, next *entry
+}
+
+// setTime sets the time pointer of slot i (slotCompleted, ...) to t.
+func (e *entry) setTime(i int, t time.Time) *time.Time {
+	e.slots[i] = t
+	return &e.slots[i]
+}
+
+// leaseList is an intrusive doubly linked list of the processing entries.
+type leaseList struct{ root entry }
+
+func (l *leaseList) init() { l.root.prev, l.root.next = &l.root, &l.root }
+
+func (l *leaseList) push(e *entry) {
+	last := l.root.prev
+	e.prev, e.next = last, &l.root
+	last.next = e
+	l.root.prev = e
+}
+
+func (l *leaseList) remove(e *entry) {
+	if e.prev == nil {
+		return
+	}
+	e.prev.next = e.next
+	e.next.prev = e.prev
+	e.prev, e.next = nil, nil
 }
 
 type heapKind int8
@@ -118,17 +150,20 @@ func (h *entryHeap) down(i0 int) bool {
 	return i > i0
 }
 
-// serviceQueue holds one service's claimable events: ready (due, in claim order) and
-// waiting (next_attempt_at in the future).
+// serviceQueue holds one service's claimable events, ready (due, in claim order) and
+// waiting (next_attempt_at in the future), and the index of all its events by idempotency
+// key.
 type serviceQueue struct {
 	id      string
 	ready   entryHeap
 	waiting entryHeap
+	keys    map[string]*entry
 }
 
 func newServiceQueue(id string) *serviceQueue {
 	return &serviceQueue{
 		id:      id,
+		keys:    map[string]*entry{},
 		ready:   entryHeap{kind: inReady, less: claimBefore},
 		waiting: entryHeap{kind: inWaiting, less: dueBefore},
 	}

@@ -29,11 +29,12 @@ type Store struct {
 	servicesByName map[string]string
 
 	events map[string]*entry
-	byKey  map[eventKey]*entry
-	// queues holds, per service id, the pending and retrying events.
+	// queues holds, per service id, the pending and retrying events and the idempotency
+	// keys.
 	queues map[string]*serviceQueue
-	// leased holds the processing events.
-	leased map[string]*entry
+	// leased links the processing events.
+	leased leaseList
+	ids    idGen
 
 	rules     map[string][]*store.TransformationRule // by name, any version order
 	contracts map[contractKey]*store.Contract
@@ -46,6 +47,7 @@ type Store struct {
 	notify notifier
 }
 
+// eventKey identifies an event by service and idempotency key within an insert batch.
 type eventKey struct{ serviceID, key string }
 
 type contractKey struct{ name, version string }
@@ -62,20 +64,20 @@ func New(opts Options) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{
+	s := &Store{
 		now:            now,
 		services:       map[string]*store.Service{},
 		servicesByName: map[string]string{},
 		events:         map[string]*entry{},
-		byKey:          map[eventKey]*entry{},
 		queues:         map[string]*serviceQueue{},
-		leased:         map[string]*entry{},
 		rules:          map[string][]*store.TransformationRule{},
 		contracts:      map[contractKey]*store.Contract{},
 		metricIDs:      map[string]bool{},
 		analytics:      map[analyticsKey]*store.AnalyticsRollup{},
 		auditIDs:       map[string]bool{},
 	}
+	s.leased.init()
+	return s
 }
 
 // clock returns the store's current time as stores keep it.
@@ -126,7 +128,7 @@ func isCanonical(id string) bool {
 // assignID returns the canonical form of id, or a new random UUID when id is empty.
 func assignID(kind, id string) (string, error) {
 	if id == "" {
-		return uuid.NewString(), nil
+		return uuid.NewString(), nil // records other than events are few: no need for idGen
 	}
 	return canonicalID(kind, id)
 }
@@ -157,15 +159,6 @@ func inRange(t, from, to time.Time) bool {
 	return true
 }
 
-func timePtr(t time.Time) *time.Time { return &t }
-
-func stampPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	v := store.Timestamp(*t)
-	return &v
-}
 
 // Interface guards.
 var (

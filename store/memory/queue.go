@@ -55,7 +55,7 @@ func (s *Store) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.
 	for len(out) < p.Limit && len(heads) > 0 {
 		q := heads[0]
 		e := q.ready.pop()
-		switch ev := e.ev; {
+		switch ev := &e.ev; {
 		case ev.NextAttemptAt.After(now):
 			// The clock went back since the entry became ready.
 			q.waiting.push(e)
@@ -65,10 +65,10 @@ func (s *Store) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.
 		default:
 			ev.Status = store.StatusProcessing
 			ev.LeaseOwner = p.Owner
-			ev.LeaseUntil = timePtr(until)
+			ev.LeaseUntil = e.setTime(slotLease, until)
 			ev.UpdatedAt = now
-			s.leased[ev.ID] = e
-			out = append(out, ev.Clone())
+			s.leased.push(e)
+			out = append(out, cloneEvent(ev))
 		}
 		if q.ready.len() == 0 {
 			heads.popFront()
@@ -104,8 +104,8 @@ func checkJSON(op, what, id string, v json.RawMessage) error {
 // holder returns the entry of id when it is processing and leased to owner. The caller
 // holds s.mu.
 func (s *Store) holder(id, owner string) *entry {
-	e, ok := s.leased[id]
-	if !ok || e.ev.LeaseOwner != owner {
+	e, ok := s.events[id]
+	if !ok || e.ev.Status != store.StatusProcessing || e.ev.LeaseOwner != owner {
 		return nil
 	}
 	return e
@@ -139,15 +139,15 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 			lost = append(lost, p.ID)
 			continue
 		}
-		ev := e.ev
+		ev := &e.ev
 		ev.Status = store.StatusSucceeded
 		ev.ResponseCode = p.ResponseCode
 		ev.ResponseTimeMS = p.ResponseTimeMS
 		ev.PayloadOut = cloneRaw(p.PayloadOut)
-		ev.CompletedAt = timePtr(now)
+		ev.CompletedAt = e.setTime(slotCompleted, now)
 		ev.UpdatedAt = now
 		ev.LeaseOwner, ev.LeaseUntil = "", nil
-		delete(s.leased, ev.ID)
+		s.leased.remove(e)
 	}
 	return lost, nil
 }
@@ -192,7 +192,7 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 			lost = append(lost, p.ID)
 			continue
 		}
-		ev := e.ev
+		ev := &e.ev
 		ev.Status = p.Status
 		if !p.KeepRetryCount {
 			ev.RetryCount++
@@ -203,14 +203,14 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 		ev.ErrorDetails = cloneRaw(p.ErrorDetails)
 		ev.UpdatedAt = now
 		ev.LeaseOwner, ev.LeaseUntil = "", nil
-		delete(s.leased, ev.ID)
+		s.leased.remove(e)
 		if p.Status == store.StatusRetrying {
 			ev.NextAttemptAt = store.Timestamp(p.NextAttemptAt)
 			ev.CompletedAt = nil
 			s.queue(ev.ServiceID).add(e, now)
 			due = due || !ev.NextAttemptAt.After(now)
 		} else {
-			ev.CompletedAt = timePtr(now)
+			ev.CompletedAt = e.setTime(slotCompleted, now)
 		}
 	}
 	s.mu.Unlock()
@@ -250,7 +250,7 @@ func (s *Store) ExtendLease(ctx context.Context, owner string, ids []string, lea
 			lost = append(lost, ids[i])
 			continue
 		}
-		e.ev.LeaseUntil = timePtr(until)
+		e.ev.LeaseUntil = e.setTime(slotLease, until)
 	}
 	return lost, nil
 }
@@ -263,12 +263,14 @@ func (s *Store) ReleaseExpiredLeases(ctx context.Context) (int, error) {
 	s.mu.Lock()
 	now := s.clock()
 	n := 0
-	for id, e := range s.leased {
-		ev := e.ev
+	for e := s.leased.root.next; e != &s.leased.root; {
+		ev := &e.ev
+		next := e.next
 		if ev.LeaseUntil == nil || ev.LeaseUntil.After(now) {
+			e = next
 			continue
 		}
-		delete(s.leased, id)
+		s.leased.remove(e)
 		ev.Status = store.StatusPending
 		if ev.RetryCount > 0 {
 			ev.Status = store.StatusRetrying
@@ -277,6 +279,7 @@ func (s *Store) ReleaseExpiredLeases(ctx context.Context) (int, error) {
 		ev.LeaseOwner, ev.LeaseUntil = "", nil
 		s.queue(ev.ServiceID).add(e, now)
 		n++
+		e = next
 	}
 	s.mu.Unlock()
 	if n > 0 {
@@ -306,7 +309,7 @@ func (s *Store) ExpireEvents(ctx context.Context) (int, error) {
 	for _, e := range expired {
 		e.q.drop(e)
 		e.ev.Status = store.StatusExpired
-		e.ev.CompletedAt = timePtr(now)
+		e.ev.CompletedAt = e.setTime(slotCompleted, now)
 		e.ev.UpdatedAt = now
 	}
 	return len(expired), nil

@@ -24,7 +24,7 @@ func (s *Store) CountEventsByStatus(ctx context.Context, f store.EventFilter) (m
 	defer s.mu.RUnlock()
 	out := map[store.EventStatus]int64{}
 	for _, e := range s.events {
-		if m.match(e.ev) {
+		if m.match(&e.ev) {
 			out[e.ev.Status]++
 		}
 	}
@@ -54,7 +54,7 @@ func (s *Store) EventStats(ctx context.Context, p store.StatsParams) ([]store.Ev
 	accs := map[string]*statsAcc{}
 	s.mu.RLock()
 	for _, e := range s.events {
-		ev := e.ev
+		ev := &e.ev
 		if !m.match(ev) {
 			continue
 		}
@@ -151,7 +151,7 @@ func (s *Store) EventVolume(ctx context.Context, p store.VolumeParams) ([]store.
 	accs := map[key]*volumeAcc{}
 	s.mu.RLock()
 	for _, e := range s.events {
-		ev := e.ev
+		ev := &e.ev
 		if !m.match(ev) {
 			continue
 		}
