@@ -159,7 +159,6 @@ func inRange(t, from, to time.Time) bool {
 	return true
 }
 
-
 // Interface guards.
 var (
 	_ store.Store    = (*Store)(nil)
