@@ -75,7 +75,7 @@ type Violation struct {
 	Details []Violation `json:"details,omitempty"`
 }
 
-// String formats the violation as "PATH: MESSAGE" (PATH "/" for the root... shown as "(root)").
+// String formats the violation as "PATH: MESSAGE", with "(root)" for the empty pointer.
 func (v Violation) String() string {
 	p := v.InstancePath
 	if p == "" {

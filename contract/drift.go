@@ -28,6 +28,7 @@ const (
 
 // Finding is one kind of drift at one path, aggregated over the observed payloads.
 type Finding struct {
+	// Kind classifies the finding.
 	Kind DriftKind `json:"kind"`
 	// Path is the JSON Pointer of the field; array elements are written "*", so
 	// "/labels/*/name" covers every label.
@@ -46,6 +47,7 @@ type Finding struct {
 
 // DriftReport summarises what an [Observer] has seen.
 type DriftReport struct {
+	// Contract and Version identify the observed contract.
 	Contract string `json:"contract"`
 	Version  string `json:"version"`
 	// Samples is the number of payloads observed; Findings counts are out of it.

@@ -69,3 +69,37 @@ func ExampleCompiled_Correct() {
 	// /unit enum-case: Celsius -> celsius
 	// /at date-time-layout: 2026-11-24 -> 2026-11-24T00:00:00Z
 }
+
+func ExampleCompare() {
+	v1 := []byte(`{"type":"object","properties":{"status":{"enum":["open","closed"]}}}`)
+	v2 := []byte(`{"type":"object","required":["status"],"properties":{"status":{"enum":["open","closed","archived"]}}}`)
+	rep, _ := contract.Compare(v1, v2)
+	fmt.Println("backward compatible:", rep.Backward)
+	for _, c := range rep.Changes {
+		fmt.Printf("%s breaking=%v: %s\n", c.Kind, c.Breaking, c)
+	}
+	// Output:
+	// backward compatible: false
+	// enum-value-added breaking=false: /properties/status/enum: enum value "archived" added
+	// required-added breaking=true: /required: property "status" is now required
+}
+
+func ExampleObserver() {
+	reg := contract.NewRegistry()
+	c, _ := reg.Register(context.Background(), contract.Contract{Name: "event", Version: "1.0.0",
+		Schema: []byte(`{"type":"object","properties":{"id":{"type":"integer"}}}`)})
+	o := contract.NewObserver(c)
+	_ = o.ObserveJSON([]byte(`{"id": 1, "source": "github"}`))
+	_ = o.ObserveJSON([]byte(`{"id": "2", "source": "jira"}`))
+	for _, f := range o.Report().Findings {
+		fmt.Printf("%s %s seen in %d payload(s)\n", f.Kind, f.Path, f.Count)
+	}
+	p, _ := o.Propose("")
+	fmt.Println("proposed", p.Contract.Version, "backward compatible:", p.Compatibility.Backward)
+	fmt.Println(string(p.Contract.Schema))
+	// Output:
+	// type-mismatch /id seen in 1 payload(s)
+	// undeclared-field /source seen in 2 payload(s)
+	// proposed 1.1.0 backward compatible: true
+	// {"properties":{"id":{"type":["integer","string"]},"source":{"type":"string"}},"type":"object"}
+}
