@@ -53,18 +53,19 @@ func (p *Program) Inverse() *Program { return p.inverse }
 // IsBidirectional reports whether the rules declare an inverse.
 func (p *Program) IsBidirectional() bool { return p.inverse != nil }
 
-// Nodes returns the compiled AST of every expression (values and conditions), for tools
-// that analyse what a mapping reads, such as a decoder that keeps only the input paths the
-// expressions use. The nodes are shared and must not be modified.
+// Nodes returns the parsed AST of every expression (values and conditions) as written,
+// before this package's patches and expr's optimiser, for tools that analyse what a
+// mapping reads, such as a decoder that keeps only the input paths the expressions use.
+// The nodes are shared and must not be modified.
 func (p *Program) Nodes() []ast.Node {
 	var out []ast.Node
 	for i := range p.fields {
 		f := &p.fields[i]
-		if f.prog != nil {
-			out = append(out, f.prog.Node())
+		if f.node != nil {
+			out = append(out, f.node)
 		}
-		if f.whenP != nil {
-			out = append(out, f.whenP.Node())
+		if f.whenN != nil {
+			out = append(out, f.whenN)
 		}
 	}
 	return out

@@ -138,6 +138,8 @@ type compiledField struct {
 	when    string
 	prog    *vm.Program // nil for a constant field
 	whenP   *vm.Program // nil without a condition
+	node    ast.Node    // parsed (unpatched) AST of expr, for Nodes
+	whenN   ast.Node    // parsed AST of when
 	def     any
 	hasDef  bool
 	defCopy bool // the default is a map or slice: copied per use
@@ -226,14 +228,14 @@ func compileRules(r Rules, tables map[string]map[string]any, c *config, inverse 
 		}
 		switch {
 		case f.Expr != "":
-			if cf.prog, err = compileExpr(f.Expr, c, tables, exprOpts); err != nil {
+			if cf.prog, cf.node, err = compileExpr(f.Expr, c, tables, exprOpts); err != nil {
 				return nil, ce(PartExpr, f.Expr, err)
 			}
 		case !cf.hasDef:
 			return nil, invalid("field %q has neither an expression nor a default", f.Target)
 		}
 		if f.When != "" {
-			if cf.whenP, err = compileExpr(f.When, c, tables, exprOpts); err != nil {
+			if cf.whenP, cf.whenN, err = compileExpr(f.When, c, tables, exprOpts); err != nil {
 				return nil, ce(PartWhen, f.When, err)
 			}
 		}
@@ -289,7 +291,7 @@ func exprOptions(c *config, tables map[string]map[string]any) []expr.Option {
 		expr.AllowUndefinedVariables(),
 		expr.Optimize(true),
 		expr.MaxNodes(uint(c.maxNodes)),
-		expr.Patch(&numberPatch{fused: map[*ast.CallNode]bool{}}),
+		expr.Patch(&numberPatch{fused: map[*ast.CallNode]bool{}, gets: map[*ast.CallNode]*ast.MemberNode{}}),
 		limitedBuiltins(c),
 	}
 	for _, h := range helpers(c, tables) {
@@ -301,10 +303,11 @@ func exprOptions(c *config, tables map[string]map[string]any) []expr.Option {
 	return opts
 }
 
-// compileExpr checks the size limits, then compiles src.
-func compileExpr(src string, c *config, tables map[string]map[string]any, opts []expr.Option) (*vm.Program, error) {
+// compileExpr checks the size limits, then compiles src. It also returns the parsed AST
+// before patching and optimisation, which mirrors the source.
+func compileExpr(src string, c *config, tables map[string]map[string]any, opts []expr.Option) (*vm.Program, ast.Node, error) {
 	if len(src) > c.maxExprBytes {
-		return nil, &CompileError{Expr: src, Kind: ErrTooComplex,
+		return nil, nil, &CompileError{Expr: src, Kind: ErrTooComplex,
 			Msg: fmt.Sprintf("expression is %d bytes, over the limit of %d", len(src), c.maxExprBytes)}
 	}
 	// Parse without a node limit (the source length bounds the work) to count the nodes
@@ -313,24 +316,24 @@ func compileExpr(src string, c *config, tables map[string]map[string]any, opts [
 	pc.MaxNodes = 0
 	tree, err := parser.ParseWithConfig(src, pc)
 	if err != nil {
-		return nil, exprCompileError(src, err)
+		return nil, nil, exprCompileError(src, err)
 	}
 	var cnt nodeCounter
 	ast.Walk(&tree.Node, &cnt)
 	if cnt.n > c.maxNodes {
-		return nil, &CompileError{Expr: src, Kind: ErrTooComplex,
+		return nil, nil, &CompileError{Expr: src, Kind: ErrTooComplex,
 			Msg: fmt.Sprintf("expression has %d nodes, over the limit of %d", cnt.n, c.maxNodes)}
 	}
 	if pos, err := checkCalls(tree.Node, tables, c); err != nil {
 		ce := &CompileError{Expr: src, Kind: ErrCompile, Msg: err.Error(), Err: err}
 		ce.Line, ce.Column = lineColumn(src, pos)
-		return nil, ce
+		return nil, nil, ce
 	}
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
-		return nil, exprCompileError(src, err)
+		return nil, nil, exprCompileError(src, err)
 	}
-	return prog, nil
+	return prog, tree.Node, nil
 }
 
 func exprCompileError(src string, err error) error {
@@ -413,6 +416,7 @@ func (t *callChecker) Visit(node *ast.Node) {
 const (
 	fnAdd = "__add"
 	fnNum = "__num"
+	fnGet = "__get"
 )
 
 // numberPatch makes expressions work on inputs decoded with json.Number (exact numbers):
@@ -420,12 +424,27 @@ const (
 // __num (json.Number to int or float64, anything else unchanged), and every + whose
 // operands are not both statically numeric becomes one __add call per chain, which
 // concatenates strings in one allocation under the string limit.
+//
+// It also turns plain member accesses with a constant name (a.b, a['b']) into __get
+// calls, which read map[string]any without reflection and without allocating, except
+// those an optional chain must skip when it meets nil (see unget).
 type numberPatch struct {
 	fused map[*ast.CallNode]bool
+	gets  map[*ast.CallNode]*ast.MemberNode
 }
 
 func (p *numberPatch) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.MemberNode:
+		prop, ok := n.Property.(*ast.StringNode)
+		if !ok || n.Optional || n.Method || !(unknown(n.Node) || isStringMap(n.Node)) {
+			return
+		}
+		call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: fnGet}, Arguments: []ast.Node{n.Node, &ast.StringNode{Value: prop.Value}}}
+		p.gets[call] = n
+		ast.Patch(node, call)
+	case *ast.ChainNode:
+		unget(&n.Node, p.gets)
 	case *ast.BinaryNode:
 		switch n.Operator {
 		case "+":
@@ -467,6 +486,49 @@ func (p *numberPatch) Visit(node *ast.Node) {
 		}
 	}
 }
+
+// unget puts back the __get calls on the spine of an optional chain that sit above its
+// innermost ?. member (a?.b.c: the .c), where expr's nil short-circuit must skip them.
+// Members below it (a.b?.c: the .b) and those inside arguments stay fast.
+func unget(chain *ast.Node, gets map[*ast.CallNode]*ast.MemberNode) {
+	var spine []*ast.Node
+	cur := chain
+	for cur != nil {
+		spine = append(spine, cur)
+		next := (*ast.Node)(nil)
+		switch x := (*cur).(type) {
+		case *ast.MemberNode:
+			next = &x.Node
+		case *ast.CallNode:
+			if _, ok := gets[x]; ok {
+				next = &x.Arguments[0]
+			} else if m, ok := x.Callee.(*ast.MemberNode); ok {
+				next = &m.Node
+			}
+		}
+		cur = next
+	}
+	k := -1
+	for i, n := range spine {
+		if m, ok := (*n).(*ast.MemberNode); ok && m.Optional {
+			k = i
+		}
+	}
+	for i := k - 1; i >= 0; i-- {
+		call, ok := (*spine[i]).(*ast.CallNode)
+		if !ok {
+			continue
+		}
+		if m, ok := gets[call]; ok {
+			m.Node = call.Arguments[0]
+			ast.Patch(spine[i], m)
+		}
+	}
+}
+
+var stringMapType = reflect.TypeOf(map[string]any(nil))
+
+func isStringMap(n ast.Node) bool { return n.Type() == stringMapType }
 
 // wrap replaces *n by __num(*n) when its type is not known statically.
 func (p *numberPatch) wrap(n *ast.Node) {

@@ -39,7 +39,7 @@ func (e *limitError) Is(target error) bool { return target == ErrMemoryLimit }
 
 // helperNames are the functions helpers registers.
 var helperNames = map[string]bool{
-	fnAdd: true, fnNum: true, "coalesce": true, "lookup": true, "parseDate": true,
+	fnAdd: true, fnNum: true, fnGet: true, "coalesce": true, "lookup": true, "parseDate": true,
 	"uuid5": true, "sha256": true, "path": true, "toNumber": true,
 }
 
@@ -61,6 +61,7 @@ func helpers(c *config, tables map[string]map[string]any) []helper {
 			}
 			return num(args[0]), nil
 		}, nil},
+		{fnGet, get, nil},
 		{"coalesce", coalesce, []any{new(func(...any) any)}},
 		{"lookup", lookupFunc(tables), []any{new(func(any, any) any), new(func(any, any, any) any)}},
 		{"parseDate", parseDate, []any{new(func(any, ...string) any)}},
@@ -175,6 +176,19 @@ func num(v any) any {
 		}
 	}
 	return v
+}
+
+// get is a.b: a map[string]any member without reflection, anything else as expr's
+// fetch does it (a missing member of a map is nil; a member of nil is an error).
+func get(args ...any) (any, error) {
+	key := args[1].(string)
+	switch m := args[0].(type) {
+	case map[string]any:
+		return m[key], nil
+	case nil:
+		return nil, fmt.Errorf("cannot fetch %s from <nil>", key)
+	}
+	return runtime.Fetch(args[0], key), nil
 }
 
 // coalesce returns its first argument that is neither nil nor the empty string, else nil.
