@@ -1,6 +1,8 @@
 package contract
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -100,6 +102,23 @@ func BenchmarkDecodeEvent(b *testing.B) {
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
 		if _, err := Decode(raw, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeEventEncodingJSON is the encoding/json baseline for BenchmarkDecodeEvent:
+// decode into any with UseNumber (no duplicate-key, depth or UTF-8 checks).
+func BenchmarkDecodeEventEncodingJSON(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join(benchDir(b), "github-issue-event.json"))
+	require.NoError(b, err)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -99,15 +99,21 @@ func (d *decoder) syntax(detail string) *InputError {
 }
 
 func (d *decoder) skipSpace() {
-	for d.pos < len(d.data) {
-		switch d.data[d.pos] {
-		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
-			return
-		}
+	i, data := d.pos, d.data
+	for i < len(data) && data[i] <= ' ' && (data[i] == ' ' || data[i] == '\n' || data[i] == '\t' || data[i] == '\r') {
+		i++
 	}
+	d.pos = i
 }
+
+// plainASCII marks the bytes a string token can hold without special handling: printable
+// ASCII other than the quote and the backslash. It is read-only.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (d *decoder) value(depth int) (any, error) {
 	if d.pos >= len(d.data) {
@@ -176,10 +182,11 @@ func (d *decoder) object(depth int) (any, error) {
 		if err != nil {
 			return nil, prefixPath(err, k)
 		}
-		if _, dup := m[k]; dup {
+		n := len(m)
+		m[k] = v // one hash operation: a duplicate key leaves the length unchanged
+		if len(m) == n {
 			return nil, &InputError{Kind: ErrDuplicateKey, Offset: keyAt, Path: "/" + escapePointer(k), Detail: "member " + strconv.Quote(k) + " appears more than once"}
 		}
-		m[k] = v
 		d.skipSpace()
 		if d.pos >= len(d.data) {
 			return nil, d.syntax("unexpected end of input in object")
@@ -297,16 +304,12 @@ func (d *decoder) str() (string, error) {
 	data := d.data
 	// Fast path: ASCII without escapes needs one allocation.
 	i := start
-	for i < len(data) {
-		c := data[i]
-		if c == '"' {
-			d.pos = i + 1
-			return string(data[start:i]), nil
-		}
-		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
-			break
-		}
+	for i < len(data) && plainASCII[data[i]] {
 		i++
+	}
+	if i < len(data) && data[i] == '"' {
+		d.pos = i + 1
+		return string(data[start:i]), nil
 	}
 	buf := append(d.buf[:0], data[start:i]...)
 	for {
