@@ -291,7 +291,7 @@ func exprOptions(c *config, tables map[string]map[string]any) []expr.Option {
 		expr.AllowUndefinedVariables(),
 		expr.Optimize(true),
 		expr.MaxNodes(uint(c.maxNodes)),
-		expr.Patch(&numberPatch{fused: map[*ast.CallNode]bool{}, gets: map[*ast.CallNode]*ast.MemberNode{}}),
+		expr.Patch(newNumberPatch(c.maxStringBytes)),
 		limitedBuiltins(c),
 	}
 	for _, h := range helpers(c, tables) {
@@ -428,9 +428,24 @@ const (
 // It also turns plain member accesses with a constant name (a.b, a['b']) into __get
 // calls, which read map[string]any without reflection and without allocating, except
 // those an optional chain must skip when it meets nil (see unget).
+//
+// The one- and two-argument calls have a constant Go function of a signature expr's VM
+// calls directly (OpCallTyped), without building an argument slice: a call inside a
+// loop (map(xs, .name)) then allocates nothing.
 type numberPatch struct {
 	fused map[*ast.CallNode]bool
 	gets  map[*ast.CallNode]*ast.MemberNode
+	nums  map[*ast.CallNode]bool
+	add2  func(a, b any) any
+}
+
+func newNumberPatch(maxStr int) *numberPatch {
+	return &numberPatch{
+		fused: map[*ast.CallNode]bool{},
+		gets:  map[*ast.CallNode]*ast.MemberNode{},
+		nums:  map[*ast.CallNode]bool{},
+		add2:  add2Func(maxStr),
+	}
 }
 
 func (p *numberPatch) Visit(node *ast.Node) {
@@ -440,7 +455,7 @@ func (p *numberPatch) Visit(node *ast.Node) {
 		if !ok || n.Optional || n.Method || !(unknown(n.Node) || isStringMap(n.Node)) {
 			return
 		}
-		call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: fnGet}, Arguments: []ast.Node{n.Node, &ast.StringNode{Value: prop.Value}}}
+		call := &ast.CallNode{Callee: &ast.ConstantNode{Value: getFast}, Arguments: []ast.Node{n.Node, &ast.StringNode{Value: prop.Value}}}
 		p.gets[call] = n
 		ast.Patch(node, call)
 	case *ast.ChainNode:
@@ -458,7 +473,11 @@ func (p *numberPatch) Visit(node *ast.Node) {
 				args = append(args, n.Left)
 			}
 			args = append(args, n.Right)
-			call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: fnAdd}, Arguments: args}
+			var callee ast.Node = &ast.IdentifierNode{Value: fnAdd}
+			if len(args) == 2 {
+				callee = &ast.ConstantNode{Value: p.add2}
+			}
+			call := &ast.CallNode{Callee: callee, Arguments: args}
 			p.fused[call] = true
 			ast.Patch(node, call)
 		case "-", "*", "/", "%", "**", "^", "<", ">", "<=", ">=", "..":
@@ -535,12 +554,11 @@ func (p *numberPatch) wrap(n *ast.Node) {
 	if !unknown(*n) || isLiteral(*n, true) {
 		return
 	}
-	if c, ok := (*n).(*ast.CallNode); ok {
-		if id, ok := c.Callee.(*ast.IdentifierNode); ok && (id.Value == fnNum || id.Value == fnAdd) {
-			return
-		}
+	if c, ok := (*n).(*ast.CallNode); ok && (p.nums[c] || p.fused[c]) {
+		return
 	}
-	call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: fnNum}, Arguments: []ast.Node{*n}}
+	call := &ast.CallNode{Callee: &ast.ConstantNode{Value: numFast}, Arguments: []ast.Node{*n}}
+	p.nums[call] = true
 	ast.Patch(n, call)
 }
 

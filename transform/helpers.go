@@ -178,6 +178,38 @@ func num(v any) any {
 	return v
 }
 
+// getFast and numFast are get and num with signatures the VM calls without an argument
+// slice; they panic on error, which the VM turns into the field's error.
+var (
+	getFast = func(obj, key any) any {
+		v, err := get(obj, key)
+		if err != nil {
+			panic(err)
+		}
+		return v
+	}
+	numFast = func(v any) any { return num(v) }
+)
+
+// add2Func is a + b for addFunc's rules, with a signature the VM calls directly.
+func add2Func(maxStr int) func(a, b any) any {
+	return func(a, b any) any {
+		if s1, ok := a.(string); ok {
+			if s2, ok := b.(string); ok {
+				if len(s1)+len(s2) > maxStr {
+					panic(&limitError{what: "string", size: len(s1) + len(s2), limit: maxStr, function: "+"})
+				}
+				return s1 + s2
+			}
+		}
+		v, err := addGeneral(maxStr, []any{a, b})
+		if err != nil {
+			panic(err)
+		}
+		return v
+	}
+}
+
 // get is a.b: a map[string]any member without reflection, anything else as expr's
 // fetch does it (a missing member of a map is nil; a member of nil is an error).
 func get(args ...any) (any, error) {
