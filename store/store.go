@@ -13,7 +13,8 @@ import (
 //
 // Unless a method says otherwise, it returns [ErrNotFound] when the key matches nothing,
 // [ErrInvalidArgument] for invalid records or parameters, [ErrBusy] when the database could
-// not serialise it, and the context's error when ctx ends first. All errors are wrapped with
+// not serialise it, and the context's error when ctx ends first. Methods that store a new
+// record return [ErrConflict] when a caller-supplied ID is taken. All errors are wrapped with
 // detail; test them with errors.Is.
 type Store interface {
 	ServiceStore
@@ -92,7 +93,9 @@ type EventStore interface {
 	InsertEvent(ctx context.Context, e *Event) (ev *Event, created bool, err error)
 	// InsertEvents inserts many events as InsertEvent does, in one transaction where the
 	// database allows: either every event is handled or, on error, none is stored. Results
-	// are in the order of es. Duplicate keys within es resolve to the first of them.
+	// are in the order of es. Duplicate keys within es resolve to the first of them (the
+	// later ones get its event with Created false). An ID that exists already or repeats
+	// within es is ErrConflict.
 	InsertEvents(ctx context.Context, es []*Event) ([]InsertResult, error)
 	// GetEvent returns the event with the id.
 	GetEvent(ctx context.Context, id string) (*Event, error)
@@ -151,8 +154,10 @@ type QueueStore interface {
 	// CompleteEvents marks each event succeeded, recording the response and setting
 	// completed_at to now and clearing the lease. An event is changed only while it is
 	// processing and leased to p.Owner (the lease may have run out as long as nobody released
-	// it); otherwise it is left alone and its ID is returned in lost. One call is one
-	// transaction where the database allows.
+	// it); otherwise it is left alone and its ID is returned in lost, as given and in the
+	// order of ps. ps applies in order, so an ID repeated in ps is lost after its first change.
+	// An invalid entry (malformed ID, empty owner, ill-formed JSON) is ErrInvalidArgument and
+	// changes nothing. One call is one transaction where the database allows.
 	CompleteEvents(ctx context.Context, ps []CompleteParams) (lost []string, err error)
 	// FailEvents records a failed attempt of each event, fenced as CompleteEvents is. Status
 	// must be retrying (due again at NextAttemptAt, which must be set), failed, dead or expired.
@@ -342,7 +347,8 @@ type HealthMetricFilter struct {
 type AnalyticsStore interface {
 	// UpsertAnalytics inserts or replaces each rollup, keyed by service, period and
 	// period_start (re-running a rollup job is idempotent). Existing rows keep their ID and
-	// CreatedAt.
+	// CreatedAt. When rs repeats a key the last rollup wins; an invalid rollup is
+	// ErrInvalidArgument and nothing is stored.
 	UpsertAnalytics(ctx context.Context, rs []*AnalyticsRollup) error
 	// ListAnalytics returns the rollups matching f ordered by service name then period_start.
 	ListAnalytics(ctx context.Context, f AnalyticsFilter) ([]*AnalyticsRollup, error)
@@ -358,7 +364,8 @@ type AnalyticsFilter struct {
 
 // AuditStore is the append-only audit log. There is no way to change or delete an entry.
 type AuditStore interface {
-	// AppendAudit stores an entry after a.Validate; ID and CreatedAt (now) are assigned.
+	// AppendAudit stores an entry after a.Validate; ID (when empty) and CreatedAt (now) are
+	// assigned. An entry is never replaced: an ID that exists is ErrConflict.
 	AppendAudit(ctx context.Context, a *AuditEntry) (*AuditEntry, error)
 	// ListAudit returns the entries matching f, oldest first (created_at, then id).
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
