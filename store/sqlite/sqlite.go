@@ -237,7 +237,7 @@ type querier interface {
 // BEGIN IMMEDIATE, so fn's reads already hold the write lock and its writes cannot fail
 // with SQLITE_BUSY. fn's error rolls back; otherwise the transaction commits. Errors are
 // mapped to the store sentinels.
-func (s *Store) write(ctx context.Context, fn func(q querier) error) (err error) {
+func (s *Store) write(ctx context.Context, fn func(q querier) error) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
@@ -252,11 +252,13 @@ func (s *Store) write(ctx context.Context, fn func(q querier) error) (err error)
 	if err != nil {
 		return mapError(err)
 	}
+	begun, committed := false, false
 	defer func() {
-		if err != nil {
-			// Roll back even when ctx is done. A failed ROLLBACK means SQLite already ended
-			// the transaction or the connection is unusable; either way the connection is
-			// discarded rather than returned to the pool in an unknown state.
+		// Roll back whatever did not commit (an error, a panic in fn, a cancelled ctx),
+		// even when ctx is done. A failed ROLLBACK means SQLite already ended the
+		// transaction or the connection is unusable; either way the connection is
+		// discarded rather than returned to the pool in an unknown state.
+		if begun && !committed {
 			if _, rbErr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
 				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 			}
@@ -264,21 +266,23 @@ func (s *Store) write(ctx context.Context, fn func(q querier) error) (err error)
 		_ = conn.Close()
 	}()
 	if s.perTx != "" {
-		if _, err = conn.ExecContext(ctx, s.perTx); err != nil {
+		if _, err := conn.ExecContext(ctx, s.perTx); err != nil {
 			return mapError(err)
 		}
 	}
-	if _, err = conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		// The BEGIN failed: no transaction is open, nothing to roll back.
-		err = mapError(err)
-		return err
-	}
-	if err = fn(conn); err != nil {
+	// Counted as begun before it runs: a BEGIN interrupted by ctx may still have taken
+	// effect, and a needless ROLLBACK only costs the connection.
+	begun = true
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return mapError(err)
 	}
-	if _, err = conn.ExecContext(ctx, "COMMIT"); err != nil {
+	if err := fn(conn); err != nil {
 		return mapError(err)
 	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return mapError(err)
+	}
+	committed = true
 	return nil
 }
 
