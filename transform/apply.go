@@ -106,9 +106,14 @@ func (p *Program) run(ctx context.Context, machine *vm.VM, in map[string]any, a 
 	out = make(map[string]any, p.topLevel)
 	set = p.targets
 	skipped := false
+	done := ctx.Done() // nil for a context that is never cancelled
 	for i := range p.fields {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, fmt.Errorf("transform: rules %q: %w", p.rules.Name, err)
+		if done != nil {
+			select {
+			case <-done:
+				return nil, nil, fmt.Errorf("transform: rules %q: %w", p.rules.Name, ctx.Err())
+			default:
+			}
 		}
 		f := &p.fields[i]
 		useDefault := false

@@ -437,6 +437,7 @@ type numberPatch struct {
 	gets  map[*ast.CallNode]*ast.MemberNode
 	nums  map[*ast.CallNode]bool
 	add2  func(a, b any) any
+	str   func(v any) any
 }
 
 func newNumberPatch(maxStr int) *numberPatch {
@@ -445,6 +446,7 @@ func newNumberPatch(maxStr int) *numberPatch {
 		gets:  map[*ast.CallNode]*ast.MemberNode{},
 		nums:  map[*ast.CallNode]bool{},
 		add2:  add2Func(maxStr),
+		str:   stringFunc(maxStr),
 	}
 }
 
@@ -497,6 +499,10 @@ func (p *numberPatch) Visit(node *ast.Node) {
 			p.wrap(&n.Right)
 		}
 	case *ast.BuiltinNode:
+		if n.Name == "string" && len(n.Arguments) == 1 {
+			ast.Patch(node, &ast.CallNode{Callee: &ast.ConstantNode{Value: p.str}, Arguments: n.Arguments})
+			return
+		}
 		switch n.Name {
 		case "int", "float", "abs", "ceil", "floor", "round", "max", "min", "sum", "mean", "median":
 			for i := range n.Arguments {

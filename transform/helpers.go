@@ -77,7 +77,7 @@ func helpers(c *config, tables map[string]map[string]any) []helper {
 // over the string limit (strings) or the memory budget (arrays).
 func limitedBuiltins(c *config) expr.Option {
 	return func(cfg *conf.Config) {
-		for _, name := range []string{"replace", "join", "concat", "flatten", "toJSON", "string"} {
+		for _, name := range []string{"replace", "join", "concat", "flatten", "toJSON"} {
 			idx, ok := builtin.Index[name]
 			if !ok {
 				continue
@@ -207,6 +207,25 @@ func add2Func(maxStr int) func(a, b any) any {
 			panic(err)
 		}
 		return v
+	}
+}
+
+// stringFunc is expr's string() without fmt for strings and json.Number (exact and
+// allocation-free), under the string limit for everything else.
+func stringFunc(maxStr int) func(v any) any {
+	fast := builtin.Builtins[builtin.Index["string"]].Fast
+	return func(v any) any {
+		switch x := v.(type) {
+		case string:
+			return x
+		case json.Number:
+			return string(x)
+		}
+		out := fast(v)
+		if s, ok := out.(string); ok && len(s) > maxStr {
+			panic(&limitError{what: "string", size: len(s), limit: maxStr, function: "string"})
+		}
+		return out
 	}
 }
 
