@@ -23,6 +23,13 @@
 // are TEXT checked with json_valid; enumerations are CHECK constraints; tables are STRICT.
 // The clock is [Options.Now]: SQLite's clock is never used.
 //
+// # Aggregates
+//
+// The statistics are computed by SQLite, not by loading rows into Go: counts and sums with
+// GROUP BY; percentiles as percentile_cont, from the values ranked with row_number() and
+// interpolated linearly with the same floating-point operations as store.Percentile (they
+// agree exactly); the standard deviation from the sum and the sum of squares.
+//
 // # Queue
 //
 // [Store.ClaimEvents] is one UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT n) RETURNING,

@@ -17,9 +17,12 @@ var migrationFiles embed.FS
 // Migration is one embedded schema change: migrations/NNNN_name.sql, applied in Version
 // order and recorded in the schema_migrations table.
 type Migration struct {
+	// Version is the NNNN prefix of the file name, counting from 1 without gaps.
 	Version int
-	Name    string
-	SQL     string
+	// Name is the rest of the file name, without .sql.
+	Name string
+	// SQL is the script, run whole in the migration transaction.
+	SQL string
 }
 
 // Migrations returns the embedded migrations in version order. It fails only if the

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -150,4 +151,16 @@ func TestOpenRejectsMemory(t *testing.T) {
 	t.Parallel()
 	_, err := sqlite.Open(t.Context(), ":memory:", sqlite.Options{})
 	require.ErrorIs(t, err, store.ErrInvalidArgument)
+}
+
+func TestOpenAwkwardPath(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "a dir?with#odd%chars&x=1")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	path := filepath.Join(dir, "hub db.sqlite")
+	s, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	_, err = os.Stat(path)
+	require.NoError(t, err, "the file is created at exactly the given path")
 }
