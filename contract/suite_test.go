@@ -133,7 +133,7 @@ func TestJSONSchemaTestSuite(t *testing.T) {
 							if cerr != nil {
 								got = cerr
 							} else {
-								_, got = comp.ValidateJSON(tc.Data)
+								_, got = comp.Validate(tc.Data) // json.RawMessage: decoded strictly, then validated
 								ok = (got == nil) == tc.Valid
 								if got != nil && !isValidationError(got) {
 									ok = false
