@@ -461,7 +461,11 @@ func (p *numberPatch) Visit(node *ast.Node) {
 		p.gets[call] = n
 		ast.Patch(node, call)
 	case *ast.ChainNode:
-		unget(&n.Node, p.gets)
+		if fastChain(&n.Node, p.gets) {
+			ast.Patch(node, &ast.CallNode{Callee: &ast.ConstantNode{Value: unchainFast}, Arguments: []ast.Node{n.Node}})
+		} else {
+			unget(&n.Node, p.gets)
+		}
 	case *ast.BinaryNode:
 		switch n.Operator {
 		case "+":
@@ -510,6 +514,58 @@ func (p *numberPatch) Visit(node *ast.Node) {
 			}
 		}
 	}
+}
+
+// fastChain rewrites an optional chain whose spine is only member accesses with
+// constant names (a?.b.c, find(xs, ...)?.name) into calls that pass a private nil marker
+// up the spine instead of jumping: a ?. member of nil yields the marker, a plain member of
+// the marker yields the marker (of a real nil, an error, as in expr), and the chain's
+// root, wrapped in unchainFast, turns the marker into nil. It reports false, changing
+// nothing, for other chains (index, method or dynamic members), which unget handles.
+func fastChain(chain *ast.Node, gets map[*ast.CallNode]*ast.MemberNode) bool {
+	var spine []*ast.Node
+	cur := chain
+	for {
+		switch x := (*cur).(type) {
+		case *ast.MemberNode:
+			if _, ok := x.Property.(*ast.StringNode); !ok || !x.Optional || x.Method {
+				return false
+			}
+			spine = append(spine, cur)
+			cur = &x.Node
+			continue
+		case *ast.CallNode:
+			if _, ok := gets[x]; ok {
+				spine = append(spine, cur)
+				cur = &x.Arguments[0]
+				continue
+			}
+		}
+		break
+	}
+	k := -1
+	for i, n := range spine {
+		if m, ok := (*n).(*ast.MemberNode); ok && m.Optional {
+			k = i
+		}
+	}
+	if k < 0 {
+		return false
+	}
+	// Bottom up, so each rewritten node's base is already final.
+	for i := len(spine) - 1; i >= 0; i-- {
+		switch x := (*spine[i]).(type) {
+		case *ast.MemberNode:
+			prop := x.Property.(*ast.StringNode)
+			ast.Patch(spine[i], &ast.CallNode{Callee: &ast.ConstantNode{Value: getOptFast},
+				Arguments: []ast.Node{x.Node, &ast.StringNode{Value: prop.Value}}})
+		case *ast.CallNode:
+			if i < k {
+				x.Callee = &ast.ConstantNode{Value: getChainFast}
+			}
+		}
+	}
+	return true
 }
 
 // unget puts back the __get calls on the spine of an optional chain that sit above its

@@ -191,6 +191,33 @@ var (
 	numFast = func(v any) any { return num(v) }
 )
 
+// chainNil marks a short-circuited optional chain while it climbs the chain's spine.
+var chainNil = &struct{ _ byte }{}
+
+var (
+	// getOptFast is a?.b inside a rewritten chain.
+	getOptFast = func(obj, key any) any {
+		if obj == nil || obj == any(chainNil) {
+			return chainNil
+		}
+		return getFast(obj, key)
+	}
+	// getChainFast is a plain a.b above a ?. in a rewritten chain.
+	getChainFast = func(obj, key any) any {
+		if obj == any(chainNil) {
+			return chainNil
+		}
+		return getFast(obj, key)
+	}
+	// unchainFast ends a rewritten chain.
+	unchainFast = func(v any) any {
+		if v == any(chainNil) {
+			return nil
+		}
+		return v
+	}
+)
+
 // add2Func is a + b for addFunc's rules, with a signature the VM calls directly.
 func add2Func(maxStr int) func(a, b any) any {
 	return func(a, b any) any {
