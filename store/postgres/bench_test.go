@@ -106,3 +106,22 @@ func queueCycle(ctx context.Context, s *Store, owner string, n, insertBatch, cla
 	}
 	return nil
 }
+
+// BenchmarkInsertEvent measures one InsertEvent call (one round trip and one commit), the
+// cost of accepting an event when the caller does not batch; RunParallel uses several
+// connections, as concurrent requests would.
+func BenchmarkInsertEvent(b *testing.B) {
+	s := newTestStore(b, nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			e := &store.Event{ServiceID: testServiceID, ServiceName: testServiceName, PayloadIn: benchPayload}
+			if _, _, err := s.InsertEvent(ctx, e); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

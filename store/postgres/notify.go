@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ehg/hub/store"
 )
 
 // listenerAppName, followed by the schema, marks the listener connections in
@@ -31,10 +33,19 @@ func (s *Store) Notifications(ctx context.Context) (<-chan struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Register the listener under the lock Close takes, so Close either sees it in the
+	// WaitGroup or this call sees the store closed.
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		_ = conn.Close(context.WithoutCancel(ctx))
+		return nil, store.ErrClosed
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
 	ch := make(chan struct{}, 1)
 	lctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.done, cancel)
-	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer stop()

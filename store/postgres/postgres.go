@@ -83,6 +83,8 @@ type Store struct {
 	channel string
 
 	closed atomic.Bool
+	// mu orders Close against listeners registering in wg.
+	mu sync.Mutex
 	// done ends the notification listeners on Close; wg waits for them.
 	done   context.Context
 	cancel context.CancelFunc
@@ -147,7 +149,10 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // Close stops the notification listeners and, when the store was created by [Open], closes
 // its pool. Later calls return store.ErrClosed; Close itself is idempotent and returns nil.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
+	s.mu.Lock()
+	already := s.closed.Swap(true)
+	s.mu.Unlock()
+	if already {
 		return nil
 	}
 	s.cancel()
