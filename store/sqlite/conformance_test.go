@@ -39,7 +39,7 @@ func TestConformanceNew(t *testing.T) {
 	t.Parallel()
 	opts := storetest.Options{ConcurrentEvents: storetest.ShortConcurrentEvents}
 	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) store.Store {
-		db, err := sql.Open(sqlite.DriverName, sqlite.DSN(filepath.Join(t.TempDir(), "hub.db"), 0))
+		db, err := sql.Open(sqlite.DriverName, sqlite.DSN(filepath.Join(t.TempDir(), "hub.db"), sqlite.Options{}))
 		require.NoError(t, err)
 		db.SetMaxOpenConns(4)
 		t.Cleanup(func() { require.NoError(t, db.Close()) })

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,7 +18,7 @@ import (
 // driverError provokes a real driver error with the statement stmt on a scratch database.
 func driverError(t *testing.T, stmt string) error {
 	t.Helper()
-	db, err := sql.Open(DriverName, DSN(filepath.Join(t.TempDir(), "e.db"), 0))
+	db, err := sql.Open(DriverName, DSN(filepath.Join(t.TempDir(), "e.db"), Options{}))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	_, err = db.ExecContext(t.Context(), `CREATE TABLE t (id INTEGER PRIMARY KEY, u TEXT UNIQUE, c INTEGER CHECK (c > 0), n TEXT NOT NULL DEFAULT '')`)
@@ -33,10 +34,10 @@ func TestMapError(t *testing.T) {
 	t.Parallel()
 	busy := func(t *testing.T) error {
 		path := filepath.Join(t.TempDir(), "busy.db")
-		a, err := sql.Open(DriverName, dsn(path, 1, false))
+		a, err := sql.Open(DriverName, dsn(path, Options{BusyTimeout: time.Millisecond}.withDefaults(), false))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = a.Close() })
-		b, err := sql.Open(DriverName, dsn(path, 1, false))
+		b, err := sql.Open(DriverName, dsn(path, Options{BusyTimeout: time.Millisecond}.withDefaults(), false))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = b.Close() })
 		_, err = a.ExecContext(t.Context(), `CREATE TABLE t (x INTEGER)`)

@@ -23,7 +23,7 @@ type migrationRow struct {
 
 func migrationRows(t *testing.T, path string) []migrationRow {
 	t.Helper()
-	db, err := sql.Open(sqlite.DriverName, sqlite.DSN(path, 0))
+	db, err := sql.Open(sqlite.DriverName, sqlite.DSN(path, sqlite.Options{}))
 	require.NoError(t, err)
 	defer db.Close()
 	rows, err := db.QueryContext(t.Context(), `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
@@ -106,7 +106,7 @@ func TestMigrations(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, s.Close())
 
-		db, err := sql.Open(sqlite.DriverName, sqlite.DSN(path, 0))
+		db, err := sql.Open(sqlite.DriverName, sqlite.DSN(path, sqlite.Options{}))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = db.Close() })
 		_, err = db.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', 0)`, latest+1)
@@ -128,7 +128,7 @@ func TestNewOnCallerDB(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "hub.db")
-	db, err := sql.Open(sqlite.DriverName, sqlite.DSN(path, 0))
+	db, err := sql.Open(sqlite.DriverName, sqlite.DSN(path, sqlite.Options{}))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	s, err := sqlite.New(ctx, db, sqlite.Options{})

@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,5 +40,34 @@ func TestClaimUsesDueIndex(t *testing.T) {
 		assert.NotContains(t, plan, "SCAN integration_events", "%s: no table scan", name)
 		assert.Contains(t, text, "SCAN integration_events USING COVERING INDEX integration_events_due_idx", name)
 		t.Logf("%s:\n%s", name, text)
+	}
+}
+
+// TestConnectionSettings checks the pragmas every connection of an opened store gets.
+func TestConnectionSettings(t *testing.T) {
+	t.Parallel()
+	for _, durable := range []bool{false, true} {
+		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "hub.db"), Options{Durable: durable, BusyTimeout: 1234 * time.Millisecond})
+		require.NoError(t, err)
+		for name, db := range map[string]*sql.DB{"writer": s.w, "reader": s.r} {
+			var mode string
+			var fk, sync, busy, queryOnly int
+			ctx := t.Context()
+			require.NoError(t, db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode))
+			require.NoError(t, db.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk))
+			require.NoError(t, db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync))
+			require.NoError(t, db.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&busy))
+			require.NoError(t, db.QueryRowContext(ctx, `PRAGMA query_only`).Scan(&queryOnly))
+			assert.Equal(t, "wal", mode, name)
+			assert.Equal(t, 1, fk, name)
+			assert.Equal(t, 1234, busy, name)
+			wantSync := 1 // NORMAL
+			if durable {
+				wantSync = 2 // FULL
+			}
+			assert.Equal(t, wantSync, sync, name)
+			assert.Equal(t, name == "reader", queryOnly == 1, name)
+		}
+		require.NoError(t, s.Close())
 	}
 }
