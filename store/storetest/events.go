@@ -26,6 +26,8 @@ func eventCases() []testCase {
 		{"Requeue", testEventRequeue},
 		{"RequeueMany", testEventRequeueMany},
 		{"CopyInCopyOut", testEventCopies},
+		{"DefaultAndMaxPageLimit", testEventPageLimits},
+		{"ConcurrentIdempotentInsert", testConcurrentIdempotentInsert},
 	}
 }
 
@@ -460,4 +462,23 @@ func testEventCopies(t *testing.T, b *bundle) {
 	require.NoError(t, err)
 	list[0].PayloadOut[2] = 'Z'
 	assert.JSONEq(t, `{"ok":true}`, string(b.get(t, want.ID).PayloadOut))
+}
+
+func testEventPageLimits(t *testing.T, b *bundle) {
+	sv := b.service(t, "github")
+	evs := make([]*store.Event, store.DefaultPageLimit+1)
+	for i := range evs {
+		evs[i] = newEvent(sv)
+	}
+	_, err := b.st.InsertEvents(b.ctx, evs)
+	require.NoError(t, err)
+	count := func(p store.Page) int {
+		t.Helper()
+		list, err := b.st.ListEvents(b.ctx, store.EventFilter{Page: p})
+		require.NoError(t, err)
+		return len(list)
+	}
+	assert.Equal(t, store.DefaultPageLimit, count(store.Page{}), "limit 0 means the default")
+	assert.Equal(t, store.DefaultPageLimit+1, count(store.Page{Limit: store.MaxPageLimit + 1}), "above the maximum is reduced to it")
+	assert.Equal(t, 1, count(store.Page{Offset: store.DefaultPageLimit}))
 }

@@ -36,6 +36,7 @@ func queueCases(opts Options) []testCase {
 		{"ReleaseExpiredLeases", testReleaseExpiredLeases},
 		{"LeaseLostAfterRelease", testLeaseLostAfterRelease},
 		{"ConcurrentClaimers", func(t *testing.T, b *bundle) { testConcurrentClaimers(t, b, opts) }},
+		{"ConcurrentLeaseExpiry", func(t *testing.T, b *bundle) { testConcurrentLeaseExpiry(t, b, opts) }},
 		{"Notifications", testNotifications},
 	}
 }
@@ -552,7 +553,11 @@ func testConcurrentClaimers(t *testing.T, b *bundle, opts Options) {
 		wg.Go(func() {
 			owner := fmt.Sprintf("worker-%d", w)
 			for {
-				evs, err := b.st.ClaimEvents(b.ctx, store.ClaimParams{Owner: owner, Limit: 25, Lease: time.Hour})
+				var evs []*store.Event
+				err := retryBusy(func() (err error) {
+					evs, err = b.st.ClaimEvents(b.ctx, store.ClaimParams{Owner: owner, Limit: 25, Lease: time.Hour})
+					return err
+				})
 				if !assert.NoError(t, err) || len(evs) == 0 {
 					return
 				}
@@ -563,7 +568,11 @@ func testConcurrentClaimers(t *testing.T, b *bundle, opts Options) {
 					assert.Equal(t, store.StatusProcessing, e.Status)
 					done[i] = store.CompleteParams{ID: e.ID, Owner: owner, ResponseCode: 200, ResponseTimeMS: 1}
 				}
-				lost, err := b.st.CompleteEvents(b.ctx, done)
+				var lost []string
+				err = retryBusy(func() (err error) {
+					lost, err = b.st.CompleteEvents(b.ctx, done)
+					return err
+				})
 				if !assert.NoError(t, err) || !assert.Empty(t, lost) {
 					return
 				}
