@@ -98,10 +98,26 @@ type Options struct {
 // Members that are not projected are absent. Every byte of data is checked: malformed JSON
 // is a *SyntaxError, invalid UTF-8 in a string too, nesting beyond MaxDepth ErrTooDeep.
 func (p *Projection) Decode(data []byte, o Options) (map[string]any, error) {
-	if o.MaxDepth <= 0 {
-		o.MaxDepth = 10000
-	}
 	d := decoder{data: data, opt: o}
+	return d.decode(p)
+}
+
+// DecodeCompact is Decode that also appends data without its insignificant white space
+// (what encoding/json.Compact writes) to dst, in the same pass, and returns the extended
+// buffer. On error dst is returned as given.
+func (p *Projection) DecodeCompact(data []byte, o Options, dst []byte) (map[string]any, []byte, error) {
+	d := decoder{data: data, opt: o, compact: true, out: dst}
+	m, err := d.decode(p)
+	if err != nil {
+		return nil, dst, err
+	}
+	return m, append(d.out, data[d.mark:]...), nil
+}
+
+func (d *decoder) decode(p *Projection) (map[string]any, error) {
+	if d.opt.MaxDepth <= 0 {
+		d.opt.MaxDepth = 10000
+	}
 	d.ws()
 	if d.i >= len(d.data) || d.data[d.i] != '{' {
 		return nil, d.fail("the document is not a JSON object")
@@ -121,18 +137,27 @@ type decoder struct {
 	data []byte
 	i    int
 	opt  Options
+	// compaction (DecodeCompact): data[:mark] without white space is in out
+	compact bool
+	out     []byte
+	mark    int
 }
 
 func (d *decoder) fail(msg string) error { return &SyntaxError{Offset: d.i, Msg: msg} }
 
 func (d *decoder) ws() {
+	start := d.i
 	for d.i < len(d.data) {
 		switch d.data[d.i] {
 		case ' ', '\t', '\n', '\r':
 			d.i++
-		default:
-			return
+			continue
 		}
+		break
+	}
+	if d.compact && d.i != start {
+		d.out = append(d.out, d.data[d.mark:start]...)
+		d.mark = d.i
 	}
 }
 
@@ -368,6 +393,10 @@ func (d *decoder) str(keep bool) (string, error) {
 	start := i
 	ascii := true
 	for i < len(b) {
+		i = plainRun(b, i)
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -405,6 +434,14 @@ func (d *decoder) escaped(keep bool) (string, error) {
 		sb.Grow(64)
 	}
 	for i < len(b) {
+		if j := plainRun(b, i); j > i {
+			if keep {
+				sb.Write(b[i:j])
+			}
+			if i = j; i >= len(b) {
+				break
+			}
+		}
 		c := b[i]
 		switch {
 		case c == '"':

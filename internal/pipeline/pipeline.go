@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/ehg/hub/contract"
 	"github.com/ehg/hub/internal/jsonproj"
@@ -41,13 +42,18 @@ type Pipeline struct {
 	maxDepth  int
 	proj      *jsonproj.Projection // what Mapping reads of the payload
 	delivProj *jsonproj.Projection // what Delivery reads of the canonical document
+	outHint   atomic.Int64         // largest canonical document seen (up to maxHint): buffer sizing
 }
+
+// maxHint caps the buffer space reserved ahead for the canonical document.
+const maxHint = 64 << 10
 
 // New compiles cfg: the decode projections of the mappings (only the paths their
 // expressions read are decoded). It never fails for a valid Config; the error is kept for
 // future stages that may.
 func New(cfg Config) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, maxBytes: cfg.MaxBytes, maxDepth: cfg.MaxDepth}
+	p.outHint.Store(512)
 	if p.maxBytes <= 0 {
 		p.maxBytes = int(^uint(0) >> 1)
 	}
@@ -92,9 +98,11 @@ func (p *Pipeline) Run(ctx context.Context, payload []byte) (*Result, error) {
 		}
 		return nil, &Error{Stage: StagePayload, Kind: ErrTooLarge, Size: len(payload), Limit: p.maxBytes}
 	}
+	// One buffer holds the compacted payload then the canonical document.
+	buf := make([]byte, 0, len(payload)+int(p.outHint.Load())+64)
 	var in map[string]any
 	if p.proj != nil {
-		m, err := p.proj.Decode(payload, jsonproj.Options{UseNumber: true, MaxDepth: p.maxDepth})
+		m, b, err := p.proj.DecodeCompact(payload, jsonproj.Options{UseNumber: true, MaxDepth: p.maxDepth}, buf)
 		if err != nil {
 			perr := p.payloadError(payload, err, true)
 			if perr.Stage == StageMapping && p.cfg.Input != nil {
@@ -105,9 +113,12 @@ func (p *Pipeline) Run(ctx context.Context, payload []byte) (*Result, error) {
 			}
 			return nil, perr
 		}
-		in = m
-	} else if err := jsonproj.Check(payload, jsonproj.Options{MaxDepth: p.maxDepth}); err != nil {
-		return nil, p.payloadError(payload, err, false)
+		in, buf = m, b
+	} else {
+		if err := jsonproj.Check(payload, jsonproj.Options{MaxDepth: p.maxDepth}); err != nil {
+			return nil, p.payloadError(payload, err, false)
+		}
+		buf = appendCompact(buf, payload)
 	}
 	if p.cfg.Input != nil {
 		if _, err := p.cfg.Input.ValidateJSON(payload); err != nil {
@@ -115,9 +126,6 @@ func (p *Pipeline) Run(ctx context.Context, payload []byte) (*Result, error) {
 		}
 	}
 	res := &Result{}
-	// One buffer holds the compacted payload then the canonical document.
-	buf := make([]byte, 0, len(payload)+len(payload)/2+256)
-	buf = appendCompact(buf, payload)
 	res.PayloadIn = buf[:len(buf):len(buf)]
 	res.Canonical = payload
 	var out map[string]any
@@ -133,6 +141,9 @@ func (p *Pipeline) Run(ctx context.Context, payload []byte) (*Result, error) {
 			return nil, &Error{Stage: StageMapping, Kind: ErrUnencodable, Err: err}
 		}
 		res.Canonical = buf[start:len(buf):len(buf)]
+		if n := int64(len(res.Canonical)); n > p.outHint.Load() && n <= maxHint {
+			p.outHint.Store(n)
+		}
 		res.Record = rec
 		res.Applied = appendApplied(make([]byte, 0, 64+16*len(rec.Fields)), &rec)
 	}
@@ -223,51 +234,45 @@ func firstByte(b []byte) byte {
 }
 
 // appendCompact appends well-formed JSON src without insignificant white space: what
-// encoding/json.Compact writes.
+// encoding/json.Compact writes. Strings are skipped with IndexByte to their closing quote,
+// and the runs between white space are copied whole.
 func appendCompact(dst, src []byte) []byte {
-	i := 0
-	for i < len(src) {
-		c := src[i]
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			i++
-			continue
+	start := 0
+	for i := 0; i < len(src); i++ {
+		switch src[i] {
 		case '"':
-			// copy the string through its closing quote, skipping escaped characters
+			i = stringEnd(src, i+1)
+		case ' ', '\t', '\n', '\r':
+			dst = append(dst, src[start:i]...)
 			j := i + 1
-			for j < len(src) {
-				k := bytes.IndexAny(src[j:], `"\`)
-				if k < 0 {
-					j = len(src)
-					break
-				}
-				j += k
-				if src[j] == '\\' {
-					j += 2
-					continue
-				}
+			for j < len(src) && (src[j] == ' ' || src[j] == '\t' || src[j] == '\n' || src[j] == '\r') {
 				j++
-				break
 			}
-			dst = append(dst, src[i:j]...)
-			i = j
-			continue
+			start = j
+			i = j - 1
 		}
-		// a run of structural characters and literals up to the next space or string
-		j := i + 1
-		for j < len(src) {
-			switch src[j] {
-			case ' ', '\t', '\n', '\r', '"':
-			default:
-				j++
-				continue
-			}
-			break
-		}
-		dst = append(dst, src[i:j]...)
-		i = j
 	}
-	return dst
+	return append(dst, src[start:]...)
+}
+
+// stringEnd returns the index of the quote closing the string whose contents start at i
+// (len(src) when unterminated).
+func stringEnd(src []byte, i int) int {
+	for {
+		k := bytes.IndexByte(src[i:], '"')
+		if k < 0 {
+			return len(src)
+		}
+		q := i + k
+		n := 0 // backslashes right before the quote
+		for b := q - 1; b >= i && src[b] == '\\'; b-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q
+		}
+		i = q + 1
+	}
 }
 
 // appendApplied appends the JSON of a, byte for byte what encoding/json.Marshal writes for

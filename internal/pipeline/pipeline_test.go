@@ -375,3 +375,30 @@ func TestConcurrentRuns(t *testing.T) {
 		require.NoError(t, <-errs)
 	}
 }
+
+func TestAppendCompact(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		`{}`, ` { "a" : [ 1 , 2 ] , "b":"x y\t" } `, `"a\"b \\" `, `["\\\\", " \\\" ", 1e5]`,
+		"{\n\t\"k\": \"v\\\\\",\n\t\"n\": null\n}\n", `"unterminated`,
+	} {
+		var want bytes.Buffer
+		if json.Compact(&want, []byte(in)) != nil {
+			// not well-formed: only check it does not panic
+			_ = appendCompact(nil, []byte(in))
+			continue
+		}
+		assert.Equal(t, want.String(), string(appendCompact(nil, []byte(in))), "%q", in)
+	}
+}
+
+func FuzzAppendCompact(f *testing.F) {
+	f.Add([]byte(`{"a": [1, "b \" c", {"d" : null}]}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var want bytes.Buffer
+		got := appendCompact(nil, in)
+		if json.Compact(&want, in) == nil {
+			assert.Equal(t, want.String(), string(got))
+		}
+	})
+}
