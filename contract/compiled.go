@@ -184,7 +184,10 @@ func (c *Compiled) collect(ve *jsonschema.ValidationError, doc any, out *[]Viola
 		return
 	}
 	if falseSchema {
-		kw = "false"
+		switch kw {
+		case "", "properties", "patternProperties", "prefixItems", "allOf", "anyOf", "oneOf", "$defs", "definitions", "dependentSchemas", "$ref", "$dynamicRef":
+			kw = "false"
+		}
 	}
 	switch kw {
 	case "required":
@@ -219,7 +222,11 @@ func (c *Compiled) collect(ve *jsonschema.ValidationError, doc any, out *[]Viola
 			}
 		}
 	}
-	*out = append(*out, c.leaf(ve, kw, doc))
+	v := c.leaf(ve, kw, doc)
+	if falseSchema {
+		v.Message = falseMessage(kw, v.InstancePath)
+	}
+	*out = append(*out, v)
 }
 
 // leaf builds the violation for one error node.
@@ -231,8 +238,26 @@ func (c *Compiled) leaf(ve *jsonschema.ValidationError, kw string, doc any) Viol
 		SchemaLocation: ve.AbsoluteKeywordLocation,
 		Keyword:        kw,
 	}
+	if hasKeyword(ve.KeywordLocation, "propertyNames") {
+		// The instance under propertyNames is the member name, not its value.
+		_, name := lastToken(ptr)
+		v.Message = "property name " + brief(name) + ": " + c.message(ve, kw, name, ptr)
+		return v
+	}
 	v.Message = c.message(ve, kw, lookup(doc, ptr), ptr)
 	return v
+}
+
+// hasKeyword reports whether keyword kw appears in keyword position in a v5 keyword location.
+func hasKeyword(loc, kw string) bool {
+	for i := len(loc); i > 0; {
+		prefix := loc[:i]
+		if keywordOf(prefix) == kw && strings.HasSuffix(prefix, "/"+kw) {
+			return true
+		}
+		i = strings.LastIndexByte(prefix, '/')
+	}
+	return false
 }
 
 // parentSchema returns the subschema holding the keyword at an absolute keyword location.

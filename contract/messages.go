@@ -3,7 +3,9 @@ package contract
 import (
 	"fmt"
 	"math/big"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -37,12 +39,13 @@ var formatHints = map[string]string{
 // holding the keyword and the offending value; it falls back to jsonschema's own text.
 func (c *Compiled) message(ve *jsonschema.ValidationError, kw string, val any, ptr string) string {
 	sch := c.parentSchema(ve.AbsoluteKeywordLocation)
-	switch kw {
-	case "false":
-		if _, prop := lastToken(ptr); prop != "" && isObjectMember(ptr, c) {
-			return fmt.Sprintf("property %q is not allowed here", prop)
+	if kw == "dependentRequired" || kw == "dependencies" {
+		// the location ends in /KEYWORD/TRIGGER/INDEX
+		if i := strings.LastIndex(ve.AbsoluteKeywordLocation, "/"+kw+"/"); i >= 0 {
+			sch = c.index[ve.AbsoluteKeywordLocation[:i]]
 		}
-		return "no value is allowed here (the schema is false)"
+	}
+	switch kw {
 	case "unevaluatedProperties":
 		if _, prop := lastToken(ptr); prop != "" {
 			return fmt.Sprintf("property %q is not allowed (not declared by any applicable subschema)", prop)
@@ -75,6 +78,9 @@ func (c *Compiled) message(ve *jsonschema.ValidationError, kw string, val any, p
 		want := slices.Clone(sch.Types)
 		return fmt.Sprintf("must be %s, got %s %s", strings.Join(want, " or "), jsonTypeOf(val), brief(val))
 	case "enum":
+		if len(sch.Enum) == 0 {
+			return "no value is allowed (the enum is empty)"
+		}
 		vals := make([]string, len(sch.Enum))
 		for i, e := range sch.Enum {
 			vals[i] = brief(e)
@@ -131,9 +137,36 @@ func (c *Compiled) message(ve *jsonschema.ValidationError, kw string, val any, p
 	case "multipleOf":
 		return boundMessage("must be a multiple of %s; got %s", sch.MultipleOf, val)
 	case "dependentRequired", "dependencies":
-		return ve.Message
+		segs := strings.Split(ve.KeywordLocation, "/")
+		if n := len(segs); n >= 3 {
+			trigger := unescapePointer(segs[n-2])
+			if u, err := url.PathUnescape(trigger); err == nil {
+				trigger = u
+			}
+			deps := sch.DependentRequired[trigger]
+			if d, ok := sch.Dependencies[trigger].([]string); ok {
+				deps = d
+			}
+			if i, err := strconv.Atoi(segs[n-1]); err == nil && i >= 0 && i < len(deps) {
+				return fmt.Sprintf("property %q is required when %q is present", deps[i], trigger)
+			}
+		}
 	}
 	return ve.Message
+}
+
+// falseMessage words a violation of a false schema (one that allows nothing).
+func falseMessage(kw, ptr string) string {
+	if _, prop := lastToken(ptr); prop != "" && !isIndex(prop) {
+		switch kw {
+		case "false", "unevaluatedProperties", "additionalProperties":
+			return fmt.Sprintf("property %q is not allowed here", prop)
+		}
+	}
+	if kw == "unevaluatedItems" || kw == "items" || kw == "additionalItems" {
+		return "item is not allowed here (no more items are allowed)"
+	}
+	return "no value is allowed here (the schema is false)"
 }
 
 func boundMessage(format string, bound *big.Rat, val any) string {
@@ -151,13 +184,6 @@ func lastToken(ptr string) (parent, token string) {
 		return "", ""
 	}
 	return ptr[:i], unescapePointer(ptr[i+1:])
-}
-
-// isObjectMember is a cheap guess that the last token of ptr names an object member rather
-// than an array index, used only to word a message.
-func isObjectMember(ptr string, _ *Compiled) bool {
-	_, tok := lastToken(ptr)
-	return !isIndex(tok)
 }
 
 // declaredList names the declared properties of an object schema, for messages.
