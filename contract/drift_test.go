@@ -135,3 +135,29 @@ func TestObserverBounded(t *testing.T) {
 	assert.Equal(t, int64(50), rep.Samples)
 	require.ErrorIs(t, o.Observe(map[string]any{"x": make(chan int)}), contract.ErrUnsupportedValue)
 }
+
+func TestObserverConcurrent(t *testing.T) {
+	t.Parallel()
+	c, err := contract.NewRegistry().Register(t.Context(), ct("conc", "1.0.0", driftSchema))
+	require.NoError(t, err)
+	o := contract.NewObserver(c)
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 50 {
+				assert.NoError(t, o.Observe(map[string]any{"id": g*100 + i, "title": "t", "extra": true}))
+				_ = o.Report()
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	rep := o.Report()
+	assert.Equal(t, int64(200), rep.Samples)
+	require.Len(t, rep.Findings, 1)
+	assert.Equal(t, int64(200), rep.Findings[0].Count)
+	_, err = o.Propose("1.1.0")
+	require.NoError(t, err)
+}
