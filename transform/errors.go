@@ -63,6 +63,7 @@ type CompileError struct {
 	Err     error  // the underlying error from expr, if any
 }
 
+// Error names the rules, the field, the expression and the position.
 func (e *CompileError) Error() string {
 	var b strings.Builder
 	b.WriteString("transform: ")
@@ -105,6 +106,7 @@ type FieldError struct {
 	limit   bool
 }
 
+// Error names the rules and version, the field, the expression and the position.
 func (e *FieldError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "transform: rules %q v%d: ", e.Rules, e.Version)
@@ -136,3 +138,9 @@ func (e *FieldError) Unwrap() []error {
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidRules, fmt.Sprintf(format, args...))
 }
+
+var (
+	_ error = (*CompileError)(nil)
+	_ error = (*FieldError)(nil)
+	_ error = (*limitError)(nil)
+)

@@ -333,3 +333,8 @@ func splitTarget(t string) ([]string, error) {
 	}
 	return segs, nil
 }
+
+var (
+	_ json.Marshaler   = Rules{}
+	_ json.Unmarshaler = (*Rules)(nil)
+)
