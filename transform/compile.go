@@ -20,6 +20,9 @@ import (
 const (
 	// DefaultMaxNodes bounds the AST nodes of one expression (WithMaxNodes).
 	DefaultMaxNodes = 1000
+	// DefaultMaxFields bounds the fields of one Rules (and of its inverse)
+	// (WithMaxFields); compiling costs about a millisecond per field.
+	DefaultMaxFields = 1000
 	// DefaultMaxExprBytes bounds the source length of one expression (WithMaxExprBytes).
 	DefaultMaxExprBytes = 16 << 10
 	// DefaultMemoryBudget is expr's allocation budget for one run of one expression, in
@@ -35,6 +38,7 @@ const (
 type Option func(*config)
 
 type config struct {
+	maxFields      int
 	maxNodes       int
 	maxExprBytes   int
 	memoryBudget   uint
@@ -54,6 +58,16 @@ func WithMaxNodes(n int) Option {
 	return func(c *config) {
 		if n > 0 {
 			c.maxNodes = n
+		}
+	}
+}
+
+// WithMaxFields bounds the number of fields of a Rules and of its inverse (default
+// DefaultMaxFields); more are refused with ErrTooComplex. n <= 0 keeps the default.
+func WithMaxFields(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxFields = n
 		}
 	}
 }
@@ -104,6 +118,7 @@ func WithFunction(name string, fn Func) Option {
 
 func newConfig(opts []Option) *config {
 	c := &config{
+		maxFields:      DefaultMaxFields,
 		maxNodes:       DefaultMaxNodes,
 		maxExprBytes:   DefaultMaxExprBytes,
 		memoryBudget:   DefaultMemoryBudget,
@@ -185,6 +200,9 @@ func compileRules(r Rules, tables map[string]map[string]any, c *config, inverse 
 	p.vms.New = func() any { return &vm.VM{MemoryBudget: p.budget} }
 	if len(r.Fields) == 0 {
 		return nil, invalid("rules %q have no fields", r.Name)
+	}
+	if len(r.Fields) > c.maxFields {
+		return nil, fmt.Errorf("%w: rules %q have %d fields, over the limit of %d", ErrTooComplex, r.Name, len(r.Fields), c.maxFields)
 	}
 	tables = cloneTables(tables)
 	exprOpts := exprOptions(c, tables)

@@ -17,7 +17,8 @@ var (
 	// *CompileError naming the field, the expression and the line and column.
 	ErrCompile = errors.New("transform: expression does not compile")
 	// ErrTooComplex reports an expression over the node limit (WithMaxNodes) or the source
-	// length limit (WithMaxExprBytes). It is returned inside a *CompileError.
+	// length limit (WithMaxExprBytes), returned inside a *CompileError, or rules with more
+	// fields than WithMaxFields allows.
 	ErrTooComplex = errors.New("transform: expression too complex")
 	// ErrEval reports an expression that failed while running on an input. The error is a
 	// *FieldError naming the target path and the expression.

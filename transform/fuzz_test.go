@@ -33,3 +33,25 @@ func FuzzCompileApply(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParse: any document either parses into rules that compile or fail with a typed
+// error, never a panic.
+func FuzzParse(f *testing.F) {
+	w := loadWorkload(f)
+	f.Add(w.mapping)
+	f.Add([]byte(`{"name": "n", "version": 1, "fields": {"a.b": {"expr": "x", "when": "y", "default": [1]}}, "inverse": {"fields": {"x": "a.b"}}}`))
+	f.Add([]byte(`{"fields": "x"}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		r, err := transform.Parse(doc)
+		if err != nil {
+			if !errors.Is(err, transform.ErrInvalidRules) {
+				t.Fatalf("parse error of unexpected kind: %v", err)
+			}
+			return
+		}
+		if _, err := transform.Compile(r); err != nil && !errors.Is(err, transform.ErrInvalidRules) &&
+			!errors.Is(err, transform.ErrCompile) && !errors.Is(err, transform.ErrTooComplex) {
+			t.Fatalf("compile error of unexpected kind: %v", err)
+		}
+	})
+}

@@ -131,6 +131,11 @@ func TestCompileErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), c.target)
 		})
 	}
+	t.Run("field limit", func(t *testing.T) {
+		t.Parallel()
+		_, err := transform.Compile(transform.Rules{Fields: fields("a", "1", "b", "2", "c", "3")}, transform.WithMaxFields(2))
+		require.ErrorIs(t, err, transform.ErrTooComplex)
+	})
 	t.Run("custom node limit", func(t *testing.T) {
 		t.Parallel()
 		_, err := transform.Compile(transform.Rules{Fields: fields("a", "x + y + z")}, transform.WithMaxNodes(3))
