@@ -513,12 +513,21 @@ func (p *numberPatch) Visit(node *ast.Node) {
 			}
 			p.wrap(&n.Left)
 			p.wrap(&n.Right)
+		case "in":
+			if arr, ok := n.Right.(*ast.ArrayNode); ok && allStrings(arr.Nodes) {
+				return
+			}
+			p.wrap(&n.Left)
 		case "==", "!=":
 			if isStringy(n.Left) || isStringy(n.Right) || isLiteral(n.Left, false) || isLiteral(n.Right, false) {
 				return
 			}
 			p.wrap(&n.Left)
 			p.wrap(&n.Right)
+		}
+	case *ast.UnaryNode:
+		if n.Operator == "-" || n.Operator == "+" {
+			p.wrap(&n.Node)
 		}
 	case *ast.BuiltinNode:
 		if n.Name == "string" && len(n.Arguments) == 1 {
@@ -640,6 +649,15 @@ func (p *numberPatch) wrap(n *ast.Node) {
 	call := &ast.CallNode{Callee: &ast.ConstantNode{Value: numFast}, Arguments: []ast.Node{*n}}
 	p.nums[call] = true
 	ast.Patch(n, call)
+}
+
+func allStrings(ns []ast.Node) bool {
+	for _, n := range ns {
+		if _, ok := n.(*ast.StringNode); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 var numberKinds = []reflect.Kind{

@@ -69,6 +69,10 @@ func TestHelpers(t *testing.T) {
 		{"big", json.Number("12345678901234567890")},
 		{"'a' + state + '-' + string(n) + empty", "aclosed-41"},
 		{"1 + 2", 3},
+		{"-n", -41},
+		{"n in [40, 41]", true},
+		{"state in ['open', 'closed']", true},
+		{"n in 40..45", true},
 	}
 	for _, c := range cases {
 		t.Run(c.expr, func(t *testing.T) {

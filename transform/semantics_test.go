@@ -25,6 +25,7 @@ func TestSameResultsAsExpr(t *testing.T) {
 		"issue.title + issue.title", "issue.missing.deeper", "issue?.missing?.deeper",
 		"issue.number == 7", "7 == issue.number", "issue.title == 'x'", "1 + 2 + issue.number",
 		"issue.body ?? ''", "[issue.title, issue.number]", "{'k': issue.title}.k",
+		"-issue.number", "issue.number in [7, 8]", "issue.title in ['T']", "issue?.number in 1..9",
 	}
 	inputs := []string{
 		`{}`,
