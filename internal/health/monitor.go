@@ -623,3 +623,39 @@ func (v verdict) reason(c Config) string {
 	}
 	return fmt.Sprintf("error rate %.1f%%, p95 %.0f ms within thresholds", v.rate*100, v.p95)
 }
+
+// Config returns the configuration the service is monitored with, and false when it is not
+// monitored.
+func (m *Monitor) Config(serviceID string) (Config, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.services[serviceID]
+	if s == nil {
+		return Config{}, false
+	}
+	return s.cfg, true
+}
+
+// ServiceIDs returns the IDs of the monitored services, sorted.
+func (m *Monitor) ServiceIDs() []string {
+	m.mu.Lock()
+	ids := make([]string, 0, len(m.services))
+	for id := range m.services {
+		ids = append(ids, id)
+	}
+	m.mu.Unlock()
+	slices.Sort(ids)
+	return ids
+}
+
+// Breaker returns the breaker state last set for the service (BreakerClosed when never set),
+// and false when it is not monitored.
+func (m *Monitor) Breaker(serviceID string) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.services[serviceID]
+	if s == nil {
+		return "", false
+	}
+	return s.breaker, true
+}
