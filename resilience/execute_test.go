@@ -328,3 +328,17 @@ func TestLimitedReplyObservedByCallerCountsOnce(t *testing.T) {
 	assert.Equal(t, 1, hr.Limited)
 	assert.Equal(t, clock.Now().Add(12*time.Second), hr.PausedUntil)
 }
+
+func TestUnhintedLimitedDuringHintedPause(t *testing.T) {
+	t.Parallel()
+	clock := newVirtualClock()
+	p := newPolicy(t, testConfig(), resilience.Options{Clock: clock})
+	p.Observe(http.StatusTooManyRequests, http.Header{"Retry-After": {"10"}})
+	p.Observe(http.StatusTooManyRequests, nil) // no hint while already paused
+	assert.Equal(t, 10*time.Second, p.Ready(), "the longer pause stands")
+	_, err := resilience.Execute(t.Context(), p, func(context.Context, string) (int, error) {
+		return 0, &plainLimitedErr{}
+	})
+	require.ErrorAs(t, err, new(*plainLimitedErr))
+	assert.Equal(t, 3, p.Headroom().Limited, "two observed replies and one returned error")
+}

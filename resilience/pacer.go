@@ -182,7 +182,7 @@ func (p *pacer) pauseLocked(now time.Time, hint time.Duration, hasHint bool) {
 		if !now.Before(p.pausedUntil) {
 			p.unhinted++
 		}
-		d = firstRemotePause << min(p.unhinted-1, 6)
+		d = firstRemotePause << min(max(p.unhinted, 1)-1, 6)
 		d = min(d, maxRemotePause)
 	}
 	if until := now.Add(d); until.After(p.pausedUntil) {
