@@ -1,6 +1,8 @@
 package transform
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -230,13 +232,17 @@ func compileRules(r Rules, tables map[string]map[string]any, c *config, inverse 
 
 		cf := compiledField{target: f.Target, path: path, expr: f.Expr, when: f.When}
 		if f.Default != nil {
-			cf.def, cf.hasDef = f.Default, true
-			switch f.Default.(type) {
+			def, err := normalizeJSON(f.Default)
+			if err != nil {
+				return nil, invalid("field %q: default is not a JSON value: %v", f.Target, err)
+			}
+			cf.def, cf.hasDef = def, true
+			switch def.(type) {
 			case map[string]any, []any:
 				cf.defCopy = true
 			}
 		}
-		ce := func(part Part, src string, err error) error {
+		ce := func(part Part, err error) error {
 			var e *CompileError
 			if errors.As(err, &e) {
 				e.Rules, e.Inverse, e.Target, e.Part = r.Name, inverse, f.Target, part
@@ -247,14 +253,14 @@ func compileRules(r Rules, tables map[string]map[string]any, c *config, inverse 
 		switch {
 		case f.Expr != "":
 			if cf.prog, cf.node, err = compileExpr(f.Expr, c, tables, exprOpts); err != nil {
-				return nil, ce(PartExpr, f.Expr, err)
+				return nil, ce(PartExpr, err)
 			}
 		case !cf.hasDef:
 			return nil, invalid("field %q has neither an expression nor a default", f.Target)
 		}
 		if f.When != "" {
 			if cf.whenP, cf.whenN, err = compileExpr(f.When, c, tables, exprOpts); err != nil {
-				return nil, ce(PartWhen, f.When, err)
+				return nil, ce(PartWhen, err)
 			}
 		}
 		p.fields = append(p.fields, cf)
@@ -262,6 +268,27 @@ func compileRules(r Rules, tables map[string]map[string]any, c *config, inverse 
 	}
 	p.topLevel = len(top)
 	return p, nil
+}
+
+// normalizeJSON turns a Go value into the values encoding/json decodes (maps, []any,
+// strings, json.Number, bools, nil), so defaults are private to the Program and outputs
+// hold only JSON values.
+func normalizeJSON(v any) (any, error) {
+	switch v.(type) {
+	case string, json.Number, bool:
+		return v, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var out any
+	if err := d.Decode(&out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func joinPath(segs []string) string {

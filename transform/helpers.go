@@ -304,7 +304,7 @@ func lookupFunc(tables map[string]map[string]any) func(args ...any) (any, error)
 		}
 		if k, ok := keyString(args[1]); ok {
 			if v, found := table[k]; found {
-				return v, nil
+				return deepCopy(v), nil // tables stay private to the Program
 			}
 		}
 		if len(args) == 3 {

@@ -340,3 +340,16 @@ func TestSharedMappingEdgeCases(t *testing.T) {
 		})
 	}
 }
+
+func TestDefaultsArePrivateJSON(t *testing.T) {
+	t.Parallel()
+	def := []string{"a", "b"}
+	p := compile(t, transform.Field{Target: "tags", Default: def}, transform.Field{Target: "n", Default: 2})
+	def[0] = "changed after compile"
+	out := apply(t, p, nil)
+	assert.Equal(t, []any{"a", "b"}, out["tags"])
+	assert.Equal(t, json.Number("2"), out["n"])
+
+	_, err := transform.Compile(transform.Rules{Fields: []transform.Field{{Target: "f", Default: func() {}}}})
+	require.ErrorIs(t, err, transform.ErrInvalidRules)
+}
