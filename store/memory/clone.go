@@ -19,29 +19,68 @@ const (
 	nSlots
 )
 
-// eventBox is a returned copy of an event with the times its pointers refer to.
+// eventBox is a returned copy of an event with the times its pointers refer to; eventBox1
+// serves copies with a single time pointer (a claimed event's lease), and a copy without
+// one is a bare store.Event. The smaller boxes matter: every allocated byte is also work for
+// the garbage collector, which scans the whole store.
 type eventBox struct {
 	ev    store.Event
 	slots [nSlots]time.Time
 }
 
+type eventBox1 struct {
+	ev   store.Event
+	slot [1]time.Time
+}
+
 // cloneEvent returns a deep copy of src that shares no memory with it, in two allocations
 // (store.Event.Clone needs up to nine).
 func cloneEvent(src *store.Event) *store.Event {
+	n := 0
+	for _, p := range [...]*time.Time{src.CompletedAt, src.ExpiresAt, src.LeaseUntil} {
+		if p != nil {
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		dst := new(store.Event)
+		copyEvent(dst, src, nil, nil)
+		return dst
+	case 1:
+		b := new(eventBox1)
+		copyEvent(&b.ev, src, nil, nil)
+		switch {
+		case src.CompletedAt != nil:
+			b.slot[0] = *src.CompletedAt
+			b.ev.CompletedAt = &b.slot[0]
+		case src.ExpiresAt != nil:
+			b.slot[0] = *src.ExpiresAt
+			b.ev.ExpiresAt = &b.slot[0]
+		default:
+			b.slot[0] = *src.LeaseUntil
+			b.ev.LeaseUntil = &b.slot[0]
+		}
+		return &b.ev
+	}
 	b := new(eventBox)
-	copyEvent(&b.ev, src, &b.slots)
+	copyEvent(&b.ev, src, &b.slots, nil)
 	return &b.ev
 }
 
-// copyEvent makes dst a deep copy of src whose JSON columns share one new buffer (each
-// capped, so appending to one cannot overwrite the next) and whose time pointers point
-// into slots.
-func copyEvent(dst, src *store.Event, slots *[nSlots]time.Time) {
+// rawLen is the total length of an event's JSON columns.
+func rawLen(e *store.Event) int {
+	return len(e.PayloadIn) + len(e.PayloadOut) + len(e.TransformationApplied) +
+		len(e.CanonicalMapping) + len(e.ErrorDetails)
+}
+
+// copyEvent makes dst a deep copy of src whose JSON columns share one buffer (each capped,
+// so appending to one cannot overwrite the next) and whose time pointers point into slots;
+// with nil slots the caller sets the time pointers. buf, when not nil, is an empty slice
+// with capacity rawLen(src) to copy the JSON into; nil means a new allocation.
+func copyEvent(dst, src *store.Event, slots *[nSlots]time.Time, buf []byte) {
 	*dst = *src
-	n := len(src.PayloadIn) + len(src.PayloadOut) + len(src.TransformationApplied) +
-		len(src.CanonicalMapping) + len(src.ErrorDetails)
-	var buf []byte
-	if n > 0 {
+	if n := rawLen(src); buf == nil && n > 0 {
 		buf = make([]byte, 0, n)
 	}
 	dst.PayloadIn, buf = carve(buf, src.PayloadIn)
@@ -49,6 +88,10 @@ func copyEvent(dst, src *store.Event, slots *[nSlots]time.Time) {
 	dst.TransformationApplied, buf = carve(buf, src.TransformationApplied)
 	dst.CanonicalMapping, buf = carve(buf, src.CanonicalMapping)
 	dst.ErrorDetails, _ = carve(buf, src.ErrorDetails)
+	if slots == nil {
+		dst.CompletedAt, dst.ExpiresAt, dst.LeaseUntil = nil, nil, nil
+		return
+	}
 	dst.CompletedAt = slot(slots, slotCompleted, src.CompletedAt)
 	dst.ExpiresAt = slot(slots, slotExpires, src.ExpiresAt)
 	dst.LeaseUntil = slot(slots, slotLease, src.LeaseUntil)
@@ -81,7 +124,7 @@ type idGen struct {
 	off int
 }
 
-func (g *idGen) newID() string {
+func (g *idGen) newID() (string, uuidKey) {
 	var u [16]byte
 	g.mu.Lock()
 	if g.off == 0 {
@@ -93,6 +136,11 @@ func (g *idGen) newID() string {
 	g.mu.Unlock()
 	u[6] = u[6]&0x0f | 0x40 // version 4
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return formatUUID(u), uuidKey(u)
+}
+
+// formatUUID returns the canonical text of u.
+func formatUUID(u [16]byte) string {
 	var s [36]byte
 	hex.Encode(s[0:8], u[0:4])
 	s[8] = '-'

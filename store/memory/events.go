@@ -28,116 +28,103 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 	if len(es) == 0 {
 		return []store.InsertResult{}, nil
 	}
-	ents := make([]*entry, len(es))
+	ps := make([]prepared, len(es))
+	explicitIDs := false
 	for i, in := range es {
-		e, err := s.prepareEvent(i, in)
-		if err != nil {
+		if err := s.prepareEvent(i, in, &ps[i]); err != nil {
 			return nil, err
 		}
-		ents[i] = e
+		explicitIDs = explicitIDs || in.ID != ""
 	}
 
 	out := make([]store.InsertResult, len(es))
-	// first[i] is the index of the earlier event of the batch with i's key, or -1.
-	first := make([]int, len(es))
-	var batchKeys map[eventKey]int
-	var batchIDs map[string]bool
-
 	s.mu.Lock()
-	now := s.clock()
-	for i, e := range ents {
-		first[i] = -1
-		ev := &e.ev
-		if ev.IdempotencyKey != "" {
-			k := eventKey{ev.ServiceID, ev.IdempotencyKey}
-			if ex := s.byKey(ev.ServiceID, ev.IdempotencyKey); ex != nil {
-				out[i] = store.InsertResult{Event: cloneEvent(&ex.ev)}
-				ents[i] = nil
-				continue
-			}
-			if j, ok := batchKeys[k]; ok {
-				first[i] = j
-				ents[i] = nil
-				continue
-			}
-			if batchKeys == nil {
-				batchKeys = map[eventKey]int{}
-			}
-			batchKeys[k] = i
-		}
-		if _, ok := s.events[ev.ID]; ok || batchIDs[ev.ID] {
+	if explicitIDs {
+		if err := s.checkNewIDs(ps); err != nil {
 			s.mu.Unlock()
-			return nil, fmt.Errorf("%w: memory: insert events: event id %s exists", store.ErrConflict, ev.ID)
-		}
-		if len(ents) > 1 {
-			if batchIDs == nil {
-				batchIDs = make(map[string]bool, len(ents))
-			}
-			batchIDs[ev.ID] = true
+			return nil, err
 		}
 	}
+	// From here nothing can fail, so the batch is applied in one pass.
+	now := s.clock()
 	created := 0
-	for i, e := range ents {
-		if e == nil {
-			continue
+	for i := range ps {
+		p := &ps[i]
+		q := s.queue(p.serviceID)
+		if k := p.in.IdempotencyKey; k != "" {
+			if ex := q.keys[k]; ex != nil {
+				// Stored before, or earlier in this batch: the first one wins.
+				out[i] = store.InsertResult{Event: cloneEvent(&ex.ev)}
+				continue
+			}
 		}
-		ev := &e.ev
-		ev.CreatedAt, ev.UpdatedAt = now, now
-		if ev.NextAttemptAt.IsZero() {
-			ev.NextAttemptAt = now
-		}
-		s.events[ev.ID] = e
-		q := s.queue(ev.ServiceID)
-		if ev.IdempotencyKey != "" {
-			q.keys[ev.IdempotencyKey] = e
+		e := s.events.add(p.key)
+		s.fill(e, p, now)
+		if k := e.ev.IdempotencyKey; k != "" {
+			q.keys[k] = e
 		}
 		q.add(e, now)
-		out[i] = store.InsertResult{Event: cloneEvent(ev), Created: true}
+		out[i] = store.InsertResult{Event: cloneEvent(&e.ev), Created: true}
 		created++
 	}
 	s.mu.Unlock()
-	for i, j := range first {
-		if j >= 0 {
-			out[i] = store.InsertResult{Event: cloneEvent(out[j].Event)}
-		}
-	}
 	if created > 0 {
 		s.notify.signal()
 	}
 	return out, nil
 }
 
-// prepareEvent validates the i-th event of a batch and returns the entry to store, with
-// canonical ids, defaults and times at store precision; CreatedAt and NextAttemptAt (when
-// zero) are set under the lock.
-func (s *Store) prepareEvent(i int, in *store.Event) (*entry, error) {
+// prepared is one event of an insert batch, validated, with its canonical ids.
+type prepared struct {
+	in                         *store.Event
+	id, serviceID, ventureID string
+	key                        uuidKey
+}
+
+// prepareEvent validates the i-th event of a batch and works out its canonical ids (a new
+// one when it has none) into p.
+func (s *Store) prepareEvent(i int, in *store.Event, p *prepared) error {
 	if in == nil {
-		return nil, fmt.Errorf("%w: memory: insert events: event %d is nil", store.ErrInvalidArgument, i)
+		return fmt.Errorf("%w: memory: insert events: event %d is nil", store.ErrInvalidArgument, i)
 	}
 	if err := in.Validate(); err != nil {
-		return nil, fmt.Errorf("memory: insert events: event %d: %w", i, err)
+		return fmt.Errorf("memory: insert events: event %d: %w", i, err)
 	}
 	if in.Status != "" && in.Status != store.StatusPending {
-		return nil, fmt.Errorf("%w: memory: insert events: event %d: a new event must be pending, not %q",
+		return fmt.Errorf("%w: memory: insert events: event %d: a new event must be pending, not %q",
 			store.ErrInvalidArgument, i, in.Status)
 	}
-	e := &entry{idx: -1}
-	ev := &e.ev
-	copyEvent(ev, in, &e.slots)
+	p.in = in
 	var err error
-	if ev.ID == "" {
-		ev.ID = s.ids.newID()
-	} else if ev.ID, err = canonicalID("event", ev.ID); err != nil {
-		return nil, err
+	if in.ID == "" {
+		p.id, p.key = s.ids.newID()
+	} else {
+		if p.id, err = canonicalID("event", in.ID); err != nil {
+			return err
+		}
+		p.key = keyOf(p.id)
 	}
-	if ev.ServiceID, err = canonicalID("service", ev.ServiceID); err != nil {
-		return nil, err
+	if p.serviceID, err = canonicalID("service", in.ServiceID); err != nil {
+		return err
 	}
-	if ev.VentureID != "" {
-		if ev.VentureID, err = canonicalID("venture", ev.VentureID); err != nil {
-			return nil, err
+	if in.VentureID != "" {
+		if p.ventureID, err = canonicalID("venture", in.VentureID); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// fill makes e the stored form of the prepared event: a deep copy with canonical ids,
+// defaults, times at store precision, pending, due now unless it says otherwise, no lease.
+// The caller holds s.mu.
+func (s *Store) fill(e *entry, p *prepared, now time.Time) {
+	ev := &e.ev
+	copyEvent(ev, p.in, &e.slots, s.events.bytes(rawLen(p.in)))
+	for i := range e.slots {
+		e.slots[i] = store.Timestamp(e.slots[i])
+	}
+	ev.ID, ev.ServiceID, ev.VentureID = p.id, p.serviceID, p.ventureID
 	ev.Status = store.StatusPending
 	if ev.RequestMethod == "" {
 		ev.RequestMethod = store.MethodPost
@@ -145,16 +132,42 @@ func (s *Store) prepareEvent(i int, in *store.Event) (*entry, error) {
 	if ev.PriorityLevel == "" {
 		ev.PriorityLevel = store.PriorityNormal
 	}
-	if !ev.NextAttemptAt.IsZero() {
+	ev.CreatedAt, ev.UpdatedAt = now, now
+	if ev.NextAttemptAt.IsZero() {
+		ev.NextAttemptAt = now
+	} else {
 		ev.NextAttemptAt = store.Timestamp(ev.NextAttemptAt)
-	}
-	for i := range e.slots {
-		e.slots[i] = store.Timestamp(e.slots[i])
 	}
 	ev.LeaseOwner, ev.LeaseUntil = "", nil
 	e.rank = ev.PriorityLevel.Rank()
-	e.payloadBytes = int64(len(in.PayloadIn))
-	return e, nil
+	e.payloadBytes = int64(len(p.in.PayloadIn))
+	e.idx = -1
+}
+
+// checkNewIDs returns ErrConflict when an event of the batch that would be stored (its
+// idempotency key is new) carries a caller-supplied ID that is taken or repeated in the
+// batch. Generated IDs are random version 4 UUIDs and are not checked: a collision has
+// probability 2^-122. The caller holds s.mu.
+func (s *Store) checkNewIDs(ps []prepared) error {
+	keys := map[eventKey]bool{}
+	ids := map[uuidKey]bool{}
+	for _, p := range ps {
+		if k := p.in.IdempotencyKey; k != "" {
+			ek := eventKey{p.serviceID, k}
+			if s.byKey(p.serviceID, k) != nil || keys[ek] {
+				continue
+			}
+			keys[ek] = true
+		}
+		if p.in.ID == "" {
+			continue
+		}
+		if s.events.get(p.key) != nil || ids[p.key] {
+			return fmt.Errorf("%w: memory: insert events: event id %s exists", store.ErrConflict, p.id)
+		}
+		ids[p.key] = true
+	}
+	return nil
 }
 
 // queue returns the service's queue, creating it. The caller holds s.mu for writing.
@@ -187,8 +200,8 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e, ok := s.events[cid]
-	if !ok {
+	e := s.events.get(keyOf(cid))
+	if e == nil {
 		return nil, fmt.Errorf("%w: memory: event %s", store.ErrNotFound, id)
 	}
 	return cloneEvent(&e.ev), nil
@@ -271,7 +284,7 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]*store.E
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var match []*store.Event
-	for _, e := range s.events {
+	for e := range s.events.all() {
 		if m.match(&e.ev) {
 			match = append(match, &e.ev)
 		}
@@ -296,8 +309,8 @@ func (s *Store) CancelEvent(ctx context.Context, id string) (*store.Event, error
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.events[cid]
-	if !ok {
+	e := s.events.get(keyOf(cid))
+	if e == nil {
 		return nil, fmt.Errorf("%w: memory: cancel event %s", store.ErrNotFound, id)
 	}
 	if !e.ev.Status.Claimable() {
@@ -320,8 +333,8 @@ func (s *Store) RequeueEvent(ctx context.Context, id string, resetRetries bool) 
 		return nil, err
 	}
 	s.mu.Lock()
-	e, ok := s.events[cid]
-	if !ok {
+	e := s.events.get(keyOf(cid))
+	if e == nil {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("%w: memory: requeue event %s", store.ErrNotFound, id)
 	}
@@ -374,7 +387,7 @@ func (s *Store) RequeueEvents(ctx context.Context, f store.RequeueFilter) (int, 
 	s.mu.Lock()
 	now := s.clock()
 	n := 0
-	for _, e := range s.events {
+	for e := range s.events.all() {
 		ev := &e.ev
 		if !slices.Contains(statuses, ev.Status) || (sid != "" && ev.ServiceID != sid) ||
 			!inRange(ev.CreatedAt, f.Since, time.Time{}) {

@@ -19,9 +19,11 @@ func TestIDGenProducesDistinctV4UUIDs(t *testing.T) {
 	var g idGen
 	seen := map[string]bool{}
 	for range 3 * len(g.buf) / 16 { // crosses two refills
-		id := g.newID()
+		id, key := g.newID()
 		u, err := uuid.Parse(id)
 		require.NoError(t, err)
+		assert.Equal(t, uuidKey(u), key)
+		assert.Equal(t, key, keyOf(id))
 		assert.Equal(t, uuid.Version(4), u.Version())
 		assert.Equal(t, uuid.RFC4122, u.Variant())
 		assert.True(t, isCanonical(id), id)
@@ -134,5 +136,26 @@ func TestClaimOrderModel(t *testing.T) {
 			wantIDs[i] = e.ID
 		}
 		require.Equal(t, wantIDs, got, "seed %d", seed)
+	}
+}
+
+func TestCloneEventEveryTimeCombination(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for mask := range 8 {
+		src := &store.Event{ID: "a"}
+		for i, p := range []**time.Time{&src.CompletedAt, &src.ExpiresAt, &src.LeaseUntil} {
+			if mask&(1<<i) != 0 {
+				*p = new(base.Add(time.Duration(i) * time.Hour))
+			}
+		}
+		c := cloneEvent(src)
+		require.Equal(t, src.Clone(), c, "mask %b", mask)
+		for _, p := range []*time.Time{c.CompletedAt, c.ExpiresAt, c.LeaseUntil} {
+			if p != nil {
+				*p = time.Time{}
+			}
+		}
+		assert.Equal(t, src.Clone(), cloneEvent(src), "mask %b: the copy's times are its own", mask)
 	}
 }

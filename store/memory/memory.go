@@ -28,7 +28,7 @@ type Store struct {
 	services       map[string]*store.Service
 	servicesByName map[string]string
 
-	events map[string]*entry
+	events eventTable
 	// queues holds, per service id, the pending and retrying events and the idempotency
 	// keys.
 	queues map[string]*serviceQueue
@@ -68,7 +68,7 @@ func New(opts Options) *Store {
 		now:            now,
 		services:       map[string]*store.Service{},
 		servicesByName: map[string]string{},
-		events:         map[string]*entry{},
+		events:         newEventTable(),
 		queues:         map[string]*serviceQueue{},
 		rules:          map[string][]*store.TransformationRule{},
 		contracts:      map[contractKey]*store.Contract{},

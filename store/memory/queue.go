@@ -104,8 +104,8 @@ func checkJSON(op, what, id string, v json.RawMessage) error {
 // holder returns the entry of id when it is processing and leased to owner. The caller
 // holds s.mu.
 func (s *Store) holder(id, owner string) *entry {
-	e, ok := s.events[id]
-	if !ok || e.ev.Status != store.StatusProcessing || e.ev.LeaseOwner != owner {
+	e := s.events.get(keyOf(id))
+	if e == nil || e.ev.Status != store.StatusProcessing || e.ev.LeaseOwner != owner {
 		return nil
 	}
 	return e

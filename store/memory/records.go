@@ -343,7 +343,7 @@ func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup
 		ids[r.ID] = k
 	}
 	for _, r := range prepared {
-		k := keyOf(r)
+		k := rollupKey(r)
 		if _, exists := s.analytics[k]; exists {
 			continue
 		}
@@ -354,7 +354,7 @@ func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup
 	}
 	now := s.clock()
 	for _, r := range prepared {
-		k := keyOf(r)
+		k := rollupKey(r)
 		if old, ok := s.analytics[k]; ok {
 			r.ID, r.CreatedAt = old.ID, old.CreatedAt
 		} else {
@@ -366,7 +366,7 @@ func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup
 	return nil
 }
 
-func keyOf(r *store.AnalyticsRollup) analyticsKey {
+func rollupKey(r *store.AnalyticsRollup) analyticsKey {
 	return analyticsKey{r.ServiceID, r.Period, r.PeriodStart.UnixMicro()}
 }
 

@@ -23,7 +23,7 @@ func (s *Store) CountEventsByStatus(ctx context.Context, f store.EventFilter) (m
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := map[store.EventStatus]int64{}
-	for _, e := range s.events {
+	for e := range s.events.all() {
 		if m.match(&e.ev) {
 			out[e.ev.Status]++
 		}
@@ -53,7 +53,7 @@ func (s *Store) EventStats(ctx context.Context, p store.StatsParams) ([]store.Ev
 	}
 	accs := map[string]*statsAcc{}
 	s.mu.RLock()
-	for _, e := range s.events {
+	for e := range s.events.all() {
 		ev := &e.ev
 		if !m.match(ev) {
 			continue
@@ -150,7 +150,7 @@ func (s *Store) EventVolume(ctx context.Context, p store.VolumeParams) ([]store.
 	}
 	accs := map[key]*volumeAcc{}
 	s.mu.RLock()
-	for _, e := range s.events {
+	for e := range s.events.all() {
 		ev := &e.ev
 		if !m.match(ev) {
 			continue
