@@ -76,9 +76,9 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 
 // prepared is one event of an insert batch, validated, with its canonical ids.
 type prepared struct {
-	in                         *store.Event
+	in                       *store.Event
 	id, serviceID, ventureID string
-	key                        uuidKey
+	key                      uuidKey
 }
 
 // prepareEvent validates the i-th event of a batch and works out its canonical ids (a new

@@ -92,5 +92,5 @@ func (t *eventTable) bytes(n int) []byte {
 	}
 	start := len(t.slab)
 	t.slab = t.slab[:start+n]
-	return t.slab[start:start:start+n]
+	return t.slab[start : start : start+n]
 }
