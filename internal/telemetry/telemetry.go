@@ -134,3 +134,26 @@ func (t *Telemetry) ObserveGauges(depth func(ctx context.Context) (map[string]in
 	}
 	return reg.Unregister, nil
 }
+
+// StartUnder starts a span named name as a child of parent (a span context kept from another
+// goroutine, such as the hub.process_event span of a synchronous event delivered by a
+// worker); with an invalid parent it starts a root span. ctx supplies cancellation and
+// baggage only.
+func (t *Telemetry) StartUnder(ctx context.Context, parent trace.SpanContext, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	if parent.IsValid() {
+		ctx = trace.ContextWithSpanContext(ctx, parent)
+	}
+	return t.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+}
+
+// BreakerValue maps a breaker state name ("closed", "half-open", "open") to the value of
+// MetricBreakerState: 0, 1, 2; unknown names are 0.
+func BreakerValue(state string) int64 {
+	switch state {
+	case "half-open":
+		return 1
+	case "open":
+		return 2
+	}
+	return 0
+}

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 )
 
 func setup(t *testing.T) (*Telemetry, *tracetest.SpanRecorder, *sdkmetric.ManualReader) {
@@ -96,4 +97,25 @@ func TestMetrics(t *testing.T) {
 	br := got[MetricBreakerState].Data.(metricdata.Gauge[int64])
 	require.Len(t, br.DataPoints, 1)
 	assert.Equal(t, int64(2), br.DataPoints[0].Value)
+}
+
+func TestStartUnderAndBreakerValue(t *testing.T) {
+	t.Parallel()
+	tel, rec, _ := setup(t)
+	_, root := tel.Start(t.Context(), SpanProcess)
+	parent := root.SpanContext()
+	_, d := tel.StartUnder(context.Background(), parent, SpanDeliver, AttrRetryCount.Int(0))
+	End(d, nil)
+	_, orphan := tel.StartUnder(t.Context(), trace.SpanContext{}, SpanDeliver)
+	End(orphan, nil)
+	End(root, nil)
+	spans := rec.Ended()
+	require.Len(t, spans, 3)
+	assert.Equal(t, parent.SpanID(), spans[0].Parent().SpanID())
+	assert.Equal(t, parent.TraceID(), spans[0].SpanContext().TraceID())
+	assert.False(t, spans[1].Parent().IsValid(), "no parent: a root span")
+
+	for state, want := range map[string]int64{"closed": 0, "half-open": 1, "open": 2, "bogus": 0} {
+		assert.Equal(t, want, BreakerValue(state), state)
+	}
 }
