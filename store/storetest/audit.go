@@ -46,7 +46,7 @@ func testAuditAppend(t *testing.T, b *bundle) {
 	in := newAudit("alice", "service.update", "service", newID())
 	in.Before = json.RawMessage(`{"name":"gh"}`)
 	in.After = json.RawMessage(`{"name":"github","auth":"[redacted]"}`)
-	in.CreatedAt = Start.Add(-time.Hour) // ignored: the store stamps now
+	in.CreatedAt = start.Add(-time.Hour) // ignored: the store stamps now
 	got := b.audit(t, in)
 	require.NotEmpty(t, got.ID)
 	want := in.Clone()
@@ -91,7 +91,7 @@ func testAuditAppendOnly(t *testing.T, b *bundle) {
 
 func testAuditList(t *testing.T, b *bundle) {
 	mk := func(d time.Duration, id int, actor, typ, entity string) string {
-		b.clock.Set(Start.Add(d))
+		b.clock.Set(start.Add(d))
 		a := newAudit(actor, "x", typ, entity)
 		a.ID = fixedID(id)
 		return b.audit(t, a).ID
@@ -105,7 +105,7 @@ func testAuditList(t *testing.T, b *bundle) {
 	assert.Equal(t, []string{a1, a3, a4}, b.auditIDs(t, store.AuditFilter{EntityType: "service"}))
 	assert.Equal(t, []string{a1, a4}, b.auditIDs(t, store.AuditFilter{EntityType: "service", EntityID: "s1"}))
 	assert.Equal(t, []string{a2, a4}, b.auditIDs(t, store.AuditFilter{Actor: "bob"}))
-	assert.Equal(t, []string{a3, a2, a4}, b.auditIDs(t, store.AuditFilter{From: Start.Add(time.Minute), To: Start.Add(3 * time.Minute)}))
+	assert.Equal(t, []string{a3, a2, a4}, b.auditIDs(t, store.AuditFilter{From: start.Add(time.Minute), To: start.Add(3 * time.Minute)}))
 	assert.Equal(t, []string{a2, a4}, b.auditIDs(t, store.AuditFilter{Page: store.Page{Limit: 2, Offset: 2}}))
 	assert.Equal(t, []string{}, b.auditIDs(t, store.AuditFilter{Actor: "dave"}))
 	_, err := b.st.ListAudit(b.ctx, store.AuditFilter{Page: store.Page{Offset: -3}})

@@ -74,7 +74,7 @@ func testContractList(t *testing.T, b *bundle) {
 		{"b", "1.10.0", 0}, {"a", "2.0.0", time.Second}, {"b", "1.9.0", 2 * time.Second},
 		{"a", "1.0.0", 3 * time.Second}, {"b", "1.0.0", 2 * time.Second},
 	} {
-		b.clock.Set(Start.Add(c.at))
+		b.clock.Set(start.Add(c.at))
 		b.contract(t, newContract(c.name, c.version))
 	}
 	keys := func(name string, p store.Page) []string {

@@ -71,9 +71,9 @@ func testEventInsertKeepsFields(t *testing.T, b *bundle) {
 		MaxRetries:            7,
 		PriorityLevel:         store.PriorityCritical,
 		ChairmanOverride:      true,
-		ExpiresAt:             ptr(Start.Add(2 * time.Hour)),
+		ExpiresAt:             ptr(start.Add(2 * time.Hour)),
 		IdempotencyKey:        "delivery-42",
-		NextAttemptAt:         Start.Add(90 * time.Second),
+		NextAttemptAt:         start.Add(90 * time.Second),
 	}
 	got := b.insert(t, in)
 	want := in.Clone()
@@ -276,7 +276,7 @@ func testEventGetMissing(t *testing.T, b *bundle) {
 func testEventList(t *testing.T, b *bundle) {
 	gh := b.service(t, "github")
 	sl := b.service(t, "slack")
-	// Created at Start+0 (two, ordered by id), +1m, +2m, +3m.
+	// Created at start+0 (two, ordered by id), +1m, +2m, +3m.
 	e0b := newEvent(gh)
 	e0b.ID = fixedID(2)
 	e0a := newEvent(sl)
@@ -309,10 +309,10 @@ func testEventList(t *testing.T, b *bundle) {
 	assert.Equal(t, []string{fixedID(2), e1.ID, e3.ID}, list(store.EventFilter{Statuses: []store.EventStatus{store.StatusPending}}))
 	assert.Equal(t, []string{fixedID(1), e2.ID},
 		list(store.EventFilter{Statuses: []store.EventStatus{store.StatusSucceeded, store.StatusCancelled}}))
-	assert.Equal(t, []string{e1.ID, e2.ID}, list(store.EventFilter{CreatedFrom: Start.Add(time.Minute), CreatedTo: Start.Add(3 * time.Minute)}))
-	assert.Equal(t, []string{e3.ID}, list(store.EventFilter{CreatedFrom: Start.Add(150 * time.Second)}))
-	assert.Equal(t, []string{fixedID(1), fixedID(2)}, list(store.EventFilter{CreatedTo: Start.Add(time.Second)}))
-	assert.Equal(t, []string{e2.ID}, list(store.EventFilter{ServiceID: sl.ID, CreatedFrom: Start.Add(time.Second)}))
+	assert.Equal(t, []string{e1.ID, e2.ID}, list(store.EventFilter{CreatedFrom: start.Add(time.Minute), CreatedTo: start.Add(3 * time.Minute)}))
+	assert.Equal(t, []string{e3.ID}, list(store.EventFilter{CreatedFrom: start.Add(150 * time.Second)}))
+	assert.Equal(t, []string{fixedID(1), fixedID(2)}, list(store.EventFilter{CreatedTo: start.Add(time.Second)}))
+	assert.Equal(t, []string{e2.ID}, list(store.EventFilter{ServiceID: sl.ID, CreatedFrom: start.Add(time.Second)}))
 	assert.Equal(t, all[:2], list(store.EventFilter{Page: store.Page{Limit: 2}}))
 	assert.Equal(t, all[2:4], list(store.EventFilter{Page: store.Page{Limit: 2, Offset: 2}}))
 	assert.Equal(t, all[4:], list(store.EventFilter{Page: store.Page{Limit: 2, Offset: 4}}))
@@ -411,7 +411,7 @@ func testEventRequeueMany(t *testing.T, b *bundle) {
 	assert.Equal(t, 0, got.RetryCount)
 	assert.Equal(t, store.StatusFailed, b.get(t, ghFailed.ID).Status)
 
-	n, err = b.st.RequeueEvents(b.ctx, store.RequeueFilter{Since: Start.Add(time.Hour)})
+	n, err = b.st.RequeueEvents(b.ctx, store.RequeueFilter{Since: start.Add(time.Hour)})
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 	assert.Equal(t, store.StatusPending, b.get(t, slFailed.ID).Status)
@@ -432,20 +432,20 @@ func testEventCopies(t *testing.T, b *bundle) {
 	sv := b.service(t, "github")
 	in := newEvent(sv)
 	in.PayloadIn = json.RawMessage(`{"abc":1}`)
-	in.ExpiresAt = ptr(Start.Add(time.Hour))
+	in.ExpiresAt = ptr(start.Add(time.Hour))
 	got := b.insert(t, in)
 	want := normEvent(t, got)
 
 	in.PayloadIn[2] = 'X'
-	*in.ExpiresAt = Start.Add(time.Minute)
+	*in.ExpiresAt = start.Add(time.Minute)
 	got.PayloadIn[2] = 'Y'
-	*got.ExpiresAt = Start.Add(time.Minute)
+	*got.ExpiresAt = start.Add(time.Minute)
 	got.Status = store.StatusDead
 	assert.Equal(t, want, normEvent(t, b.get(t, want.ID)))
 
 	claimed := b.claim(t, "w", 1, time.Minute)
 	require.Len(t, claimed, 1)
-	*claimed[0].LeaseUntil = Start.Add(time.Hour)
+	*claimed[0].LeaseUntil = start.Add(time.Hour)
 	claimed[0].LeaseOwner = "thief"
 	stored := b.get(t, want.ID)
 	assert.Equal(t, at(time.Minute), *stored.LeaseUntil)

@@ -46,7 +46,7 @@ func testHealthInsert(t *testing.T, b *bundle) {
 	assert.Equal(t, normMetric(t, want), normMetric(t, got), "recorded_at defaults to now")
 
 	explicit := newMetric(sv.ID, store.MetricAvailability, 99.9)
-	explicit.RecordedAt = Start.Add(-time.Hour)
+	explicit.RecordedAt = start.Add(-time.Hour)
 	e := b.metric(t, explicit)
 	assert.Equal(t, at(-time.Hour), e.RecordedAt, "a given recorded_at is kept")
 
@@ -64,7 +64,7 @@ func testHealthList(t *testing.T, b *bundle) {
 	mk := func(sv *store.Service, typ store.MetricType, d time.Duration, id int) string {
 		m := newMetric(sv.ID, typ, 1)
 		m.ID = fixedID(id)
-		m.RecordedAt = Start.Add(d)
+		m.RecordedAt = start.Add(d)
 		return b.metric(t, m).ID
 	}
 	m1 := mk(gh, store.MetricResponseTime, 0, 1)
@@ -86,7 +86,7 @@ func testHealthList(t *testing.T, b *bundle) {
 	assert.Equal(t, []string{m4, m2, m1}, list(store.HealthMetricFilter{ServiceID: gh.ID}))
 	assert.Equal(t, []string{m3, m4, m1}, list(store.HealthMetricFilter{MetricType: store.MetricResponseTime}))
 	assert.Equal(t, []string{m4, m1}, list(store.HealthMetricFilter{ServiceID: gh.ID, MetricType: store.MetricResponseTime}))
-	assert.Equal(t, []string{m3, m4, m2}, list(store.HealthMetricFilter{From: Start.Add(time.Minute), To: Start.Add(3 * time.Minute)}))
+	assert.Equal(t, []string{m3, m4, m2}, list(store.HealthMetricFilter{From: start.Add(time.Minute), To: start.Add(3 * time.Minute)}))
 	assert.Equal(t, []string{m4, m2}, list(store.HealthMetricFilter{Page: store.Page{Limit: 2, Offset: 2}}))
 	assert.Equal(t, []string{}, list(store.HealthMetricFilter{ServiceID: newID()}))
 	for name, f := range map[string]store.HealthMetricFilter{

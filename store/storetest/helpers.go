@@ -108,8 +108,8 @@ func newID() string { return uuid.NewString() }
 
 func ptr[T any](v T) *T { return &v }
 
-// at returns Start moved by d, as stores keep it.
-func at(d time.Duration) time.Time { return store.Timestamp(Start.Add(d)) }
+// at returns start moved by d, as stores keep it.
+func at(d time.Duration) time.Time { return store.Timestamp(start.Add(d)) }
 
 // canonJSON re-encodes v so that equal JSON values compare equal whatever their spacing or
 // key order; nil and empty stay nil.

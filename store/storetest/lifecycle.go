@@ -32,12 +32,12 @@ func lifecycleCases() []testCase {
 const lifecycleOwner = "worker-1"
 
 // driveTo inserts an event and moves it to status st through the store's operations. The
-// event expires at Start+1h; the clock stays before that unless st is expired.
+// event expires at start+1h; the clock stays before that unless st is expired.
 func driveTo(t *testing.T, b *bundle, st store.EventStatus) *store.Event {
 	t.Helper()
 	sv := b.service(t, "svc")
 	in := newEvent(sv)
-	in.ExpiresAt = ptr(Start.Add(time.Hour))
+	in.ExpiresAt = ptr(start.Add(time.Hour))
 	ev := b.insert(t, in)
 	switch st {
 	case store.StatusPending:
@@ -98,7 +98,7 @@ func testTransition(t *testing.T, b *bundle, from, to store.EventStatus) {
 			assert.Equal(t, []string{ev.ID}, lost)
 		}
 	case store.StatusRetrying, store.StatusFailed, store.StatusDead:
-		lost, err := b.st.FailEvents(b.ctx, []store.FailParams{{ID: ev.ID, Owner: lifecycleOwner, Status: to, NextAttemptAt: Start.Add(time.Minute)}})
+		lost, err := b.st.FailEvents(b.ctx, []store.FailParams{{ID: ev.ID, Owner: lifecycleOwner, Status: to, NextAttemptAt: start.Add(time.Minute)}})
 		require.NoError(t, err)
 		changed = len(lost) == 0
 	case store.StatusExpired:

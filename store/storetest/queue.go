@@ -63,7 +63,7 @@ func testClaimOrder(t *testing.T, b *bundle) {
 	}
 	names := map[string]string{}
 	for _, s := range specs {
-		b.clock.Set(Start.Add(s.offset))
+		b.clock.Set(start.Add(s.offset))
 		e := newEvent(sv)
 		e.ID = fixedID(s.id)
 		e.PriorityLevel = s.priority
@@ -71,7 +71,7 @@ func testClaimOrder(t *testing.T, b *bundle) {
 		b.insert(t, e)
 		names[e.ID] = s.name
 	}
-	b.clock.Set(Start.Add(time.Minute))
+	b.clock.Set(start.Add(time.Minute))
 	var got []string
 	for _, n := range []int{3, 1, 10} {
 		for _, e := range b.claim(t, "w", n, time.Minute) {
@@ -92,7 +92,7 @@ func testClaimOrderAcrossServices(t *testing.T, b *bundle) {
 	var want []string
 	// Interleave: the claim order is global, not per service.
 	for i, sv := range []*store.Service{c, a, c, a, a, c} {
-		b.clock.Set(Start.Add(time.Duration(i) * time.Second))
+		b.clock.Set(start.Add(time.Duration(i) * time.Second))
 		e := newEvent(sv)
 		if i == 4 {
 			e.PriorityLevel = store.PriorityHigh
@@ -100,7 +100,7 @@ func testClaimOrderAcrossServices(t *testing.T, b *bundle) {
 		want = append(want, b.insert(t, e).ID)
 	}
 	want = append([]string{want[4]}, append(want[:4:4], want[5])...)
-	b.clock.Set(Start.Add(time.Minute))
+	b.clock.Set(start.Add(time.Minute))
 	var got []string
 	for range 3 {
 		got = append(got, ids(b.claim(t, "w", 2, time.Minute))...)
@@ -157,14 +157,14 @@ func testClaimInvalid(t *testing.T, b *bundle) {
 func testNextAttemptAt(t *testing.T, b *bundle) {
 	sv := b.service(t, "github")
 	later := newEvent(sv)
-	later.NextAttemptAt = Start.Add(10 * time.Second)
+	later.NextAttemptAt = start.Add(10 * time.Second)
 	later.PriorityLevel = store.PriorityCritical
 	l := b.insert(t, later)
 	now := b.insert(t, newEvent(sv))
 	assert.Equal(t, []string{now.ID}, ids(b.claim(t, "w", 10, time.Minute)))
-	b.clock.Set(Start.Add(10*time.Second - time.Microsecond))
+	b.clock.Set(start.Add(10*time.Second - time.Microsecond))
 	assert.Empty(t, b.claim(t, "w", 10, time.Minute), "not due yet")
-	b.clock.Set(Start.Add(10 * time.Second))
+	b.clock.Set(start.Add(10 * time.Second))
 	assert.Equal(t, []string{l.ID}, ids(b.claim(t, "w", 10, time.Minute)), "due at next_attempt_at")
 }
 
@@ -172,7 +172,7 @@ func testExpiresAt(t *testing.T, b *bundle) {
 	sv := b.service(t, "github")
 	mk := func(exp time.Duration, p store.Priority) *store.Event {
 		e := newEvent(sv)
-		e.ExpiresAt = ptr(Start.Add(exp))
+		e.ExpiresAt = ptr(start.Add(exp))
 		e.PriorityLevel = p
 		return b.insert(t, e)
 	}
@@ -181,9 +181,9 @@ func testExpiresAt(t *testing.T, b *bundle) {
 	never := b.insert(t, newEvent(sv))
 	retry := mk(5*time.Second, store.PriorityLow)
 	c := b.claimOne(t, "w", soon)
-	b.fail(t, store.FailParams{ID: c.ID, Owner: "w", Status: store.StatusRetrying, NextAttemptAt: Start.Add(2 * time.Second)})
+	b.fail(t, store.FailParams{ID: c.ID, Owner: "w", Status: store.StatusRetrying, NextAttemptAt: start.Add(2 * time.Second)})
 
-	b.clock.Set(Start.Add(5 * time.Second)) // soon (retrying) and retry (pending) expire: expires_at <= now
+	b.clock.Set(start.Add(5 * time.Second)) // soon (retrying) and retry (pending) expire: expires_at <= now
 	got := ids(b.claim(t, "w", 10, time.Minute))
 	assert.Equal(t, []string{later.ID, never.ID}, got, "expired events are never claimed")
 
@@ -303,7 +303,7 @@ func testFailRetrying(t *testing.T, b *bundle) {
 	in := b.insert(t, newEvent(sv))
 	b.claim(t, "w", 1, time.Minute)
 	b.clock.Advance(time.Second)
-	next := Start.Add(30 * time.Second)
+	next := start.Add(30 * time.Second)
 	b.fail(t, store.FailParams{ID: in.ID, Owner: "w", Status: store.StatusRetrying, NextAttemptAt: next,
 		ResponseCode: 503, ResponseTimeMS: 80, PayloadOut: json.RawMessage(`{"error":"down"}`),
 		ErrorDetails: json.RawMessage(`{"class":"transient"}`)})
@@ -353,7 +353,7 @@ func testFailKeepRetryCount(t *testing.T, b *bundle) {
 	sv := b.service(t, "github")
 	in := b.insert(t, newEvent(sv))
 	b.claimOne(t, "w", in)
-	b.fail(t, store.FailParams{ID: in.ID, Owner: "w", Status: store.StatusRetrying, NextAttemptAt: Start, KeepRetryCount: true, ResponseCode: 429})
+	b.fail(t, store.FailParams{ID: in.ID, Owner: "w", Status: store.StatusRetrying, NextAttemptAt: start, KeepRetryCount: true, ResponseCode: 429})
 	got := b.get(t, in.ID)
 	assert.Equal(t, 0, got.RetryCount)
 	assert.Equal(t, store.StatusRetrying, got.Status)
@@ -398,7 +398,7 @@ func testFailFencing(t *testing.T, b *bundle) {
 	b.claim(t, "w2", 1, time.Minute)
 	lost, err := b.st.FailEvents(b.ctx, []store.FailParams{
 		{ID: c.ID, Owner: "w1", Status: store.StatusDead},
-		{ID: a.ID, Owner: "w1", Status: store.StatusRetrying, NextAttemptAt: Start.Add(time.Minute)},
+		{ID: a.ID, Owner: "w1", Status: store.StatusRetrying, NextAttemptAt: start.Add(time.Minute)},
 		{ID: a.ID, Owner: "w1", Status: store.StatusDead},
 	})
 	require.NoError(t, err)
@@ -428,7 +428,7 @@ func testExtendLease(t *testing.T, b *bundle) {
 	require.NotNil(t, got.LeaseUntil)
 	assert.Equal(t, b.now().Add(2*time.Minute), *got.LeaseUntil)
 	assert.Equal(t, "w1", got.LeaseOwner)
-	assert.Equal(t, store.Timestamp(Start).Add(2*time.Millisecond+time.Minute), *b.get(t, c.ID).LeaseUntil, "not extended")
+	assert.Equal(t, store.Timestamp(start).Add(2*time.Millisecond+time.Minute), *b.get(t, c.ID).LeaseUntil, "not extended")
 
 	// At the old expiry only w2's event is released; the extended lease holds.
 	b.clock.Advance(15 * time.Second)

@@ -113,7 +113,7 @@ func testRuleActivate(t *testing.T, b *bundle) {
 	assert.True(t, got.IsActive)
 	assert.Equal(t, 3, got.Version)
 	assert.Equal(t, b.now(), got.UpdatedAt)
-	assert.Equal(t, store.Timestamp(Start), got.CreatedAt)
+	assert.Equal(t, store.Timestamp(start), got.CreatedAt)
 
 	act, err := b.st.GetActiveRule(b.ctx, "r")
 	require.NoError(t, err)

@@ -131,7 +131,7 @@ func testServiceUpdate(t *testing.T, b *bundle) {
 	up := fullService("github-enterprise")
 	up.ID = orig.ID
 	up.IsActive = false
-	up.CreatedAt = Start.Add(-48 * time.Hour) // ignored
+	up.CreatedAt = start.Add(-48 * time.Hour) // ignored
 	got, err := b.st.UpdateService(b.ctx, up)
 	require.NoError(t, err)
 	want := up.Clone()

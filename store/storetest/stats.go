@@ -24,7 +24,7 @@ func statsCases() []testCase {
 	}
 }
 
-// statsBase is the start of the stats fixture's range: 09:00 UTC on Start's day.
+// statsBase is the start of the stats fixture's range: 09:00 UTC on start's day.
 var statsBase = time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC)
 
 // statsFixture stores, for service "alpha" (created second, so the order by name is

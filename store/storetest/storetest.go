@@ -44,9 +44,9 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Start is the time every case's clock starts at: a Monday, with nanoseconds, so stores
-// must truncate to [store.Precision].
-var Start = time.Date(2026, time.March, 2, 10, 15, 30, 123456789, time.UTC)
+// start is the time every case's clock starts at: a Monday, with nanoseconds, so stores
+// must truncate to [store.Precision]. It is never changed.
+var start = time.Date(2026, time.March, 2, 10, 15, 30, 123456789, time.UTC)
 
 // Run runs the whole suite against the stores newStore builds, with default [Options].
 func Run(t *testing.T, newStore Factory) {
@@ -110,7 +110,7 @@ type bundle struct {
 
 func (s *suite) setup(t *testing.T) *bundle {
 	t.Helper()
-	clock := NewClock(Start)
+	clock := NewClock(start)
 	st := s.newStore(t, clock.Now)
 	if st == nil {
 		t.Fatal("storetest: the factory returned a nil store")
