@@ -27,14 +27,14 @@ func backoff(initial, maxDelay time.Duration, mult, jitter float64, attempt int,
 		return 0
 	}
 	d := float64(initial) * math.Pow(mult, float64(attempt-1))
-	if (maxDelay > 0 && d > float64(maxDelay)) || math.IsInf(d, 0) || math.IsNaN(d) {
+	if maxDelay <= 0 {
+		maxDelay = maxConfigDuration // never overflow, even uncapped
+	}
+	if d > float64(maxDelay) || math.IsInf(d, 0) || math.IsNaN(d) {
 		d = float64(maxDelay)
 	}
 	if jitter > 0 {
-		lo, hi := d*(1-jitter), d*(1+jitter)
-		if maxDelay > 0 && hi > float64(maxDelay) {
-			hi = float64(maxDelay)
-		}
+		lo, hi := d*(1-jitter), min(d*(1+jitter), float64(maxDelay))
 		d = lo + random()*(hi-lo)
 	}
 	return time.Duration(d)

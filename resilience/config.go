@@ -184,7 +184,8 @@ type RetryConfig struct {
 	// InlineRetries is the number of in-process retries of a transient failure. 0 disables
 	// them. Default 1.
 	InlineRetries int `json:"inline_retries"`
-	// InlineBackoff is the delay before the first inline retry. Default 50 ms.
+	// InlineBackoff is the delay before the first inline retry; later ones grow by Multiplier up
+	// to max(MaxBackoff, InlineBackoff). Default 50 ms.
 	InlineBackoff Duration `json:"inline_backoff"`
 	// Timeout bounds each attempt (its context is cancelled). 0 disables. Default 30 s.
 	Timeout Duration `json:"timeout"`

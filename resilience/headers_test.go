@@ -1,6 +1,7 @@
 package resilience_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -78,8 +79,18 @@ func FuzzParseQuota(f *testing.F) {
 			t.Fatal(err)
 		}
 		p.Observe(http.StatusTooManyRequests, h)
+		p.Observe(http.StatusTooManyRequests, nil)
+		p.Observe(http.StatusServiceUnavailable, h)
 		p.Observe(http.StatusOK, h)
-		_ = p.Headroom()
-		_ = p.Ready()
+		_, _ = resilience.Execute(t.Context(), p, func(context.Context, string) (int, error) {
+			return 0, &plainLimitedErr{}
+		})
+		_, _ = resilience.Execute(t.Context(), p, func(context.Context, string) (*httpResult, error) {
+			return &httpResult{status: http.StatusOK, header: h}, nil
+		})
+		if d := p.NextBackoff(2, &plainLimitedErr{}); d < 0 {
+			t.Fatalf("negative backoff %s", d)
+		}
+		_ = p.Status()
 	})
 }

@@ -182,7 +182,7 @@ func New(cfg Config, opts Options) (*Policy, error) {
 				}).
 				WithMaxRetries(rc.InlineRetries).
 				WithDelayFunc(func(exec failsafe.ExecutionAttempt[any]) time.Duration {
-					return backoff(rc.InlineBackoff.D(), rc.MaxBackoff.D(), rc.Multiplier, rc.Jitter, exec.Retries()+1, randFloat)
+					return backoff(rc.InlineBackoff.D(), max(rc.MaxBackoff.D(), rc.InlineBackoff.D()), rc.Multiplier, rc.Jitter, exec.Retries()+1, randFloat)
 				}).
 				ReturnLastFailure().
 				Build())
