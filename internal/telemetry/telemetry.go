@@ -157,3 +157,9 @@ func BreakerValue(state string) int64 {
 	}
 	return 0
 }
+
+// CountEvent counts one outcome of the service that had no delivery latency (an event
+// expired or deferred before any call) in MetricEvents.
+func (t *Telemetry) CountEvent(ctx context.Context, service, outcome string) {
+	t.events.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(AttrService.String(service), AttrOutcome.String(outcome))))
+}

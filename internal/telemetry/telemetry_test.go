@@ -60,6 +60,7 @@ func TestMetrics(t *testing.T) {
 	tel.RecordDelivery(ctx, "slack", "succeeded", 20*time.Millisecond)
 	tel.RecordDelivery(ctx, "slack", "succeeded", 40*time.Millisecond)
 	tel.RecordDelivery(ctx, "slack", "retrying", 5*time.Millisecond)
+	tel.CountEvent(ctx, "slack", "deferred")
 	unreg, err := tel.ObserveGauges(func(context.Context) (map[string]int64, error) {
 		return map[string]int64{"pending": 7, "dead": 1}, nil
 	}, func() map[string]int64 { return map[string]int64{"slack": 2} })
@@ -80,6 +81,7 @@ func TestMetrics(t *testing.T) {
 		counts[dp.Attributes] = dp.Value
 	}
 	assert.Equal(t, int64(2), counts[ok])
+	assert.Equal(t, int64(1), counts[attribute.NewSet(AttrService.String("slack"), AttrOutcome.String("deferred"))])
 	hist := got[MetricDeliveryDuration].Data.(metricdata.Histogram[float64])
 	for _, dp := range hist.DataPoints {
 		if dp.Attributes.Equals(&ok) {
