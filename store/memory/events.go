@@ -48,9 +48,12 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 	// From here nothing can fail, so the batch is applied in one pass.
 	now := s.clock()
 	created := 0
+	var q *serviceQueue
 	for i := range ps {
 		p := &ps[i]
-		q := s.queue(p.serviceID)
+		if q == nil || q.id != p.serviceID { // batches are mostly of one service
+			q = s.queue(p.serviceID)
+		}
 		if k := p.in.IdempotencyKey; k != "" {
 			if ex := q.keys[k]; ex != nil {
 				// Stored before, or earlier in this batch: the first one wins.
