@@ -213,6 +213,9 @@ func (h Heuristic) Suggest(ctx context.Context, sample map[string]any, targetSch
 			}
 		}
 		cands = append(cands, specialCandidates(t, sources, sample, primary)...)
+		if c, ok := compositeCandidate(t, sources, sample, primary); ok {
+			cands = append(cands, c)
+		}
 		sort.SliceStable(cands, func(i, j int) bool {
 			if cands[i].score != cands[j].score {
 				return cands[i].score > cands[j].score
