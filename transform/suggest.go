@@ -388,6 +388,10 @@ func scorePair(t *targetField, s *sourceField, syn synonyms, primary string) (sc
 	case primary != "" && strings.HasPrefix(host, primary+"."):
 		c.score += 0.1
 		c.reasons = append(c.reasons, fmt.Sprintf("inside the primary object %q", primary))
+	case primary != "" && host != "" && strings.HasPrefix(primary, host+"."):
+		// The record that holds the primary object (a Jira issue holding its fields).
+		c.score += 0.1
+		c.reasons = append(c.reasons, fmt.Sprintf("member of %q, which holds the primary object", host))
 	}
 	if len(t.parents) > 0 {
 		for _, p := range t.parents {
@@ -508,7 +512,7 @@ func looksAPI(s string) bool {
 // patternFit checks formats and patterns against the sample value.
 func patternFit(t *targetField, s *sourceField) (float64, string) {
 	str, ok := s.value.(string)
-	if !ok || s.project {
+	if !ok || s.project && hasType(t, "array") {
 		return 0, ""
 	}
 	var score float64
