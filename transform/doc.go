@@ -33,18 +33,26 @@
 //	path(v, "a.b[0].c"[, default])   safe access into nested maps and arrays
 //	toNumber(v)                      number from a json.Number or a numeric string
 //
-// Inputs decoded with json.Decoder.UseNumber work as they are: arithmetic, comparisons and
-// numeric builtins convert json.Number operands (a compile-time patch inserts the
-// conversion only where types are unknown), while values copied through stay json.Number,
-// so numbers keep their precision in the output.
+// Inputs decoded with json.Decoder.UseNumber work as they are: arithmetic, comparisons,
+// unary minus, in, and the numeric builtins (int, float, abs, round, max, min, sum, mean,
+// ...) convert json.Number operands (a compile-time patch inserts the conversion only
+// where types are unknown), while values copied through stay json.Number, so numbers keep
+// their precision in the output. sort and sortBy over json.Number values are not
+// converted: use map(xs, toNumber(#)) first.
 //
 // # Compile and apply
 //
 // Compile type-checks every expression and returns a *Program, immutable and safe for
 // concurrent use; Program.Apply runs it on one input and returns the output and an
 // Applied record (name, version, fields set, duration) for the event's
-// transformation_applied column. Expressions run on pooled expr VMs; string
-// concatenation chains compile to one call that allocates once.
+// transformation_applied column. The output may share nested values with the input.
+//
+// Apply is lean: expressions run on pooled expr VMs; member access on maps, json.Number
+// conversion and + compile to direct typed calls instead of reflection (and + chains to
+// one allocation); the shared GitHub mapping costs about 33k instructions and 15
+// allocations per event, a twentieth of decoding the event with encoding/json.
+// Program.Nodes exposes the expressions' ASTs so a decoder can build only the input paths
+// the mapping reads.
 //
 // # Safety
 //
