@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,4 +58,28 @@ func BenchmarkQueueThroughput(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 		})
 	}
+}
+
+// BenchmarkInsertEvent measures single-event inserts, as ProcessIntegrationEvent makes them,
+// from 8 callers per CPU (as concurrent HTTP requests would); one op is one event. The
+// writer commits concurrent inserts together.
+func BenchmarkInsertEvent(b *testing.B) {
+	s := openStore(b, time.Now)
+	svc := newService(b, s, "github")
+	var seq atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_, _, err := s.InsertEvent(b.Context(), &store.Event{ServiceID: svc.ID, ServiceName: svc.Name,
+				Operation: "issues.opened", IdempotencyKey: fmt.Sprintf("delivery-%d", seq.Add(1)), PayloadIn: benchPayload})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }

@@ -17,6 +17,12 @@
 // with SQLITE_BUSY half-way; writers of other processes wait for the lock up to
 // [Options.BusyTimeout] and then get store.ErrBusy. Readers never wait for writers (WAL).
 //
+// Concurrent writes are committed together (group commit): the writes queued while a
+// transaction runs go into the next one, each in its own SAVEPOINT, so each is still atomic
+// and isolated (a failed write is rolled back alone) while many single-event inserts share
+// one commit. A write's context is honoured while it waits for its turn; once it runs, it
+// runs to its end, because interrupting a statement would roll back the shared transaction.
+//
 // # Storage
 //
 // Times are INTEGER unix microseconds (UTC), so SQL orders and compares them; JSON columns

@@ -204,7 +204,7 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 	}
 	out := make([]store.InsertResult, len(es))
 	created := false
-	err := s.write(ctx, func(q querier) error {
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
 		ins, err := newEventInserter(ctx, q)
 		if err != nil {
 			return err
@@ -328,7 +328,7 @@ func (s *Store) changeStatus(ctx context.Context, id string, from []store.EventS
 		return nil, err
 	}
 	var out *store.Event
-	err = s.write(ctx, func(q querier) error {
+	err = s.write(ctx, func(ctx context.Context, q querier) error {
 		var cur store.EventStatus
 		if err := q.QueryRowContext(ctx, `SELECT status FROM integration_events WHERE id = ?`, id).Scan(&cur); err != nil {
 			return fmt.Errorf("event %s: %w", id, mapError(err))
@@ -401,7 +401,7 @@ func (s *Store) RequeueEvents(ctx context.Context, f store.RequeueFilter) (int, 
 		w.add("created_at >= ?", micros(f.Since))
 	}
 	var n int64
-	err = s.write(ctx, func(q querier) error {
+	err = s.write(ctx, func(ctx context.Context, q querier) error {
 		res, err := q.ExecContext(ctx, `UPDATE integration_events SET status = 'pending',
 			updated_at = ?, next_attempt_at = ?, completed_at = NULL, lease_owner = NULL,
 			lease_until = NULL, retry_count = 0`+w.String(), w.args...)

@@ -65,7 +65,7 @@ func (s *Store) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.
 		query = claimExcludeSQL
 	}
 	var out []*store.Event
-	err := s.write(ctx, func(q querier) error {
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
 		var err error
 		out, err = collectEvents(q.QueryContext(ctx, query, args...))
 		return err
@@ -121,7 +121,7 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 	}
 	now := micros(s.now())
 	var lost []string
-	err := s.write(ctx, func(q querier) error {
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
 		lost = lost[:0]
 		stmt, err := q.PrepareContext(ctx, completeSQL)
 		if err != nil {
@@ -185,7 +185,7 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 	now := micros(s.now())
 	var lost []string
 	retried := false
-	err := s.write(ctx, func(q querier) error {
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
 		lost, retried = lost[:0], false
 		stmt, err := q.PrepareContext(ctx, failSQL)
 		if err != nil {
@@ -252,7 +252,7 @@ func (s *Store) ExtendLease(ctx context.Context, owner string, ids []string, lea
 	now := s.nowTS()
 	until := micros(now.Add(lease))
 	var lost []string
-	err := s.write(ctx, func(q querier) error {
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
 		lost = lost[:0]
 		stmt, err := q.PrepareContext(ctx, `UPDATE integration_events SET lease_until = ?
 			WHERE id = ? AND status = 'processing' AND lease_owner = ?`)
@@ -316,7 +316,7 @@ func (s *Store) ExpireEvents(ctx context.Context) (int, error) {
 // execCount runs one statement in a write transaction and returns the rows it changed.
 func (s *Store) execCount(ctx context.Context, query string, args ...any) (int, error) {
 	var res sql.Result
-	err := s.write(ctx, func(q querier) error {
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
 		var err error
 		res, err = q.ExecContext(ctx, query, args...)
 		return err

@@ -91,7 +91,7 @@ func (s *Store) CreateRule(ctx context.Context, in *store.TransformationRule) (*
 	}
 	now := s.nowTS()
 	r.CreatedAt, r.UpdatedAt = now, now
-	err = s.write(ctx, func(q querier) error {
+	err = s.write(ctx, func(ctx context.Context, q querier) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO data_transformation_rules (`+ruleCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.Name, r.Version, textArg(r.ServiceID), jsonArg(r.SourceSchema),
@@ -169,7 +169,7 @@ func (s *Store) ActivateRule(ctx context.Context, name string, version int) (*st
 	}
 	now := micros(s.now())
 	var out *store.TransformationRule
-	err := s.write(ctx, func(q querier) error {
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
 		var active int
 		if err := q.QueryRowContext(ctx, `SELECT is_active FROM data_transformation_rules
 			WHERE name = ? AND version = ?`, name, version).Scan(&active); err != nil {
@@ -229,7 +229,7 @@ func (s *Store) CreateContract(ctx context.Context, in *store.Contract) (*store.
 		return nil, err
 	}
 	c.CreatedAt = s.nowTS()
-	err = s.write(ctx, func(q querier) error {
+	err = s.write(ctx, func(ctx context.Context, q querier) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO data_contracts (`+contractCols+`)
 			VALUES (?, ?, ?, ?, ?, ?)`,
 			c.ID, c.Name, c.Version, c.Description, string(c.Schema), micros(c.CreatedAt))
@@ -333,7 +333,7 @@ func (s *Store) InsertHealthMetric(ctx context.Context, in *store.HealthMetric) 
 	} else {
 		m.RecordedAt = store.Timestamp(m.RecordedAt)
 	}
-	err = s.write(ctx, func(q querier) error {
+	err = s.write(ctx, func(ctx context.Context, q querier) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO integration_health_metrics (`+healthCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.ID, m.ServiceID, string(m.MetricType), m.Value, floatArg(m.WarningThreshold),
@@ -435,7 +435,7 @@ func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup
 		return nil
 	}
 	now := micros(s.now())
-	err := s.write(ctx, func(q querier) error {
+	err := s.write(ctx, func(ctx context.Context, q querier) error {
 		stmt, err := q.PrepareContext(ctx, `INSERT INTO integration_analytics (`+analyticsCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (service_id, period, period_start) DO UPDATE SET
@@ -537,7 +537,7 @@ func (s *Store) AppendAudit(ctx context.Context, in *store.AuditEntry) (*store.A
 		return nil, err
 	}
 	a.CreatedAt = s.nowTS()
-	err = s.write(ctx, func(q querier) error {
+	err = s.write(ctx, func(ctx context.Context, q querier) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.ID, a.Actor, a.Action, a.EntityType, a.EntityID, jsonArg(a.Before), jsonArg(a.After),
 			micros(a.CreatedAt))

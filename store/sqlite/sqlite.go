@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,7 +81,7 @@ type Store struct {
 	perTx  string
 	now    func() time.Time
 	log    *slog.Logger
-	wsem   chan struct{}
+	wr     writer
 	notify notifier
 
 	closeOnce sync.Once
@@ -192,7 +191,6 @@ func newStore(r, w *sql.DB, opts Options) *Store {
 		w:      w,
 		now:    opts.Now,
 		log:    opts.Logger,
-		wsem:   make(chan struct{}, 1),
 		closed: make(chan struct{}),
 	}
 }
@@ -239,59 +237,6 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
-}
-
-// write runs fn in a write transaction: the store's single writer slot, a connection, and
-// BEGIN IMMEDIATE, so fn's reads already hold the write lock and its writes cannot fail
-// with SQLITE_BUSY. fn's error rolls back; otherwise the transaction commits. Errors are
-// mapped to the store sentinels.
-func (s *Store) write(ctx context.Context, fn func(q querier) error) error {
-	if err := s.checkOpen(); err != nil {
-		return err
-	}
-	select {
-	case s.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-s.wsem }()
-
-	conn, err := s.w.Conn(ctx)
-	if err != nil {
-		return mapError(err)
-	}
-	begun, committed := false, false
-	defer func() {
-		// Roll back whatever did not commit (an error, a panic in fn, a cancelled ctx),
-		// even when ctx is done. A failed ROLLBACK means SQLite already ended the
-		// transaction or the connection is unusable; either way the connection is
-		// discarded rather than returned to the pool in an unknown state.
-		if begun && !committed {
-			if _, rbErr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
-				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-			}
-		}
-		_ = conn.Close()
-	}()
-	if s.perTx != "" {
-		if _, err := conn.ExecContext(ctx, s.perTx); err != nil {
-			return mapError(err)
-		}
-	}
-	// Counted as begun before it runs: a BEGIN interrupted by ctx may still have taken
-	// effect, and a needless ROLLBACK only costs the connection.
-	begun = true
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return mapError(err)
-	}
-	if err := fn(conn); err != nil {
-		return mapError(err)
-	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return mapError(err)
-	}
-	committed = true
-	return nil
 }
 
 // read runs fn in a read transaction on a reader connection, so several queries see one
