@@ -86,9 +86,10 @@ func (s *perfSink) Invoke(ctx context.Context, req *connectors.Request) (*connec
 
 func (s *perfSink) Check(context.Context) error { return nil }
 
-// perfHub starts a hub on st delivering to sink through a service named "perf" (the shared
-// work-item mapping and contract when mapped, the payload as is otherwise).
-func perfHub(tb testing.TB, st store.Store, sink *perfSink, mapped bool, opts ...hub.Option) *hub.Hub {
+// perfHub starts a hub on st delivering to sink (a connector) through a service named
+// "perf" (the shared work-item mapping and contract when mapped, the payload as is
+// otherwise).
+func perfHub(tb testing.TB, st store.Store, sink connectors.Connector, mapped bool, opts ...hub.Option) *hub.Hub {
 	tb.Helper()
 	reg := connectors.NewRegistry()
 	if err := reg.Register(perfSinkKind, func(connectors.Config) (connectors.Connector, error) { return sink, nil }); err != nil {
