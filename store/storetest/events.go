@@ -219,6 +219,14 @@ func testEventIdempotentBatch(t *testing.T, b *bundle) {
 	require.NoError(t, err)
 	assert.Len(t, list, 5)
 
+	// Results share no memory: not with each other (the duplicate's event is a copy), nor
+	// with the store.
+	res[0].Event.PayloadIn[2] = 'X'
+	res[0].Event.Status = store.StatusDead
+	assert.JSONEq(t, `{"i":1}`, string(res[2].Event.PayloadIn))
+	assert.Equal(t, store.StatusPending, res[2].Event.Status)
+	assert.JSONEq(t, `{"i":1}`, string(b.get(t, res[0].Event.ID).PayloadIn))
+
 	// Re-running the whole batch creates nothing.
 	res2, err := b.st.InsertEvents(b.ctx, batch[:3])
 	require.NoError(t, err)
