@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/ehg/hub/transform"
 	"github.com/stretchr/testify/require"
 )
 
@@ -101,4 +102,17 @@ func BenchmarkApplyParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkCompile is the one-off cost of compiling the shared 14-field mapping.
+func BenchmarkCompile(b *testing.B) {
+	w := loadWorkload(b)
+	r, err := transform.Parse(w.mapping)
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := transform.Compile(r); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
