@@ -30,7 +30,7 @@ import (
 const (
 	crashChildEnv = "HUB_CRASH_CHILD"
 	crashEvents   = 2000
-	crashLease    = time.Second
+	crashLease    = 3 * time.Second
 )
 
 // TestCrashRecovery runs a hub in a child process that accepts 2,000 events asynchronously
@@ -68,6 +68,7 @@ func runCrash(t *testing.T, kind, dsn string) {
 	require.NoError(t, err)
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())
+	t0 := time.Now()
 	accepted := make(chan int, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -85,6 +86,7 @@ func runCrash(t *testing.T, kind, dsn string) {
 		_ = cmd.Process.Kill()
 		t.Fatal("the child did not accept its events in time")
 	}
+	t.Logf("child accepted after %s", time.Since(t0))
 	// Kill it mid-delivery.
 	eventually(t, 30*time.Second, func() bool { return sink.Total() >= 200 }, "child delivering")
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
@@ -92,6 +94,7 @@ func runCrash(t *testing.T, kind, dsn string) {
 	beforeKill := sink.Total()
 	require.Less(t, beforeKill, crashEvents, "killed mid-delivery")
 
+	t.Logf("killed after %s", time.Since(t0))
 	st := reopen(t, kind, dsn)
 	ctx := t.Context()
 	inflight := map[string]bool{}
@@ -103,12 +106,13 @@ func runCrash(t *testing.T, kind, dsn string) {
 		}
 	}
 
-	h := hubtest.New(t, st, hub.WithSecretKey(key), hub.WithWorkers(16))
+	h := hubtest.New(t, st, hub.WithSecretKey(key), hub.WithWorkers(32), hub.WithBatchSize(100))
 	eventually(t, 60*time.Second, func() bool {
 		c, err := st.CountEventsByStatus(ctx, store.EventFilter{})
 		return err == nil && c[store.StatusSucceeded] == crashEvents
 	}, "the new hub finishes every event")
 
+	t.Logf("recovered after %s", time.Since(t0))
 	lost, dups, dupsOutsideFlight := 0, 0, 0
 	for _, e := range evs {
 		switch n := sink.Delivered(e.IdempotencyKey); {
@@ -190,11 +194,13 @@ func crashChild() int {
 		fmt.Fprintln(os.Stderr, "crash child: register:", err)
 		return 2
 	}
-	for i := range crashEvents {
-		_, err := h.ProcessIntegrationEvent(ctx, hub.EventData{
-			Service: "sink", Payload: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), IdempotencyKey: fmt.Sprintf("crash-%d", i), Mode: hub.Async,
-		})
-		if err != nil {
+	// Accept asynchronously, in batches of 500 (one transaction each).
+	for b := 0; b < crashEvents; b += 500 {
+		evs := make([]hub.EventData, 0, 500)
+		for i := b; i < b+500; i++ {
+			evs = append(evs, hub.EventData{Service: "sink", Payload: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), IdempotencyKey: fmt.Sprintf("crash-%d", i)})
+		}
+		if _, err := h.ProcessIntegrationEvents(ctx, evs); err != nil {
 			fmt.Fprintln(os.Stderr, "crash child: process:", err)
 			return 2
 		}

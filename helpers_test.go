@@ -87,7 +87,7 @@ func workItemService(c *hub.IntegrationConfig) {
 
 func eventually(t testing.TB, d time.Duration, cond func() bool, msg string, args ...any) {
 	t.Helper()
-	require.Eventuallyf(t, cond, d, 5*time.Millisecond, msg, args...)
+	require.Eventuallyf(t, cond, d, 25*time.Millisecond, msg, args...)
 }
 
 func statusOf(t testing.TB, st store.Store, id string) store.EventStatus {

@@ -196,9 +196,13 @@ func (h *Hub) EngineStats() map[string]int64 {
 	}
 }
 
+// serviceRefreshMin is the shortest period at which a hub reloads the service list to see
+// changes made by other hubs.
+const serviceRefreshMin = time.Second
+
 func (h *Hub) refreshLoop(ctx context.Context) {
 	defer h.bgWG.Done()
-	t := time.NewTicker(h.cfg.MaintenanceInterval)
+	t := time.NewTicker(max(h.cfg.MaintenanceInterval, serviceRefreshMin))
 	defer t.Stop()
 	for {
 		select {

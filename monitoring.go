@@ -21,8 +21,11 @@ const (
 	// HealthWindowAttempts is how many of this hub's most recent attempts per service the
 	// error rate is computed over.
 	HealthWindowAttempts = 200
-	// DegradedErrorRate and UnhealthyErrorRate are the error rates from which a service is
-	// degraded or unhealthy.
+	// HealthStatusAttempts is how many of the latest attempts the status is judged on, so
+	// that a recovered service reads healthy again quickly.
+	HealthStatusAttempts = 20
+	// DegradedErrorRate and UnhealthyErrorRate are the error rates (over the latest
+	// HealthStatusAttempts) from which a service is degraded or unhealthy.
 	DegradedErrorRate  = 0.05
 	UnhealthyErrorRate = 0.25
 )
@@ -78,6 +81,24 @@ func (r *recentOutcomes) rate(serviceID string) (float64, int) {
 	return float64(g.failed) / float64(g.n), g.n
 }
 
+// latest returns the failed share of the latest n attempts.
+func (r *recentOutcomes) latest(serviceID string, n int) float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g := r.by[serviceID]
+	if g == nil || g.n == 0 {
+		return 0
+	}
+	n = min(n, g.n)
+	failed := 0
+	for i := 1; i <= n; i++ {
+		if g.fails[(g.next-i+HealthWindowAttempts)%HealthWindowAttempts] {
+			failed++
+		}
+	}
+	return float64(failed) / float64(n)
+}
+
 func (r *recentOutcomes) last(serviceID string) (string, time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -98,7 +119,7 @@ func (h *Hub) observe(o engine.Outcome) {
 
 // GetIntegrationHealth reports the health of the service named by serviceID (ID or name),
 // or of every service when it is "": status, breaker state, error rate over this hub's
-// recent attempts, latency percentiles of the last HealthWindow from the store, queue depth
+// recent attempts (the status is judged on the latest HealthStatusAttempts), latency percentiles of the last HealthWindow from the store, queue depth
 // by state, and the last error. Status: unhealthy when the breaker is open or the error rate
 // reaches UnhealthyErrorRate; degraded from DegradedErrorRate or when the breaker is
 // half-open; unknown when inactive or nothing was attempted; healthy otherwise.
@@ -156,6 +177,7 @@ func (h *Hub) serviceHealth(ctx context.Context, rt *runtime, now time.Time) (Se
 	}
 	sh.LatencyP50MS, sh.LatencyP95MS, sh.LatencyP99MS = st.Latency.P50, st.Latency.P95, st.Latency.P99
 	sh.ErrorRate, sh.Attempts = h.recent.rate(rt.svc.ID)
+	judged := h.recent.latest(rt.svc.ID, HealthStatusAttempts)
 	if sh.Attempts == 0 {
 		// No attempt by this hub: judge from the store window (terminal outcomes).
 		ok := st.ByStatus[store.StatusSucceeded]
@@ -163,15 +185,16 @@ func (h *Hub) serviceHealth(ctx context.Context, rt *runtime, now time.Time) (Se
 		if ok+bad > 0 {
 			sh.ErrorRate = float64(bad) / float64(ok+bad)
 			sh.Attempts = int(ok + bad)
+			judged = sh.ErrorRate
 		}
 	}
 	sh.LastError, sh.LastErrorAt = h.recent.last(rt.svc.ID)
 	switch state := rt.policy.State(); {
 	case !rt.svc.IsActive:
 		sh.Status = store.HealthUnknown
-	case state == resilience.StateOpen || sh.ErrorRate >= UnhealthyErrorRate && sh.Attempts > 0:
+	case state == resilience.StateOpen || judged >= UnhealthyErrorRate && sh.Attempts > 0:
 		sh.Status = store.HealthUnhealthy
-	case state == resilience.StateHalfOpen || sh.ErrorRate >= DegradedErrorRate && sh.Attempts > 0:
+	case state == resilience.StateHalfOpen || judged >= DegradedErrorRate && sh.Attempts > 0:
 		sh.Status = store.HealthDegraded
 	case sh.Attempts == 0:
 		sh.Status = store.HealthUnknown

@@ -38,67 +38,14 @@ func (h *Hub) ProcessIntegrationEvent(ctx context.Context, in EventData) (*Proce
 	if in.Mode == Sync && !h.eng.Running() {
 		return nil, fmt.Errorf("%w: synchronous delivery needs Start (use Async to only queue)", ErrNotStarted)
 	}
-	if in.Mode != Sync && in.Mode != Async {
-		return nil, fmt.Errorf("%w: unknown delivery mode %d", ErrInvalidInput, in.Mode)
-	}
-	if err := h.checkPayload(in.Payload); err != nil {
-		return nil, err
-	}
-	if in.Priority == "" {
-		in.Priority = store.PriorityNormal
-	}
-	if !in.Priority.Valid() {
-		return nil, fmt.Errorf("%w: unknown priority %q", ErrInvalidInput, in.Priority)
-	}
-	if in.VentureID != "" && !isUUID(in.VentureID) {
-		return nil, fmt.Errorf("%w: venture id %q is not a UUID", ErrInvalidInput, in.VentureID)
-	}
-	if len(in.IdempotencyKey) > 512 {
-		return nil, fmt.Errorf("%w: idempotency key longer than 512 bytes", ErrInvalidInput)
-	}
-	now := h.cfg.Clock()
-	if in.ExpiresAt != nil && !now.Before(*in.ExpiresAt) {
-		return nil, fmt.Errorf("%w: expires_at %s is not after now", ErrExpired, in.ExpiresAt.UTC().Format(time.RFC3339Nano))
-	}
-	rt, err := h.runtimeFor(ctx, in.Service)
-	if err != nil {
-		return nil, err
-	}
-	// A duplicate is answered before any work: the first event stands.
-	if in.IdempotencyKey != "" {
-		if prev, err := h.st.GetEventByIdempotencyKey(ctx, rt.svc.ID, in.IdempotencyKey); err == nil {
-			return resultOf(prev, true), nil
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, mapStoreErr(err)
-		}
-	}
-	doc, err := h.prepare(ctx, rt, in.Payload)
+	rt, ev, doc, err := h.newEvent(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	if in.Mode == Async {
-		if err := h.admit(ctx); err != nil {
+		if err := h.admit(ctx, 1); err != nil {
 			return nil, err
 		}
-	}
-	ev := &store.Event{
-		ID:                    uuid.NewString(),
-		VentureID:             in.VentureID,
-		ServiceID:             rt.svc.ID,
-		ServiceName:           rt.svc.Name,
-		ServiceType:           rt.svc.ConnectorKind,
-		Operation:             in.Operation,
-		EndpointURL:           rt.svc.BaseURL,
-		RequestMethod:         store.MethodPost,
-		PayloadIn:             compact(in.Payload),
-		PayloadOut:            doc.delivery,
-		TransformationApplied: doc.applied,
-		CanonicalMapping:      doc.canonical,
-		MaxRetries:            rt.policy.MaxRetries(),
-		PriorityLevel:         in.Priority,
-		ChairmanOverride:      in.ChairmanOverride,
-		ExpiresAt:             in.ExpiresAt,
-		IdempotencyKey:        in.IdempotencyKey,
 	}
 	var (
 		watch <-chan engine.Outcome
@@ -117,7 +64,7 @@ func (h *Hub) ProcessIntegrationEvent(ctx context.Context, in EventData) (*Proce
 	if !created {
 		return res, nil
 	}
-	h.noteAccepted()
+	h.noteAccepted(1)
 	h.eng.Wake()
 	if in.Mode == Async {
 		return res, nil
@@ -183,6 +130,108 @@ func (h *Hub) await(ctx context.Context, res *ProcessingResult, watch <-chan eng
 			}
 		}
 	}
+}
+
+// ProcessIntegrationEvents accepts many events at once, asynchronously: each is checked,
+// mapped and validated as by ProcessIntegrationEvent, then all are stored in one store
+// transaction (where the store allows) and queued. Mode is ignored. Results are in the
+// order of evs; a duplicate key returns the earlier event with Duplicate set (also within
+// evs: the first one wins).
+//
+// Errors (nothing stored): those of ProcessIntegrationEvent for the first bad event,
+// wrapped with its index, e.g. "hub: event 3: hub: contract violation: ..."; ErrBusy when
+// the batch would exceed Config.MaxQueuedEvents; ErrClosed.
+func (h *Hub) ProcessIntegrationEvents(ctx context.Context, evs []EventData) ([]*ProcessingResult, error) {
+	if h.closed.Load() {
+		return nil, ErrClosed
+	}
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	batch := make([]*store.Event, len(evs))
+	rules := make([]ruleKey, len(evs))
+	for i, in := range evs {
+		in.Mode = Async
+		_, ev, doc, err := h.newEvent(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("hub: event %d: %w", i, err)
+		}
+		batch[i], rules[i] = ev, doc.rule
+	}
+	if err := h.admit(ctx, len(evs)); err != nil {
+		return nil, err
+	}
+	ins, err := h.st.InsertEvents(ctx, batch)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	out := make([]*ProcessingResult, len(ins))
+	created := 0
+	for i, r := range ins {
+		out[i] = resultOf(r.Event, !r.Created)
+		out[i].RuleName, out[i].RuleVersion = rules[i].Name, rules[i].Version
+		if r.Created {
+			created++
+		}
+	}
+	h.noteAccepted(created)
+	h.eng.Wake()
+	return out, nil
+}
+
+// newEvent checks in, resolves its service, runs contracts and mappings, and builds the
+// event record to insert.
+func (h *Hub) newEvent(ctx context.Context, in EventData) (*runtime, *store.Event, *prepared, error) {
+	if in.Mode != Sync && in.Mode != Async {
+		return nil, nil, nil, fmt.Errorf("%w: unknown delivery mode %d", ErrInvalidInput, in.Mode)
+	}
+	if err := h.checkPayload(in.Payload); err != nil {
+		return nil, nil, nil, err
+	}
+	if in.Priority == "" {
+		in.Priority = store.PriorityNormal
+	}
+	if !in.Priority.Valid() {
+		return nil, nil, nil, fmt.Errorf("%w: unknown priority %q", ErrInvalidInput, in.Priority)
+	}
+	if in.VentureID != "" && !isUUID(in.VentureID) {
+		return nil, nil, nil, fmt.Errorf("%w: venture id %q is not a UUID", ErrInvalidInput, in.VentureID)
+	}
+	if len(in.IdempotencyKey) > 512 {
+		return nil, nil, nil, fmt.Errorf("%w: idempotency key longer than 512 bytes", ErrInvalidInput)
+	}
+	now := h.cfg.Clock()
+	if in.ExpiresAt != nil && !now.Before(*in.ExpiresAt) {
+		return nil, nil, nil, fmt.Errorf("%w: expires_at %s is not after now", ErrExpired, in.ExpiresAt.UTC().Format(time.RFC3339Nano))
+	}
+	rt, err := h.runtimeFor(ctx, in.Service)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	doc, err := h.prepare(ctx, rt, in.Payload)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ev := &store.Event{
+		ID:                    uuid.NewString(),
+		VentureID:             in.VentureID,
+		ServiceID:             rt.svc.ID,
+		ServiceName:           rt.svc.Name,
+		ServiceType:           rt.svc.ConnectorKind,
+		Operation:             in.Operation,
+		EndpointURL:           rt.svc.BaseURL,
+		RequestMethod:         store.MethodPost,
+		PayloadIn:             compact(in.Payload),
+		PayloadOut:            doc.delivery,
+		TransformationApplied: doc.applied,
+		CanonicalMapping:      doc.canonical,
+		MaxRetries:            rt.policy.MaxRetries(),
+		PriorityLevel:         in.Priority,
+		ChairmanOverride:      in.ChairmanOverride,
+		ExpiresAt:             in.ExpiresAt,
+		IdempotencyKey:        in.IdempotencyKey,
+	}
+	return rt, ev, doc, nil
 }
 
 // prepared is an event payload after contracts and mappings.
@@ -289,14 +338,14 @@ func compact(p json.RawMessage) json.RawMessage {
 func isUUID(s string) bool { return uuid.Validate(s) == nil }
 
 // admit applies the async backpressure limit.
-func (h *Hub) admit(ctx context.Context) error {
+func (h *Hub) admit(ctx context.Context, n int) error {
 	if h.cfg.MaxQueuedEvents == 0 {
 		return nil
 	}
 	h.depthMu.Lock()
 	defer h.depthMu.Unlock()
 	now := time.Now()
-	if now.Sub(h.depthAt) > min(h.cfg.PollInterval, time.Second) || h.depth >= int64(h.cfg.MaxQueuedEvents) {
+	if now.Sub(h.depthAt) > min(h.cfg.PollInterval, time.Second) || h.depth+int64(n) > int64(h.cfg.MaxQueuedEvents) {
 		counts, err := h.st.CountEventsByStatus(ctx, store.EventFilter{
 			Statuses: []store.EventStatus{store.StatusPending, store.StatusRetrying, store.StatusProcessing},
 		})
@@ -309,18 +358,18 @@ func (h *Hub) admit(ctx context.Context) error {
 		}
 		h.depth, h.depthAt = n, now
 	}
-	if h.depth >= int64(h.cfg.MaxQueuedEvents) {
+	if h.depth+int64(n) > int64(h.cfg.MaxQueuedEvents) {
 		return fmt.Errorf("%w: %d events are waiting for delivery (limit %d)", ErrBusy, h.depth, h.cfg.MaxQueuedEvents)
 	}
 	return nil
 }
 
-func (h *Hub) noteAccepted() {
+func (h *Hub) noteAccepted(n int) {
 	if h.cfg.MaxQueuedEvents == 0 {
 		return
 	}
 	h.depthMu.Lock()
-	h.depth++
+	h.depth += int64(n)
 	h.depthMu.Unlock()
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/ehg/hub/store"
 )
 
-// Fast returns options for tests: 4 workers, 10 ms polling and maintenance, a 2 s lease,
+// Fast returns options for tests: 4 workers, 10 ms polling, 100 ms maintenance, a 10 s lease,
 // a random secret key and a short shutdown. Later options override them.
 func Fast() []hub.Option {
 	key := make([]byte, hub.SecretKeySize)
@@ -22,8 +22,8 @@ func Fast() []hub.Option {
 	return []hub.Option{
 		hub.WithWorkers(4),
 		hub.WithPollInterval(10 * time.Millisecond),
-		hub.WithMaintenanceInterval(10 * time.Millisecond),
-		hub.WithLease(2 * time.Second),
+		hub.WithMaintenanceInterval(100 * time.Millisecond),
+		hub.WithLease(10 * time.Second),
 		hub.WithSecretKey(key),
 		func(c *hub.Config) error { c.ShutdownTimeout = 5 * time.Second; return nil },
 	}

@@ -201,7 +201,7 @@ func run(ctx context.Context, out io.Writer) error {
 		}
 		_ = json.Unmarshal(res.Canonical, &wi)
 		fmt.Fprintf(out, "   %-22s %-28s status=%-11s priority=%-6s → %s (HTTP %d, %s, rule %s v%d)\n",
-			v.name, wi.ID, wi.Status, wi.Priority, res.Status, res.ResponseCode, res.ResponseTime.Round(time.Millisecond), res.RuleName, res.RuleVersion)
+			v.name, wi.ID, wi.Status, wi.Priority, res.Status, res.ResponseCode, res.ResponseTime.Round(10*time.Microsecond), res.RuleName, res.RuleVersion)
 	}
 
 	// 2. A contract violation: the mapping runs, the canonical contract refuses it.

@@ -176,8 +176,8 @@ func New(cfg Config) (*Engine, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		wake:     make(chan struct{}, 1),
-		tokens:   make(chan struct{}, cfg.Workers),
-		jobs:     make(chan *store.Event),
+		tokens:   make(chan struct{}, cfg.Workers+cfg.BatchSize),
+		jobs:     make(chan *store.Event, cfg.BatchSize),
 		results:  make(chan result, cfg.Workers*2),
 		inflight: make(map[string]struct{}),
 		waiters:  make(map[string][]chan Outcome),
@@ -242,7 +242,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	if !e.started.CompareAndSwap(false, true) {
 		return errors.New("engine: already started")
 	}
-	for range e.cfg.Workers {
+	// One token per event this engine may hold: one per worker plus a batch prefetched.
+	for range e.cfg.Workers + e.cfg.BatchSize {
 		e.tokens <- struct{}{}
 	}
 	callCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))

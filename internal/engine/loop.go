@@ -12,6 +12,14 @@ import (
 	"github.com/ehg/hub/store"
 )
 
+// recordLinger is the longest the recorder waits, under load, for more outcomes before
+// writing them.
+const recordLinger = time.Millisecond
+
+// minDeferral is the shortest wait of an event a local policy refused (breaker, rate
+// limit, bulkhead).
+const minDeferral = 100 * time.Millisecond
+
 // storeRetries is how often a store write of outcomes is retried when the store is busy.
 const storeRetries = 5
 
@@ -21,6 +29,11 @@ func (e *Engine) dispatcher(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
+	// backlog is true while claims come back full: then the dispatcher waits until half a
+	// batch of slots is free, so that one claim (one transaction) serves many events while
+	// the prefetched ones keep the workers busy.
+	backlog := false
+	refill := max(1, e.cfg.BatchSize/2)
 	for {
 		select {
 		case <-e.stopping:
@@ -30,6 +43,15 @@ func (e *Engine) dispatcher(ctx context.Context) {
 		n := 1
 	grab:
 		for n < e.cfg.BatchSize {
+			if backlog && n < refill {
+				select {
+				case <-e.tokens:
+					n++
+					continue
+				case <-e.stopping:
+					break grab
+				}
+			}
 			select {
 			case <-e.tokens:
 				n++
@@ -66,9 +88,11 @@ func (e *Engine) dispatcher(ctx context.Context) {
 				e.jobs <- ev
 			}
 			if len(evs) == n {
+				backlog = true
 				continue // there may be more due events
 			}
 		}
+		backlog = false
 		wait := e.cfg.PollInterval
 		if err != nil {
 			wait = min(wait, 50*time.Millisecond)
@@ -109,7 +133,13 @@ func (e *Engine) noteDue(t time.Time) {
 func (e *Engine) worker() {
 	defer e.workersWG.Done()
 	for ev := range e.jobs {
-		e.results <- e.deliver(ev)
+		select {
+		case <-e.stopping:
+			// prefetched but not started: give it back rather than delay shutdown
+			e.results <- e.release(result{ev: ev, outcome: Outcome{EventID: ev.ID, ServiceID: ev.ServiceID, Event: ev, RetryCount: ev.RetryCount}}, e.cfg.Clock(), errStopping)
+		default:
+			e.results <- e.deliver(ev)
+		}
 		e.tokens <- struct{}{}
 	}
 }
@@ -122,7 +152,7 @@ func (e *Engine) deliver(ev *store.Event) result {
 		r.outcome.Status = store.StatusExpired
 		r.outcome.Err = errExpired
 		r.outcome.ErrorText = errExpired.Error()
-		r.fail = &store.FailParams{ID: ev.ID, Owner: e.cfg.Owner, Status: store.StatusExpired, KeepRetryCount: true,
+		r.fail = &store.FailParams{ID: ev.ID, Owner: e.cfg.Owner, Status: store.StatusExpired, KeepRetryCount: true, PayloadOut: ev.PayloadOut,
 			ErrorDetails: details("expired", errExpired.Error(), 0, "", 0, ev.RetryCount, now)}
 		return r
 	}
@@ -135,7 +165,7 @@ func (e *Engine) deliver(ev *store.Event) result {
 		r.outcome.Class = resilience.ClassPermanent
 		r.outcome.Err = err
 		r.outcome.ErrorText = err.Error()
-		r.fail = &store.FailParams{ID: ev.ID, Owner: e.cfg.Owner, Status: store.StatusFailed, KeepRetryCount: true,
+		r.fail = &store.FailParams{ID: ev.ID, Owner: e.cfg.Owner, Status: store.StatusFailed, KeepRetryCount: true, PayloadOut: ev.PayloadOut,
 			ErrorDetails: details("permanent", err.Error(), 0, "", 0, ev.RetryCount, now)}
 		return r
 	}
@@ -169,13 +199,15 @@ func (e *Engine) deliver(ev *store.Event) result {
 	text := t.Scrub(err.Error())
 	r.outcome.Class, r.outcome.Err, r.outcome.ErrorText, r.outcome.ResponseCode = class, err, text, code
 	r.outcome.Attempted = class != resilience.ClassRejected
-	fp := &store.FailParams{ID: ev.ID, Owner: e.cfg.Owner, ResponseCode: code, ResponseTimeMS: ms}
+	fp := &store.FailParams{ID: ev.ID, Owner: e.cfg.Owner, ResponseCode: code, ResponseTimeMS: ms, PayloadOut: ev.PayloadOut}
 	switch class {
 	case resilience.ClassRejected:
 		// Nothing reached the service (breaker open, rate limit, bulkhead): wait, do not
 		// count an attempt.
+		// A rejection without a hint (a half-open breaker whose probe is out) waits at least
+		// minDeferral, so that waiting events do not churn through claims.
 		d := t.Backoff(ev.RetryCount+1, err)
-		fp.Status, fp.KeepRetryCount, fp.NextAttemptAt = store.StatusRetrying, true, now.Add(max(d, 10*time.Millisecond))
+		fp.Status, fp.KeepRetryCount, fp.NextAttemptAt = store.StatusRetrying, true, now.Add(max(d, minDeferral))
 	case resilience.ClassPermanent:
 		fp.Status = store.StatusFailed
 	default:
@@ -209,11 +241,14 @@ func (e *Engine) release(r result, now time.Time, err error) result {
 	r.outcome.ErrorText = "delivery interrupted by shutdown"
 	r.outcome.NextAttemptAt = now
 	r.fail = &store.FailParams{ID: r.ev.ID, Owner: e.cfg.Owner, Status: store.StatusRetrying, NextAttemptAt: now,
-		KeepRetryCount: true, ErrorDetails: details("canceled", "delivery interrupted by shutdown", 0, "", 0, r.ev.RetryCount, now)}
+		KeepRetryCount: true, PayloadOut: r.ev.PayloadOut, ErrorDetails: details("canceled", "delivery interrupted by shutdown", 0, "", 0, r.ev.RetryCount, now)}
 	return r
 }
 
-var errExpired = errors.New("event expired before delivery")
+var (
+	errExpired  = errors.New("event expired before delivery")
+	errStopping = errors.New("hub stopping")
+)
 
 func details(class, msg string, code int, vendor string, retryAfter time.Duration, attempt int, at time.Time) json.RawMessage {
 	d := struct {
@@ -233,8 +268,13 @@ func details(class, msg string, code int, vendor string, retryAfter time.Duratio
 func (e *Engine) recorder() {
 	defer e.recWG.Done()
 	batch := make([]result, 0, e.cfg.BatchSize)
+	busy := false // the previous write carried several outcomes: linger to gather more
 	for r := range e.results {
 		batch = append(batch[:0], r)
+		var linger <-chan time.Time
+		if busy {
+			linger = time.After(recordLinger)
+		}
 	drain:
 		for len(batch) < e.cfg.BatchSize {
 			select {
@@ -243,10 +283,23 @@ func (e *Engine) recorder() {
 					break drain
 				}
 				batch = append(batch, r)
+				continue
 			default:
+			}
+			if linger == nil {
+				break
+			}
+			select {
+			case r, ok := <-e.results:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			case <-linger:
 				break drain
 			}
 		}
+		busy = len(batch) > 1
 		e.flush(batch)
 	}
 }
