@@ -25,6 +25,8 @@ const (
 	flapWindow       = 10 * time.Minute
 	flapOpens        = 3
 	subscriberBuffer = 256
+	// quotaResetTolerance: rate-limit resets closer than this are the same quota period.
+	quotaResetTolerance = 2 * time.Second
 	// p95Refresh bounds how often judge sorts the latency samples: error rates and breaker
 	// changes are judged on every outcome, latency at most this stale.
 	p95Refresh = 20 * time.Millisecond
@@ -276,7 +278,9 @@ func (m *Monitor) ObserveRateLimit(serviceID string, remaining, limit int, reset
 		return
 	}
 	now := m.now()
-	if s.rate == nil || !s.rate.Reset.Equal(reset) || remaining > s.rate.Remaining {
+	// Resets given as delta-seconds move by the time between responses: two resets within
+	// quotaResetTolerance belong to the same quota period.
+	if s.rate == nil || absDuration(s.rate.Reset.Sub(reset)) > quotaResetTolerance || remaining > s.rate.Remaining {
 		s.quota = s.quota[:0] // a new quota period
 	}
 	s.rate = &RateLimit{Remaining: remaining, Limit: limit, Reset: reset, ObservedAt: now}
@@ -658,4 +662,11 @@ func (m *Monitor) Breaker(serviceID string) (string, bool) {
 		return "", false
 	}
 	return s.breaker, true
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }

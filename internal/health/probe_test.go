@@ -245,3 +245,21 @@ func TestUptimeFromProbeRows(t *testing.T) {
 	_, ok = Uptime(nil)
 	assert.False(t, ok)
 }
+
+func TestMonitorQuotaForecastToleratesDriftingResets(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	m := NewMonitor(clk.Now)
+	m.Configure("svc", "gh", Config{})
+	// Reset given as delta-seconds ("3600") moves with each response; consumption of 100
+	// a minute from 1000 leaves 600 after 4 minutes: exhausted in ~6 more minutes.
+	for i := range 5 {
+		m.ObserveRateLimit("svc", 1000-100*i, 5000, clk.Now().Add(time.Hour))
+		if i < 4 {
+			clk.Advance(time.Minute)
+		}
+	}
+	r, _ := m.Report("svc")
+	require.Len(t, r.Warnings, 1)
+	assert.InDelta(t, 6, r.Warnings[0].Evidence["minutes_to_exhaustion"], 0.01)
+}
