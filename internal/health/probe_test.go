@@ -251,10 +251,13 @@ func TestMonitorQuotaForecastToleratesDriftingResets(t *testing.T) {
 	clk := newClock()
 	m := NewMonitor(clk.Now)
 	m.Configure("svc", "gh", Config{})
-	// Reset given as delta-seconds ("3600") moves with each response; consumption of 100
-	// a minute from 1000 leaves 600 after 4 minutes: exhausted in ~6 more minutes.
+	// A reset given as whole delta-seconds lands up to a second either side of the true
+	// one; consumption of 100 a minute from 1000 leaves 600 after 4 minutes: exhausted in
+	// ~6 more minutes.
+	reset := clk.Now().Add(time.Hour)
 	for i := range 5 {
-		m.ObserveRateLimit("svc", 1000-100*i, 5000, clk.Now().Add(time.Hour))
+		jitter := time.Duration(i%3-1) * 900 * time.Millisecond
+		m.ObserveRateLimit("svc", 1000-100*i, 5000, reset.Add(jitter))
 		if i < 4 {
 			clk.Advance(time.Minute)
 		}
