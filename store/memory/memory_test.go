@@ -110,3 +110,16 @@ func BenchmarkInsertClaimComplete(b *testing.B) {
 	}
 	reportRates(b, batch, cpu0)
 }
+
+// BenchmarkInsertEvents measures inserting batches of 100 new events, each with an
+// idempotency key, into a growing store.
+func BenchmarkInsertEvents(b *testing.B) {
+	const batch = 100
+	q := newQueueBench(b, batch)
+	b.ReportAllocs()
+	cpu0 := processCPU()
+	for b.Loop() {
+		q.insert(b)
+	}
+	reportRates(b, batch, cpu0)
+}
