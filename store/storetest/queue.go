@@ -89,17 +89,18 @@ func testClaimOrder(t *testing.T, b *bundle) {
 func testClaimOrderAcrossServices(t *testing.T, b *bundle) {
 	a := b.service(t, "a")
 	c := b.service(t, "c")
-	var want []string
-	// Interleave: the claim order is global, not per service.
+	// Interleaved services, one second apart; the fifth is high priority. The claim order is
+	// global, not per service: the high one, then the others oldest first.
+	var evs []string
 	for i, sv := range []*store.Service{c, a, c, a, a, c} {
 		b.clock.Set(start.Add(time.Duration(i) * time.Second))
 		e := newEvent(sv)
 		if i == 4 {
 			e.PriorityLevel = store.PriorityHigh
 		}
-		want = append(want, b.insert(t, e).ID)
+		evs = append(evs, b.insert(t, e).ID)
 	}
-	want = append([]string{want[4]}, append(want[:4:4], want[5])...)
+	want := []string{evs[4], evs[0], evs[1], evs[2], evs[3], evs[5]}
 	b.clock.Set(start.Add(time.Minute))
 	var got []string
 	for range 3 {
