@@ -65,3 +65,27 @@ func FuzzCheckAgreesWithValid(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheck is the syntax/UTF-8/depth check of the shared 5.5 KB event; compare with
+// BenchmarkValidEncodingJSON (json.Valid, which the stores and the hub used).
+func BenchmarkCheck(b *testing.B) {
+	data := benchFile(b, "github-issue-event.json")
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Check(data, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkValidEncodingJSON(b *testing.B) {
+	data := benchFile(b, "github-issue-event.json")
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !json.Valid(data) {
+			b.Fatal("invalid")
+		}
+	}
+}

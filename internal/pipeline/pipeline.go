@@ -314,3 +314,26 @@ func appendStr(dst []byte, s string) []byte {
 	out, _ := jsonproj.AppendJSON(dst, s) // a string always encodes
 	return out
 }
+
+// CheckPayload runs only the payload checks of Run (presence, size, syntax, UTF-8 and
+// nesting; any JSON value passes) with the same *Error results (Stage StagePayload). It
+// allocates nothing on success. maxBytes and maxDepth are as in Config.
+func CheckPayload(payload []byte, maxBytes, maxDepth int) error {
+	p := Pipeline{maxBytes: maxBytes, maxDepth: maxDepth}
+	if p.maxBytes <= 0 {
+		p.maxBytes = int(^uint(0) >> 1)
+	}
+	if p.maxDepth <= 0 {
+		p.maxDepth = checkDepth
+	}
+	if len(payload) > p.maxBytes {
+		if isSpace(payload) {
+			return &Error{Stage: StagePayload, Kind: ErrEmpty}
+		}
+		return &Error{Stage: StagePayload, Kind: ErrTooLarge, Size: len(payload), Limit: p.maxBytes}
+	}
+	if err := jsonproj.Check(payload, jsonproj.Options{MaxDepth: p.maxDepth}); err != nil {
+		return p.payloadError(payload, err, false)
+	}
+	return nil
+}

@@ -402,3 +402,38 @@ func FuzzAppendCompact(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckPayload(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		payload string
+		kind    error
+	}{
+		{"object", `{"a":1}`, nil},
+		{"array", `[1]`, nil},
+		{"empty", ` `, ErrEmpty},
+		{"too large", `{"a":"` + string(bytes.Repeat([]byte("x"), 100)) + `"}`, ErrTooLarge},
+		{"malformed", `{"a":`, ErrMalformed},
+		{"too deep", nest(5), ErrTooDeep},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := CheckPayload([]byte(tc.payload), 64, 4)
+			if tc.kind == nil {
+				require.NoError(t, err)
+				return
+			}
+			var pe *Error
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, StagePayload, pe.Stage)
+			assert.ErrorIs(t, err, tc.kind)
+		})
+	}
+}
+
+func TestCheckPayloadAllocatesNothing(t *testing.T) { //nolint:paralleltest // AllocsPerRun
+	payload := []byte(`{"a":[1,2,{"b":"c"}]}`)
+	assert.Zero(t, testing.AllocsPerRun(10, func() { _ = CheckPayload(payload, 0, 0) }))
+}
