@@ -121,3 +121,31 @@ func TestStartUnderAndBreakerValue(t *testing.T) {
 		assert.Equal(t, want, BreakerValue(state), state)
 	}
 }
+
+func TestChildOnlyUnderRecordingSpans(t *testing.T) {
+	t.Parallel()
+	tel, rec, _ := setup(t)
+	ctx, root := tel.Start(t.Context(), SpanProcess)
+	_, c := tel.Child(ctx, SpanPersist)
+	End(c, nil)
+	End(root, nil)
+	_, orphan := tel.Child(t.Context(), SpanPersist)
+	assert.False(t, orphan.IsRecording())
+	End(orphan, errors.New("ignored"))
+	spans := rec.Ended()
+	require.Len(t, spans, 2)
+	assert.Equal(t, SpanPersist, spans[0].Name())
+	assert.Equal(t, root.SpanContext().SpanID(), spans[0].Parent().SpanID())
+}
+
+// BenchmarkChildUntraced is the cost of a step span when the request is not traced (0 allocs).
+func BenchmarkChildUntraced(b *testing.B) {
+	tel, err := New(sdktrace.NewTracerProvider(), sdkmetric.NewMeterProvider())
+	require.NoError(b, err)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		_, s := tel.Child(ctx, SpanValidate, AttrOperation.String("input"))
+		End(s, nil)
+	}
+}
