@@ -165,8 +165,8 @@ func (t *Telemetry) CountEvent(ctx context.Context, service, outcome string) {
 }
 
 // Child starts a span named name as a child of the span in ctx when that span is recording;
-// otherwise it returns ctx and a no-op span without allocating, so that untraced requests pay
-// nothing for their steps.
+// otherwise it returns ctx and a no-op span without starting one, so that untraced requests pay
+// (almost) nothing for their steps.
 func (t *Telemetry) Child(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
 	if !trace.SpanFromContext(ctx).IsRecording() {
 		return ctx, trace.SpanFromContext(context.Background())
