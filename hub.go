@@ -42,6 +42,7 @@ type Hub struct {
 
 	started   atomic.Bool
 	closed    atomic.Bool
+	done      chan struct{} // closed by Close
 	closeOnce sync.Once
 	bgCancel  context.CancelFunc
 	bgWG      sync.WaitGroup
@@ -85,6 +86,7 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 		names:     make(map[string]string),
 		recent:    newRecentOutcomes(),
 		escalated: make(map[string]time.Time),
+		done:      make(chan struct{}),
 	}
 	if h.st == nil {
 		h.st = memory.New(memory.Options{Now: cfg.Clock})
@@ -161,6 +163,7 @@ func (h *Hub) Close(ctx context.Context) error {
 	var err error
 	h.closeOnce.Do(func() {
 		h.closed.Store(true)
+		close(h.done)
 		if h.started.Load() {
 			sctx, cancel := context.WithTimeout(ctx, h.cfg.ShutdownTimeout)
 			err = h.eng.Stop(sctx)

@@ -87,6 +87,8 @@ func (h *Hub) await(ctx context.Context, res *ProcessingResult, watch <-chan eng
 		select {
 		case <-ctx.Done():
 			return res, fmt.Errorf("hub: waiting for delivery of event %s: %w", res.EventID, ctx.Err())
+		case <-h.done:
+			return res, fmt.Errorf("%w while waiting for delivery of event %s (it stays queued)", ErrClosed, res.EventID)
 		case o := <-watch:
 			if o.Lost {
 				continue

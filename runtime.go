@@ -372,6 +372,7 @@ func (h *Hub) loadSources(ctx context.Context, meta serviceMeta) (sources, error
 
 // refreshServices reloads services changed by other hubs (or this one) since they were
 // compiled, so disable/enable and configuration changes reach every hub sharing the store.
+// Only listing errors are returned; a service that no longer compiles is logged.
 func (h *Hub) refreshServices(ctx context.Context) error {
 	var all []*store.Service
 	for off := 0; ; off += store.MaxPageLimit {
@@ -384,7 +385,6 @@ func (h *Hub) refreshServices(ctx context.Context) error {
 			break
 		}
 	}
-	var errs []error
 	for _, svc := range all {
 		h.mu.RLock()
 		cur := h.byID[svc.ID]
@@ -402,10 +402,11 @@ func (h *Hub) refreshServices(ctx context.Context) error {
 			continue
 		}
 		if _, err := h.install(ctx, svc); err != nil {
-			errs = append(errs, fmt.Errorf("service %q: %w", svc.Name, err))
+			// One unusable service must not hide the others; its events fail when claimed.
+			h.log.Warn("hub: a stored service does not compile", "service", svc.Name, "error", err)
 		}
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // sameConfig reports whether two versions of a service differ at most in is_active,

@@ -124,7 +124,11 @@ func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if d := time.Duration(s.delay.Load()); d > 0 {
-		time.Sleep(d)
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return // the caller gave up: not a delivery
+		}
 	}
 	switch {
 	case throttled:
