@@ -107,13 +107,14 @@ func queueCycle(ctx context.Context, s *Store, owner string, n, insertBatch, cla
 	return nil
 }
 
-// BenchmarkInsertEvent measures one InsertEvent call (one round trip and one commit), the
-// cost of accepting an event when the caller does not batch; RunParallel uses several
-// connections, as concurrent requests would.
+// BenchmarkInsertEvent measures InsertEvent calls (one round trip and one commit each), the
+// cost of accepting events when the caller does not batch, from 8 goroutines per CPU on
+// separate connections, as concurrent requests would (their commits share WAL flushes).
 func BenchmarkInsertEvent(b *testing.B) {
 	s := newTestStore(b, nil)
 	ctx := context.Background()
 	b.ReportAllocs()
+	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			e := &store.Event{ServiceID: testServiceID, ServiceName: testServiceName, PayloadIn: benchPayload}

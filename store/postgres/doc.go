@@ -33,10 +33,14 @@
 //
 // # Notifications
 //
-// Triggers NOTIFY the channel named after the schema whenever events are inserted or put
-// back in the queue (requeued, released, retried). [Store.Notifications] listens on a
-// dedicated connection, coalesces, and reconnects when that connection dies. Notifications
-// only cut latency: workers keep polling, which finds everything.
+// After a write commits that may have made events claimable (insert, requeue, released
+// lease, retry due at once), the store NOTIFYs the channel named after the schema, at most
+// once per [Options.NotifyInterval] and outside the writing transaction: PostgreSQL
+// serialises the commits of notifying transactions, and notifying inside every insert cut
+// concurrent single-event inserts about five-fold in our measurements.
+// [Store.Notifications] listens on a dedicated connection, coalesces, and reconnects when
+// that connection dies. Notifications only cut latency: workers keep polling, which finds
+// everything.
 //
 // # Time
 //

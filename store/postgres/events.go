@@ -235,6 +235,9 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 	if err != nil {
 		return nil, err
 	}
+	if len(created) > 0 {
+		s.wake()
+	}
 
 	// Events whose key existed already: fetch what is stored.
 	var existing map[[2]string]*store.Event
@@ -388,6 +391,7 @@ func (s *Store) RequeueEvent(ctx context.Context, id string, resetRetries bool) 
 	}
 	e, err := scanEvent(s.pool.QueryRow(ctx, s.q.requeueEvent, id, s.now(), resetRetries))
 	if err == nil {
+		s.wake()
 		return e, nil
 	}
 	return nil, s.transitionError(ctx, "requeue", id, store.StatusPending, err)
@@ -436,6 +440,9 @@ func (s *Store) RequeueEvents(ctx context.Context, f store.RequeueFilter) (int, 
 	tag, err := s.pool.Exec(ctx, s.q.requeueEvents+w.sql(), w.args...)
 	if err != nil {
 		return 0, mapError(fmt.Errorf("postgres: requeue events: %w", err))
+	}
+	if tag.RowsAffected() > 0 {
+		s.wake()
 	}
 	return int(tag.RowsAffected()), nil
 }

@@ -130,7 +130,6 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, o Options, fsys fs.FS) (re
 		latest = ms[len(ms)-1].version
 	}
 	schema := pgx.Identifier{o.Schema}.Sanitize()
-	channel := quoteLiteral(o.Schema)
 
 	tx, err := pool.Begin(ctx)
 	if err != nil {
@@ -166,7 +165,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, o Options, fsys fs.FS) (re
 		if m.version <= current {
 			continue
 		}
-		body := strings.NewReplacer("{schema}", schema, "{channel}", channel).Replace(m.sql)
+		body := strings.ReplaceAll(m.sql, "{schema}", schema)
 		if _, err = tx.Exec(ctx, body); err != nil {
 			return res, mapError(fmt.Errorf("postgres: migrate: apply %04d_%s: %w", m.version, m.name, err))
 		}
@@ -190,9 +189,4 @@ func advisoryKey(schema string) int64 {
 	_, _ = h.Write([]byte("github.com/ehg/hub/store/postgres:migrate:"))
 	_, _ = h.Write([]byte(schema))
 	return int64(h.Sum64()) //nolint:gosec // any 64-bit value is a valid key
-}
-
-// quoteLiteral returns s as a SQL string literal.
-func quoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }

@@ -141,10 +141,13 @@ func TestOptionsValidation(t *testing.T) {
 	}
 	_, err := Options{ListenRetry: -1}.withDefaults()
 	assert.ErrorIs(t, err, store.ErrInvalidArgument)
+	_, err = Options{NotifyInterval: -1}.withDefaults()
+	assert.ErrorIs(t, err, store.ErrInvalidArgument)
 	o, err := Options{}.withDefaults()
 	require.NoError(t, err)
 	assert.Equal(t, DefaultSchema, o.Schema)
 	assert.Equal(t, DefaultListenRetry, o.ListenRetry)
+	assert.Equal(t, DefaultNotifyInterval, o.NotifyInterval)
 	_, err = New(t.Context(), nil, Options{})
 	assert.True(t, errors.Is(err, store.ErrInvalidArgument))
 }

@@ -20,7 +20,9 @@ func (s *Store) Channel() string { return s.channel }
 // Notifications implements [store.Notifier]. It opens a dedicated connection (outside the
 // pool, configured like it) that LISTENs on the schema's channel, and returns a channel
 // receiving a value, coalesced, after every notification: events were inserted or put back
-// in the queue, here or by another process. When the connection dies it reconnects, waiting
+// in the queue (requeued, released, retried), here or by another process using this
+// package on the same schema. Writers send at most one NOTIFY per Options.NotifyInterval,
+// after their transaction commits. When the connection dies it reconnects, waiting
 // Options.ListenRetry and doubling up to MaxListenRetry, and sends a value once listening
 // again, since notifications may have been missed meanwhile. The returned channel is closed
 // when ctx ends or the store is closed. The first connection's error is returned; later
@@ -120,5 +122,41 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn, ch chan<- struct
 			continue
 		}
 		signal()
+	}
+}
+
+// wake asks the notifier to announce that events may have become claimable. It never blocks.
+func (s *Store) wake() {
+	select {
+	case s.poke <- struct{}{}:
+	default:
+	}
+}
+
+// notifier sends one NOTIFY per wake request, at most one per Options.NotifyInterval:
+// requests arriving meanwhile are announced by one notification when the interval ends.
+// It runs from New until Close.
+func (s *Store) notifier() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.done.Done():
+			return
+		case <-s.poke:
+		}
+		ctx, cancel := context.WithTimeout(s.done, 10*time.Second)
+		_, err := s.pool.Exec(ctx, "SELECT pg_notify($1, '')", s.channel)
+		cancel()
+		if err != nil && s.done.Err() == nil {
+			s.opts.Logger.Warn("postgres store: notify failed; listeners will rely on polling",
+				"schema", s.opts.Schema, "error", err)
+		}
+		t := time.NewTimer(s.opts.NotifyInterval)
+		select {
+		case <-s.done.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
 }

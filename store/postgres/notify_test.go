@@ -85,6 +85,30 @@ func TestNotifications(t *testing.T) {
 	require.Equal(t, 1, n)
 	waitSignal(t, ch, "released lease")
 
+	// A retry due at once notifies; one due later does not.
+	got, err := s.ClaimEvents(t.Context(), store.ClaimParams{Owner: "w", Limit: 10, Lease: time.Second})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	time.Sleep(50 * time.Millisecond)
+	drain(ch)
+	lost, err = s.FailEvents(t.Context(), []store.FailParams{{ID: got[0].ID, Owner: "w", Status: store.StatusRetrying, NextAttemptAt: clk.Now().Add(time.Hour)}})
+	require.NoError(t, err)
+	require.Empty(t, lost)
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-ch:
+		t.Fatal("a retry due later notified")
+	default:
+	}
+	clk.Advance(time.Hour)
+	got, err = s.ClaimEvents(t.Context(), store.ClaimParams{Owner: "w", Limit: 10, Lease: time.Second})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	lost, err = s.FailEvents(t.Context(), []store.FailParams{{ID: got[0].ID, Owner: "w", Status: store.StatusRetrying, NextAttemptAt: clk.Now(), KeepRetryCount: true}})
+	require.NoError(t, err)
+	require.Empty(t, lost)
+	waitSignal(t, ch, "retry due now")
+
 	// The listener survives its connection being killed: it reconnects, signals once
 	// (notifications may have been missed), and receives notifications again.
 	pid := listenerPID(t, s)

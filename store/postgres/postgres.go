@@ -25,6 +25,9 @@ const (
 	DefaultListenRetry = 100 * time.Millisecond
 	// MaxListenRetry caps the listener's reconnection delay.
 	MaxListenRetry = 5 * time.Second
+	// DefaultNotifyInterval is the shortest time between two notifications one store sends
+	// when Options.NotifyInterval is zero.
+	DefaultNotifyInterval = 5 * time.Millisecond
 )
 
 // schemaName restricts schema names to plain identifiers (they also name the NOTIFY channel).
@@ -44,6 +47,12 @@ type Options struct {
 	// ListenRetry is the first delay before a dead notification listener reconnects;
 	// DefaultListenRetry when zero. Negative is invalid.
 	ListenRetry time.Duration
+	// NotifyInterval is the shortest time between two NOTIFYs this store sends (after
+	// inserts, requeues, released leases and retries); changes within it are announced by
+	// one notification at its end. DefaultNotifyInterval when zero; negative is invalid.
+	// PostgreSQL serialises notifying commits, so notifications are sent on their own,
+	// never inside the writing transaction.
+	NotifyInterval time.Duration
 }
 
 // withDefaults validates o and fills its defaults.
@@ -66,6 +75,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ListenRetry == 0 {
 		o.ListenRetry = DefaultListenRetry
 	}
+	if o.NotifyInterval < 0 {
+		return o, fmt.Errorf("%w: NotifyInterval %v is negative", errInvalidOption, o.NotifyInterval)
+	}
+	if o.NotifyInterval == 0 {
+		o.NotifyInterval = DefaultNotifyInterval
+	}
 	return o, nil
 }
 
@@ -85,10 +100,12 @@ type Store struct {
 	closed atomic.Bool
 	// mu orders Close against listeners registering in wg.
 	mu sync.Mutex
-	// done ends the notification listeners on Close; wg waits for them.
+	// done ends the notifier and the listeners on Close; wg waits for them.
 	done   context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// poke asks the notifier goroutine to NOTIFY (capacity 1: requests coalesce).
+	poke chan struct{}
 }
 
 // Open connects to the database at url (a PostgreSQL URL or keyword/value DSN accepted by
@@ -130,14 +147,18 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		return nil, err
 	}
 	done, cancel := context.WithCancel(context.Background())
-	return &Store{
+	s := &Store{
 		pool:    pool,
 		opts:    o,
 		q:       buildQueries(pgx.Identifier{o.Schema}.Sanitize()),
 		channel: o.Schema,
 		done:    done,
 		cancel:  cancel,
-	}, nil
+		poke:    make(chan struct{}, 1),
+	}
+	s.wg.Add(1)
+	go s.notifier()
+	return s, nil
 }
 
 // Schema returns the schema holding the store's tables.
@@ -146,7 +167,7 @@ func (s *Store) Schema() string { return s.opts.Schema }
 // Pool returns the connection pool the store uses.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// Close stops the notification listeners and, when the store was created by [Open], closes
+// Close stops the notifier and the notification listeners and, when the store was created by [Open], closes
 // its pool. Later calls return store.ErrClosed; Close itself is idempotent and returns nil.
 func (s *Store) Close() error {
 	s.mu.Lock()

@@ -253,10 +253,18 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 		outs = append(outs, jsonBytes(p.PayloadOut))
 		details = append(details, jsonBytes(p.ErrorDetails))
 	}
+	now := s.now()
 	changed, err := s.fencedUpdate(ctx, "fail events", s.q.fail, ids, sendOwners, statuses, next, keep,
-		codes, times, outs, details, s.now())
+		codes, times, outs, details, now)
 	if err != nil {
 		return nil, err
+	}
+	// A retry due already (a zero wait) is claimable at once: tell the listeners.
+	for i, id := range ids {
+		if changed[id] && statuses[i] == string(store.StatusRetrying) && !next[i].Time.After(now) {
+			s.wake()
+			break
+		}
 	}
 	return lostIDs(raw, canon, changed, dup), nil
 }
@@ -318,8 +326,8 @@ func (s *Store) ExtendLease(ctx context.Context, owner string, ids []string, lea
 	return lost, nil
 }
 
-// ReleaseExpiredLeases implements [store.QueueStore]. The released events' trigger
-// notifies listeners.
+// ReleaseExpiredLeases implements [store.QueueStore] and notifies listeners when it
+// released anything.
 func (s *Store) ReleaseExpiredLeases(ctx context.Context) (int, error) {
 	if err := s.check(); err != nil {
 		return 0, err
@@ -327,6 +335,9 @@ func (s *Store) ReleaseExpiredLeases(ctx context.Context) (int, error) {
 	tag, err := s.pool.Exec(ctx, s.q.release, s.now())
 	if err != nil {
 		return 0, mapError(fmt.Errorf("postgres: release expired leases: %w", err))
+	}
+	if tag.RowsAffected() > 0 {
+		s.wake()
 	}
 	return int(tag.RowsAffected()), nil
 }

@@ -1,6 +1,9 @@
--- 0001: the hub's tables, their enumerations (CHECK constraints), the queue and aggregate
--- indexes, and the triggers that NOTIFY waiting workers. {schema} is the quoted schema name
--- and {channel} the notification channel, both substituted by the migration runner.
+-- 0001: the hub's tables, their enumerations (CHECK constraints), and the queue and aggregate
+-- indexes. {schema} is the quoted schema name, substituted by the migration runner.
+--
+-- There is deliberately no NOTIFY trigger: PostgreSQL serialises the commits of every
+-- transaction that notifies, so a trigger on the insert path would cap concurrent inserts at
+-- one commit at a time. The store notifies from Go instead, coalesced, after commit.
 
 CREATE TABLE {schema}.integration_services (
     id                     uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -216,21 +219,3 @@ $$;
 
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON {schema}.audit_log
     FOR EACH ROW EXECUTE FUNCTION {schema}.audit_log_append_only();
-
--- Wake workers listening on {channel} when events may have become claimable: after any
--- insert statement, and after an update that puts an event (back) in the queue (requeue,
--- released lease, retry). NOTIFY is delivered on commit and coalesced per transaction.
-CREATE FUNCTION {schema}.integration_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify({channel}, '');
-    RETURN NULL;
-END;
-$$;
-
-CREATE TRIGGER integration_events_notify_insert AFTER INSERT ON {schema}.integration_events
-    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.integration_events_notify();
-
-CREATE TRIGGER integration_events_notify_update AFTER UPDATE ON {schema}.integration_events
-    FOR EACH ROW
-    WHEN (NEW.status IN ('pending', 'retrying') AND OLD.status IS DISTINCT FROM NEW.status)
-    EXECUTE FUNCTION {schema}.integration_events_notify();
