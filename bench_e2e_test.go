@@ -151,10 +151,11 @@ func perfEvent(tb testing.TB) []byte {
 	return buf.Bytes()
 }
 
-// perfRound accepts n events asynchronously from producers goroutines and waits until the
-// sink has seen them all and the store reports every one succeeded. A busy hub (ErrBusy) is
+// perfRound accepts n events asynchronously from producers goroutines, one call per event
+// (acceptBatch 1) or ProcessIntegrationEvents calls of acceptBatch events, and waits until
+// the sink has seen them all and the store reports none open. A busy hub (ErrBusy) is
 // retried after a short pause.
-func perfRound(tb testing.TB, h *hub.Hub, sink *perfSink, payload []byte, n, producers int) {
+func perfRound(tb testing.TB, h *hub.Hub, sink *perfSink, payload []byte, n, producers, acceptBatch int) {
 	tb.Helper()
 	ctx := context.Background()
 	base := sink.delivered.Load()
@@ -162,13 +163,29 @@ func perfRound(tb testing.TB, h *hub.Hub, sink *perfSink, payload []byte, n, pro
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, producers)
+	acceptBatch = max(acceptBatch, 1)
 	for range producers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(n) {
+			batch := make([]hub.EventData, 0, acceptBatch)
+			for {
+				end := next.Add(int64(acceptBatch))
+				start := end - int64(acceptBatch)
+				if start >= int64(n) {
+					return
+				}
+				batch = batch[:0]
+				for range min(end, int64(n)) - start {
+					batch = append(batch, hub.EventData{Service: "perf", Payload: payload, Mode: hub.Async})
+				}
 				for {
-					_, err := h.ProcessIntegrationEvent(ctx, hub.EventData{Service: "perf", Payload: payload, Mode: hub.Async})
+					var err error
+					if acceptBatch == 1 {
+						_, err = h.ProcessIntegrationEvent(ctx, batch[0])
+					} else {
+						_, err = h.ProcessIntegrationEvents(ctx, batch)
+					}
 					if err == nil {
 						break
 					}
@@ -263,19 +280,26 @@ func perfEnvInt(name string, def int) int {
 // producer goroutines, delivered by the hub's workers to an in-process sink connector, until
 // the store records every one succeeded. Each iteration is one round of events (20,000 for
 // SQLite and PostgreSQL, 100,000 for memory; HUB_BENCH_EVENTS overrides); the events/s
-// metric is events over the timed rounds. "raw" services deliver the 4.5 KB event as it
-// is; "mapped" services run the shared work-item mapping and contract on accept.
+// metric is events over the timed rounds, cpu-ns/event the process CPU time per event.
+// "raw" services deliver the 4.5 KB event as it is; "mapped" services run the shared
+// work-item mapping and contract on accept; "batch100" is mapped with producers calling
+// ProcessIntegrationEvents with 100 events at a time.
 // PostgreSQL runs when HUB_TEST_POSTGRES_URL is set. Tuning: HUB_BENCH_WORKERS,
 // HUB_BENCH_BATCH, HUB_BENCH_PRODUCERS.
 func BenchmarkEndToEnd(b *testing.B) {
 	payload := perfEvent(b)
+	variants := []struct {
+		name        string
+		mapped      bool
+		acceptBatch int
+	}{
+		{"raw", false, 1},       // the event delivered as is, one accept call per event
+		{"mapped", true, 1},     // work-item mapping and contract, one accept call per event
+		{"batch100", true, 100}, // mapped, ProcessIntegrationEvents with 100 events per call
+	}
 	for _, kind := range []string{"memory", "sqlite", "postgres"} {
-		for _, mapped := range []bool{false, true} {
-			name := kind + "/raw"
-			if mapped {
-				name = kind + "/mapped"
-			}
-			b.Run(name, func(b *testing.B) {
+		for _, v := range variants {
+			b.Run(kind+"/"+v.name, func(b *testing.B) {
 				n := 20000
 				if kind == "memory" {
 					n = 100000
@@ -283,19 +307,20 @@ func BenchmarkEndToEnd(b *testing.B) {
 				n = perfEnvInt("HUB_BENCH_EVENTS", n)
 				workers := perfEnvInt("HUB_BENCH_WORKERS", 16)
 				batch := perfEnvInt("HUB_BENCH_BATCH", 256)
-				producers := perfEnvInt("HUB_BENCH_PRODUCERS", 4)
+				producers := perfEnvInt("HUB_BENCH_PRODUCERS", 8)
+				mapped, acceptBatch := v.mapped, v.acceptBatch
 				st := perfStore(b, kind)
 				sink := newPerfSink()
 				h := perfHub(b, st, sink, mapped,
 					hub.WithWorkers(workers), hub.WithBatchSize(batch), hub.WithPollInterval(5*time.Millisecond))
 				// warm up: compile, connect, fill caches
-				perfRound(b, h, sink, payload, 200, producers)
+				perfRound(b, h, sink, payload, 200, producers, acceptBatch)
 				b.ReportAllocs()
 				b.SetBytes(int64(len(payload)) * int64(n))
 				total := 0
 				cpu0 := perfCPU()
 				for b.Loop() {
-					perfRound(b, h, sink, payload, n, producers)
+					perfRound(b, h, sink, payload, n, producers, acceptBatch)
 					total += n
 				}
 				cpu := perfCPU() - cpu0
