@@ -204,8 +204,8 @@ type TestResult struct {
 
 // TestStep is one step of TestIntegration.
 type TestStep struct {
-	// Name is "connector_check", "input_contract", "transform", "canonical_contract" or
-	// "delivery_mapping".
+	// Name is "connector_check", "payload" (size, nesting, JSON), "input_contract",
+	// "transform", "canonical_contract" or "delivery_mapping".
 	Name     string
 	OK       bool
 	Skipped  bool
@@ -233,7 +233,8 @@ type EventData struct {
 	// Config.MaxPayloadDepth.
 	Payload json.RawMessage
 	// IdempotencyKey dedupes: a second event of the service with the same key returns the
-	// first one and is not delivered again. Empty: no deduplication.
+	// first one (Duplicate set) and is not delivered again. Empty: no deduplication (the
+	// connector is still sent the event id as its idempotency key). At most 512 bytes.
 	IdempotencyKey string
 	// VentureID is an optional UUID of the embedding platform's venture.
 	VentureID string

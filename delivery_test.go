@@ -154,3 +154,29 @@ func TestNotificationWakesAnotherHub(t *testing.T) {
 	require.NoError(t, err)
 	eventually(t, 3*time.Second, func() bool { return statusOf(t, st, res.EventID) == store.StatusSucceeded }, "the store's notification wakes the other hub")
 }
+
+func TestSyncWaitSeesAnotherHubsDelivery(t *testing.T) {
+	t.Parallel()
+	st := memoryStore(t)
+	slow := hubtest.NewSink(t)
+	slow.SetDelay(time.Second)
+	fast := hubtest.NewSink(t)
+	a := hubtest.New(t, st, hub.WithWorkers(1), hub.WithBatchSize(1))
+	register(t, a, "slow", slow.URL, nil)
+	register(t, a, "fast", fast.URL, nil)
+	ctx := t.Context()
+	// Occupy every slot of hub a (one worker plus one prefetched event).
+	for range 2 {
+		_, err := a.ProcessIntegrationEvent(ctx, hub.EventData{Service: "slow", Payload: json.RawMessage(`{}`), Mode: hub.Async})
+		require.NoError(t, err)
+	}
+	eventually(t, 5*time.Second, func() bool { return a.EngineStats()["claimed"] == 2 }, "hub a is busy")
+	b := hubtest.New(t, st)
+	_ = b
+	res, err := a.ProcessIntegrationEvent(ctx, hub.EventData{Service: "fast", Payload: json.RawMessage(`{"x":1}`), IdempotencyKey: "other-hub"})
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusSucceeded, res.Status, "hub a saw hub b's delivery in the store")
+	assert.Equal(t, 200, res.ResponseCode)
+	assert.EqualValues(t, 1, b.EngineStats()["succeeded"], "hub b delivered it")
+	assert.Equal(t, 1, fast.Total())
+}

@@ -224,7 +224,7 @@ func (s *Sink) Counts() map[string]int {
 	return out
 }
 
-// Unique returns how many distinct keys were delivered, and Total how many deliveries.
+// Unique returns how many distinct keys were delivered.
 func (s *Sink) Unique() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -242,12 +242,17 @@ func (s *Sink) Total() int {
 	return n
 }
 
-// Requests returns every request received; Failures those answered with an error status;
-// RateLimited the 429s; Timeouts the stalled ones.
-func (s *Sink) Requests() int64    { return s.requests.Load() }
-func (s *Sink) Failures() int64    { return s.failures.Load() }
+// Requests returns how many requests arrived, probes included.
+func (s *Sink) Requests() int64 { return s.requests.Load() }
+
+// Failures returns how many requests were answered with an error status.
+func (s *Sink) Failures() int64 { return s.failures.Load() }
+
+// RateLimited returns how many requests were answered 429.
 func (s *Sink) RateLimited() int64 { return s.r429.Load() }
-func (s *Sink) Timeouts() int64    { return s.timeouts.Load() }
+
+// Timeouts returns how many requests were stalled to provoke a caller timeout.
+func (s *Sink) Timeouts() int64 { return s.timeouts.Load() }
 
 // ThrottleWindows returns how many throttle windows opened, and RateLimitedAfterFirst how
 // many 429s were answered in a window after its first one (what a well-behaved client keeps
