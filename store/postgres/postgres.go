@@ -109,8 +109,9 @@ type Store struct {
 }
 
 // Open connects to the database at url (a PostgreSQL URL or keyword/value DSN accepted by
-// pgxpool.ParseConfig), applies the migrations, and returns a Store owning the pool: Close
-// closes it. Errors: ErrInvalidArgument for a bad URL or option, *SchemaVersionError when
+// pgxpool.ParseConfig, so pool settings such as pool_max_conns come from it), applies the
+// migrations, and returns a Store owning the pool: Close closes it. Each
+// [Store.Notifications] call adds one connection outside the pool. Errors: ErrInvalidArgument for a bad URL or option, *SchemaVersionError when
 // the schema is newer than this build, or the connection error.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if _, err := opts.withDefaults(); err != nil {
