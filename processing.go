@@ -10,7 +10,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ehg/hub/contract"
 	"github.com/ehg/hub/internal/engine"
+	"github.com/ehg/hub/internal/pipeline"
 	"github.com/ehg/hub/resilience"
 	"github.com/ehg/hub/store"
 )
@@ -187,9 +189,6 @@ func (h *Hub) newEvent(ctx context.Context, in EventData) (*runtime, *store.Even
 	if in.Mode != Sync && in.Mode != Async {
 		return nil, nil, nil, fmt.Errorf("%w: unknown delivery mode %d", ErrInvalidInput, in.Mode)
 	}
-	if err := h.checkPayload(in.Payload); err != nil {
-		return nil, nil, nil, err
-	}
 	if in.Priority == "" {
 		in.Priority = store.PriorityNormal
 	}
@@ -210,7 +209,7 @@ func (h *Hub) newEvent(ctx context.Context, in EventData) (*runtime, *store.Even
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	doc, err := h.prepare(ctx, rt, in.Payload)
+	doc, err := h.run(ctx, rt, in.Payload)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -223,7 +222,7 @@ func (h *Hub) newEvent(ctx context.Context, in EventData) (*runtime, *store.Even
 		Operation:             in.Operation,
 		EndpointURL:           rt.svc.BaseURL,
 		RequestMethod:         store.MethodPost,
-		PayloadIn:             compact(in.Payload),
+		PayloadIn:             doc.payloadIn,
 		PayloadOut:            doc.delivery,
 		TransformationApplied: doc.applied,
 		CanonicalMapping:      doc.canonical,
@@ -238,44 +237,61 @@ func (h *Hub) newEvent(ctx context.Context, in EventData) (*runtime, *store.Even
 
 // prepared is an event payload after contracts and mappings.
 type prepared struct {
+	payloadIn json.RawMessage
 	canonical json.RawMessage
 	delivery  json.RawMessage
 	applied   json.RawMessage
 	rule      ruleKey
 }
 
-// prepare runs the input contract, mapping, canonical contract and delivery mapping.
-func (h *Hub) prepare(ctx context.Context, rt *runtime, payload json.RawMessage) (*prepared, error) {
-	p := &prepared{canonical: payload}
-	if rt.input != nil {
-		if err := rt.input.check(ctx, "input", payload); err != nil {
-			return nil, err
-		}
+// run puts payload through the service's compiled pipeline (payload checks, input
+// contract, mapping, canonical contract, delivery mapping) and maps its failures to the
+// hub's errors.
+func (h *Hub) run(ctx context.Context, rt *runtime, payload json.RawMessage) (*prepared, error) {
+	res, err := rt.pipe.Run(ctx, payload)
+	if err != nil {
+		return nil, h.pipelineErr(ctx, rt, err)
 	}
+	p := &prepared{payloadIn: res.PayloadIn, canonical: res.Canonical, delivery: res.Delivery, applied: res.Applied}
 	if rt.mapping != nil {
-		out, applied, err := rt.mapping.apply(ctx, payload)
-		if err != nil {
-			return nil, err
-		}
-		p.canonical, p.applied, p.rule = out, applied, rt.mapping.key
-	}
-	if rt.canon != nil {
-		if err := rt.canon.check(ctx, "canonical", p.canonical); err != nil {
-			return nil, err
-		}
-	}
-	p.delivery = p.canonical
-	if rt.delivery != nil {
-		out, _, err := rt.delivery.apply(ctx, p.canonical)
-		if err != nil {
-			return nil, err
-		}
-		p.delivery = out
-	}
-	if len(p.delivery) > h.cfg.MaxPayloadBytes {
-		return nil, fmt.Errorf("%w: the delivery body is %d bytes, over the %d-byte limit", ErrInvalidInput, len(p.delivery), h.cfg.MaxPayloadBytes)
+		p.rule = rt.mapping.key
 	}
 	return p, nil
+}
+
+func (h *Hub) pipelineErr(ctx context.Context, rt *runtime, err error) error {
+	var pe *pipeline.Error
+	if !errors.As(err, &pe) {
+		return err
+	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return ctx.Err()
+	}
+	var ve *contract.ValidationError
+	switch pe.Stage {
+	case pipeline.StagePayload, pipeline.StageSize:
+		return fmt.Errorf("%w: %w", ErrInvalidInput, pe)
+	case pipeline.StageInput, pipeline.StageCanonical:
+		c, stage := rt.input, "input"
+		if pe.Stage == pipeline.StageCanonical {
+			c, stage = rt.canon, "canonical"
+		}
+		if errors.As(pe.Err, &ve) {
+			return violationError(stage, c.key.Name, c.key.Version, ve)
+		}
+		if errors.Is(pe.Err, contract.ErrBadInput) {
+			return fmt.Errorf("%w: %s document for contract %s@%s: %w", ErrInvalidInput, stage, c.key.Name, c.key.Version, pe)
+		}
+		return fmt.Errorf("hub: validating against %s@%s: %w", c.key.Name, c.key.Version, pe)
+	case pipeline.StageMapping:
+		if errors.Is(pe, pipeline.ErrNotObject) {
+			return fmt.Errorf("%w: mapping %s v%d: %w", ErrInvalidInput, rt.mapping.key.Name, rt.mapping.key.Version, pe)
+		}
+		return fmt.Errorf("%w: mapping %s v%d: %w", ErrTransform, rt.mapping.key.Name, rt.mapping.key.Version, pe)
+	case pipeline.StageDelivery:
+		return fmt.Errorf("%w: delivery mapping %s v%d: %w", ErrTransform, rt.delivery.key.Name, rt.delivery.key.Version, pe)
+	}
+	return fmt.Errorf("hub: event pipeline: %w", pe)
 }
 
 // checkPayload enforces presence, size, JSON well-formedness and nesting depth.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ehg/hub/connectors"
 	"github.com/ehg/hub/internal/engine"
+	"github.com/ehg/hub/internal/pipeline"
 	"github.com/ehg/hub/internal/seal"
 	"github.com/ehg/hub/resilience"
 	"github.com/ehg/hub/store"
@@ -67,7 +68,10 @@ type runtime struct {
 	canon    *compiledContract
 	mapping  *compiledRule
 	delivery *compiledRule
-	secrets  []string
+	// pipe runs input contract, mapping, canonical contract and delivery mapping in one
+	// compiled pass over each event (internal/pipeline).
+	pipe    *pipeline.Pipeline
+	secrets []string
 }
 
 // buildRuntime compiles svc (whose authentication_config is sealed) with the given sources.
@@ -138,6 +142,23 @@ func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta s
 	if rt.delivery, err = h.compileRule("IntegrationConfig.DeliveryMapping", meta.DeliveryMapping, src.delivery); err != nil {
 		rt.close(context.Background())
 		return nil, err
+	}
+	pc := pipeline.Config{MaxBytes: h.cfg.MaxPayloadBytes, MaxDepth: h.cfg.MaxPayloadDepth}
+	if rt.input != nil {
+		pc.Input = rt.input.c
+	}
+	if rt.canon != nil {
+		pc.Canonical = rt.canon.c
+	}
+	if rt.mapping != nil {
+		pc.Mapping = rt.mapping.prog
+	}
+	if rt.delivery != nil {
+		pc.Delivery = rt.delivery.prog
+	}
+	if rt.pipe, err = pipeline.New(pc); err != nil {
+		rt.close(context.Background())
+		return nil, configErr("IntegrationConfig.Mapping", "the event pipeline does not compile", err)
 	}
 	return rt, nil
 }
