@@ -37,8 +37,8 @@ type ProberConfig struct {
 }
 
 // Prober runs each monitored service's check every Config.Interval (health_check_config
-// interval_seconds) and records the results on the monitor. A service is first probed on the
-// first tick after it appears. Probes of different services run concurrently; a service is
+// interval_seconds) and records the results on the monitor. A service is first probed one
+// interval after the prober first sees it. Probes of different services run concurrently; a service is
 // never probed twice at once. Create it with NewProber; Run is safe to call once.
 type Prober struct {
 	cfg ProberConfig
@@ -99,7 +99,13 @@ func (p *Prober) Start(ctx context.Context) int {
 		if !ok || check == nil || c.Interval() <= 0 || p.running[id] {
 			continue
 		}
-		if due, seen := p.next[id]; seen && now.Before(due) {
+		due, seen := p.next[id]
+		if !seen {
+			// First seen now: traffic speaks for a new service; probe it an interval later.
+			p.next[id] = now.Add(c.Interval())
+			continue
+		}
+		if now.Before(due) {
 			continue
 		}
 		p.next[id] = now.Add(c.Interval())

@@ -47,7 +47,12 @@ func TestProberRunsDueChecksAtTheConfiguredInterval(t *testing.T) {
 			}
 		}})
 	ctx := t.Context()
-	assert.Equal(t, 2, p.Start(ctx), "first tick probes every service with probes enabled")
+	assert.Zero(t, p.Start(ctx), "the first probe is an interval after a service appears")
+	clk.Advance(10 * time.Second)
+	assert.Equal(t, 1, p.Start(ctx), "a is due every 10 s")
+	p.Wait()
+	clk.Advance(20 * time.Second)
+	assert.Equal(t, 2, p.Start(ctx), "b every 30 s")
 	p.Wait()
 	assert.Equal(t, 0, p.Start(ctx), "nothing due yet")
 	clk.Advance(10 * time.Second)
@@ -56,7 +61,7 @@ func TestProberRunsDueChecksAtTheConfiguredInterval(t *testing.T) {
 	clk.Advance(20 * time.Second)
 	assert.Equal(t, 2, p.Start(ctx))
 	p.Wait()
-	assert.Equal(t, 3, count("a"))
+	assert.Equal(t, 4, count("a"))
 	assert.Equal(t, 2, count("b"))
 	assert.Equal(t, 0, count("off"))
 
@@ -74,12 +79,15 @@ func TestProberRunsDueChecksAtTheConfiguredInterval(t *testing.T) {
 
 func TestProberTimesOutAndStopsWithContext(t *testing.T) {
 	t.Parallel()
-	m := NewMonitor(nil)
+	clk := newClock()
+	m := NewMonitor(clk.Now)
 	m.Configure("slow", "slow", Config{IntervalSeconds: 1})
 	p := NewProber(ProberConfig{Monitor: m, Timeout: 20 * time.Millisecond, Tick: time.Millisecond,
 		Targets: func() map[string]CheckFunc {
 			return map[string]CheckFunc{"slow": func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }}
 		}})
+	p.Start(t.Context())
+	clk.Advance(time.Second) // the first probe is one interval later
 	p.Start(t.Context())
 	p.Wait()
 	r, _ := m.Report("slow")
