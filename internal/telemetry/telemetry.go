@@ -173,3 +173,18 @@ func (t *Telemetry) Child(ctx context.Context, name string, attrs ...attribute.K
 	}
 	return t.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
 }
+
+// Record adds a finished child span named name, from start to end, under the span in ctx
+// when that span is recording (a step measured before its span could be started, such as
+// one pass of a fused pipeline); err, when not nil, is recorded on it.
+func (t *Telemetry) Record(ctx context.Context, name string, start, end time.Time, err error, attrs ...attribute.KeyValue) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return
+	}
+	_, span := t.tracer.Start(ctx, name, trace.WithTimestamp(start), trace.WithAttributes(attrs...))
+	if err != nil {
+		span.RecordError(err, trace.WithTimestamp(end))
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End(trace.WithTimestamp(end))
+}

@@ -150,3 +150,22 @@ func BenchmarkChildUntraced(b *testing.B) {
 		End(s, nil)
 	}
 }
+
+func TestRecordAddsAFinishedChild(t *testing.T) {
+	t.Parallel()
+	tel, rec, _ := setup(t)
+	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tel.Record(t.Context(), SpanValidate, start, start.Add(time.Millisecond), nil) // no parent: nothing
+	ctx, root := tel.Start(t.Context(), SpanProcess)
+	tel.Record(ctx, SpanTransform, start, start.Add(3*time.Millisecond), errors.New("mapping failed"), AttrOperation.String("mapping"))
+	End(root, nil)
+	spans := rec.Ended()
+	require.Len(t, spans, 2)
+	s := spans[0]
+	assert.Equal(t, SpanTransform, s.Name())
+	assert.Equal(t, root.SpanContext().SpanID(), s.Parent().SpanID())
+	assert.Equal(t, start, s.StartTime())
+	assert.Equal(t, 3*time.Millisecond, s.EndTime().Sub(s.StartTime()))
+	assert.Equal(t, codes.Error, s.Status().Code)
+	assert.Contains(t, s.Attributes(), AttrOperation.String("mapping"))
+}
