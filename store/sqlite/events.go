@@ -126,22 +126,16 @@ type eventInserter struct {
 	byKey, insert *sql.Stmt
 }
 
-func newEventInserter(ctx context.Context, q querier) (*eventInserter, error) {
-	byKey, err := q.PrepareContext(ctx, eventByKeySQL)
+func newEventInserter(ctx context.Context, q *txConn) (*eventInserter, error) {
+	byKey, err := q.stmt(ctx, eventByKeySQL)
 	if err != nil {
 		return nil, err
 	}
-	insert, err := q.PrepareContext(ctx, insertEventSQL)
+	insert, err := q.stmt(ctx, insertEventSQL)
 	if err != nil {
-		_ = byKey.Close()
 		return nil, err
 	}
 	return &eventInserter{byKey: byKey, insert: insert}, nil
-}
-
-func (ins *eventInserter) close() {
-	_ = ins.byKey.Close()
-	_ = ins.insert.Close()
 }
 
 // add inserts c (already prepared) unless its idempotency key exists, in which case it
@@ -204,12 +198,11 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 	}
 	out := make([]store.InsertResult, len(es))
 	created := false
-	err := s.write(ctx, func(ctx context.Context, q querier) error {
+	err := s.write(ctx, func(ctx context.Context, q *txConn) error {
 		ins, err := newEventInserter(ctx, q)
 		if err != nil {
 			return err
 		}
-		defer ins.close()
 		for i, c := range prepared {
 			r, err := ins.add(ctx, c)
 			if err != nil {
@@ -328,7 +321,7 @@ func (s *Store) changeStatus(ctx context.Context, id string, from []store.EventS
 		return nil, err
 	}
 	var out *store.Event
-	err = s.write(ctx, func(ctx context.Context, q querier) error {
+	err = s.write(ctx, func(ctx context.Context, q *txConn) error {
 		var cur store.EventStatus
 		if err := q.QueryRowContext(ctx, `SELECT status FROM integration_events WHERE id = ?`, id).Scan(&cur); err != nil {
 			return fmt.Errorf("event %s: %w", id, mapError(err))
@@ -401,7 +394,7 @@ func (s *Store) RequeueEvents(ctx context.Context, f store.RequeueFilter) (int, 
 		w.add("created_at >= ?", micros(f.Since))
 	}
 	var n int64
-	err = s.write(ctx, func(ctx context.Context, q querier) error {
+	err = s.write(ctx, func(ctx context.Context, q *txConn) error {
 		res, err := q.ExecContext(ctx, `UPDATE integration_events SET status = 'pending',
 			updated_at = ?, next_attempt_at = ?, completed_at = NULL, lease_owner = NULL,
 			lease_until = NULL, retry_count = 0`+w.String(), w.args...)

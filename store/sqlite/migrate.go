@@ -73,7 +73,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	latest := ms[len(ms)-1].Version
-	return s.write(ctx, func(ctx context.Context, q querier) error {
+	return s.write(ctx, func(ctx context.Context, q *txConn) error {
 		if _, err := q.ExecContext(ctx, createMigrationsTable); err != nil {
 			return fmt.Errorf("sqlite: create schema_migrations: %w", err)
 		}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,8 @@ func TestClaimUsesDueIndex(t *testing.T) {
 		if name == "exclude" {
 			args = append(args, `["00000000-0000-0000-0000-000000000000"]`)
 		}
-		rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+		// On a reader: the writer's single connection is pinned by the store.
+		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
 		require.NoError(t, err)
 		var plan []string
 		for rows.Next() {
@@ -49,7 +51,10 @@ func TestConnectionSettings(t *testing.T) {
 	for _, durable := range []bool{false, true} {
 		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "hub.db"), Options{Durable: durable, BusyTimeout: 1234 * time.Millisecond})
 		require.NoError(t, err)
-		for name, db := range map[string]*sql.DB{"writer": s.w, "reader": s.r} {
+		type queryRower interface {
+			QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+		}
+		check := func(name string, db queryRower) {
 			var mode string
 			var fk, sync, busy, queryOnly int
 			ctx := t.Context()
@@ -68,6 +73,11 @@ func TestConnectionSettings(t *testing.T) {
 			assert.Equal(t, wantSync, sync, name)
 			assert.Equal(t, name == "reader", queryOnly == 1, name)
 		}
+		check("reader", s.r)
+		require.NoError(t, s.write(t.Context(), func(_ context.Context, q *txConn) error {
+			check("writer", q)
+			return nil
+		}))
 		require.NoError(t, s.Close())
 	}
 }

@@ -65,9 +65,12 @@ func (s *Store) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.
 		query = claimExcludeSQL
 	}
 	var out []*store.Event
-	err := s.write(ctx, func(ctx context.Context, q querier) error {
-		var err error
-		out, err = collectEvents(q.QueryContext(ctx, query, args...))
+	err := s.write(ctx, func(ctx context.Context, q *txConn) error {
+		stmt, err := q.stmt(ctx, query)
+		if err != nil {
+			return err
+		}
+		out, err = collectEvents(stmt.QueryContext(ctx, args...))
 		return err
 	})
 	if err != nil {
@@ -121,13 +124,12 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 	}
 	now := micros(s.now())
 	var lost []string
-	err := s.write(ctx, func(ctx context.Context, q querier) error {
+	err := s.write(ctx, func(ctx context.Context, q *txConn) error {
 		lost = lost[:0]
-		stmt, err := q.PrepareContext(ctx, completeSQL)
+		stmt, err := q.stmt(ctx, completeSQL)
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
 		for i, p := range ps {
 			res, err := stmt.ExecContext(ctx, p.ResponseCode, p.ResponseTimeMS, jsonArg(p.PayloadOut),
 				now, now, ids[i], p.Owner)
@@ -185,13 +187,12 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 	now := micros(s.now())
 	var lost []string
 	retried := false
-	err := s.write(ctx, func(ctx context.Context, q querier) error {
+	err := s.write(ctx, func(ctx context.Context, q *txConn) error {
 		lost, retried = lost[:0], false
-		stmt, err := q.PrepareContext(ctx, failSQL)
+		stmt, err := q.stmt(ctx, failSQL)
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
 		for i, p := range ps {
 			var next, completed any
 			if p.Status == store.StatusRetrying {
@@ -228,6 +229,9 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 	return lost, nil
 }
 
+const extendSQL = `UPDATE integration_events SET lease_until = ?
+	WHERE id = ? AND status = 'processing' AND lease_owner = ?`
+
 // ExtendLease implements store.QueueStore.
 func (s *Store) ExtendLease(ctx context.Context, owner string, ids []string, lease time.Duration) ([]string, error) {
 	if err := s.begin(ctx); err != nil {
@@ -252,14 +256,12 @@ func (s *Store) ExtendLease(ctx context.Context, owner string, ids []string, lea
 	now := s.nowTS()
 	until := micros(now.Add(lease))
 	var lost []string
-	err := s.write(ctx, func(ctx context.Context, q querier) error {
+	err := s.write(ctx, func(ctx context.Context, q *txConn) error {
 		lost = lost[:0]
-		stmt, err := q.PrepareContext(ctx, `UPDATE integration_events SET lease_until = ?
-			WHERE id = ? AND status = 'processing' AND lease_owner = ?`)
+		stmt, err := q.stmt(ctx, extendSQL)
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
 		for i, id := range ids {
 			res, err := stmt.ExecContext(ctx, until, cids[i], owner)
 			if err != nil {
@@ -316,7 +318,7 @@ func (s *Store) ExpireEvents(ctx context.Context) (int, error) {
 // execCount runs one statement in a write transaction and returns the rows it changed.
 func (s *Store) execCount(ctx context.Context, query string, args ...any) (int, error) {
 	var res sql.Result
-	err := s.write(ctx, func(ctx context.Context, q querier) error {
+	err := s.write(ctx, func(ctx context.Context, q *txConn) error {
 		var err error
 		res, err = q.ExecContext(ctx, query, args...)
 		return err

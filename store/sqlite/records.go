@@ -91,7 +91,7 @@ func (s *Store) CreateRule(ctx context.Context, in *store.TransformationRule) (*
 	}
 	now := s.nowTS()
 	r.CreatedAt, r.UpdatedAt = now, now
-	err = s.write(ctx, func(ctx context.Context, q querier) error {
+	err = s.write(ctx, func(ctx context.Context, q *txConn) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO data_transformation_rules (`+ruleCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.Name, r.Version, textArg(r.ServiceID), jsonArg(r.SourceSchema),
@@ -169,7 +169,7 @@ func (s *Store) ActivateRule(ctx context.Context, name string, version int) (*st
 	}
 	now := micros(s.now())
 	var out *store.TransformationRule
-	err := s.write(ctx, func(ctx context.Context, q querier) error {
+	err := s.write(ctx, func(ctx context.Context, q *txConn) error {
 		var active int
 		if err := q.QueryRowContext(ctx, `SELECT is_active FROM data_transformation_rules
 			WHERE name = ? AND version = ?`, name, version).Scan(&active); err != nil {
@@ -229,7 +229,7 @@ func (s *Store) CreateContract(ctx context.Context, in *store.Contract) (*store.
 		return nil, err
 	}
 	c.CreatedAt = s.nowTS()
-	err = s.write(ctx, func(ctx context.Context, q querier) error {
+	err = s.write(ctx, func(ctx context.Context, q *txConn) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO data_contracts (`+contractCols+`)
 			VALUES (?, ?, ?, ?, ?, ?)`,
 			c.ID, c.Name, c.Version, c.Description, string(c.Schema), micros(c.CreatedAt))
@@ -333,7 +333,7 @@ func (s *Store) InsertHealthMetric(ctx context.Context, in *store.HealthMetric) 
 	} else {
 		m.RecordedAt = store.Timestamp(m.RecordedAt)
 	}
-	err = s.write(ctx, func(ctx context.Context, q querier) error {
+	err = s.write(ctx, func(ctx context.Context, q *txConn) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO integration_health_metrics (`+healthCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.ID, m.ServiceID, string(m.MetricType), m.Value, floatArg(m.WarningThreshold),
@@ -435,8 +435,8 @@ func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup
 		return nil
 	}
 	now := micros(s.now())
-	err := s.write(ctx, func(ctx context.Context, q querier) error {
-		stmt, err := q.PrepareContext(ctx, `INSERT INTO integration_analytics (`+analyticsCols+`)
+	err := s.write(ctx, func(ctx context.Context, q *txConn) error {
+		stmt, err := q.stmt(ctx, `INSERT INTO integration_analytics (`+analyticsCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (service_id, period, period_start) DO UPDATE SET
 				service_name = excluded.service_name, total_events = excluded.total_events,
@@ -449,7 +449,6 @@ func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
 		for _, r := range prepared {
 			if _, err := stmt.ExecContext(ctx, r.ID, r.ServiceID, r.ServiceName, string(r.Period),
 				micros(r.PeriodStart), r.TotalEvents, r.Successes, r.Failures, r.AvgResponseTimeMS,
@@ -537,7 +536,7 @@ func (s *Store) AppendAudit(ctx context.Context, in *store.AuditEntry) (*store.A
 		return nil, err
 	}
 	a.CreatedAt = s.nowTS()
-	err = s.write(ctx, func(ctx context.Context, q querier) error {
+	err = s.write(ctx, func(ctx context.Context, q *txConn) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.ID, a.Actor, a.Action, a.EntityType, a.EntityID, jsonArg(a.Before), jsonArg(a.After),
 			micros(a.CreatedAt))

@@ -77,7 +77,7 @@ func (s *Store) CreateService(ctx context.Context, in *store.Service) (*store.Se
 	if err != nil {
 		return nil, err
 	}
-	err = s.write(ctx, func(ctx context.Context, q querier) error {
+	err = s.write(ctx, func(ctx context.Context, q *txConn) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO integration_services (`+serviceCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			v.ID, v.Name, string(v.Category), v.ConnectorKind, v.BaseURL,
@@ -150,7 +150,7 @@ func (s *Store) UpdateService(ctx context.Context, in *store.Service) (*store.Se
 	}
 	now := s.nowTS()
 	var out *store.Service
-	err = s.write(ctx, func(ctx context.Context, q querier) error {
+	err = s.write(ctx, func(ctx context.Context, q *txConn) error {
 		var err error
 		out, err = scanService(q.QueryRowContext(ctx, `UPDATE integration_services SET
 			name = ?, category = ?, connector_kind = ?, base_url = ?, authentication_config = ?,

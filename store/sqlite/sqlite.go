@@ -147,11 +147,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(opts.MaxReaders)
 	r.SetMaxIdleConns(opts.MaxReaders)
-	s := newStore(r, w, opts)
-	s.owned = true
+	s := newStore(r, w, opts, true)
 	if err := s.Migrate(ctx); err != nil {
-		_ = r.Close()
-		_ = w.Close()
+		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -173,36 +171,42 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: sqlite: New needs a *sql.DB", store.ErrInvalidArgument)
 	}
 	opts = opts.withDefaults()
-	s := newStore(db, db, opts)
+	s := newStore(db, db, opts, false)
 	s.perTx = "PRAGMA busy_timeout = " + strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10) +
 		"; PRAGMA foreign_keys = ON"
 	if _, err := db.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil {
 		return nil, fmt.Errorf("sqlite: set journal_mode: %w", mapError(err))
 	}
 	if err := s.Migrate(ctx); err != nil {
+		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func newStore(r, w *sql.DB, opts Options) *Store {
-	return &Store{
+func newStore(r, w *sql.DB, opts Options, owned bool) *Store {
+	s := &Store{
 		r:      r,
 		w:      w,
+		owned:  owned,
 		now:    opts.Now,
 		log:    opts.Logger,
 		closed: make(chan struct{}),
 	}
+	s.wr.idle.L = &s.wr.mu
+	return s
 }
 
-// Close closes the notification channels and, for a Store built by Open, its connection
-// pools. It waits for nothing in flight: call it after the store's users have stopped.
-// Calling it again does nothing.
+// Close closes the notification channels, fails the writes still queued with
+// store.ErrClosed, waits for the write transaction in progress (if any) to end and, for a
+// Store built by Open, closes its connection pools. Operations started after Close return
+// store.ErrClosed. Calling it again does nothing.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.notify.closeAll()
+		s.closeWriter()
 		if s.owned {
 			err = errors.Join(s.w.Close(), s.r.Close())
 		}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ehg/hub/store"
 )
 
 // The writer runs every write of a Store through one connection, in transactions started
@@ -26,7 +28,7 @@ const maxGroup = 128
 
 // writeFunc is the body of a write: it runs inside the transaction on q, and its error
 // rolls back its own changes only.
-type writeFunc func(ctx context.Context, q querier) error
+type writeFunc func(ctx context.Context, q *txConn) error
 
 const (
 	opQueued int32 = iota
@@ -52,8 +54,60 @@ type opResult struct {
 // writer is the queue of pending writes and who leads.
 type writer struct {
 	mu      sync.Mutex
+	idle    sync.Cond // signalled when leading becomes false; L is &mu
 	pending []*writeOp
 	leading bool
+	// conn is the pinned writer connection with its cached statements (Open only), used by
+	// the leader alone; nil until the first write and after it was discarded.
+	conn *txConn
+}
+
+// txConn is the connection of a write transaction. Statements of the hot paths are
+// prepared once per connection through stmt: kept while the connection is pinned (Open),
+// closed with the transaction otherwise (New, where the caller's pool owns connections).
+type txConn struct {
+	*sql.Conn
+	pinned bool
+	stmts  map[string]*sql.Stmt
+}
+
+// stmt returns query prepared on the connection. The caller must not close it.
+func (c *txConn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := c.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := c.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if c.stmts == nil {
+		c.stmts = make(map[string]*sql.Stmt)
+	}
+	c.stmts[query] = st
+	return st, nil
+}
+
+// exec runs a prepared (cached) statement.
+func (c *txConn) exec(ctx context.Context, query string) error {
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx)
+	return err
+}
+
+// close closes the statements and returns the connection to its pool, or discards it
+// from the pool when bad.
+func (c *txConn) close(bad bool) {
+	for _, st := range c.stmts {
+		_ = st.Close()
+	}
+	c.stmts = nil
+	if bad {
+		_ = c.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	_ = c.Conn.Close()
 }
 
 // write runs fn in a write transaction and returns its error (mapped to the store
@@ -64,6 +118,11 @@ func (s *Store) write(ctx context.Context, fn writeFunc) error {
 	}
 	op := &writeOp{ctx: ctx, fn: fn, done: make(chan opResult, 1)}
 	s.wr.mu.Lock()
+	if s.checkOpen() != nil {
+		// Close has drained the queue: nothing would run this write.
+		s.wr.mu.Unlock()
+		return store.ErrClosed
+	}
 	lead := !s.wr.leading
 	if lead {
 		s.wr.leading = true
@@ -118,6 +177,7 @@ func (s *Store) handOver() {
 	}
 	if next == nil {
 		s.wr.leading = false
+		s.wr.idle.Broadcast()
 	}
 	s.wr.mu.Unlock()
 	if next != nil {
@@ -177,7 +237,7 @@ func (s *Store) runTx(group []*writeOp, errs []error) (fatal error) {
 	// The transaction belongs to the whole group: no single caller's cancellation may end
 	// it. busy_timeout bounds the wait for another process's lock.
 	ctx := context.WithoutCancel(group[0].ctx)
-	conn, err := s.w.Conn(ctx)
+	conn, err := s.writerConn(ctx)
 	if err != nil {
 		return err
 	}
@@ -186,12 +246,17 @@ func (s *Store) runTx(group []*writeOp, errs []error) (fatal error) {
 		// Roll back whatever did not commit. A failed ROLLBACK means SQLite already ended
 		// the transaction or the connection is unusable; either way the connection is
 		// discarded rather than returned to the pool in an unknown state.
+		bad := false
 		if begun && !committed {
-			if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			_, err := conn.ExecContext(ctx, "ROLLBACK")
+			bad = err != nil
+		}
+		if bad || !conn.pinned {
+			conn.close(bad)
+			if conn.pinned {
+				s.wr.conn = nil
 			}
 		}
-		_ = conn.Close()
 	}()
 	if s.perTx != "" {
 		if _, err := conn.ExecContext(ctx, s.perTx); err != nil {
@@ -201,7 +266,7 @@ func (s *Store) runTx(group []*writeOp, errs []error) (fatal error) {
 	// Counted as begun before it runs: a BEGIN that failed late may still have taken
 	// effect, and a needless ROLLBACK only costs the connection.
 	begun = true
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if err := conn.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
 	if len(group) == 1 {
@@ -217,19 +282,60 @@ func (s *Store) runTx(group []*writeOp, errs []error) (fatal error) {
 			}
 		}
 	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+	if err := conn.exec(ctx, "COMMIT"); err != nil {
 		return err
 	}
 	committed = true
 	return nil
 }
 
+// writerConn returns the connection for a group: the pinned one (Open), acquired when
+// missing, or a new one from the pool (New). Only the leader calls it.
+func (s *Store) writerConn(ctx context.Context) (*txConn, error) {
+	if s.wr.conn != nil {
+		return s.wr.conn, nil
+	}
+	c, err := s.w.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn := &txConn{Conn: c, pinned: s.owned}
+	if conn.pinned {
+		s.wr.conn = conn
+	}
+	return conn, nil
+}
+
+// closeWriter fails the queued writes with store.ErrClosed, waits for a running group to
+// finish, stops any new one, and releases the pinned connection. Close calls it after
+// marking the store closed.
+func (s *Store) closeWriter() {
+	s.wr.mu.Lock()
+	for _, op := range s.wr.pending {
+		if op.state.CompareAndSwap(opQueued, opRunning) {
+			op.done <- opResult{err: store.ErrClosed}
+		}
+	}
+	clear(s.wr.pending)
+	s.wr.pending = nil
+	for s.wr.leading {
+		s.wr.idle.Wait()
+	}
+	s.wr.leading = true // for good: write refuses to queue once the store is closed
+	conn := s.wr.conn
+	s.wr.conn = nil
+	s.wr.mu.Unlock()
+	if conn != nil {
+		conn.close(false)
+	}
+}
+
 // runSavepoint runs one write of a group inside a savepoint, recording its error in
 // *opErr and rolling back to the savepoint on failure. It returns an error only when the
 // transaction itself is lost.
-func (s *Store) runSavepoint(conn *sql.Conn, op *writeOp, opErr *error) error {
+func (s *Store) runSavepoint(conn *txConn, op *writeOp, opErr *error) error {
 	ctx := context.WithoutCancel(op.ctx)
-	if _, err := conn.ExecContext(ctx, "SAVEPOINT write"); err != nil {
+	if err := conn.exec(ctx, "SAVEPOINT write"); err != nil {
 		return err
 	}
 	if err := op.fn(ctx, conn); err != nil {
@@ -238,8 +344,5 @@ func (s *Store) runSavepoint(conn *sql.Conn, op *writeOp, opErr *error) error {
 			return fmt.Errorf("sqlite: roll back a failed write (%v): %w", *opErr, err)
 		}
 	}
-	if _, err := conn.ExecContext(ctx, "RELEASE write"); err != nil {
-		return err
-	}
-	return nil
+	return conn.exec(ctx, "RELEASE write")
 }
