@@ -3,7 +3,9 @@ package sqlite_test
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ehg/hub/store"
+	"github.com/ehg/hub/store/sqlite"
 )
 
 // TestGroupCommitIsolatesFailures runs many concurrent writes, so that they are committed
@@ -94,4 +97,41 @@ func TestGroupCommitBatchAtomicity(t *testing.T) {
 	counts, err := s.CountEventsByStatus(ctx, store.EventFilter{})
 	require.NoError(t, err)
 	assert.Equal(t, int64(1+n/2*10), counts[store.StatusPending])
+}
+
+// TestCloseDuringWrites closes the store while many goroutines write: every write either
+// succeeds or fails with store.ErrClosed, none hangs, and what succeeded is in the file.
+func TestCloseDuringWrites(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "hub.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	svc := newService(t, s, "github")
+	var (
+		wg sync.WaitGroup
+		ok atomic.Int64
+	)
+	for range 16 {
+		wg.Go(func() {
+			for {
+				_, _, err := s.InsertEvent(ctx, &store.Event{ServiceID: svc.ID, ServiceName: svc.Name})
+				if err != nil {
+					assert.ErrorIs(t, err, store.ErrClosed)
+					return
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, s.Close())
+	wg.Wait()
+
+	s2, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	defer s2.Close()
+	counts, err := s2.CountEventsByStatus(ctx, store.EventFilter{})
+	require.NoError(t, err)
+	assert.Equal(t, ok.Load(), counts[store.StatusPending], "every acknowledged insert is stored")
 }
