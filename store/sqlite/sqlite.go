@@ -70,11 +70,13 @@ func (o Options) withDefaults() Options {
 
 // Store is the SQLite implementation of [store.Store] and [store.Notifier].
 //
-// Writes go through a single writer: one connection at a time, each write transaction
-// started with BEGIN IMMEDIATE so it takes SQLite's write lock before it reads and can never
-// fail half-way with SQLITE_BUSY; readers run alongside on their own connections (WAL).
-// Several processes may share one database file; they serialise on the write lock, waiting
-// up to Options.BusyTimeout. A Store is safe for concurrent use by many goroutines.
+// Writes go through a single writer: one connection, each write transaction started with
+// BEGIN IMMEDIATE so it takes SQLite's write lock before it reads and can never fail
+// half-way with SQLITE_BUSY; concurrent writes are committed together, each in its own
+// savepoint (see the package documentation). Readers run alongside on their own
+// connections (WAL). Several processes may share one database file; they serialise on the
+// write lock, waiting up to Options.BusyTimeout. A Store is safe for concurrent use by many
+// goroutines.
 type Store struct {
 	r, w   *sql.DB
 	owned  bool // Open created r and w, and Close closes them
