@@ -7,6 +7,7 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -63,11 +64,16 @@ type Telemetry struct {
 	meter    metric.Meter
 	events   metric.Int64Counter
 	duration metric.Float64Histogram
+
+	// sets caches the attribute set of each (service, outcome) pair, so a measurement
+	// builds none.
+	setsMu sync.RWMutex
+	sets   map[string]map[string]metric.MeasurementOption
 }
 
 // New builds the instruments on the given providers.
 func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Telemetry, error) {
-	t := &Telemetry{tracer: tp.Tracer(ScopeName), meter: mp.Meter(ScopeName)}
+	t := &Telemetry{tracer: tp.Tracer(ScopeName), meter: mp.Meter(ScopeName), sets: map[string]map[string]metric.MeasurementOption{}}
 	var err error
 	if t.events, err = t.meter.Int64Counter(MetricEvents, metric.WithUnit("{event}"),
 		metric.WithDescription("Delivery outcomes by service and outcome.")); err != nil {
@@ -96,10 +102,37 @@ func End(span trace.Span, err error) {
 }
 
 // RecordDelivery counts one delivery outcome of the service and its latency.
+// Nothing is done when no reader collects the instruments.
 func (t *Telemetry) RecordDelivery(ctx context.Context, service, outcome string, d time.Duration) {
-	set := metric.WithAttributeSet(attribute.NewSet(AttrService.String(service), AttrOutcome.String(outcome)))
-	t.events.Add(ctx, 1, set)
-	t.duration.Record(ctx, float64(d)/float64(time.Millisecond), set)
+	ev, dur := t.events.Enabled(ctx), t.duration.Enabled(ctx)
+	if !ev && !dur {
+		return
+	}
+	set := t.set(service, outcome)
+	if ev {
+		t.events.Add(ctx, 1, set)
+	}
+	if dur {
+		t.duration.Record(ctx, float64(d)/float64(time.Millisecond), set)
+	}
+}
+
+// set returns the cached attribute set of (service, outcome).
+func (t *Telemetry) set(service, outcome string) metric.MeasurementOption {
+	t.setsMu.RLock()
+	o, ok := t.sets[service][outcome]
+	t.setsMu.RUnlock()
+	if ok {
+		return o
+	}
+	o = metric.WithAttributeSet(attribute.NewSet(AttrService.String(service), AttrOutcome.String(outcome)))
+	t.setsMu.Lock()
+	defer t.setsMu.Unlock()
+	if t.sets[service] == nil {
+		t.sets[service] = map[string]metric.MeasurementOption{}
+	}
+	t.sets[service][outcome] = o
+	return o
 }
 
 // ObserveGauges registers the queue-depth and breaker-state gauges, read from the callbacks
@@ -161,7 +194,9 @@ func BreakerValue(state string) int64 {
 // CountEvent counts one outcome of the service that had no delivery latency (an event
 // expired or deferred before any call) in MetricEvents.
 func (t *Telemetry) CountEvent(ctx context.Context, service, outcome string) {
-	t.events.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(AttrService.String(service), AttrOutcome.String(outcome))))
+	if t.events.Enabled(ctx) {
+		t.events.Add(ctx, 1, t.set(service, outcome))
+	}
 }
 
 // Child starts a span named name as a child of the span in ctx when that span is recording;

@@ -169,3 +169,23 @@ func TestRecordAddsAFinishedChild(t *testing.T) {
 	assert.Equal(t, codes.Error, s.Status().Code)
 	assert.Contains(t, s.Attributes(), AttrOperation.String("mapping"))
 }
+
+// BenchmarkRecordDelivery is the per-delivery cost of the metrics, with a reader and with
+// none (the instruments report themselves disabled and nothing is built).
+func BenchmarkRecordDelivery(b *testing.B) {
+	for _, withReader := range []bool{true, false} {
+		b.Run(map[bool]string{true: "reader", false: "no-reader"}[withReader], func(b *testing.B) {
+			var opts []sdkmetric.Option
+			if withReader {
+				opts = append(opts, sdkmetric.WithReader(sdkmetric.NewManualReader()))
+			}
+			tel, err := New(sdktrace.NewTracerProvider(), sdkmetric.NewMeterProvider(opts...))
+			require.NoError(b, err)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				tel.RecordDelivery(ctx, "slack", "succeeded", 20*time.Millisecond)
+			}
+		})
+	}
+}
