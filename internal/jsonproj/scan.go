@@ -1,9 +1,13 @@
 package jsonproj
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // Word-at-a-time scanning: eight bytes are tested at once for the bytes that end a plain
-// run, then the word holding one is finished byte by byte.
+// run, and the first such byte is located from the mask; the last bytes of a buffer shorter
+// than a word are tested one by one.
 
 const (
 	lsb = 0x0101010101010101
@@ -25,8 +29,9 @@ func hasLess(x uint64, n byte) uint64 { return (x - lsb*uint64(n)) & ^x & msb }
 func plainRun(b []byte, i int) int {
 	for i+8 <= len(b) {
 		x := binary.LittleEndian.Uint64(b[i:])
-		if hasByte(x, '"')|hasByte(x, '\\')|hasLess(x, 0x20)|(x&msb) != 0 {
-			break
+		if m := hasByte(x, '"') | hasByte(x, '\\') | hasLess(x, 0x20) | (x & msb); m != 0 {
+			// the lowest flagged byte is always a real match (borrows only reach upward)
+			return i + bits.TrailingZeros64(m)/8
 		}
 		i += 8
 	}
@@ -45,8 +50,8 @@ func htmlSafeRun(s string, i int) int {
 	for i+8 <= len(s) {
 		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
 			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if hasByte(x, '"')|hasByte(x, '\\')|hasByte(x, '<')|hasByte(x, '>')|hasByte(x, '&')|hasLess(x, 0x20)|(x&msb) != 0 {
-			break
+		if m := hasByte(x, '"') | hasByte(x, '\\') | hasByte(x, '<') | hasByte(x, '>') | hasByte(x, '&') | hasLess(x, 0x20) | (x & msb); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
 		}
 		i += 8
 	}

@@ -81,3 +81,15 @@ func FuzzAppendStringMatchesEncodingJSON(f *testing.F) {
 		assert.Equal(t, string(want), string(got))
 	})
 }
+
+func FuzzRuns(f *testing.F) {
+	f.Add([]byte("abc\"def\\ghi\x01jkl\x80mno<p>q&r"), 0)
+	f.Add([]byte("\x00\x01\x1f\x20\x21\x7f\x80\xff\"\\<>&aaaaaaaaaaaaaaaa"), 3)
+	f.Fuzz(func(t *testing.T, b []byte, start int) {
+		if start < 0 || start > len(b) {
+			return
+		}
+		assert.Equal(t, naiveRun(b, start, plainStop), plainRun(b, start))
+		assert.Equal(t, naiveRun(b, start, htmlStop), htmlSafeRun(string(b), start))
+	})
+}
