@@ -89,6 +89,9 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) (*Telemetry, error) {
 
 // Start starts a span named name as a child of the span in ctx.
 func (t *Telemetry) Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	if len(attrs) == 0 {
+		return t.tracer.Start(ctx, name)
+	}
 	return t.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
 }
 
@@ -175,6 +178,9 @@ func (t *Telemetry) ObserveGauges(depth func(ctx context.Context) (map[string]in
 func (t *Telemetry) StartUnder(ctx context.Context, parent trace.SpanContext, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
 	if parent.IsValid() {
 		ctx = trace.ContextWithSpanContext(ctx, parent)
+	}
+	if len(attrs) == 0 {
+		return t.tracer.Start(ctx, name)
 	}
 	return t.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
 }
