@@ -223,14 +223,22 @@ func (h *Hub) newEvent(ctx context.Context, in EventData) (*runtime, *store.Even
 		EndpointURL:           rt.svc.BaseURL,
 		RequestMethod:         store.MethodPost,
 		PayloadIn:             doc.payloadIn,
-		PayloadOut:            doc.delivery,
 		TransformationApplied: doc.applied,
-		CanonicalMapping:      doc.canonical,
 		MaxRetries:            rt.policy.MaxRetries(),
 		PriorityLevel:         in.Priority,
 		ChairmanOverride:      in.ChairmanOverride,
 		ExpiresAt:             in.ExpiresAt,
 		IdempotencyKey:        in.IdempotencyKey,
+	}
+	// Each document is stored once: canonical_mapping only when a mapping made it (else it
+	// is payload_in), payload_out only when a delivery mapping made it (else it is the
+	// canonical document). The engine delivers the first of payload_out, canonical_mapping
+	// and payload_in that is set.
+	if rt.mapping != nil {
+		ev.CanonicalMapping = doc.canonical
+	}
+	if rt.delivery != nil {
+		ev.PayloadOut = doc.delivery
 	}
 	return rt, ev, doc, nil
 }
@@ -353,6 +361,16 @@ func compact(p json.RawMessage) json.RawMessage {
 	return b.Bytes()
 }
 
+// deliveryDoc returns the first document that is set.
+func deliveryDoc(docs ...json.RawMessage) json.RawMessage {
+	for _, d := range docs {
+		if len(d) > 0 {
+			return d
+		}
+	}
+	return nil
+}
+
 func isUUID(s string) bool { return uuid.Validate(s) == nil }
 
 // admit applies the async backpressure limit.
@@ -399,7 +417,7 @@ func resultOf(ev *store.Event, dup bool) *ProcessingResult {
 		ServiceName:   ev.ServiceName,
 		Status:        ev.Status,
 		Duplicate:     dup,
-		Canonical:     ev.CanonicalMapping,
+		Canonical:     deliveryDoc(nil, ev.CanonicalMapping, ev.PayloadIn),
 		ResponseCode:  ev.ResponseCode,
 		ResponseTime:  time.Duration(ev.ResponseTimeMS) * time.Millisecond,
 		RetryCount:    ev.RetryCount,

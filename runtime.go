@@ -194,7 +194,7 @@ func (rt *runtime) deliver(ctx context.Context, ev *store.Event) (*connectors.Re
 	if key == "" {
 		key = ev.ID
 	}
-	req := &connectors.Request{Operation: op, Body: ev.PayloadOut, IdempotencyKey: key}
+	req := &connectors.Request{Operation: op, Body: deliveryDoc(ev.PayloadOut, ev.CanonicalMapping, ev.PayloadIn), IdempotencyKey: key}
 	pol := rt.policy
 	if ev.ChairmanOverride {
 		if w := rt.policy.Ready(); w > 0 {
