@@ -36,6 +36,15 @@
 // events of a crashed hub return to the queue when their lease expires. Delivery is
 // at-least-once; connectors forward the idempotency key so remotes can make it once.
 //
+// # The event record
+//
+// Each document is stored once: payload_in is the event as received (compacted);
+// canonical_mapping is the mapped canonical document when the service has a mapping (else
+// the canonical document is payload_in); payload_out is the request body when a delivery
+// mapping made one (else the body is the canonical document). transformation_applied
+// records the rule name, version, fields set and duration; error_details the class,
+// status, vendor code, Retry-After and scrubbed message of the last failed attempt.
+//
 // # Many instances
 //
 // Hubs sharing a PostgreSQL database share the work: claims use FOR UPDATE SKIP LOCKED,
