@@ -101,6 +101,7 @@ type Config struct {
 	// Observers are told of every outcome (optional).
 	Observers []Observer
 	// OnDead is called, in its own goroutine, for every event that went dead (optional).
+	// Stop waits for the calls to return.
 	OnDead func(ev *store.Event, o Outcome)
 }
 
@@ -128,6 +129,7 @@ type Engine struct {
 	workersWG sync.WaitGroup
 	bgWG      sync.WaitGroup
 	recWG     sync.WaitGroup
+	hookWG    sync.WaitGroup // OnDead calls
 
 	stats   Stats
 	nextDue atomic.Int64 // unix nanos of the earliest known retry due time, 0 for none
@@ -311,6 +313,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	close(e.results)
 	e.recWG.Wait()
+	e.hookWG.Wait()
 	e.bgCancel()
 	e.bgWG.Wait()
 	e.hardStop()

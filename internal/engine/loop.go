@@ -360,7 +360,11 @@ func (e *Engine) flush(batch []result) {
 			obs.Observe(o)
 		}
 		if o.Status == store.StatusDead && !o.Lost && e.cfg.OnDead != nil {
-			go e.cfg.OnDead(r.ev, o)
+			e.hookWG.Add(1)
+			go func() {
+				defer e.hookWG.Done()
+				e.cfg.OnDead(r.ev, o)
+			}()
 		}
 	}
 }
