@@ -297,27 +297,44 @@ type HealthReport struct {
 	Services    []ServiceHealth
 }
 
-// ServiceHealth is one service's health.
+// ServiceHealth is one service's health. Window figures come from the hub's live monitor:
+// this hub's delivery outcomes within the service's health_check_config window
+// (Thresholds.WindowSeconds).
 type ServiceHealth struct {
 	ServiceID string
 	Name      string
 	Active    bool
 	Status    store.HealthStatus
+	// Reason says why Status, e.g. "error rate 30.0% at or above critical 25.0%",
+	// "circuit breaker open", "health probe failed: ...".
+	Reason string
 	// Breaker is "closed", "open" or "half-open".
 	Breaker string
-	// ErrorRate is the share of failed attempts among this hub's recent attempts (the
-	// last HealthWindowAttempts), or of failed events in the store window when this hub
-	// made none.
+	// ErrorRate is the share of failed attempts in the window; when the window holds fewer
+	// than Thresholds.MinSamples, the share of failed events among the store's terminal
+	// outcomes of the last HealthWindow (other hubs' deliveries) when there are enough.
 	ErrorRate float64
-	// Attempts is how many recent attempts ErrorRate is over.
+	// Attempts is how many outcomes ErrorRate is over.
 	Attempts int
-	// Latency of succeeded events created in the last HealthWindow, in milliseconds.
+	// Latency of successful attempts in the window (or of succeeded events in the store's
+	// last HealthWindow, as for ErrorRate), in milliseconds.
 	LatencyP50MS, LatencyP95MS, LatencyP99MS float64
 	// QueueDepth counts the service's events by state (all time).
 	QueueDepth map[store.EventStatus]int64
 	// LastError is the last failed attempt seen by this hub (no secrets).
 	LastError   string
 	LastErrorAt time.Time
+	// LastProbe is the last probe through the connector's Check (nil before the first, or
+	// when probes are disabled).
+	LastProbe *ProbeResult
+	// RateLimit is the remote quota last reported in a response (nil when none was).
+	RateLimit *RateLimitHeadroom
+	// Warnings are the early warnings (predictions), each with its evidence and a
+	// recommendation: latency or error-rate anomalies, an error rate climbing toward the
+	// critical threshold, quota exhaustion forecasts, breaker flapping, failing probes.
+	Warnings []HealthWarning
+	// Thresholds are the service's health_check_config after defaults.
+	Thresholds HealthThresholds
 }
 
 // PerformanceMetrics are delivery figures over a time range.
@@ -340,13 +357,25 @@ type ServicePerformance struct {
 	SuccessRate float64
 	// Throughput is events per second over the range.
 	Throughput float64
-	MeanMS     float64
-	P50MS      float64
-	P95MS      float64
-	P99MS      float64
-	StdDevMS   float64
-	// Variation is StdDevMS / MeanMS (0 when the mean is 0).
+	// LatencyCount is how many succeeded events the latency figures are over.
+	LatencyCount int64
+	MeanMS       float64
+	P50MS        float64
+	P95MS        float64
+	P99MS        float64
+	// StdDevMS is the population standard deviation of response times.
+	StdDevMS float64
+	// Variation is the coefficient of variation, StdDevMS / MeanMS (0 when the mean is 0).
 	Variation float64
+	// MeetsVariationTarget reports Variation <= VariationTarget (the seed's "< 2% variance
+	// under normal load"), false when there is no latency.
+	MeetsVariationTarget bool
+	// SLAMS is the service's latency SLA (health_check_config latency_sla_ms; 0 in Overall).
+	SLAMS float64
+	// WithinSLA counts succeeded events that took at most SLAMS; SLAShare is WithinSLA /
+	// LatencyCount (1 when there is no latency).
+	WithinSLA int64
+	SLAShare  float64
 }
 
 // AnalyticsQuery selects analytics rollups.
@@ -361,11 +390,17 @@ type AnalyticsQuery struct {
 
 // Analytics is the answer to GetIntegrationAnalytics.
 type Analytics struct {
-	Period  store.Period
+	Period store.Period
+	// Range is the queried range aligned to period boundaries.
 	Range   TimeRange
 	Rollups []*store.AnalyticsRollup
 	// Totals sums the rollups.
 	Totals AnalyticsTotals
+	// Previous sums the rollups of the range of the same length just before Range.
+	Previous AnalyticsTotals
+	// Trends compares each service's totals over Range with the previous range, ordered by
+	// service name.
+	Trends []AnalyticsTrend
 }
 
 // AnalyticsTotals sum rollups.
@@ -376,6 +411,27 @@ type AnalyticsTotals struct {
 	Cost                        float64
 	// ErrorRate is Failures / Events (0 when none).
 	ErrorRate float64
+	// AvgResponseTimeMS averages the rollups' response time weighted by their successes.
+	AvgResponseTimeMS float64
+	// UptimePercent is the mean of the rollups' uptime (100 when there are none).
+	UptimePercent float64
+}
+
+// AnalyticsTrend compares one service's figures over the queried range with the range of
+// the same length before it.
+type AnalyticsTrend struct {
+	ServiceID, ServiceName string
+	Current, Previous      AnalyticsTotals
+	// EventsChange is the relative change of the event count ((current - previous) /
+	// previous); 0 when Direction is TrendNew.
+	EventsChange float64
+	// ErrorRateChange and AvgResponseChangeMS are absolute differences, current - previous.
+	ErrorRateChange     float64
+	AvgResponseChangeMS float64
+	// Direction is TrendWorsening (error rate up one point or more, or, with the error rate
+	// steady, average response time up 10% or more), TrendImproving (the reverse),
+	// TrendSteady, or TrendNew when the previous range had no events.
+	Direction string
 }
 
 // RetryResult reports RetryFailedIntegration.

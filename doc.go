@@ -66,6 +66,66 @@
 // Typed errors carry data for errors.As: *[ConfigError] names the bad field,
 // *[ContractViolationError] lists the violations.
 //
+// # Monitoring
+//
+// Every delivery outcome feeds a per-service health monitor as it is recorded: a rolling
+// window (health_check_config window_seconds, default 300) of outcomes and latencies, the
+// primary endpoint's breaker (through the policy's state listener), the remote quota read
+// from each response's rate-limit headers, and a probe through the connector's Check every
+// interval_seconds (default 30; negative disables). The status is judged on each of these:
+// unhealthy when the breaker is open or the error rate or p95 latency reaches its critical
+// threshold (error_rate_critical 0.25, latency_p95_critical_ms 10000), degraded when
+// half-open or at a warning threshold (0.05, 2000 ms) or when a probe fails, unknown with
+// fewer than min_samples (5) outcomes and no probe. [Hub.Subscribe] delivers each change
+// as it is judged (BenchmarkHealthPropagation: well under a millisecond from the failing
+// response). Each change is stored as integration_health_metrics rows (error_rate and
+// response_time with their thresholds and status, rate_limit_headroom when known, with
+// incident_triggered and the recovery actions taken or recommended); each probe as an
+// availability row.
+//
+// Early warnings, reported with their evidence and a recommendation in
+// [ServiceHealth].Warnings: latency_anomaly and error_rate_anomaly (EWMA baseline, z-score
+// beyond 4 for two buckets in a row), error_rate_trend (least-squares slope reaching
+// error_rate_critical within a window), quota_exhaustion (linear forecast of the remaining
+// quota before its reset), breaker_flapping (three openings in ten minutes),
+// probe_failing.
+//
+// [Hub.GetPerformanceMetrics] and [Hub.GetIntegrationAnalytics] aggregate in the store
+// (SQL for SQLite and PostgreSQL). The analytics rollup job (Config.RollupInterval) upserts
+// the current and previous hour and day of every service; a query rolls up its range and
+// the previous one first. Uptime is the share of passed probes in the period (the
+// succeeded share of outcomes when there were none); cost is CostPerCall times events.
+//
+// # Telemetry
+//
+// The hub uses Config.TracerProvider and Config.MeterProvider (instrumentation scope
+// "github.com/ehg/hub").
+//
+// Spans:
+//   - hub.process_event: one ProcessIntegrationEvent call. Attributes hub.service,
+//     hub.operation; at the end hub.event.id, hub.service.id, hub.status (the event's
+//     status), hub.retry_count. Errors are recorded (status Error, exception event).
+//   - hub.validate and hub.transform: children covering the event pipeline, which checks
+//     the payload, validates the contracts and applies the mappings in one fused pass, so
+//     both span that pass (attribute hub.fused=true); the span of the failing step carries
+//     the error; hub.transform is absent without a mapping or when the payload or input
+//     contract failed first.
+//   - hub.persist: the child that stores the event.
+//   - hub.deliver: one delivery attempt by a worker, a child of hub.process_event when the
+//     caller waits (Sync), else a root span. Attributes hub.service, hub.service.id,
+//     hub.operation, hub.event.id, hub.retry_count (before the attempt), hub.status
+//     ("succeeded" or the error class: transient, rate-limited, permanent, rejected, canceled),
+//     http.response.status_code when a response arrived.
+//
+// Metrics:
+//   - hub.events (counter, {event}): outcomes by hub.service and hub.outcome (succeeded,
+//     retrying, failed, dead, expired, deferred).
+//   - hub.delivery.duration (histogram, ms): attempt latency by hub.service and hub.outcome.
+//   - hub.queue.depth (gauge, {event}): events by hub.status, counted by the store at each
+//     collection.
+//   - hub.breaker.state (gauge): each service's primary breaker by hub.service: 0 closed,
+//     1 half-open, 2 open.
+//
 // # Testing
 //
 // Package hubtest starts hubs for tests and provides Sink, a stand-in remote that counts

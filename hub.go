@@ -16,7 +16,9 @@ import (
 	"github.com/ehg/hub/connectors/builtin"
 	"github.com/ehg/hub/contract"
 	"github.com/ehg/hub/internal/engine"
+	"github.com/ehg/hub/internal/health"
 	"github.com/ehg/hub/internal/seal"
+	"github.com/ehg/hub/internal/telemetry"
 	"github.com/ehg/hub/store"
 	"github.com/ehg/hub/store/memory"
 )
@@ -39,6 +41,11 @@ type Hub struct {
 	names map[string]string
 
 	recent *recentOutcomes
+
+	mon       *health.Monitor      // live health of every service
+	tel       *telemetry.Telemetry // spans and metrics
+	spans     parentSpans          // hub.process_event spans of sync events awaiting delivery
+	gaugesOff func() error
 
 	started   atomic.Bool
 	closed    atomic.Bool
@@ -95,6 +102,9 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 	if h.reg == nil {
 		h.reg = builtin.NewRegistry()
 	}
+	if err := h.initMonitoring(); err != nil {
+		return nil, err
+	}
 	if cfg.InstanceID == "" {
 		host, _ := os.Hostname()
 		var b [4]byte
@@ -146,6 +156,7 @@ func (h *Hub) Start(ctx context.Context) error {
 		cancel()
 		return err
 	}
+	h.startMonitoring(bg)
 	h.bgWG.Add(1)
 	go h.refreshLoop(bg)
 	if h.cfg.RollupInterval > 0 {
@@ -178,6 +189,9 @@ func (h *Hub) Close(ctx context.Context) error {
 		h.byID = map[string]*runtime{}
 		h.names = map[string]string{}
 		h.mu.Unlock()
+		if h.gaugesOff != nil {
+			err = errors.Join(err, h.gaugesOff())
+		}
 		if h.ownsStore {
 			if c, ok := h.st.(interface{ Close() error }); ok {
 				err = errors.Join(err, c.Close())

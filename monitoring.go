@@ -9,29 +9,27 @@ import (
 	"time"
 
 	"github.com/ehg/hub/internal/engine"
-	"github.com/ehg/hub/resilience"
+	"github.com/ehg/hub/internal/health"
 	"github.com/ehg/hub/store"
 )
 
-// Health settings.
+// Monitoring settings.
 const (
-	// HealthWindow is the span of store figures (latency, failed events) a health report
-	// covers.
+	// HealthWindow is the span of store figures (latency, terminal outcomes) a health report
+	// falls back on for a service this hub has not delivered to within its health window
+	// (another hub sharing the store did).
 	HealthWindow = 15 * time.Minute
 	// HealthWindowAttempts is how many of this hub's most recent attempts per service the
-	// error rate is computed over.
+	// escalation records' error rate is computed over.
 	HealthWindowAttempts = 200
-	// HealthStatusAttempts is how many of the latest attempts the status is judged on, so
-	// that a recovered service reads healthy again quickly.
-	HealthStatusAttempts = 20
-	// DegradedErrorRate and UnhealthyErrorRate are the error rates (over the latest
-	// HealthStatusAttempts) from which a service is degraded or unhealthy.
-	DegradedErrorRate  = 0.05
-	UnhealthyErrorRate = 0.25
+	// VariationTarget is the coefficient of variation of response times (standard deviation
+	// over mean) the seed expects under normal load ("< 2% variance"); performance reports
+	// say whether each service meets it.
+	VariationTarget = 0.02
 )
 
 // recentOutcomes keeps, per service, a ring of the latest attempts (success or failure) and
-// the last error: the live half of health, fed by the engine's observer hook.
+// the last error, fed by the engine's observer hook.
 type recentOutcomes struct {
 	mu sync.Mutex
 	by map[string]*ring
@@ -81,36 +79,11 @@ func (r *recentOutcomes) rate(serviceID string) (float64, int) {
 	return float64(g.failed) / float64(g.n), g.n
 }
 
-// latest returns the failed share of the latest n attempts.
-func (r *recentOutcomes) latest(serviceID string, n int) float64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	g := r.by[serviceID]
-	if g == nil || g.n == 0 {
-		return 0
-	}
-	n = min(n, g.n)
-	failed := 0
-	for i := 1; i <= n; i++ {
-		if g.fails[(g.next-i+HealthWindowAttempts)%HealthWindowAttempts] {
-			failed++
-		}
-	}
-	return float64(failed) / float64(n)
-}
-
-func (r *recentOutcomes) last(serviceID string) (string, time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if g := r.by[serviceID]; g != nil {
-		return g.lastErr, g.lastAt
-	}
-	return "", time.Time{}
-}
-
 // observe is the engine's observer hook: every recorded attempt feeds the live health
-// figures. Deferred attempts (nothing reached the service) are not counted.
+// monitor and the delivery metrics. Deferred attempts (nothing reached the service) count
+// only in the metrics.
 func (h *Hub) observe(o engine.Outcome) {
+	h.observeHealth(o)
 	if !o.Attempted || o.Lost {
 		return
 	}
@@ -118,11 +91,17 @@ func (h *Hub) observe(o engine.Outcome) {
 }
 
 // GetIntegrationHealth reports the health of the service named by serviceID (ID or name),
-// or of every service when it is "": status, breaker state, error rate over this hub's
-// recent attempts (the status is judged on the latest HealthStatusAttempts), latency percentiles of the last HealthWindow from the store, queue depth
-// by state, and the last error. Status: unhealthy when the breaker is open or the error rate
-// reaches UnhealthyErrorRate; degraded from DegradedErrorRate or when the breaker is
-// half-open; unknown when inactive or nothing was attempted; healthy otherwise.
+// or of every service when it is "".
+//
+// Status, reason, error rate and latency percentiles come from the live monitor: the
+// outcomes of this hub's deliveries within the service's health_check_config window,
+// judged against its thresholds (error rate and p95 latency, warning and critical), its
+// breaker (open: unhealthy, half-open: degraded) and its last probe. A service with too few
+// outcomes in the window is judged on the store's outcomes of the last HealthWindow (other
+// hubs' deliveries), then on its last probe, else it is unknown; an inactive service is
+// unknown. The report adds the queue depth by state, the last probe, the rate-limit
+// headroom, the last error and the early warnings (predictions with evidence and
+// recommendations).
 //
 // Errors: ErrUnknownService; store errors.
 func (h *Hub) GetIntegrationHealth(ctx context.Context, serviceID string) (*HealthReport, error) {
@@ -167,41 +146,65 @@ func (h *Hub) serviceHealth(ctx context.Context, rt *runtime, now time.Time) (Se
 		return sh, mapStoreErr(err)
 	}
 	sh.QueueDepth = counts
-	stats, err := h.st.EventStats(ctx, store.StatsParams{ServiceID: rt.svc.ID, From: now.Add(-HealthWindow), To: now.Add(time.Second)})
-	if err != nil {
-		return sh, mapStoreErr(err)
+	live, ok := h.mon.Report(rt.svc.ID)
+	cfg, _ := h.mon.Config(rt.svc.ID)
+	if !ok {
+		// not monitored yet (a runtime built before monitoring started): judge from scratch
+		cfg = health.Config{}.WithDefaults()
+		live = health.Report{Status: store.HealthUnknown, Breaker: sh.Breaker}
 	}
-	var st store.EventStats
-	if len(stats) > 0 {
-		st = stats[0]
+	sh.Thresholds = thresholdsOf(cfg)
+	sh.Status, sh.Reason = live.Status, live.Reason
+	sh.ErrorRate, sh.Attempts = live.ErrorRate, int(live.Samples)
+	sh.LatencyP50MS, sh.LatencyP95MS, sh.LatencyP99MS = live.P50MS, live.P95MS, live.P99MS
+	sh.LastError, sh.LastErrorAt = live.LastError, live.LastErrorAt
+	if p := live.LastProbe; p != nil {
+		sh.LastProbe = &ProbeResult{At: p.At, OK: p.OK, Latency: p.Latency, Error: p.Err}
 	}
-	sh.LatencyP50MS, sh.LatencyP95MS, sh.LatencyP99MS = st.Latency.P50, st.Latency.P95, st.Latency.P99
-	sh.ErrorRate, sh.Attempts = h.recent.rate(rt.svc.ID)
-	judged := h.recent.latest(rt.svc.ID, HealthStatusAttempts)
-	if sh.Attempts == 0 {
-		// No attempt by this hub: judge from the store window (terminal outcomes).
+	if q := live.RateLimit; q != nil {
+		sh.RateLimit = &RateLimitHeadroom{Remaining: q.Remaining, Limit: q.Limit, Reset: q.Reset, ObservedAt: q.ObservedAt}
+	} else if q := rt.policy.Headroom(); q.Limit > 0 && q.Remaining >= 0 {
+		// the adaptive limiter's estimate (it also counts calls sent since the last response)
+		sh.RateLimit = &RateLimitHeadroom{Remaining: q.Remaining, Limit: q.Limit, Reset: q.Reset, ObservedAt: q.ObservedAt}
+	}
+	for _, w := range live.Warnings {
+		sh.Warnings = append(sh.Warnings, HealthWarning{Kind: w.Kind, Message: w.Message, Recommendation: w.Recommendation, Evidence: w.Evidence, At: w.At})
+	}
+	if live.Samples < int64(cfg.MinSamples) {
+		// Too few outcomes by this hub: other hubs may have delivered; judge the store's.
+		stats, err := h.st.EventStats(ctx, store.StatsParams{ServiceID: rt.svc.ID, From: now.Add(-HealthWindow), To: now.Add(time.Second)})
+		if err != nil {
+			return sh, mapStoreErr(err)
+		}
+		var st store.EventStats
+		if len(stats) > 0 {
+			st = stats[0]
+		}
 		ok := st.ByStatus[store.StatusSucceeded]
 		bad := st.ByStatus[store.StatusFailed] + st.ByStatus[store.StatusDead]
-		if ok+bad > 0 {
-			sh.ErrorRate = float64(bad) / float64(ok+bad)
-			sh.Attempts = int(ok + bad)
-			judged = sh.ErrorRate
+		if ok+bad >= int64(cfg.MinSamples) {
+			sh.ErrorRate, sh.Attempts = float64(bad)/float64(ok+bad), int(ok+bad)
+			sh.LatencyP50MS, sh.LatencyP95MS, sh.LatencyP99MS = st.Latency.P50, st.Latency.P95, st.Latency.P99
+			var probe *health.ProbeResult
+			if live.LastProbe != nil {
+				probe = live.LastProbe
+			}
+			sh.Status, sh.Reason = health.Evaluate(cfg, ok+bad, bad, st.Latency.P95, live.Breaker, probe)
+			sh.Reason = "store, last " + HealthWindow.String() + ": " + sh.Reason
 		}
 	}
-	sh.LastError, sh.LastErrorAt = h.recent.last(rt.svc.ID)
-	switch state := rt.policy.State(); {
-	case !rt.svc.IsActive:
-		sh.Status = store.HealthUnknown
-	case state == resilience.StateOpen || judged >= UnhealthyErrorRate && sh.Attempts > 0:
-		sh.Status = store.HealthUnhealthy
-	case state == resilience.StateHalfOpen || judged >= DegradedErrorRate && sh.Attempts > 0:
-		sh.Status = store.HealthDegraded
-	case sh.Attempts == 0:
-		sh.Status = store.HealthUnknown
-	default:
-		sh.Status = store.HealthHealthy
+	if !rt.svc.IsActive {
+		sh.Status, sh.Reason = store.HealthUnknown, "service disabled"
 	}
 	return sh, nil
+}
+
+func thresholdsOf(c health.Config) HealthThresholds {
+	return HealthThresholds{
+		WindowSeconds: c.WindowSeconds, ErrorRateWarning: c.ErrorRateWarning, ErrorRateCritical: c.ErrorRateCritical,
+		LatencyP95WarningMS: c.LatencyP95WarningMS, LatencyP95CriticalMS: c.LatencyP95CriticalMS,
+		LatencySLAMS: c.LatencySLAMS, MinSamples: c.MinSamples, ProbeIntervalSeconds: int(c.Interval() / time.Second),
+	}
 }
 
 func healthRank(s store.HealthStatus) int {
@@ -239,11 +242,24 @@ func (r TimeRange) resolve(now time.Time, def time.Duration) (TimeRange, error) 
 	return r, nil
 }
 
-// GetPerformanceMetrics reports, per service and overall, the events created in r:
-// counts, success rate, throughput (events per second over the range), and the latency of
-// succeeded events (mean, p50/p95/p99, standard deviation and its ratio to the mean). All
-// figures are aggregated by the store. Overall percentiles are the largest of the
-// services'. Errors: ErrInvalidInput for an empty range; store errors.
+// slaOf returns the latency SLA of a service in whole milliseconds (health_check_config
+// latency_sla_ms, default health.DefaultLatencySLAMS).
+func (h *Hub) slaOf(serviceID string) int64 {
+	c, ok := h.mon.Config(serviceID)
+	if !ok {
+		c = health.Config{}.WithDefaults()
+	}
+	return int64(math.Round(c.LatencySLAMS))
+}
+
+// GetPerformanceMetrics reports, per service and overall, the events created in r: counts,
+// success rate, throughput (events per second over the range), the latency of succeeded
+// events (mean, p50/p95/p99), the share of them within the service's latency SLA
+// (health_check_config latency_sla_ms), and the spread of response times: the population
+// standard deviation and the coefficient of variation (standard deviation / mean), with
+// whether it meets VariationTarget. All figures are aggregated by the store. Overall
+// percentiles are the largest of the services'; its mean and spread pool every succeeded
+// event. Errors: ErrInvalidInput for an empty range; store errors.
 func (h *Hub) GetPerformanceMetrics(ctx context.Context, r TimeRange) (*PerformanceMetrics, error) {
 	r, err := r.resolve(h.cfg.Clock(), time.Hour)
 	if err != nil {
@@ -253,34 +269,58 @@ func (h *Hub) GetPerformanceMetrics(ctx context.Context, r TimeRange) (*Performa
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
+	// One more aggregate per distinct SLA counts the events within it.
+	within := map[string]int64{}
+	slas := map[int64][]string{}
+	for _, s := range stats {
+		sla := h.slaOf(s.ServiceID)
+		slas[sla] = append(slas[sla], s.ServiceID)
+	}
+	for sla, ids := range slas {
+		ws, err := h.st.EventStats(ctx, store.StatsParams{From: r.From, To: r.To, WithinMS: max(sla, 1)})
+		if err != nil {
+			return nil, mapStoreErr(err)
+		}
+		for _, w := range ws {
+			if slices.Contains(ids, w.ServiceID) {
+				within[w.ServiceID] = w.Latency.Within
+			}
+		}
+	}
 	secs := r.To.Sub(r.From).Seconds()
 	pm := &PerformanceMetrics{Range: r}
 	var sum, sumSq float64
-	var n int64
 	for _, s := range stats {
 		sp := perf(s, secs)
+		sp.SLAMS = float64(h.slaOf(s.ServiceID))
+		sp.WithinSLA = within[s.ServiceID]
+		sp.SLAShare = share(sp.WithinSLA, sp.LatencyCount)
 		pm.Services = append(pm.Services, sp)
 		o := &pm.Overall
 		o.Events += sp.Events
 		o.Succeeded += sp.Succeeded
 		o.Failed += sp.Failed
 		o.Retried += sp.Retried
+		o.WithinSLA += sp.WithinSLA
+		o.LatencyCount += sp.LatencyCount
 		o.P50MS, o.P95MS, o.P99MS = max(o.P50MS, sp.P50MS), max(o.P95MS, sp.P95MS), max(o.P99MS, sp.P99MS)
 		c := float64(s.Latency.Count)
 		sum += s.Latency.Mean * c
 		sumSq += (s.Latency.StdDev*s.Latency.StdDev + s.Latency.Mean*s.Latency.Mean) * c
-		n += s.Latency.Count
 	}
 	o := &pm.Overall
 	o.ServiceName = "*"
 	o.SuccessRate = rate(o.Succeeded, o.Failed)
 	o.Throughput = float64(o.Events) / secs
-	if n > 0 {
-		o.MeanMS = sum / float64(n)
-		o.StdDevMS = math.Sqrt(max(0, sumSq/float64(n)-o.MeanMS*o.MeanMS))
+	o.SLAShare = share(o.WithinSLA, o.LatencyCount)
+	if o.LatencyCount > 0 {
+		n := float64(o.LatencyCount)
+		o.MeanMS = sum / n
+		o.StdDevMS = math.Sqrt(max(0, sumSq/n-o.MeanMS*o.MeanMS))
 		if o.MeanMS > 0 {
 			o.Variation = o.StdDevMS / o.MeanMS
 		}
+		o.MeetsVariationTarget = o.Variation <= VariationTarget
 	}
 	return pm, nil
 }
@@ -292,13 +332,14 @@ func perf(s store.EventStats, secs float64) ServicePerformance {
 		Failed:    s.ByStatus[store.StatusFailed] + s.ByStatus[store.StatusDead],
 		Retried:   s.Retried,
 		MeanMS:    s.Latency.Mean, P50MS: s.Latency.P50, P95MS: s.Latency.P95, P99MS: s.Latency.P99,
-		StdDevMS: s.Latency.StdDev,
+		StdDevMS: s.Latency.StdDev, LatencyCount: s.Latency.Count,
 	}
 	sp.SuccessRate = rate(sp.Succeeded, sp.Failed)
 	sp.Throughput = float64(sp.Events) / secs
 	if sp.MeanMS > 0 {
 		sp.Variation = sp.StdDevMS / sp.MeanMS
 	}
+	sp.MeetsVariationTarget = sp.LatencyCount > 0 && sp.Variation <= VariationTarget
 	return sp
 }
 
@@ -309,9 +350,20 @@ func rate(ok, bad int64) float64 {
 	return float64(ok) / float64(ok+bad)
 }
 
-// GetIntegrationAnalytics rolls up the queried range (idempotently: re-running replaces
-// the same rows) and returns the stored rollups with their totals. Period defaults to hours;
-// the range defaults to the last 24 periods. Errors: ErrUnknownService, ErrInvalidInput
+// share returns part/whole, 1 when whole is 0.
+func share(part, whole int64) float64 {
+	if whole == 0 {
+		return 1
+	}
+	return float64(part) / float64(whole)
+}
+
+// GetIntegrationAnalytics rolls up the queried range and the range of the same length just
+// before it (idempotently: re-running replaces the same rows of integration_analytics),
+// and returns the stored rollups of the range with their totals, the previous range's
+// totals, and each service's trend between the two. Period defaults to hours; the range
+// defaults to the last 24 periods; both ends are aligned down to period boundaries (an
+// unaligned end includes its partial period). Errors: ErrUnknownService, ErrInvalidInput
 // (unknown period, empty range), store errors.
 func (h *Hub) GetIntegrationAnalytics(ctx context.Context, q AnalyticsQuery) (*Analytics, error) {
 	if q.Period == "" {
@@ -333,30 +385,122 @@ func (h *Hub) GetIntegrationAnalytics(ctx context.Context, q AnalyticsQuery) (*A
 		serviceID = rt.svc.ID
 	}
 	from := q.Period.Truncate(r.From)
-	if _, err := h.rollup(ctx, serviceID, q.Period, from, r.To); err != nil {
+	to := q.Period.Truncate(r.To)
+	if to.Before(r.To) {
+		to = to.Add(q.Period.Duration())
+	}
+	prevFrom := from.Add(-to.Sub(from))
+	if _, err := h.rollup(ctx, serviceID, q.Period, prevFrom, to); err != nil {
 		return nil, err
 	}
-	rolls, err := h.st.ListAnalytics(ctx, store.AnalyticsFilter{ServiceID: serviceID, Period: q.Period, From: from, To: r.To, Page: store.Page{Limit: store.MaxPageLimit}})
+	list := func(from, to time.Time) ([]*store.AnalyticsRollup, error) {
+		rolls, err := h.st.ListAnalytics(ctx, store.AnalyticsFilter{ServiceID: serviceID, Period: q.Period, From: from, To: to, Page: store.Page{Limit: store.MaxPageLimit}})
+		return rolls, mapStoreErr(err)
+	}
+	rolls, err := list(from, to)
 	if err != nil {
-		return nil, mapStoreErr(err)
+		return nil, err
 	}
-	a := &Analytics{Period: q.Period, Range: TimeRange{From: from, To: r.To}, Rollups: rolls}
+	prev, err := list(prevFrom, from)
+	if err != nil {
+		return nil, err
+	}
+	a := &Analytics{Period: q.Period, Range: TimeRange{From: from, To: to}, Rollups: rolls,
+		Totals: totalsOf(rolls), Previous: totalsOf(prev)}
+	type pair struct{ cur, prev []*store.AnalyticsRollup }
+	by := map[string]*pair{}
+	names := map[string]string{}
 	for _, x := range rolls {
-		a.Totals.Events += x.TotalEvents
-		a.Totals.Successes += x.Successes
-		a.Totals.Failures += x.Failures
-		a.Totals.DataVolumeBytes += x.DataVolumeBytes
-		a.Totals.ChairmanInterventions += x.ChairmanInterventions
-		a.Totals.Cost += x.Cost
+		if by[x.ServiceID] == nil {
+			by[x.ServiceID] = &pair{}
+		}
+		by[x.ServiceID].cur = append(by[x.ServiceID].cur, x)
+		names[x.ServiceID] = x.ServiceName
 	}
-	if a.Totals.Events > 0 {
-		a.Totals.ErrorRate = float64(a.Totals.Failures) / float64(a.Totals.Events)
+	for _, x := range prev {
+		if by[x.ServiceID] == nil {
+			by[x.ServiceID] = &pair{}
+		}
+		by[x.ServiceID].prev = append(by[x.ServiceID].prev, x)
+		names[x.ServiceID] = x.ServiceName
 	}
+	for id, p := range by {
+		a.Trends = append(a.Trends, trendOf(id, names[id], totalsOf(p.cur), totalsOf(p.prev)))
+	}
+	slices.SortFunc(a.Trends, func(x, y AnalyticsTrend) int { return compareStrings(x.ServiceName, y.ServiceName) })
 	return a, nil
 }
 
+// totalsOf sums rollups: the average response time is weighted by successes, uptime is the
+// mean of the rollups' uptime (100 when none).
+func totalsOf(rolls []*store.AnalyticsRollup) AnalyticsTotals {
+	var t AnalyticsTotals
+	var latSum, upSum float64
+	for _, x := range rolls {
+		t.Events += x.TotalEvents
+		t.Successes += x.Successes
+		t.Failures += x.Failures
+		t.DataVolumeBytes += x.DataVolumeBytes
+		t.ChairmanInterventions += x.ChairmanInterventions
+		t.Cost += x.Cost
+		latSum += x.AvgResponseTimeMS * float64(x.Successes)
+		upSum += x.UptimePercent
+	}
+	t.UptimePercent = 100
+	if len(rolls) > 0 {
+		t.UptimePercent = upSum / float64(len(rolls))
+	}
+	if t.Events > 0 {
+		t.ErrorRate = float64(t.Failures) / float64(t.Events)
+	}
+	if t.Successes > 0 {
+		t.AvgResponseTimeMS = latSum / float64(t.Successes)
+	}
+	return t
+}
+
+// Trend directions.
+const (
+	TrendImproving = "improving"
+	TrendWorsening = "worsening"
+	TrendSteady    = "steady"
+	TrendNew       = "new"
+)
+
+// trendSignificance is the smallest change that moves a trend off steady: one percentage
+// point of error rate, or ten percent of average response time.
+const (
+	trendErrorRate = 0.01
+	trendLatency   = 0.10
+)
+
+func trendOf(id, name string, cur, prev AnalyticsTotals) AnalyticsTrend {
+	t := AnalyticsTrend{ServiceID: id, ServiceName: name, Current: cur, Previous: prev, Direction: TrendSteady}
+	if prev.Events == 0 {
+		t.Direction = TrendNew
+		return t
+	}
+	t.EventsChange = float64(cur.Events-prev.Events) / float64(prev.Events)
+	t.ErrorRateChange = cur.ErrorRate - prev.ErrorRate
+	t.AvgResponseChangeMS = cur.AvgResponseTimeMS - prev.AvgResponseTimeMS
+	latRel := 0.0
+	if prev.AvgResponseTimeMS > 0 {
+		latRel = t.AvgResponseChangeMS / prev.AvgResponseTimeMS
+	}
+	switch {
+	case cur.Events == 0:
+		t.Direction = TrendSteady
+	case t.ErrorRateChange >= trendErrorRate || (t.ErrorRateChange > -trendErrorRate && latRel >= trendLatency):
+		t.Direction = TrendWorsening
+	case t.ErrorRateChange <= -trendErrorRate || latRel <= -trendLatency:
+		t.Direction = TrendImproving
+	}
+	return t
+}
+
 // rollup computes the analytics rows of every period bucket in [from, to) from the store's
-// event volume and upserts them. Uptime is the succeeded share of terminal outcomes (100
+// event volume and upserts them. Uptime is the share of passed probes recorded in the
+// bucket (availability health metrics), else the succeeded share of terminal outcomes (100
 // when none); cost is the service's cost per call times its events.
 func (h *Hub) rollup(ctx context.Context, serviceID string, p store.Period, from, to time.Time) (int, error) {
 	buckets, err := h.st.EventVolume(ctx, store.VolumeParams{ServiceID: serviceID, From: p.Truncate(from), To: to, Period: p})
@@ -381,7 +525,14 @@ func (h *Hub) rollup(ctx context.Context, serviceID string, p store.Period, from
 		if b.Total > 0 {
 			r.ErrorRate = float64(b.Failed) / float64(b.Total)
 		}
-		if b.Succeeded+b.Failed > 0 {
+		probes, err := h.st.ListHealthMetrics(ctx, store.HealthMetricFilter{ServiceID: b.ServiceID, MetricType: store.MetricAvailability,
+			From: b.Start, To: b.Start.Add(p.Duration()), Page: store.Page{Limit: store.MaxPageLimit}})
+		if err != nil {
+			return 0, mapStoreErr(err)
+		}
+		if up, ok := health.Uptime(probes); ok {
+			r.UptimePercent = up
+		} else if b.Succeeded+b.Failed > 0 {
 			r.UptimePercent = 100 * float64(b.Succeeded) / float64(b.Succeeded+b.Failed)
 		}
 		rolls = append(rolls, r)

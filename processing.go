@@ -9,10 +9,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ehg/hub/contract"
 	"github.com/ehg/hub/internal/engine"
 	"github.com/ehg/hub/internal/pipeline"
+	"github.com/ehg/hub/internal/telemetry"
 	"github.com/ehg/hub/resilience"
 	"github.com/ehg/hub/store"
 )
@@ -34,6 +36,17 @@ import (
 // ErrCircuitOpen (the breaker is open: the event waits), ErrServiceDisabled (the service is
 // inactive: the event waits), and the context's error when ctx ended while waiting.
 func (h *Hub) ProcessIntegrationEvent(ctx context.Context, in EventData) (*ProcessingResult, error) {
+	ctx, span := h.tel.Start(ctx, telemetry.SpanProcess)
+	if span.IsRecording() {
+		span.SetAttributes(telemetry.AttrService.String(in.Service), telemetry.AttrOperation.String(in.Operation))
+	}
+	res, err := h.processEvent(ctx, in)
+	endProcessSpan(span, res, err)
+	return res, err
+}
+
+// processEvent is ProcessIntegrationEvent inside its hub.process_event span.
+func (h *Hub) processEvent(ctx context.Context, in EventData) (*ProcessingResult, error) {
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -57,7 +70,14 @@ func (h *Hub) ProcessIntegrationEvent(ctx context.Context, in EventData) (*Proce
 		watch, stop = h.eng.Watch(ev.ID)
 	}
 	defer stop()
-	stored, created, err := h.st.InsertEvent(ctx, ev)
+	if sc := trace.SpanContextFromContext(ctx); in.Mode == Sync && sc.IsValid() {
+		// the worker's hub.deliver span joins this trace
+		h.spans.put(ev.ID, sc)
+		defer h.spans.drop(ev.ID)
+	}
+	pctx, ps := h.tel.Child(ctx, telemetry.SpanPersist)
+	stored, created, err := h.st.InsertEvent(pctx, ev)
+	telemetry.End(ps, err)
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
@@ -256,7 +276,9 @@ type prepared struct {
 // contract, mapping, canonical contract, delivery mapping) and maps its failures to the
 // hub's errors.
 func (h *Hub) run(ctx context.Context, rt *runtime, payload json.RawMessage) (*prepared, error) {
+	start := time.Now()
 	res, err := rt.pipe.Run(ctx, payload)
+	h.pipelineSpans(ctx, rt, start, err)
 	if err != nil {
 		return nil, h.pipelineErr(ctx, rt, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
@@ -72,12 +73,17 @@ type runtime struct {
 	// compiled pass over each event (internal/pipeline).
 	pipe    *pipeline.Pipeline
 	secrets []string
+	// quota feeds a response's rate-limit headers to the health monitor's forecast.
+	quota func(http.Header)
+	// unwatch stops feeding the policy's breaker transitions to the health monitor.
+	unwatch func()
 }
 
 // buildRuntime compiles svc (whose authentication_config is sealed) with the given sources.
 // Errors are *ConfigError naming the field.
 func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta serviceMeta, src sources) (*runtime, error) {
 	rt := &runtime{svc: svc, meta: meta, conns: map[string]connectors.Connector{}, secrets: seal.Secrets(plainAuth)}
+	rt.quota = func(hdr http.Header) { h.observeQuota(svc.ID, hdr) }
 	if _, ok := h.reg.Lookup(svc.ConnectorKind); !ok {
 		return nil, configErr("IntegrationConfig.Connector", fmt.Sprintf("unknown connector kind %q (known: %v)", svc.ConnectorKind, h.reg.Kinds()), nil)
 	}
@@ -172,6 +178,9 @@ func resilienceField(err error) string {
 }
 
 func (rt *runtime) close(ctx context.Context) {
+	if rt.unwatch != nil {
+		rt.unwatch()
+	}
 	for _, c := range rt.conns {
 		if cl, ok := c.(connectors.Closer); ok {
 			_ = cl.Close(ctx)
@@ -210,10 +219,12 @@ func (rt *runtime) deliver(ctx context.Context, ev *store.Event) (*connectors.Re
 		resp, err := c.Invoke(ctx, req)
 		if err == nil && resp != nil {
 			pol.Observe(resp.StatusCode, resp.Header)
+			rt.quota(resp.Header)
 		} else {
 			var ce *connectors.Error
 			if errors.As(err, &ce) && ce.StatusCode != 0 {
 				pol.Observe(ce.StatusCode, ce.Header)
+				rt.quota(ce.Header)
 			}
 		}
 		return resp, err
@@ -245,7 +256,7 @@ func (t *targets) Target(ctx context.Context, serviceID string) (engine.Target, 
 	if err != nil {
 		return nil, err
 	}
-	return engineTarget{rt}, nil
+	return engineTarget{rt: rt, h: (*Hub)(t)}, nil
 }
 
 func (t *targets) Excluded() []string {
@@ -261,10 +272,17 @@ func (t *targets) Excluded() []string {
 	return ids
 }
 
-type engineTarget struct{ rt *runtime }
+type engineTarget struct {
+	rt *runtime
+	h  *Hub
+}
 
+// Deliver performs one attempt inside a hub.deliver span.
 func (e engineTarget) Deliver(ctx context.Context, ev *store.Event) (*connectors.Response, error) {
-	return e.rt.deliver(ctx, ev)
+	ctx, span := e.h.startDeliverSpan(ctx, e.rt, ev)
+	resp, err := e.rt.deliver(ctx, ev)
+	endDeliverSpan(span, resp, err)
+	return resp, err
 }
 
 func (e engineTarget) Backoff(retry int, err error) time.Duration {
@@ -337,6 +355,9 @@ func (h *Hub) install(ctx context.Context, svc *store.Service) (*runtime, error)
 // put caches rt, closing the runtime it replaces, keeping breaker state out of it: a new
 // runtime starts with a closed breaker only when the configuration changed.
 func (h *Hub) put(ctx context.Context, rt *runtime) {
+	if rt.unwatch == nil {
+		rt.unwatch = h.watchHealth(rt)
+	}
 	h.mu.Lock()
 	old := h.byID[rt.svc.ID]
 	h.byID[rt.svc.ID] = rt

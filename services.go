@@ -55,6 +55,9 @@ func (h *Hub) RegisterIntegration(ctx context.Context, cfg IntegrationConfig) (*
 	}); err != nil {
 		return nil, err
 	}
+	if err := checkHealthConfig("IntegrationConfig.HealthCheck", cfg.HealthCheck); err != nil {
+		return nil, err
+	}
 	maxRetries := h.cfg.MaxRetriesDefault
 	if cfg.MaxRetries != nil {
 		maxRetries = *cfg.MaxRetries
@@ -226,6 +229,9 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 		"ServiceConfig.Retry": cfg.Retry, "ServiceConfig.HealthCheck": cfg.HealthCheck,
 		"ServiceConfig.Mapping": cfg.Mapping, "ServiceConfig.DeliveryMapping": cfg.DeliveryMapping,
 	}); err != nil {
+		return nil, err
+	}
+	if err := checkHealthConfig("ServiceConfig.HealthCheck", cfg.HealthCheck); err != nil {
 		return nil, err
 	}
 	if cfg.Auth != nil {
