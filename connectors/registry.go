@@ -89,6 +89,15 @@ func (c *Config) ResponseLimit() (int64, error) {
 	}
 }
 
+// ParsedBaseURL parses c.BaseURL, or def when c.BaseURL is empty (a vendor's public API), as
+// ParseBaseURL does.
+func (c *Config) ParsedBaseURL(def string) (BaseURL, error) {
+	if c.BaseURL == "" {
+		return ParseBaseURL(def)
+	}
+	return ParseBaseURL(c.BaseURL)
+}
+
 // DecodeAuth decodes Auth into v strictly (unknown fields are errors). Empty Auth
 // leaves v unchanged. Errors wrap [ErrInvalidConfig] and never quote the document.
 func (c *Config) DecodeAuth(v any) error { return decodeStrict("auth", c.Auth, v) }

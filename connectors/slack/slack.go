@@ -76,11 +76,7 @@ func Factory(cfg connectors.Config) (connectors.Connector, error) { return New(c
 
 // New builds a connector. Errors wrap connectors.ErrInvalidConfig and name the field.
 func New(cfg connectors.Config) (*Connector, error) {
-	raw := cfg.BaseURL
-	if raw == "" {
-		raw = DefaultBaseURL
-	}
-	base, err := connectors.ParseBaseURL(raw)
+	base, err := cfg.ParsedBaseURL(DefaultBaseURL)
 	if err != nil {
 		return nil, err
 	}
