@@ -93,11 +93,8 @@ func (h *Hub) TransformData(ctx context.Context, data any, rules transform.Rules
 	}
 	switch v := data.(type) {
 	case []byte:
-		if len(v) > h.cfg.MaxPayloadBytes {
-			return nil, fmt.Errorf("%w: data is %d bytes, over the %d-byte limit", ErrInvalidInput, len(v), h.cfg.MaxPayloadBytes)
-		}
-		if d := jsonDepth(v); json.Valid(v) && d > h.cfg.MaxPayloadDepth {
-			return nil, fmt.Errorf("%w: data nests %d levels deep, over the limit of %d", ErrInvalidInput, d, h.cfg.MaxPayloadDepth)
+		if err := h.checkPayload(v); err != nil {
+			return nil, err
 		}
 		if in, err = decodeObject(v); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)

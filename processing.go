@@ -324,55 +324,13 @@ func (h *Hub) pipelineErr(ctx context.Context, rt *runtime, err error) error {
 	return fmt.Errorf("hub: event pipeline: %w", pe)
 }
 
-// checkPayload enforces presence, size, JSON well-formedness and nesting depth.
+// checkPayload enforces presence, size, JSON well-formedness, UTF-8 and nesting depth, with
+// the checks and limits ProcessIntegrationEvent applies.
 func (h *Hub) checkPayload(p json.RawMessage) error {
-	switch {
-	case len(bytes.TrimSpace(p)) == 0:
-		return fmt.Errorf("%w: payload is empty", ErrInvalidInput)
-	case len(p) > h.cfg.MaxPayloadBytes:
-		return fmt.Errorf("%w: payload is %d bytes, over the %d-byte limit", ErrInvalidInput, len(p), h.cfg.MaxPayloadBytes)
-	case !json.Valid(p):
-		return fmt.Errorf("%w: payload is not well-formed JSON%s", ErrInvalidInput, syntaxOffset(p))
-	}
-	if d := jsonDepth(p); d > h.cfg.MaxPayloadDepth {
-		return fmt.Errorf("%w: payload nests %d levels deep, over the limit of %d", ErrInvalidInput, d, h.cfg.MaxPayloadDepth)
+	if err := pipeline.CheckPayload(p, h.cfg.MaxPayloadBytes, h.cfg.MaxPayloadDepth); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	return nil
-}
-
-func syntaxOffset(p []byte) string {
-	var v any
-	var se *json.SyntaxError
-	if err := json.Unmarshal(p, &v); errors.As(err, &se) {
-		return fmt.Sprintf(" (at byte %d: %s)", se.Offset, se.Error())
-	}
-	return ""
-}
-
-// jsonDepth returns the deepest nesting of objects and arrays in well-formed JSON.
-func jsonDepth(p []byte) int {
-	depth, maxDepth, inStr, esc := 0, 0, false, false
-	for _, c := range p {
-		switch {
-		case inStr:
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			depth++
-			maxDepth = max(maxDepth, depth)
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return maxDepth
 }
 
 func compact(p json.RawMessage) json.RawMessage {
