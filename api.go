@@ -129,6 +129,9 @@ type IntegrationConfig struct {
 	EscalationService string
 	// CostPerCall is the cost of one delivery, summed in analytics.
 	CostPerCall float64
+	// Redirects says which HTTP redirects the service's calls follow. Default
+	// RedirectsNone: a 3xx response is the outcome.
+	Redirects RedirectPolicy
 	// Disabled registers the service inactive: events are accepted and wait.
 	Disabled bool
 	// Actor names who registers the service, for the audit log. Default "hub".
@@ -154,6 +157,7 @@ type ServiceConfig struct {
 	Operation         *string
 	EscalationService *string
 	CostPerCall       *float64
+	Redirects         *RedirectPolicy
 	// Active enables (true) or disables (false) the service.
 	Active *bool
 	// Actor names who changes the service, for the audit log. Default "hub".

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"time"
 
 	"github.com/ehg/hub"
@@ -20,7 +21,9 @@ func ExampleHub_Subscribe() {
 	defer remote.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	h, err := hub.New(nil, hub.WithPollInterval(10*time.Millisecond))
+	h, err := hub.New(nil, hub.WithPollInterval(10*time.Millisecond),
+		// the stand-in remote listens on loopback, which the hub refuses unless allowed
+		hub.WithAllowedNetworks(netip.MustParsePrefix("127.0.0.0/8")))
 	if err != nil {
 		panic(err)
 	}

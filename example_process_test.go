@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"time"
 
 	"github.com/ehg/hub"
@@ -22,7 +23,9 @@ func ExampleHub_ProcessIntegrationEvent() {
 	}))
 	defer remote.Close()
 
-	h, err := hub.New(nil, hub.WithPollInterval(10*time.Millisecond)) // nil: the in-memory store
+	h, err := hub.New(nil, hub.WithPollInterval(10*time.Millisecond),
+		// the stand-in remote listens on loopback, which the hub refuses unless allowed
+		hub.WithAllowedNetworks(netip.MustParsePrefix("127.0.0.0/8"))) // nil: the in-memory store
 	if err != nil {
 		panic(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -26,7 +27,9 @@ func ExampleHub_RetryFailedIntegration() {
 	}))
 	defer remote.Close()
 
-	h, err := hub.New(nil, hub.WithPollInterval(10*time.Millisecond))
+	h, err := hub.New(nil, hub.WithPollInterval(10*time.Millisecond),
+		// the stand-in remote listens on loopback, which the hub refuses unless allowed
+		hub.WithAllowedNetworks(netip.MustParsePrefix("127.0.0.0/8")))
 	if err != nil {
 		panic(err)
 	}

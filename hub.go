@@ -35,6 +35,7 @@ type Hub struct {
 	reg       *connectors.Registry
 	contracts *contract.Registry
 	eng       *engine.Engine
+	egress    *egressClient // guarded outbound HTTP
 
 	mu    sync.RWMutex
 	byID  map[string]*runtime
@@ -94,6 +95,9 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 		recent:    newRecentOutcomes(),
 		escalated: make(map[string]time.Time),
 		done:      make(chan struct{}),
+	}
+	if h.egress, err = newEgress(cfg); err != nil {
+		return nil, err
 	}
 	if h.st == nil {
 		h.st = memory.New(memory.Options{Now: cfg.Clock})
@@ -169,7 +173,8 @@ func (h *Hub) Start(ctx context.Context) error {
 // Close stops taking work, lets in-flight deliveries finish within Config.ShutdownTimeout
 // (or ctx, whichever ends first), cancels the rest (their events return to the queue), and
 // stops the background jobs. Later calls return ErrClosed from every method that would
-// store or deliver. Close is idempotent; it closes the store only when New created it.
+// store or deliver. It closes the idle connections of the hub's HTTP transport. Close is
+// idempotent; it closes the store only when New created it.
 func (h *Hub) Close(ctx context.Context) error {
 	var err error
 	h.closeOnce.Do(func() {
@@ -189,6 +194,7 @@ func (h *Hub) Close(ctx context.Context) error {
 		h.byID = map[string]*runtime{}
 		h.names = map[string]string{}
 		h.mu.Unlock()
+		h.egress.close()
 		if h.gaugesOff != nil {
 			err = errors.Join(err, h.gaugesOff())
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -50,8 +51,16 @@ type Config struct {
 	// Connectors builds a connector for each service from its kind. Default: a registry
 	// with the built-in kinds "http", "github", "slack" and "salesforce".
 	Connectors *connectors.Registry
-	// HTTPClient is handed to connectors. Default: a client with a 30 s timeout.
+	// HTTPClient supplies the timeout and transport of the client each service's connector
+	// gets. Default: a 30 s timeout and a clone of http.DefaultTransport (proxies from the
+	// environment). The hub guards the transport (see AllowedNetworks) when it is an
+	// *http.Transport or nil, by cloning it; any other RoundTripper is used as given and must
+	// enforce its own destination policy. Its CheckRedirect and Jar are not used: each
+	// service follows its redirect policy and keeps no cookies.
 	HTTPClient *http.Client
+	// AllowedNetworks are address prefixes the destination guard lets through on top of the
+	// globally routable addresses (see WithAllowedNetworks). Default: none.
+	AllowedNetworks []netip.Prefix
 	// Logger receives structured logs; secrets are never logged. Default (nil): discard.
 	Logger *slog.Logger
 	// TracerProvider and MeterProvider are the OpenTelemetry providers. Default: the
@@ -121,7 +130,8 @@ func WithConnectors(r *connectors.Registry) Option {
 	}
 }
 
-// WithHTTPClient sets the HTTP client handed to connectors.
+// WithHTTPClient sets the HTTP client whose timeout and transport services use (see
+// Config.HTTPClient).
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Config) error { c.HTTPClient = hc; return nil }
 }

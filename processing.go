@@ -131,7 +131,7 @@ func (h *Hub) await(ctx context.Context, res *ProcessingResult, watch <-chan eng
 			case o.Status == store.StatusExpired:
 				return res, fmt.Errorf("%w: event %s", ErrExpired, res.EventID)
 			default:
-				return res, fmt.Errorf("%w: event %s is %s: %s", ErrDeliveryFailed, res.EventID, o.Status, o.ErrorText)
+				return res, withDestination(fmt.Errorf("%w: event %s is %s: %s", ErrDeliveryFailed, res.EventID, o.Status, o.ErrorText), o.Err)
 			}
 		case <-poll.C:
 			ev, err := h.st.GetEvent(ctx, res.EventID)

@@ -27,6 +27,8 @@ type serviceMeta struct {
 	Operation         string       `json:"operation,omitempty"`
 	EscalationService string       `json:"escalation_service,omitempty"`
 	CostPerCall       float64      `json:"cost_per_call,omitempty"`
+	// Redirects is the service's redirect policy ("" is RedirectsNone).
+	Redirects RedirectPolicy `json:"redirects,omitempty"`
 }
 
 type contractKey struct {
@@ -113,13 +115,17 @@ func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta s
 		return nil, configErr(resilienceField(err), "invalid resilience configuration", err)
 	}
 	rt.policy, rt.override = pol, over
+	client, err := h.egress.client(meta.Redirects, nil)
+	if err != nil {
+		return nil, configErr("IntegrationConfig.Redirects", "unknown redirect policy", err)
+	}
 	for _, ep := range endpoints {
 		c, err := h.reg.New(svc.ConnectorKind, connectors.Config{
 			Name:       svc.Name,
 			BaseURL:    ep,
 			Auth:       plainAuth,
 			Options:    svc.ConnectorConfig,
-			HTTPClient: h.cfg.HTTPClient,
+			HTTPClient: client,
 			Logger:     h.log,
 			Now:        h.cfg.Clock,
 		})

@@ -44,7 +44,10 @@ func (h *Hub) RegisterIntegration(ctx context.Context, cfg IntegrationConfig) (*
 	if cfg.Connector == "" {
 		return nil, configErr("IntegrationConfig.Connector", "connector kind is required", nil)
 	}
-	if err := checkURLs(cfg.BaseURL, cfg.BackupURLs); err != nil {
+	if err := h.checkURLs("IntegrationConfig.", cfg.BaseURL, cfg.BackupURLs); err != nil {
+		return nil, err
+	}
+	if err := checkRedirects("IntegrationConfig.Redirects", cfg.Redirects); err != nil {
 		return nil, err
 	}
 	if err := checkJSONFields(map[string]json.RawMessage{
@@ -79,7 +82,7 @@ func (h *Hub) RegisterIntegration(ctx context.Context, cfg IntegrationConfig) (*
 	if err != nil {
 		return nil, configErr("Config.SecretKey", "a 32-byte secret key is required to store credentials (WithSecretKey)", err)
 	}
-	meta := serviceMeta{Operation: cfg.Operation, EscalationService: cfg.EscalationService, CostPerCall: cfg.CostPerCall}
+	meta := serviceMeta{Operation: cfg.Operation, EscalationService: cfg.EscalationService, CostPerCall: cfg.CostPerCall, Redirects: cfg.Redirects}
 	var src sources
 	if meta.InputContract, src.inputSchema, err = h.resolveContract(ctx, "IntegrationConfig.InputContract", cfg.InputContract); err != nil {
 		return nil, err
@@ -211,7 +214,7 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 		if cfg.BackupURLs != nil {
 			backups = cfg.BackupURLs
 		}
-		if err := checkURLs(base, backups); err != nil {
+		if err := h.checkURLs("IntegrationConfig.", base, backups); err != nil {
 			return nil, err
 		}
 		if base != cur.BaseURL {
@@ -276,6 +279,13 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 	if cfg.EscalationService != nil && *cfg.EscalationService != meta.EscalationService {
 		meta.EscalationService = *cfg.EscalationService
 		set("escalation_service")
+	}
+	if cfg.Redirects != nil && *cfg.Redirects != meta.Redirects {
+		if err := checkRedirects("ServiceConfig.Redirects", *cfg.Redirects); err != nil {
+			return nil, err
+		}
+		meta.Redirects = *cfg.Redirects
+		set("redirects")
 	}
 	if cfg.CostPerCall != nil && *cfg.CostPerCall != meta.CostPerCall {
 		if *cfg.CostPerCall < 0 {
@@ -563,18 +573,28 @@ func checkName(name string) error {
 	return nil
 }
 
-func checkURLs(base string, backups []string) error {
+// checkURLs validates the base and backup URLs, naming fields under prefix
+// ("IntegrationConfig." or "ServiceConfig."): absolute http(s), no credentials, and no
+// literal destination the guard refuses.
+func (h *Hub) checkURLs(prefix, base string, backups []string) error {
 	if base != "" {
 		if err := checkURL(base); err != nil {
-			return configErr("IntegrationConfig.BaseURL", err.Error(), nil)
+			return configErr(prefix+"BaseURL", err.Error(), nil)
+		}
+		if err := h.checkDestination(prefix+"BaseURL", base); err != nil {
+			return err
 		}
 	}
 	for i, b := range backups {
+		field := fmt.Sprintf("%sBackupURLs[%d]", prefix, i)
 		if err := checkURL(b); err != nil {
-			return configErr(fmt.Sprintf("IntegrationConfig.BackupURLs[%d]", i), err.Error(), nil)
+			return configErr(field, err.Error(), nil)
 		}
 		if b == base {
-			return configErr(fmt.Sprintf("IntegrationConfig.BackupURLs[%d]", i), "equals the base URL", nil)
+			return configErr(field, "equals the base URL", nil)
+		}
+		if err := h.checkDestination(field, b); err != nil {
+			return err
 		}
 	}
 	return nil

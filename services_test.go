@@ -85,7 +85,7 @@ func TestRegisterIntegrationValidates(t *testing.T) {
 		}, "IntegrationConfig.Mapping"},
 		{"credentials without key", nil, "Config.SecretKey"},
 	}
-	noKey, err := hub.New(nil)
+	noKey, err := hub.New(nil, hubtest.AllowLoopback())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = noKey.Close(context.Background()) })
 	for _, tt := range tests {

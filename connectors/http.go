@@ -210,8 +210,9 @@ func tooLarge(op string, resp *http.Response, limit int64) *Error {
 // When ctx is done it returns ctx.Err() wrapped with op, so errors.Is(err,
 // context.Canceled) and errors.Is(err, context.DeadlineExceeded) hold and no retry
 // policy mistakes it for a remote failure. Otherwise it returns an [*Error]: class
-// ClassPermanent for TLS certificate failures (configuration problems), ClassTransient
-// for everything else (refused, reset, EOF, timeouts, DNS). The *url.Error layer,
+// ClassPermanent for TLS certificate failures (configuration problems) and for errors in the
+// chain whose Permanent method reports true (such as a destination the hub's guard refuses),
+// ClassTransient for everything else (refused, reset, EOF, timeouts, DNS). The *url.Error layer,
 // whose text contains the request URL (which may carry a token, as Slack incoming
 // webhook URLs do), is removed.
 func TransportError(ctx context.Context, op string, err error) error {
@@ -228,8 +229,10 @@ func TransportError(ctx context.Context, op string, err error) error {
 		hostErr     x509.HostnameError
 		certInvalid x509.CertificateInvalidError
 		verifyErr   *tls.CertificateVerificationError
+		permanent   interface{ Permanent() bool }
 	)
-	if errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &certInvalid) || errors.As(err, &verifyErr) {
+	if errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &certInvalid) || errors.As(err, &verifyErr) ||
+		(errors.As(err, &permanent) && permanent.Permanent()) {
 		class = ClassPermanent
 	}
 	return &Error{Class: class, Op: op, Err: err}

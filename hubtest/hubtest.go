@@ -7,6 +7,7 @@ package hubtest
 import (
 	"context"
 	"crypto/rand"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 )
 
 // Fast returns options for tests: 4 workers, 10 ms polling, 100 ms maintenance, a 10 s lease,
-// a random secret key and a short shutdown. Later options override them.
+// a random secret key, a short shutdown, and loopback destinations allowed (AllowLoopback) so
+// the hub reaches local stand-ins. Later options override them.
 func Fast() []hub.Option {
 	key := make([]byte, hub.SecretKeySize)
 	_, _ = rand.Read(key)
@@ -26,6 +28,7 @@ func Fast() []hub.Option {
 		hub.WithLease(10 * time.Second),
 		hub.WithSecretKey(key),
 		func(c *hub.Config) error { c.ShutdownTimeout = 5 * time.Second; return nil },
+		AllowLoopback(),
 	}
 }
 
@@ -56,3 +59,14 @@ const FastRetry = `{"initial_backoff":"5ms","max_backoff":"50ms","multiplier":2,
 
 // Unlimited is a rate_limits document without ceilings, for throughput tests.
 const Unlimited = `{"requests_per_minute":0,"adaptive":true,"max_concurrent":0}`
+
+// Loopback returns the loopback prefixes, 127.0.0.0/8 and ::1/128, where httptest servers
+// and Sink listen.
+func Loopback() []netip.Prefix {
+	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+}
+
+// AllowLoopback opens the hub's destination guard to loopback addresses, so that it
+// delivers to local stand-ins (httptest servers, Sink). Fast includes it; add it when
+// building a hub with hub.New directly for tests. Production hubs never need it.
+func AllowLoopback() hub.Option { return hub.WithAllowedNetworks(Loopback()...) }

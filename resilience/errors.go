@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go/adaptivelimiter"
@@ -81,7 +82,7 @@ type RejectedError struct {
 func (e *RejectedError) Error() string {
 	var s string
 	if e.Endpoint != "" {
-		s = fmt.Sprintf("%v (endpoint %q)", e.Reason, e.Endpoint)
+		s = fmt.Sprintf("%v (host %q)", e.Reason, Host(e.Endpoint))
 	} else {
 		s = fmt.Sprint(e.Reason)
 	}
@@ -229,3 +230,18 @@ var (
 	_ RateLimitedError = (*RejectedError)(nil)
 	_ error            = (*ConfigError)(nil)
 )
+
+// Host returns the scheme and host of an endpoint URL ("https://hooks.example.com"), for
+// logs and error texts: an endpoint's path and query may hold a credential (incoming
+// webhook URLs do), so they are never printed. An endpoint that does not parse as an
+// absolute URL gives "(unparsable endpoint)"; "" stays "".
+func Host(endpoint string) string {
+	if endpoint == "" {
+		return ""
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return "(unparsable endpoint)"
+	}
+	return u.Scheme + "://" + u.Host
+}

@@ -1,10 +1,13 @@
 package resilience_test
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -173,4 +176,45 @@ func TestStatus(t *testing.T) {
 	assert.Equal(t, 50, s.Headroom.Limit)
 	assert.Equal(t, 20, s.Headroom.Remaining)
 	assert.Positive(t, s.Ready)
+}
+
+// TestLogsNameHostOnly: breaker transitions log the service and the endpoint's host, never
+// the path or query, which hold the credential of incoming webhook URLs.
+func TestLogsNameHostOnly(t *testing.T) {
+	t.Parallel()
+	const secret = "XyZ-webhook-secret-0042"
+	var buf syncBuffer
+	eps := []string{"https://hooks.example.com/services/T0/B0/" + secret, "https://backup.example.com/hook?token=" + secret}
+	p := newPolicy(t, testConfig(), resilience.Options{Name: "alerts", Endpoints: eps, Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	p.ForceOpen()
+	p.ForceClose()
+	_, err := resilience.Execute(t.Context(), p, func(context.Context, string) (int, error) { return 0, nil })
+	require.NoError(t, err)
+	out := buf.String()
+	require.Contains(t, out, "host=https://hooks.example.com")
+	require.Contains(t, out, "host=https://backup.example.com")
+	require.NotContains(t, out, secret)
+	rej := &resilience.RejectedError{Reason: resilience.ErrCircuitOpen, Endpoint: eps[0]}
+	require.NotContains(t, rej.Error(), secret)
+	require.Equal(t, "https://hooks.example.com", resilience.Host(eps[0]))
+	require.Equal(t, "(unparsable endpoint)", resilience.Host("::"))
+	require.Empty(t, resilience.Host(""))
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -327,7 +327,7 @@ func (p *Policy) translate(b *Breaker, err error) error {
 	case err == bulkhead.ErrFull || err == adaptivelimiter.ErrExceeded:
 		return &RejectedError{Reason: ErrBulkheadFull}
 	case err == timeout.ErrExceeded:
-		return fmt.Errorf("%w after %s (endpoint %q)", ErrTimeout, p.cfg.Retry.Timeout.D(), b.endpoint)
+		return fmt.Errorf("%w after %s (host %q)", ErrTimeout, p.cfg.Retry.Timeout.D(), Host(b.endpoint))
 	}
 	return unwrapCanceled(err)
 }
@@ -482,7 +482,7 @@ func (p *Policy) emit(b *Breaker, from, to State) {
 		level = slog.LevelWarn
 	}
 	p.log.Log(context.Background(), level, "resilience: circuit breaker "+to.String(),
-		"service", p.name, "endpoint", b.endpoint, "from", from.String(), "forced", ev.Forced)
+		"service", p.name, "host", Host(b.endpoint), "from", from.String(), "forced", ev.Forced)
 	p.lmu.Lock()
 	ls := slices.Clone(p.listeners)
 	p.lmu.Unlock()

@@ -24,6 +24,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -143,6 +144,9 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		hub.WithWorkers(c.workers), hub.WithBatchSize(c.batch), hub.WithPollInterval(c.poll),
 		hub.WithMaintenanceInterval(time.Second), hub.WithMaxQueuedEvents(c.maxQueued),
 		func(cfg *hub.Config) error { cfg.RollupInterval = -1; return nil },
+		// The http sink is a local stand-in on loopback, which the destination guard
+		// refuses by default: open exactly loopback.
+		hub.WithAllowedNetworks(netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")),
 	)
 	if err != nil {
 		return err

@@ -30,6 +30,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,12 +83,19 @@ func run(ctx context.Context, out io.Writer) error {
 	if _, err := rand.Read(key); err != nil {
 		return err
 	}
-	h, err := hub.New(st,
+	opts := []hub.Option{
 		hub.WithSecretKey(key),
 		hub.WithWorkers(4),
-		hub.WithPollInterval(20*time.Millisecond),
-		hub.WithMaintenanceInterval(100*time.Millisecond),
-	)
+		hub.WithPollInterval(20 * time.Millisecond),
+		hub.WithMaintenanceInterval(100 * time.Millisecond),
+	}
+	if os.Getenv("SLACK_BOT_TOKEN") == "" || os.Getenv("SLACK_CHANNEL") == "" {
+		// The hub refuses loopback and other internal destinations by default; the Slack
+		// stand-in listens on loopback, so open exactly that. Posting to the real Slack
+		// needs no such option.
+		opts = append(opts, hub.WithAllowedNetworks(netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")))
+	}
+	h, err := hub.New(st, opts...)
 	if err != nil {
 		return err
 	}
