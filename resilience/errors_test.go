@@ -15,7 +15,7 @@ import (
 func TestErrorValues(t *testing.T) {
 	t.Parallel()
 	rej := &resilience.RejectedError{Reason: resilience.ErrCircuitOpen, Endpoint: "https://a", Wait: 2 * time.Second}
-	assert.Equal(t, `resilience: circuit breaker open: circuit breaker open (endpoint "https://a"); retry in 2s`, rej.Error())
+	assert.Equal(t, `resilience: circuit breaker open: circuit breaker open (host "https://a"); retry in 2s`, rej.Error())
 	assert.True(t, rej.Retryable())
 	assert.False(t, rej.RateLimited())
 	assert.Equal(t, 2*time.Second, rej.RetryAfter())
