@@ -27,11 +27,13 @@ func TestDeliveryOutcomes(t *testing.T) {
 		status   int
 		want     store.EventStatus
 		attempts int
+		class    string
 	}{
-		{"permanent 400 fails at once", 400, store.StatusFailed, 1},
-		{"auth 401 fails at once", 401, store.StatusFailed, 1},
-		{"transient 503 until dead (1 + max_retries 3)", 503, store.StatusDead, 4},
-		{"request timeout 408 until dead", 408, store.StatusDead, 4},
+		{"permanent 400 fails at once", 400, store.StatusFailed, 1, "permanent"},
+		{"auth 401 fails at once", 401, store.StatusFailed, 1, "auth"},
+		{"auth 403 fails at once", 403, store.StatusFailed, 1, "auth"},
+		{"transient 503 until dead (1 + max_retries 3)", 503, store.StatusDead, 4, "transient"},
+		{"request timeout 408 until dead", 408, store.StatusDead, 4, "transient"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,7 +49,7 @@ func TestDeliveryOutcomes(t *testing.T) {
 			assert.Equal(t, tt.attempts, ev.RetryCount, "failed attempts recorded")
 			var d map[string]any
 			require.NoError(t, json.Unmarshal(ev.ErrorDetails, &d))
-			assert.NotEmpty(t, d["class"])
+			assert.Equal(t, tt.class, d["class"], "auth failures are their own class, distinct from other permanent errors")
 			assert.EqualValues(t, tt.status, d["status_code"])
 			assert.EqualValues(t, tt.attempts, b.sink.Requests(), "one request per attempt")
 		})

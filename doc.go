@@ -42,8 +42,10 @@
 // canonical_mapping is the mapped canonical document when the service has a mapping (else
 // the canonical document is payload_in); payload_out is the request body when a delivery
 // mapping made one (else the body is the canonical document). transformation_applied
-// records the rule name, version, fields set and duration; error_details the class,
-// status, vendor code, Retry-After and scrubbed message of the last failed attempt.
+// records the rule name, version, fields set and duration; error_details the class
+// (transient, rate-limited, permanent, auth — rejected credentials, never retried —,
+// rejected, canceled or expired), status, vendor code, Retry-After and scrubbed message of
+// the last failed attempt.
 //
 // # Many instances
 //

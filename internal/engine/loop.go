@@ -227,7 +227,7 @@ func (e *Engine) deliver(ev *store.Event) result {
 	if errors.As(err, &rl) {
 		ra = rl.RetryAfter()
 	}
-	fp.ErrorDetails = details(class.String(), text, code, vendor, ra, retries, now)
+	fp.ErrorDetails = details(detailClass(class, ce), text, code, vendor, ra, retries, now)
 	r.outcome.Status, r.outcome.RetryCount, r.outcome.NextAttemptAt = fp.Status, retries, fp.NextAttemptAt
 	r.fail = fp
 	return r
@@ -243,6 +243,17 @@ func (e *Engine) release(r result, now time.Time, err error) result {
 	r.fail = &store.FailParams{ID: r.ev.ID, Owner: e.cfg.Owner, Status: store.StatusRetrying, NextAttemptAt: now,
 		KeepRetryCount: true, PayloadOut: r.ev.PayloadOut, ErrorDetails: details("canceled", "delivery interrupted by shutdown", 0, "", 0, r.ev.RetryCount, now)}
 	return r
+}
+
+// detailClass names the class recorded in error_details: the resilience class, except that
+// authentication and authorisation failures (connectors.ClassAuth), which resilience treats as
+// permanent, are recorded as "auth" so that an operator can tell bad credentials from a bad
+// request.
+func detailClass(class resilience.Class, ce *connectors.Error) string {
+	if ce != nil && ce.Class == connectors.ClassAuth && class == resilience.ClassPermanent {
+		return connectors.ClassAuth.String()
+	}
+	return class.String()
 }
 
 var (
