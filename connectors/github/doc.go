@@ -19,7 +19,9 @@
 //	comment                 POST  /repos/{owner}/{repo}/issues/{number}/comments
 //	repository_dispatch     POST  /repos/{owner}/{repo}/dispatches
 //	list_issues (List)      GET   /repos/{owner}/{repo}/issues?since=...&state=all,
-//	                        following the Link header's rel="next"
+//	                        following the Link header's rel="next"; pull requests,
+//	                        which GitHub returns from this endpoint too, are dropped
+//	                        unless params.include_pull_requests is "true"
 //
 // The payload is mapped to GitHub's issue fields so the hub's canonical work item
 // can be delivered as is: title; body from "body" or else "description"; labels;

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -220,10 +221,12 @@ func (c *Connector) Check(ctx context.Context) error {
 	return err
 }
 
-// List pages through a repository's issues (pull requests included, as GitHub
-// returns them), oldest update first. ListRequest.Since maps to since,
-// ListRequest.Limit to per_page (default 100), and the cursor is the Link header's
-// next URL, which must stay on the configured host.
+// List pages through a repository's issues, oldest update first. GitHub's issues
+// endpoint also returns pull requests (items with a "pull_request" key); List drops
+// them unless ListRequest.Params["include_pull_requests"] is "true", so a page may
+// hold fewer items than the page size, or none, while NextCursor continues.
+// ListRequest.Since maps to since, ListRequest.Limit to per_page (default 100), and
+// the cursor is the Link header's next URL, which must stay on the configured host.
 func (c *Connector) List(ctx context.Context, lr *connectors.ListRequest) (*connectors.Page, error) {
 	const op = "github." + OpListIssues
 	if lr == nil {
@@ -231,6 +234,10 @@ func (c *Connector) List(ctx context.Context, lr *connectors.ListRequest) (*conn
 	}
 	if lr.Operation != "" && lr.Operation != OpListIssues {
 		return nil, connectors.BadRequest(op, fmt.Sprintf("unknown list operation %q", lr.Operation))
+	}
+	withPRs, err := boolParam(lr.Params, "include_pull_requests")
+	if err != nil {
+		return nil, connectors.BadRequest(op, err.Error())
 	}
 	var target string
 	if lr.Cursor != "" {
@@ -262,11 +269,35 @@ func (c *Connector) List(ctx context.Context, lr *connectors.ListRequest) (*conn
 	if err := json.Unmarshal(res.Body, &items); err != nil {
 		return nil, &connectors.Error{Class: connectors.ClassPermanent, Op: op, StatusCode: res.StatusCode, Message: "response is not a JSON array"}
 	}
+	if !withPRs {
+		items = slices.DeleteFunc(items, isPullRequest)
+	}
 	next := nextLink(res.Header)
 	if err := connectors.CheckCursor(op, lr.Cursor, next); err != nil {
 		return nil, err
 	}
 	return &connectors.Page{Items: items, NextCursor: next}, nil
+}
+
+// isPullRequest reports whether an item of the issues listing is a pull request: GitHub
+// marks those with a "pull_request" object.
+func isPullRequest(item json.RawMessage) bool {
+	var probe struct {
+		PullRequest json.RawMessage `json:"pull_request"`
+	}
+	return json.Unmarshal(item, &probe) == nil && !isNull(probe.PullRequest)
+}
+
+// boolParam reads params[name] as "true" or "false"; absent is false.
+func boolParam(params map[string]string, name string) (bool, error) {
+	switch params[name] {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, fmt.Errorf("params.%s must be true or false", name)
+	}
 }
 
 func (c *Connector) repoPath(params map[string]string) (string, error) {

@@ -347,3 +347,31 @@ func FuzzVerifyWebhook(f *testing.F) {
 		}
 	})
 }
+
+// TestListIssuesExcludesPullRequests: GitHub's issues endpoint returns pull requests too
+// (they carry a "pull_request" key); List drops them unless params ask for them.
+func TestListIssuesExcludesPullRequests(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`[{"number":1,"title":"bug"},{"number":2,"title":"fix","pull_request":{"url":"https://api.github.com/repos/o/r/pulls/2"}},{"number":3,"title":"task"}]`))
+	}))
+	t.Cleanup(srv.Close)
+	c := newConnector(t, srv, "")
+	numbers := func(p *connectors.Page) []int {
+		var out []int
+		for _, it := range p.Items {
+			var issue struct{ Number int }
+			require.NoError(t, json.Unmarshal(it, &issue))
+			out = append(out, issue.Number)
+		}
+		return out
+	}
+	p, err := c.List(t.Context(), &connectors.ListRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, []int{1, 3}, numbers(p), "pull requests are not issues")
+	p, err = c.List(t.Context(), &connectors.ListRequest{Params: map[string]string{"include_pull_requests": "true"}})
+	require.NoError(t, err)
+	assert.Equal(t, []int{1, 2, 3}, numbers(p))
+	_, err = c.List(t.Context(), &connectors.ListRequest{Params: map[string]string{"include_pull_requests": "maybe"}})
+	require.ErrorIs(t, err, connectors.ErrBadRequest)
+}
