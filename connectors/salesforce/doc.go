@@ -14,6 +14,9 @@
 //
 // OAuth 2.0 (Salesforce Help "OAuth 2.0 Client Credentials Flow for Server-to-Server
 // Integration" and "OAuth 2.0 Refresh Token Flow") runs through golang.org/x/oauth2.
+// With the OAuth flows, base_url may be a login host (https://login.salesforce.com,
+// https://test.salesforce.com or the org's My Domain): the token response's
+// instance_url names the host every API call then goes to, as Salesforce documents.
 // The token is cached; when it is missing or expired, one caller fetches and the
 // others wait for that fetch (50 concurrent deliveries cause one token request).
 // Salesforce access tokens carry no expiry, so a 401 INVALID_SESSION_ID invalidates

@@ -325,7 +325,7 @@ func (c *Connector) record(ctx context.Context, op, name string, r *connectors.R
 			return nil, connectors.BadRequest(op, "cannot encode fields")
 		}
 	}
-	res, err := c.do(ctx, op, method, c.base.Join(path, r.Query), body, r.Header, r.IdempotencyKey)
+	res, err := c.do(ctx, op, method, joinTarget(path, r.Query), body, r.Header, r.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}
@@ -457,15 +457,9 @@ func (c *Connector) queryAll(ctx context.Context, op string, r *connectors.Reque
 }
 
 func (c *Connector) queryPage(ctx context.Context, op, soql, cursor string) (*queryPage, *connectors.HTTPResult, error) {
-	var target string
+	target := joinTarget(c.dataPath+"/query", url.Values{"q": {soql}})
 	if cursor != "" {
-		u, err := c.base.Resolve(cursor)
-		if err != nil {
-			return nil, nil, &connectors.Error{Class: connectors.ClassPermanent, Op: op, Err: err}
-		}
-		target = u
-	} else {
-		target = c.base.Join(c.dataPath+"/query", url.Values{"q": {soql}})
+		target = func(base connectors.BaseURL) (string, error) { return base.Resolve(cursor) }
 	}
 	res, err := c.do(ctx, op, http.MethodGet, target, nil, nil, "")
 	if err != nil {
@@ -530,7 +524,7 @@ func (c *Connector) composite(ctx context.Context, op string, r *connectors.Requ
 	if err != nil {
 		return nil, connectors.BadRequest(op, "cannot encode composite request")
 	}
-	res, err := c.do(ctx, op, http.MethodPost, c.base.Join(c.dataPath+"/composite", nil), encoded, r.Header, r.IdempotencyKey)
+	res, err := c.do(ctx, op, http.MethodPost, joinTarget(c.dataPath+"/composite", nil), encoded, r.Header, r.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}
@@ -576,25 +570,61 @@ func (c *Connector) composite(ctx context.Context, op string, r *connectors.Requ
 
 // Check calls the Limits resource.
 func (c *Connector) Check(ctx context.Context) error {
-	_, err := c.do(ctx, "salesforce.check", http.MethodGet, c.base.Join(c.dataPath+"/limits", nil), nil, nil, "")
+	_, err := c.do(ctx, "salesforce.check", http.MethodGet, joinTarget(c.dataPath+"/limits", nil), nil, nil, "")
 	return err
+}
+
+// targetFunc builds a request URL on the base the API is reached at: the configured
+// base URL, or the instance_url of the token response.
+type targetFunc func(base connectors.BaseURL) (string, error)
+
+// joinTarget is the targetFunc for a path (and query) under the base.
+func joinTarget(path string, query url.Values) targetFunc {
+	return func(base connectors.BaseURL) (string, error) { return base.Join(path, query), nil }
+}
+
+// instanceBase returns the base URL API calls go to with tok: the token response's
+// instance_url when it has one (a login.salesforce.com or My Domain login answers with
+// the org's instance), else the configured base URL. An instance_url that is not an
+// absolute http(s) URL is an auth failure: the token endpoint's answer is unusable.
+func (c *Connector) instanceBase(op string, tok *oauth2.Token) (connectors.BaseURL, error) {
+	if tok == nil {
+		return c.base, nil
+	}
+	inst, _ := tok.Extra("instance_url").(string)
+	if inst == "" {
+		return c.base, nil
+	}
+	base, err := connectors.ParseBaseURL(inst)
+	if err != nil {
+		return connectors.BaseURL{}, &connectors.Error{Class: connectors.ClassAuth, Op: op,
+			Message: "token response instance_url is not an absolute http(s) URL"}
+	}
+	return base, nil
 }
 
 // do sends an authorised request; on 401 INVALID_SESSION_ID it invalidates the token
 // and retries once when the flow can obtain another.
-func (c *Connector) do(ctx context.Context, op, method, target string, body []byte, extra http.Header, idemKey string) (*connectors.HTTPResult, error) {
+func (c *Connector) do(ctx context.Context, op, method string, target targetFunc, body []byte, extra http.Header, idemKey string) (*connectors.HTTPResult, error) {
 	for attempt := 0; ; attempt++ {
-		req, err := connectors.NewJSONRequest(ctx, op, method, target, body, extra, idemKey, c.userAgent)
-		if err != nil {
-			return nil, err
-		}
-		token := c.auth.AccessToken
+		token, base := c.auth.AccessToken, c.base
 		if c.tokens != nil {
 			tok, err := c.tokens.Token(ctx)
 			if err != nil {
 				return nil, oauthtoken.ClassifyError(ctx, op, err, c.secrets...)
 			}
 			token = tok.AccessToken
+			if base, err = c.instanceBase(op, tok); err != nil {
+				return nil, err
+			}
+		}
+		u, err := target(base)
+		if err != nil {
+			return nil, &connectors.Error{Class: connectors.ClassPermanent, Op: op, Err: err}
+		}
+		req, err := connectors.NewJSONRequest(ctx, op, method, u, body, extra, idemKey, c.userAgent)
+		if err != nil {
+			return nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
 		res, err := connectors.Do(ctx, c.client, op, req, c.limit)

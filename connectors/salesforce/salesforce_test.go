@@ -79,6 +79,9 @@ type tokenServer struct {
 	hits   atomic.Int32
 	delay  time.Duration
 	issued atomic.Value // string: the currently valid access token
+	// instance is the instance_url the token response names; "" names the token
+	// server itself, as a My Domain login does.
+	instance string
 }
 
 func (ts *tokenServer) handle(t *testing.T, grant string) http.HandlerFunc {
@@ -97,7 +100,11 @@ func (ts *tokenServer) handle(t *testing.T, grant string) http.HandlerFunc {
 		tok := fmt.Sprintf("00Dxx!fresh-%d", n)
 		ts.issued.Store(tok)
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = fmt.Fprintf(w, `{"access_token":%q,"instance_url":"https://x.my.salesforce.com","id":"https://login.salesforce.com/id/00D/005","token_type":"Bearer","issued_at":"1764072000000","signature":"abc"}`, tok)
+		instance := ts.instance
+		if instance == "" {
+			instance = "http://" + r.Host
+		}
+		_, _ = fmt.Fprintf(w, `{"access_token":%q,"instance_url":%q,"id":"https://login.salesforce.com/id/00D/005","token_type":"Bearer","issued_at":"1764072000000","signature":"abc"}`, tok, instance)
 	}
 }
 
@@ -486,4 +493,74 @@ func TestCheckUsesLimits(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	require.NoError(t, staticConnector(t, srv, `{}`).Check(t.Context()))
+}
+
+// TestInstanceURLFromTokenResponse: with base_url https://login.salesforce.com the token
+// response's instance_url names the org's host; every API call (create, query with its
+// nextRecordsUrl, Check) goes there and none to the login host.
+func TestInstanceURLFromTokenResponse(t *testing.T) {
+	t.Parallel()
+	ts := &tokenServer{}
+	var apiHits atomic.Int32
+	instMux := http.NewServeMux()
+	instMux.HandleFunc(dataPath+"/sobjects/Case/", ts.apiHandler(&apiHits))
+	instMux.HandleFunc("GET "+dataPath+"/query", func(w http.ResponseWriter, r *http.Request) {
+		apiHits.Add(1)
+		_, _ = w.Write([]byte(`{"totalSize":2,"done":false,"nextRecordsUrl":"` + dataPath + `/query/01gxx-1","records":[{"Id":"a"}]}`))
+	})
+	instMux.HandleFunc("GET "+dataPath+"/query/01gxx-1", func(w http.ResponseWriter, r *http.Request) {
+		apiHits.Add(1)
+		_, _ = w.Write([]byte(`{"totalSize":2,"done":true,"records":[{"Id":"b"}]}`))
+	})
+	instMux.HandleFunc("GET "+dataPath+"/limits", func(w http.ResponseWriter, r *http.Request) {
+		apiHits.Add(1)
+		_, _ = w.Write([]byte(`{}`))
+	})
+	inst := httptest.NewServer(instMux)
+	t.Cleanup(inst.Close)
+	ts.instance = inst.URL
+	var loginDataHits atomic.Int32
+	loginMux := http.NewServeMux()
+	loginMux.HandleFunc("POST /services/oauth2/token", ts.handle(t, "client_credentials"))
+	loginMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		loginDataHits.Add(1)
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`[{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}]`))
+	})
+	login := httptest.NewServer(loginMux)
+	t.Cleanup(login.Close)
+
+	c, err := salesforce.New(connectors.Config{BaseURL: login.URL, HTTPClient: login.Client(), Options: json.RawMessage(`{"sobject":"Case"}`),
+		Auth: authJSON(t, salesforce.Auth{Flow: salesforce.FlowClientCredentials, ClientID: "cid", ClientSecret: clientSecret})})
+	require.NoError(t, err)
+	resp, err := c.Invoke(t.Context(), &connectors.Request{Body: json.RawMessage(`{"Subject":"x"}`)})
+	require.NoError(t, err)
+	assert.Equal(t, "500xx000000001AAA", resp.RemoteID)
+	resp, err = c.Invoke(t.Context(), &connectors.Request{Operation: salesforce.OpQuery, Params: map[string]string{"q": "SELECT Id FROM Case"}})
+	require.NoError(t, err)
+	var all struct{ Records []map[string]string }
+	require.NoError(t, json.Unmarshal(resp.Body, &all))
+	assert.Equal(t, []map[string]string{{"Id": "a"}, {"Id": "b"}}, all.Records)
+	page, err := c.List(t.Context(), &connectors.ListRequest{Params: map[string]string{"q": "SELECT Id FROM Case"}})
+	require.NoError(t, err)
+	page, err = c.List(t.Context(), &connectors.ListRequest{Cursor: page.NextCursor})
+	require.NoError(t, err)
+	assert.Empty(t, page.NextCursor)
+	require.NoError(t, c.Check(t.Context()))
+	assert.EqualValues(t, 6, apiHits.Load(), "every API call reached the instance")
+	assert.Zero(t, loginDataHits.Load(), "no API call went to the login host")
+	assert.EqualValues(t, 1, ts.hits.Load())
+
+	// An instance_url that is not an absolute http(s) URL is refused, not followed.
+	bad := &tokenServer{instance: "javascript:alert(1)"}
+	badMux := http.NewServeMux()
+	badMux.HandleFunc("POST /services/oauth2/token", bad.handle(t, "client_credentials"))
+	badSrv := httptest.NewServer(badMux)
+	t.Cleanup(badSrv.Close)
+	c, err = salesforce.New(connectors.Config{BaseURL: badSrv.URL, HTTPClient: badSrv.Client(), Options: json.RawMessage(`{"sobject":"Case"}`),
+		Auth: authJSON(t, salesforce.Auth{Flow: salesforce.FlowClientCredentials, ClientID: "cid", ClientSecret: clientSecret})})
+	require.NoError(t, err)
+	_, err = c.Invoke(t.Context(), &connectors.Request{Body: json.RawMessage(`{}`)})
+	require.ErrorIs(t, err, connectors.ErrAuth)
+	assert.NotContains(t, err.Error(), "fresh-")
 }
