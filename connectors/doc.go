@@ -33,5 +33,6 @@
 // # Built-in connectors
 //
 // Package connectors/builtin returns a Registry holding the kinds "http"
-// (connectors/httpconn), "github", "slack" and "salesforce".
+// (connectors/httpconn), "github", "slack", "salesforce", "hubspot", "jira", "gitlab",
+// "notion", "teams" and "discord".
 package connectors

@@ -1,14 +1,18 @@
 // Package builtin assembles a [connectors.Registry] holding the connectors that ship
-// with the hub: "http" (httpconn), "github", "slack" and "salesforce". It lives apart
-// from package connectors because those connectors import connectors.
+// with the hub: "http" (httpconn), "github", "slack", "salesforce", "hubspot", "jira",
+// "gitlab", "notion", "teams" and "discord". It lives apart from package connectors
+// because those connectors import connectors.
 package builtin
 
 import (
 	"github.com/ehg/hub/connectors"
+	"github.com/ehg/hub/connectors/discord"
 	"github.com/ehg/hub/connectors/github"
 	"github.com/ehg/hub/connectors/httpconn"
+	"github.com/ehg/hub/connectors/hubspot"
 	"github.com/ehg/hub/connectors/salesforce"
 	"github.com/ehg/hub/connectors/slack"
+	"github.com/ehg/hub/connectors/teams"
 )
 
 // Factories returns the built-in factories by kind. The map is new on each call;
@@ -19,6 +23,9 @@ func Factories() map[string]connectors.Factory {
 		github.Kind:     github.Factory,
 		slack.Kind:      slack.Factory,
 		salesforce.Kind: salesforce.Factory,
+		hubspot.Kind:    hubspot.Factory,
+		teams.Kind:      teams.Factory,
+		discord.Kind:    discord.Factory,
 	}
 }
 
@@ -27,7 +34,7 @@ func Factories() map[string]connectors.Factory {
 // before the clash stay registered).
 func Register(r *connectors.Registry) error {
 	factories := Factories()
-	for _, kind := range []string{httpconn.Kind, github.Kind, slack.Kind, salesforce.Kind} {
+	for _, kind := range []string{httpconn.Kind, github.Kind, slack.Kind, salesforce.Kind, hubspot.Kind, teams.Kind, discord.Kind} {
 		if err := r.Register(kind, factories[kind]); err != nil {
 			return err
 		}

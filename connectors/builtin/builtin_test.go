@@ -17,7 +17,7 @@ import (
 func TestNewRegistry(t *testing.T) {
 	t.Parallel()
 	r := builtin.NewRegistry()
-	assert.Equal(t, []string{"github", "http", "salesforce", "slack"}, r.Kinds())
+	assert.Equal(t, []string{"discord", "github", "http", "hubspot", "salesforce", "slack", "teams"}, r.Kinds())
 	require.ErrorIs(t, builtin.Register(r), connectors.ErrDuplicateKind)
 	assert.NotSame(t, r, builtin.NewRegistry(), "no shared state")
 }
@@ -37,8 +37,11 @@ func TestBuildFromStoredJSON(t *testing.T) {
 		"github":     `{"base_url":"` + srv.URL + `","auth":{"token":"t"},"options":{"owner":"o","repo":"r"}}`,
 		"slack":      `{"base_url":"` + srv.URL + `","auth":{"bot_token":"xoxb-t"},"options":{"channel":"C1"}}`,
 		"salesforce": `{"base_url":"` + srv.URL + `","auth":{"flow":"static","access_token":"t"},"options":{"sobject":"Case"}}`,
+		"hubspot":    `{"base_url":"` + srv.URL + `","auth":{"token":"pat-t"},"options":{"object_type":"contacts"}}`,
+		"teams":      `{"auth":{"webhook_url":"` + srv.URL + `/webhookb2/x/IncomingWebhook/y/z"}}`,
+		"discord":    `{"base_url":"` + srv.URL + `","auth":{"webhook_id":"1","webhook_token":"t"}}`,
 	}
-	wantID := map[string]string{"http": "", "github": "5", "slack": "1.1", "salesforce": "001xx"}
+	wantID := map[string]string{"http": "", "github": "5", "slack": "1.1", "salesforce": "001xx", "hubspot": "001xx", "teams": "", "discord": "001xx"}
 	r := builtin.NewRegistry()
 	for kind, doc := range docs {
 		var cfg connectors.Config

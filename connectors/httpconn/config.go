@@ -25,7 +25,7 @@ const (
 //
 //	{"type":"bearer","token":"..."}
 //	{"type":"basic","username":"me@example.com","password":"api-token"}
-//	{"type":"api_key","key":"...","header":"X-API-Key"}            (or "query_param":"api_key")
+//	{"type":"api_key","key":"...","header":"X-API-Key"}            (or "query_param":"api_key", or "body_field":"api_key")
 //	{"type":"oauth2_client_credentials","token_url":"...","client_id":"...","client_secret":"...","scopes":["a"]}
 //	{"type":"oauth2_refresh_token","token_url":"...","client_id":"...","client_secret":"...","refresh_token":"..."}
 //
@@ -48,6 +48,9 @@ type Auth struct {
 	Prefix string `json:"prefix,omitempty"`
 	// QueryParam sends the API key as this query parameter instead of a header.
 	QueryParam string `json:"query_param,omitempty"`
+	// BodyField sends the API key as this top-level field of the JSON request body
+	// (Amplitude's "api_key") instead of a header.
+	BodyField string `json:"body_field,omitempty"`
 	// TokenURL is the OAuth2 token endpoint.
 	TokenURL string `json:"token_url,omitempty"`
 	// ClientID is the OAuth2 client id.
@@ -87,8 +90,8 @@ func (a *Auth) validate() error {
 		if a.Key == "" {
 			return bad("key is required for type api_key")
 		}
-		if a.Header != "" && a.QueryParam != "" {
-			return bad("set header or query_param, not both")
+		if n := btoi(a.Header != "") + btoi(a.QueryParam != "") + btoi(a.BodyField != ""); n > 1 {
+			return bad("set one of header, query_param and body_field")
 		}
 	case AuthOAuth2ClientCredentials, AuthOAuth2RefreshToken:
 		if a.TokenURL == "" {
@@ -107,6 +110,13 @@ func (a *Auth) validate() error {
 		return bad("unknown type %q (want none, bearer, basic, api_key, oauth2_client_credentials or oauth2_refresh_token)", a.Type)
 	}
 	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Pagination types accepted in [Pagination.Type].
@@ -167,6 +177,8 @@ type Operation struct {
 	RemoteIDField string `json:"remote_id_field,omitempty"`
 	// Pagination makes the operation listable through List.
 	Pagination *Pagination `json:"pagination,omitempty"`
+	// Batch splits the body's array into requests within the remote's batch limits.
+	Batch *Batch `json:"batch,omitempty"`
 
 	bodyTmpl any
 	noBody   bool
@@ -174,7 +186,7 @@ type Operation struct {
 
 // DefaultOperationName is the operation used when Options.DefaultOperation is empty.
 // Unless configured otherwise it POSTs the payload to the base URL itself, which is
-// what incoming-webhook URLs (Discord, Teams, Slack) expect.
+// what incoming-webhook URLs expect.
 const DefaultOperationName = "deliver"
 
 // Options is the settings document ([connectors.Config.Options]).
@@ -235,6 +247,11 @@ func (o *Options) normalise() error {
 				op.noBody = true
 			} else {
 				op.bodyTmpl = tmpl
+			}
+		}
+		if op.Batch != nil {
+			if err := op.Batch.validate(name); err != nil {
+				return bad("%v", err)
 			}
 		}
 		if p := op.Pagination; p != nil {

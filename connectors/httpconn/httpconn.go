@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -186,12 +187,23 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 			return nil, connectors.BadRequest(op, "cannot render body template")
 		}
 	}
-	res, err := c.do(ctx, op, method, c.base.Join(path, query), body, r.Header, r.IdempotencyKey)
+	bodies, err := c.requestBodies(spec, body)
 	if err != nil {
-		return nil, err
+		return nil, connectors.BadRequest(op, err.Error())
 	}
-	if !res.OK() {
-		return nil, c.statusError(op, res)
+	var res *connectors.HTTPResult
+	for i, b := range bodies {
+		res, err = c.do(ctx, op, method, c.base.Join(path, query), b, r.Header, chunkKey(r.IdempotencyKey, i, len(bodies)))
+		if err == nil && !res.OK() {
+			err = c.statusError(op, res)
+		}
+		if err != nil {
+			var ce *connectors.Error
+			if i > 0 && errors.As(err, &ce) {
+				ce.Message = fmt.Sprintf("batch request %d of %d failed after %d were accepted: %s", i+1, len(bodies), i, ce.Message)
+			}
+			return nil, err
+		}
 	}
 	resp := &connectors.Response{StatusCode: res.StatusCode, Header: res.Header, Body: res.Body}
 	if spec.RemoteIDField != "" {
@@ -204,6 +216,37 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 		resp.RemoteID = res.Header.Get("Location")
 	}
 	return resp, nil
+}
+
+// requestBodies returns the bodies one delivery sends: body split by the operation's
+// Batch, with the API key put in the body when auth says so; body alone otherwise.
+func (c *Connector) requestBodies(spec *Operation, body []byte) ([][]byte, error) {
+	keyField := ""
+	if c.auth.Type == AuthAPIKey {
+		keyField = c.auth.BodyField
+	}
+	if spec.Batch == nil && keyField == "" {
+		return [][]byte{body}, nil
+	}
+	doc, err := decodePayload(body)
+	if err != nil {
+		return nil, err
+	}
+	if keyField != "" {
+		obj, ok := doc.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("auth.body_field needs a JSON object body")
+		}
+		obj[keyField] = c.auth.Key
+	}
+	if spec.Batch == nil {
+		enc, err := json.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("cannot encode body")
+		}
+		return [][]byte{enc}, nil
+	}
+	return spec.Batch.split(doc)
 }
 
 // Check sends GET to Options.CheckPath (the base URL by default). See
