@@ -208,7 +208,9 @@ func TestAmplitudeHTTPV2(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	c := loadExample(t, "testdata/amplitude.json", srv.URL, srv.Client())
-	ev := func(i int) string { return fmt.Sprintf(`{"event_type":"watch","device_id":"d%d","insert_id":"i-%d","time":1764072000000}`, i%7, i) }
+	ev := func(i int) string {
+		return fmt.Sprintf(`{"event_type":"watch","device_id":"d%d","insert_id":"i-%d","time":1764072000000}`, i%7, i)
+	}
 	_, err := c.Invoke(t.Context(), &connectors.Request{Body: events(2001, ev)})
 	require.NoError(t, err)
 	require.Len(t, rec.all(), 2, "2001 events in requests of 2000 and 1")
@@ -222,7 +224,9 @@ func TestAmplitudeHTTPV2(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	assert.Contains(t, ce.Message, "batch request 2 of 2 failed after 1 were accepted")
 
-	huge := events(3, func(i int) string { return `{"event_type":"x","device_id":"d","event_properties":{"b":"` + strings.Repeat("y", 400000) + `"}}` })
+	huge := events(3, func(i int) string {
+		return `{"event_type":"x","device_id":"d","event_properties":{"b":"` + strings.Repeat("y", 400000) + `"}}`
+	})
 	_, err = c.Invoke(t.Context(), &connectors.Request{Body: huge})
 	require.ErrorIs(t, err, connectors.ErrBadRequest, "over 1 MB is refused before sending")
 	assert.Len(t, rec.all(), 4)
