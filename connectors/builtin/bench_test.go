@@ -32,6 +32,12 @@ func BenchmarkInvoke(b *testing.B) {
 		"github":     `{"base_url":"` + srv.URL + `","auth":{"token":"t"},"options":{"owner":"o","repo":"r"}}`,
 		"slack":      `{"base_url":"` + srv.URL + `","auth":{"bot_token":"xoxb-t"},"options":{"channel":"C1"}}`,
 		"salesforce": `{"base_url":"` + srv.URL + `","auth":{"flow":"static","access_token":"t"},"options":{"sobject":"Case","field_map":{"Subject":"title","Description":"description"}}}`,
+		"hubspot":    `{"base_url":"` + srv.URL + `","auth":{"token":"t"}}`,
+		"jira":       `{"base_url":"` + srv.URL + `","auth":{"email":"a@example.com","api_token":"t"},"options":{"project_key":"PAY"}}`,
+		"gitlab":     `{"base_url":"` + srv.URL + `","auth":{"token":"t"},"options":{"project":"acme/payments"}}`,
+		"notion":     `{"base_url":"` + srv.URL + `","auth":{"token":"t"},"options":{"database_id":"d","properties":{"Name":{"type":"title","from":"title"}}}}`,
+		"teams":      `{"auth":{"webhook_url":"` + srv.URL + `/webhookb2/x"}}`,
+		"discord":    `{"base_url":"` + srv.URL + `","auth":{"webhook_id":"1","webhook_token":"t"}}`,
 	}
 	b.Run("baseline_net_http", func(b *testing.B) {
 		b.ReportAllocs()
@@ -51,7 +57,7 @@ func BenchmarkInvoke(b *testing.B) {
 		}
 	})
 	reg := builtin.NewRegistry()
-	for _, kind := range []string{"http", "github", "slack", "salesforce"} {
+	for _, kind := range []string{"http", "github", "slack", "salesforce", "hubspot", "jira", "gitlab", "notion", "teams", "discord"} {
 		var cfg connectors.Config
 		if err := json.Unmarshal([]byte(docs[kind]), &cfg); err != nil {
 			b.Fatal(err)

@@ -8,8 +8,11 @@ import (
 	"github.com/ehg/hub/connectors"
 	"github.com/ehg/hub/connectors/discord"
 	"github.com/ehg/hub/connectors/github"
+	"github.com/ehg/hub/connectors/gitlab"
 	"github.com/ehg/hub/connectors/httpconn"
 	"github.com/ehg/hub/connectors/hubspot"
+	"github.com/ehg/hub/connectors/jira"
+	"github.com/ehg/hub/connectors/notion"
 	"github.com/ehg/hub/connectors/salesforce"
 	"github.com/ehg/hub/connectors/slack"
 	"github.com/ehg/hub/connectors/teams"
@@ -24,6 +27,9 @@ func Factories() map[string]connectors.Factory {
 		slack.Kind:      slack.Factory,
 		salesforce.Kind: salesforce.Factory,
 		hubspot.Kind:    hubspot.Factory,
+		jira.Kind:       jira.Factory,
+		gitlab.Kind:     gitlab.Factory,
+		notion.Kind:     notion.Factory,
 		teams.Kind:      teams.Factory,
 		discord.Kind:    discord.Factory,
 	}
@@ -34,7 +40,8 @@ func Factories() map[string]connectors.Factory {
 // before the clash stay registered).
 func Register(r *connectors.Registry) error {
 	factories := Factories()
-	for _, kind := range []string{httpconn.Kind, github.Kind, slack.Kind, salesforce.Kind, hubspot.Kind, teams.Kind, discord.Kind} {
+	for _, kind := range []string{httpconn.Kind, github.Kind, slack.Kind, salesforce.Kind,
+		hubspot.Kind, jira.Kind, gitlab.Kind, notion.Kind, teams.Kind, discord.Kind} {
 		if err := r.Register(kind, factories[kind]); err != nil {
 			return err
 		}

@@ -17,7 +17,7 @@ import (
 func TestNewRegistry(t *testing.T) {
 	t.Parallel()
 	r := builtin.NewRegistry()
-	assert.Equal(t, []string{"discord", "github", "http", "hubspot", "salesforce", "slack", "teams"}, r.Kinds())
+	assert.Equal(t, []string{"discord", "github", "gitlab", "http", "hubspot", "jira", "notion", "salesforce", "slack", "teams"}, r.Kinds())
 	require.ErrorIs(t, builtin.Register(r), connectors.ErrDuplicateKind)
 	assert.NotSame(t, r, builtin.NewRegistry(), "no shared state")
 }
@@ -40,8 +40,12 @@ func TestBuildFromStoredJSON(t *testing.T) {
 		"hubspot":    `{"base_url":"` + srv.URL + `","auth":{"token":"pat-t"},"options":{"object_type":"contacts"}}`,
 		"teams":      `{"auth":{"webhook_url":"` + srv.URL + `/webhookb2/x/IncomingWebhook/y/z"}}`,
 		"discord":    `{"base_url":"` + srv.URL + `","auth":{"webhook_id":"1","webhook_token":"t"}}`,
+		"jira":       `{"base_url":"` + srv.URL + `","auth":{"email":"a@example.com","api_token":"t"},"options":{"project_key":"PAY"}}`,
+		"gitlab":     `{"base_url":"` + srv.URL + `","auth":{"token":"t"},"options":{"project":"acme/payments"}}`,
+		"notion":     `{"base_url":"` + srv.URL + `","auth":{"token":"t"},"options":{"database_id":"d","properties":{"Name":{"type":"title","from":"title"}}}}`,
 	}
-	wantID := map[string]string{"http": "", "github": "5", "slack": "1.1", "salesforce": "001xx", "hubspot": "001xx", "teams": "", "discord": "001xx"}
+	wantID := map[string]string{"http": "", "github": "5", "slack": "1.1", "salesforce": "001xx", "hubspot": "001xx", "teams": "", "discord": "001xx",
+		"jira": "", "gitlab": "", "notion": "001xx"}
 	r := builtin.NewRegistry()
 	for kind, doc := range docs {
 		var cfg connectors.Config
