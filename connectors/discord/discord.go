@@ -140,17 +140,11 @@ func New(cfg connectors.Config) (*Connector, error) {
 	default:
 		return nil, fmt.Errorf("%w: options.default_operation %q is not a discord operation", connectors.ErrInvalidConfig, c.opts.DefaultOperation)
 	}
-	limit, err := cfg.ResponseLimit()
-	if err != nil {
+	if c.rest, err = restclient.New(cfg, DefaultUserAgent); err != nil {
 		return nil, err
 	}
 	c.secrets = []string{c.auth.WebhookToken, c.auth.WebhookURL}
-	userAgent := cfg.UserAgent
-	if userAgent == "" {
-		userAgent = DefaultUserAgent
-	}
-	c.rest = &restclient.Client{HTTP: cfg.Client(), Limit: limit, UserAgent: userAgent, Now: c.now,
-		Gate: restclient.NewGate(c.now), Observe: c.observe, Classify: c.classify}
+	c.rest.Observe, c.rest.Classify = c.observe, c.classify
 	return c, nil
 }
 
@@ -340,7 +334,7 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 		return nil, connectors.BadRequest(op, err.Error())
 	}
 	q := url.Values{}
-	if tid := firstNonEmpty(r.Param("thread_id"), c.opts.ThreadID); tid != "" {
+	if tid := restclient.FirstNonEmpty(r.Param("thread_id"), c.opts.ThreadID); tid != "" {
 		q.Set("thread_id", tid)
 	}
 	var method, path, route string
@@ -484,7 +478,7 @@ func (c *Connector) classify(op string, res *connectors.HTTPResult) *connectors.
 	key := restclient.GlobalKey
 	e.Code = "global"
 	if !doc.Global && !rl.Global {
-		e.Code = firstNonEmpty(rl.Scope, "user")
+		e.Code = restclient.FirstNonEmpty(rl.Scope, "user")
 		if rl.Bucket != "" {
 			key = "bucket:" + rl.Bucket
 		}
@@ -493,15 +487,6 @@ func (c *Connector) classify(op string, res *connectors.HTTPResult) *connectors.
 		c.rest.Gate.Block(key, now.Add(e.RetryDelay))
 	}
 	return e
-}
-
-func firstNonEmpty(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // VerifyWebhook verifies an interaction request with the application's public key.

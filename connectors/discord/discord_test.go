@@ -19,6 +19,7 @@ import (
 	"github.com/ehg/hub/connectors"
 	"github.com/ehg/hub/connectors/connectortest"
 	"github.com/ehg/hub/connectors/discord"
+	"github.com/ehg/hub/connectors/internal/fakeclock"
 	"github.com/ehg/hub/connectors/internal/restclient"
 )
 
@@ -26,15 +27,6 @@ const (
 	webhookID    = "123456789012345678"
 	webhookToken = "SECRET-webhook-token-xyz"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-func newClock() *clock                   { return &clock{t: time.Date(2025, 11, 25, 12, 0, 0, 0, time.UTC)} }
 
 // fake reproduces a Discord webhook: token check (50027), unknown webhook (10015),
 // Invalid Form Body (50035) for content over 2000 characters, ?wait=true returning
@@ -126,7 +118,7 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(msg)
 }
 
-func start(t *testing.T, f *fake, clk *clock, opts string) *discord.Connector {
+func start(t *testing.T, f *fake, clk *fakeclock.Clock, opts string) *discord.Connector {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -183,7 +175,7 @@ func TestConfig(t *testing.T) {
 func TestExecuteWebhook(t *testing.T) {
 	t.Parallel()
 	f := &fake{limit: 5, resetAfter: "2"}
-	c := start(t, f, newClock(), `{"username":"Integration Hub","thread_id":"777"}`)
+	c := start(t, f, fakeclock.New(), `{"username":"Integration Hub","thread_id":"777"}`)
 	resp, err := c.Invoke(t.Context(), &connectors.Request{Body: json.RawMessage(
 		`{"title":"Refund webhook retries exhaust","description":"gateway 503","status":"todo","priority":"high","url":"https://x.example/1"}`)})
 	require.NoError(t, err)
@@ -209,7 +201,7 @@ func TestExecuteWebhook(t *testing.T) {
 func TestMessageLimits(t *testing.T) {
 	t.Parallel()
 	f := &fake{limit: 100, resetAfter: "1"}
-	c := start(t, f, newClock(), `{}`)
+	c := start(t, f, fakeclock.New(), `{}`)
 	many := strings.Repeat(`{"title":"t"},`, 11)
 	for name, body := range map[string]string{
 		"content 2001":   `{"content":"` + strings.Repeat("é", 2001) + `"}`,
@@ -238,7 +230,7 @@ func TestMessageLimits(t *testing.T) {
 func TestBucketExhausted(t *testing.T) {
 	t.Parallel()
 	f := &fake{limit: 2, resetAfter: "1.5"}
-	clk := newClock()
+	clk := fakeclock.New()
 	c := start(t, f, clk, `{}`)
 	for range 2 {
 		_, err := c.Invoke(t.Context(), &connectors.Request{Body: json.RawMessage(`{"content":"x"}`)})
@@ -271,7 +263,7 @@ func Test429(t *testing.T) {
 		t.Run(tt.scope, func(t *testing.T) {
 			t.Parallel()
 			f := &fake{limit: 5, resetAfter: "1", throttle: tt.scope}
-			clk := newClock()
+			clk := fakeclock.New()
 			c := start(t, f, clk, `{}`)
 			_, err := c.Invoke(t.Context(), &connectors.Request{Body: json.RawMessage(`{"content":"x"}`)})
 			require.ErrorIs(t, err, connectors.ErrRateLimited)
@@ -332,7 +324,7 @@ func TestVerifyInteraction(t *testing.T) {
 	t.Parallel()
 	priv := ed25519.NewKeyFromSeed([]byte("0123456789abcdef0123456789abcdef"))
 	pub := priv.Public().(ed25519.PublicKey)
-	clk := newClock()
+	clk := fakeclock.New()
 	c, err := discord.New(connectors.Config{Now: clk.Now,
 		Auth: json.RawMessage(`{"webhook_id":"1","webhook_token":"t","public_key":"` + hex.EncodeToString(pub) + `"}`)})
 	require.NoError(t, err)

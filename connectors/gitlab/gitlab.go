@@ -96,11 +96,11 @@ func New(cfg connectors.Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := cfg.ResponseLimit()
+	rest, err := restclient.New(cfg, DefaultUserAgent)
 	if err != nil {
 		return nil, err
 	}
-	c := &Connector{name: cfg.Name, base: base, now: cfg.Clock()}
+	c := &Connector{name: cfg.Name, base: base, now: rest.Now, rest: rest}
 	if err := cfg.DecodeAuth(&c.auth); err != nil {
 		return nil, err
 	}
@@ -115,34 +115,19 @@ func New(cfg connectors.Config) (*Connector, error) {
 		return nil, fmt.Errorf("%w: options.default_operation %q is not a gitlab operation", connectors.ErrInvalidConfig, c.opts.DefaultOperation)
 	}
 	c.secrets = []string{c.auth.Token, c.auth.ClientSecret, c.auth.RefreshToken, c.auth.AccessToken, c.auth.WebhookToken, c.auth.SigningToken}
-	userAgent := cfg.UserAgent
-	if userAgent == "" {
-		userAgent = DefaultUserAgent
-	}
-	c.rest = &restclient.Client{HTTP: cfg.Client(), Limit: limit, UserAgent: userAgent, Now: c.now,
-		Gate: restclient.NewGate(c.now), Secrets: c.secrets, Observe: c.observe, Classify: c.classify}
+	rest.Secrets, rest.Observe, rest.Classify = c.secrets, c.observe, c.classify
 	switch {
 	case c.auth.Token != "":
-		c.rest.Authorize = func(_ context.Context, req *http.Request) (string, error) {
-			req.Header.Set("Private-Token", c.auth.Token)
-			return "", nil
-		}
+		rest.UseHeader("Private-Token", c.auth.Token)
 	case c.auth.RefreshToken != "":
-		if c.auth.ClientID == "" {
-			return nil, fmt.Errorf("%w: auth.client_id is required with auth.refresh_token", connectors.ErrInvalidConfig)
-		}
-		tokenURL := c.auth.TokenURL
-		if tokenURL == "" {
-			// The OAuth endpoints live at the instance root, not under /api/v4.
-			u, _ := url.Parse(base.String())
-			tokenURL = u.Scheme + "://" + u.Host + strings.TrimSuffix(strings.TrimSuffix(u.Path, "/api/v4"), "/") + "/oauth/token"
-		} else if _, err := connectors.ParseBaseURL(tokenURL); err != nil {
-			return nil, fmt.Errorf("%w: auth.token_url must be an absolute http(s) URL", connectors.ErrInvalidConfig)
-		}
-		c.rest.Tokens = restclient.NewRefreshCache(restclient.RefreshFlow{TokenURL: tokenURL, ClientID: c.auth.ClientID,
+		// The OAuth endpoints live at the instance root, not under /api/v4.
+		u, _ := url.Parse(base.String())
+		root := u.Scheme + "://" + u.Host + strings.TrimSuffix(strings.TrimSuffix(u.Path, "/api/v4"), "/")
+		if err := rest.UseRefreshFlow(restclient.RefreshFlow{TokenURL: c.auth.TokenURL, ClientID: c.auth.ClientID,
 			ClientSecret: c.auth.ClientSecret, RefreshToken: c.auth.RefreshToken, AccessToken: c.auth.AccessToken,
-			Expiry: c.auth.ExpiresAt, InParams: true}, cfg.Client(), c.now)
-		c.rest.Authorize = restclient.BearerFrom(c.rest.Tokens)
+			Expiry: c.auth.ExpiresAt, InParams: true}, root+"/oauth/token", false); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("%w: auth.token, or auth.refresh_token with client_id (OAuth 2.0), is required", connectors.ErrInvalidConfig)
 	}
@@ -157,7 +142,7 @@ func (c *Connector) Info() connectors.Info {
 
 // projectPath is /projects/{id}, the id or URL-encoded path from params or options.
 func (c *Connector) projectPath(params map[string]string) (string, error) {
-	p := firstNonEmpty(params["project"], c.opts.Project)
+	p := restclient.FirstNonEmpty(params["project"], c.opts.Project)
 	if p == "" {
 		return "", fmt.Errorf("project is required (params.project or options.project)")
 	}
@@ -240,7 +225,7 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 		return nil, connectors.BadRequest(op, err.Error())
 	}
 	iid := func(kind string) (string, error) {
-		n := firstNonEmpty(r.Param("iid"), p.IID.String())
+		n := restclient.FirstNonEmpty(r.Param("iid"), p.IID.String())
 		if v, err := strconv.ParseUint(n, 10, 64); err != nil || v == 0 {
 			return "", fmt.Errorf("%s needs the %s iid as a positive integer (params.iid or payload iid)", name, kind)
 		}
@@ -286,7 +271,7 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 		if err != nil {
 			return nil, connectors.BadRequest(op, err.Error())
 		}
-		text := firstNonEmpty(p.Body, p.Comment, p.Text)
+		text := restclient.FirstNonEmpty(p.Body, p.Comment, p.Text)
 		if text == "" && p.Description != nil {
 			text = *p.Description
 		}
@@ -457,7 +442,7 @@ func (c *Connector) classify(op string, res *connectors.HTTPResult) *connectors.
 				msg = strings.Join(parts, "; ")
 			}
 		}
-		msg = firstNonEmpty(msg, doc.Desc)
+		msg = restclient.FirstNonEmpty(msg, doc.Desc)
 	} else if len(res.Body) <= 256 {
 		msg = strings.TrimSpace(string(res.Body))
 	}
@@ -489,7 +474,7 @@ func (c *Connector) VerifyWebhook(header http.Header, body []byte) (*connectors.
 		return nil, fmt.Errorf("gitlab: %w: no webhook token or signing token configured", connectors.ErrInvalidSignature)
 	}
 	ev := &connectors.WebhookEvent{Event: header.Get("X-Gitlab-Event"), Body: body,
-		DeliveryID: firstNonEmpty(header.Get("X-Gitlab-Event-Uuid"), header.Get("Webhook-Id"), header.Get("Idempotency-Key"))}
+		DeliveryID: restclient.FirstNonEmpty(header.Get("X-Gitlab-Event-Uuid"), header.Get("Webhook-Id"), header.Get("Idempotency-Key"))}
 	if c.auth.WebhookToken != "" && !hmac.Equal([]byte(header.Get("X-Gitlab-Token")), []byte(c.auth.WebhookToken)) {
 		return nil, fmt.Errorf("gitlab: %w: X-Gitlab-Token missing or wrong", connectors.ErrInvalidSignature)
 	}
@@ -552,15 +537,6 @@ func VerifySigned(key []byte, header http.Header, body []byte, now time.Time) (t
 		return time.Time{}, fmt.Errorf("gitlab: %w: webhook-timestamp is %s from now", connectors.ErrStaleWebhook, d.Round(time.Second))
 	}
 	return signed, nil
-}
-
-func firstNonEmpty(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // Interface guards.

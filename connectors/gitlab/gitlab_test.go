@@ -20,6 +20,7 @@ import (
 	"github.com/ehg/hub/connectors"
 	"github.com/ehg/hub/connectors/connectortest"
 	"github.com/ehg/hub/connectors/gitlab"
+	"github.com/ehg/hub/connectors/internal/fakeclock"
 	"github.com/ehg/hub/connectors/internal/restclient"
 )
 
@@ -28,15 +29,6 @@ const (
 	webhookToken = "gitlab-WEBHOOK-SECRET-TOKEN"
 	prefix       = "/gitlab/api/v4" // a self-managed instance under a relative URL root
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-func newClock() *clock                   { return &clock{t: time.Date(2025, 11, 25, 12, 0, 0, 0, time.UTC)} }
 
 // fake reproduces the GitLab REST API v4 of a self-managed instance: PRIVATE-TOKEN or
 // OAuth bearer auth, URL-encoded project paths, issues (400 "title is missing"),
@@ -50,7 +42,7 @@ type fake struct {
 	total    int
 	throttle bool
 	drained  bool
-	clk      *clock
+	clk      *fakeclock.Clock
 	bearer   string
 	srvURL   string
 	// pagination records the pagination parameter of each issues listing request.
@@ -145,7 +137,7 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func start(t *testing.T, f *fake, auth string) (*gitlab.Connector, *httptest.Server) {
 	t.Helper()
 	if f.clk == nil {
-		f.clk = newClock()
+		f.clk = fakeclock.New()
 	}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -344,7 +336,7 @@ func TestErrorClasses(t *testing.T) {
 // instance root rather than /api/v4.
 func TestOAuth(t *testing.T) {
 	t.Parallel()
-	f := &fake{bearer: "access-2", clk: newClock()}
+	f := &fake{bearer: "access-2", clk: fakeclock.New()}
 	var tokenHits atomic.Int32
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /gitlab/oauth/token", func(w http.ResponseWriter, r *http.Request) {
@@ -383,7 +375,7 @@ func TestVerifyWebhook(t *testing.T) {
 	_, err = gitlab.VerifySigned(key, vecHeader, []byte(vecBody), time.Unix(vecTS, 0))
 	require.NoError(t, err, "one matching entry among several")
 
-	clk := newClock()
+	clk := fakeclock.New()
 	c, err := gitlab.New(connectors.Config{Now: clk.Now, Auth: json.RawMessage(`{"token":"t","webhook_token":"` + webhookToken + `","signing_token":"` + vecSecret + `"}`)})
 	require.NoError(t, err)
 	body := []byte(`{"object_kind":"issue","event_type":"issue","project":{"id":7},"object_attributes":{"iid":1,"action":"open"}}`)

@@ -119,11 +119,11 @@ func New(cfg connectors.Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := cfg.ResponseLimit()
+	rest, err := restclient.New(cfg, DefaultUserAgent)
 	if err != nil {
 		return nil, err
 	}
-	c := &Connector{name: cfg.Name, base: base, now: cfg.Clock(), loc: time.UTC}
+	c := &Connector{name: cfg.Name, base: base, now: rest.Now, loc: time.UTC, rest: rest}
 	if err := cfg.DecodeAuth(&c.auth); err != nil {
 		return nil, err
 	}
@@ -154,33 +154,17 @@ func New(cfg connectors.Config) (*Connector, error) {
 		c.auth.WebhookSecret = c.auth.ClientSecret
 	}
 	c.secrets = []string{c.auth.Token, c.auth.ClientSecret, c.auth.RefreshToken, c.auth.AccessToken, c.auth.WebhookSecret}
-	userAgent := cfg.UserAgent
-	if userAgent == "" {
-		userAgent = DefaultUserAgent
-	}
-	c.rest = &restclient.Client{HTTP: cfg.Client(), Limit: limit, UserAgent: userAgent, Now: c.now,
-		Gate: restclient.NewGate(c.now), Secrets: c.secrets, Observe: c.observe, Classify: c.classify}
+	rest.Secrets, rest.Observe, rest.Classify = c.secrets, c.observe, c.classify
 	switch {
 	case c.auth.Token != "":
-		c.rest.Authorize = func(_ context.Context, req *http.Request) (string, error) {
-			req.Header.Set("Authorization", "Bearer "+c.auth.Token)
-			return "", nil
-		}
+		rest.UseHeader("Authorization", "Bearer "+c.auth.Token)
 	case c.auth.RefreshToken != "":
-		if c.auth.ClientID == "" || c.auth.ClientSecret == "" {
-			return nil, fmt.Errorf("%w: auth.client_id and auth.client_secret are required with auth.refresh_token", connectors.ErrInvalidConfig)
-		}
-		tokenURL := c.auth.TokenURL
-		if tokenURL == "" {
-			tokenURL = base.Join(DefaultTokenPath, nil)
-		} else if _, err := connectors.ParseBaseURL(tokenURL); err != nil {
-			return nil, fmt.Errorf("%w: auth.token_url must be an absolute http(s) URL", connectors.ErrInvalidConfig)
-		}
 		// HubSpot's token endpoint takes the client credentials as form parameters.
-		c.rest.Tokens = restclient.NewRefreshCache(restclient.RefreshFlow{TokenURL: tokenURL, ClientID: c.auth.ClientID,
+		if err := rest.UseRefreshFlow(restclient.RefreshFlow{TokenURL: c.auth.TokenURL, ClientID: c.auth.ClientID,
 			ClientSecret: c.auth.ClientSecret, RefreshToken: c.auth.RefreshToken, AccessToken: c.auth.AccessToken,
-			Expiry: c.auth.ExpiresAt, InParams: true}, cfg.Client(), c.now)
-		c.rest.Authorize = restclient.BearerFrom(c.rest.Tokens)
+			Expiry: c.auth.ExpiresAt, InParams: true}, base.Join(DefaultTokenPath, nil), true); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("%w: auth.token (private app) or auth.refresh_token with client_id and client_secret (OAuth) is required", connectors.ErrInvalidConfig)
 	}
@@ -342,7 +326,7 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 				return nil, connectors.BadRequest(op, "update needs the record id (params.id or payload id)")
 			}
 			method, path = http.MethodPatch, objPath+"/"+url.PathEscape(id)
-			if p := firstNonEmpty(r.Param("id_property"), rec.IDProperty, c.opts.IDProperty); p != "" {
+			if p := restclient.FirstNonEmpty(r.Param("id_property"), rec.IDProperty, c.opts.IDProperty); p != "" {
 				query = url.Values{"idProperty": {p}}
 			}
 			rec.Associations = nil
@@ -355,7 +339,7 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 			return nil, connectors.BadRequest(op, err.Error())
 		}
 		recs := make([]*record, len(raw))
-		idProp := firstNonEmpty(r.Param("id_property"), c.opts.IDProperty)
+		idProp := restclient.FirstNonEmpty(r.Param("id_property"), c.opts.IDProperty)
 		for i, in := range raw {
 			rec, err := toRecord(in)
 			if err != nil {
@@ -621,7 +605,7 @@ func (c *Connector) classify(op string, res *connectors.HTTPResult) *connectors.
 		PolicyName string `json:"policyName"`
 	}
 	_ = json.Unmarshal(res.Body, &doc)
-	code := firstNonEmpty(doc.Category, doc.ErrorType)
+	code := restclient.FirstNonEmpty(doc.Category, doc.ErrorType)
 	now := c.now()
 	e := connectors.StatusError(op, res, code, doc.Message, now, c.secrets...)
 	if res.StatusCode != http.StatusTooManyRequests {
@@ -644,15 +628,6 @@ func (c *Connector) classify(op string, res *connectors.HTTPResult) *connectors.
 	}
 	c.rest.Gate.Block(restclient.GlobalKey, now.Add(e.RetryDelay))
 	return e
-}
-
-func firstNonEmpty(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func mergeQuery(a, b url.Values) url.Values {

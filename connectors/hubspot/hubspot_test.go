@@ -18,6 +18,7 @@ import (
 	"github.com/ehg/hub/connectors"
 	"github.com/ehg/hub/connectors/connectortest"
 	"github.com/ehg/hub/connectors/hubspot"
+	"github.com/ehg/hub/connectors/internal/fakeclock"
 	"github.com/ehg/hub/connectors/internal/restclient"
 )
 
@@ -27,17 +28,6 @@ const (
 	refreshToken = "na1-REFRESH-SECRET"
 	webhookURL   = "https://hooks.example.com/hubspot?portal=62515&name=a%3Ab"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-func newClock() *clock { return &clock{t: time.Date(2025, 11, 25, 12, 0, 0, 0, time.UTC)} }
 
 // fake is an httptest server reproducing HubSpot CRM v3: bearer auth with
 // INVALID_AUTHENTICATION errors, contacts with unique emails (409 CONFLICT), batch
@@ -172,7 +162,7 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func start(t *testing.T, f *fake, clk *clock, opts string) (*hubspot.Connector, *httptest.Server) {
+func start(t *testing.T, f *fake, clk *fakeclock.Clock, opts string) (*hubspot.Connector, *httptest.Server) {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -224,7 +214,7 @@ func TestConfig(t *testing.T) {
 func TestWriteOperations(t *testing.T) {
 	t.Parallel()
 	f := newFake(0)
-	c, _ := start(t, f, newClock(), `{"id_property":"email"}`)
+	c, _ := start(t, f, fakeclock.New(), `{"id_property":"email"}`)
 	ctx := t.Context()
 
 	resp, err := c.Invoke(ctx, &connectors.Request{Body: json.RawMessage(`{"email":"jchen@example.com","firstname":"Jo","company":{"name":"nested, not a property"}}`), IdempotencyKey: "evt-1"})
@@ -281,7 +271,7 @@ func TestWriteOperations(t *testing.T) {
 func TestListToTheEnd(t *testing.T) {
 	t.Parallel()
 	f := newFake(250)
-	c, _ := start(t, f, newClock(), `{"properties":["email"]}`)
+	c, _ := start(t, f, fakeclock.New(), `{"properties":["email"]}`)
 	for _, since := range []time.Time{{}, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} {
 		var ids []string
 		cursor, pages := "", 0
@@ -321,17 +311,17 @@ func TestRateLimitSignals(t *testing.T) {
 	}{
 		{"burst remaining 0", func(f *fake) { f.remaining = 0 }, 10 * time.Second, false, ""},
 		{"secondly remaining 0", func(f *fake) { f.secondly = 0 }, time.Second, false, ""},
-		{"daily remaining 0", func(f *fake) { f.daily = 0 }, nyMidnight.Sub(newClock().Now()), false, ""},
+		{"daily remaining 0", func(f *fake) { f.daily = 0 }, nyMidnight.Sub(fakeclock.New().Now()), false, ""},
 		{"429 ten-secondly, no Retry-After", func(f *fake) { f.throttle = "TEN_SECONDLY_ROLLING" }, 10 * time.Second, true, "TEN_SECONDLY_ROLLING"},
 		{"429 with Retry-After", func(f *fake) { f.throttle, f.retryAfter = "TEN_SECONDLY_ROLLING", "3" }, 3 * time.Second, true, "TEN_SECONDLY_ROLLING"},
-		{"429 daily", func(f *fake) { f.throttle = "DAILY" }, nyMidnight.Sub(newClock().Now()), true, "DAILY"},
+		{"429 daily", func(f *fake) { f.throttle = "DAILY" }, nyMidnight.Sub(fakeclock.New().Now()), true, "DAILY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFake(1)
 			tt.setup(f)
-			clk := newClock()
+			clk := fakeclock.New()
 			c, _ := start(t, f, clk, `{"time_zone":"America/New_York"}`)
 			_, err := c.List(t.Context(), &connectors.ListRequest{})
 			if tt.err {
@@ -440,7 +430,7 @@ func TestVerifyWebhook(t *testing.T) {
 	const vector = "iNpVp3N3qRPBMGoFBiMoBd5AFgOrfbxYZ3yD7ErUjec="
 	assert.Equal(t, vector, hubspot.SignV3([]byte(clientSecret), "POST", webhookURL, body, ts))
 
-	clk := newClock()
+	clk := fakeclock.New()
 	c, _ := start(t, newFake(0), clk, `{"webhook_url":"`+webhookURL+`"}`)
 	h := http.Header{"X-Hubspot-Signature-V3": {vector}, "X-Hubspot-Request-Timestamp": {ts}}
 	ev, err := c.VerifyWebhook(h, body)

@@ -112,11 +112,11 @@ func New(cfg connectors.Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := cfg.ResponseLimit()
+	rest, err := restclient.New(cfg, DefaultUserAgent)
 	if err != nil {
 		return nil, err
 	}
-	c := &Connector{name: cfg.Name, base: base, now: cfg.Clock()}
+	c := &Connector{name: cfg.Name, base: base, now: rest.Now, rest: rest}
 	if err := cfg.DecodeAuth(&c.auth); err != nil {
 		return nil, err
 	}
@@ -133,45 +133,26 @@ func New(cfg connectors.Config) (*Connector, error) {
 	default:
 		return nil, fmt.Errorf("%w: options.default_operation %q is not a jira operation", connectors.ErrInvalidConfig, c.opts.DefaultOperation)
 	}
-	if c.opts.WebhookMaxAge != "" {
-		if c.maxAge, err = time.ParseDuration(c.opts.WebhookMaxAge); err != nil || c.maxAge <= 0 {
-			return nil, fmt.Errorf("%w: options.webhook_max_age must be a positive duration like 10m", connectors.ErrInvalidConfig)
-		}
+	if c.maxAge, err = restclient.ParseMaxAge("options.webhook_max_age", c.opts.WebhookMaxAge); err != nil {
+		return nil, err
 	}
 	c.secrets = []string{c.auth.APIToken, c.auth.ClientSecret, c.auth.RefreshToken, c.auth.AccessToken, c.auth.WebhookSecret}
-	userAgent := cfg.UserAgent
-	if userAgent == "" {
-		userAgent = DefaultUserAgent
-	}
-	c.rest = &restclient.Client{HTTP: cfg.Client(), Limit: limit, UserAgent: userAgent, Now: c.now,
-		Gate: restclient.NewGate(c.now), Secrets: c.secrets, Observe: c.observe, Classify: c.classify}
+	rest.Secrets, rest.Observe, rest.Classify = c.secrets, c.observe, c.classify
 	switch {
 	case c.auth.APIToken != "":
 		if c.auth.Email == "" {
 			return nil, fmt.Errorf("%w: auth.email is required with auth.api_token", connectors.ErrInvalidConfig)
 		}
 		encoded := base64.StdEncoding.EncodeToString([]byte(c.auth.Email + ":" + c.auth.APIToken))
-		basic := "Basic " + encoded
 		c.secrets = append(c.secrets, encoded) // remotes that echo the header must not leak it
-		c.rest.Secrets = c.secrets
-		c.rest.Authorize = func(_ context.Context, req *http.Request) (string, error) {
-			req.Header.Set("Authorization", basic)
-			return "", nil
-		}
+		rest.Secrets = c.secrets
+		rest.UseHeader("Authorization", "Basic "+encoded)
 	case c.auth.RefreshToken != "":
-		if c.auth.ClientID == "" || c.auth.ClientSecret == "" {
-			return nil, fmt.Errorf("%w: auth.client_id and auth.client_secret are required with auth.refresh_token", connectors.ErrInvalidConfig)
-		}
-		tokenURL := c.auth.TokenURL
-		if tokenURL == "" {
-			tokenURL = DefaultTokenURL
-		} else if _, err := connectors.ParseBaseURL(tokenURL); err != nil {
-			return nil, fmt.Errorf("%w: auth.token_url must be an absolute http(s) URL", connectors.ErrInvalidConfig)
-		}
-		c.rest.Tokens = restclient.NewRefreshCache(restclient.RefreshFlow{TokenURL: tokenURL, ClientID: c.auth.ClientID,
+		if err := rest.UseRefreshFlow(restclient.RefreshFlow{TokenURL: c.auth.TokenURL, ClientID: c.auth.ClientID,
 			ClientSecret: c.auth.ClientSecret, RefreshToken: c.auth.RefreshToken, AccessToken: c.auth.AccessToken,
-			Expiry: c.auth.ExpiresAt, InParams: true}, cfg.Client(), c.now)
-		c.rest.Authorize = restclient.BearerFrom(c.rest.Tokens)
+			Expiry: c.auth.ExpiresAt, InParams: true}, DefaultTokenURL, true); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("%w: auth.email with auth.api_token, or auth.refresh_token with client_id and client_secret (OAuth 2.0), is required", connectors.ErrInvalidConfig)
 	}
@@ -259,17 +240,17 @@ func (c *Connector) issueFields(p *payload, params map[string]string) (map[strin
 		f[k] = v
 	}
 	if _, ok := f["project"]; !ok {
-		key := firstNonEmpty(params["project"], p.Project, c.opts.ProjectKey)
+		key := restclient.FirstNonEmpty(params["project"], p.Project, c.opts.ProjectKey)
 		if key == "" {
 			return nil, fmt.Errorf("project is required (params, payload project or options.project_key)")
 		}
 		f["project"] = map[string]string{"key": key}
 	}
 	if _, ok := f["issuetype"]; !ok {
-		f["issuetype"] = map[string]string{"name": firstNonEmpty(params["issue_type"], p.IssueType, c.opts.IssueType)}
+		f["issuetype"] = map[string]string{"name": restclient.FirstNonEmpty(params["issue_type"], p.IssueType, c.opts.IssueType)}
 	}
 	if _, ok := f["summary"]; !ok {
-		s := strings.TrimSpace(firstNonEmpty(p.Summary, p.Title))
+		s := strings.TrimSpace(restclient.FirstNonEmpty(p.Summary, p.Title))
 		if s == "" {
 			return nil, fmt.Errorf("create_issue needs a summary or title")
 		}
@@ -317,7 +298,7 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 		}
 	}
 	issueKey := func() (string, error) {
-		k := firstNonEmpty(r.Param("issue"), p.Issue, p.Key)
+		k := restclient.FirstNonEmpty(r.Param("issue"), p.Issue, p.Key)
 		if k == "" || strings.ContainsAny(k, "/?#") {
 			return "", fmt.Errorf("%s needs the issue key or id (params.issue or payload key)", name)
 		}
@@ -351,7 +332,7 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 		if err != nil {
 			return nil, connectors.BadRequest(op, err.Error())
 		}
-		want := firstNonEmpty(r.Param("transition"), p.Transition, p.Status)
+		want := restclient.FirstNonEmpty(r.Param("transition"), p.Transition, p.Status)
 		if want == "" {
 			return nil, connectors.BadRequest(op, "transition needs params.transition (id or name) or payload transition or status")
 		}
@@ -446,7 +427,7 @@ func (c *Connector) List(ctx context.Context, lr *connectors.ListRequest) (*conn
 	if lr.Operation != "" && lr.Operation != OpSearch {
 		return nil, connectors.BadRequest(op, fmt.Sprintf("unknown list operation %q", lr.Operation))
 	}
-	jql := firstNonEmpty(lr.Params["jql"], c.opts.JQL)
+	jql := restclient.FirstNonEmpty(lr.Params["jql"], c.opts.JQL)
 	if jql == "" {
 		return nil, connectors.BadRequest(op, "JQL is required (params.jql or options.jql)")
 	}
@@ -637,15 +618,6 @@ func VerifyJWT(secret []byte, token string, now time.Time) error {
 		}
 	}
 	return nil
-}
-
-func firstNonEmpty(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func atoi(s string) int {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ehg/hub/connectors"
 	"github.com/ehg/hub/connectors/connectortest"
+	"github.com/ehg/hub/connectors/internal/fakeclock"
 	"github.com/ehg/hub/connectors/internal/restclient"
 	"github.com/ehg/hub/connectors/jira"
 )
@@ -31,15 +32,6 @@ const (
 	clientSecret  = "jira-oauth-CLIENT-SECRET"
 	webhookSecret = "jira-admin-WEBHOOK-SECRET"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-func newClock() *clock                   { return &clock{t: time.Date(2025, 11, 25, 12, 0, 0, 0, time.UTC)} }
 
 // fake reproduces Jira Cloud REST v3: basic auth, issue creation with field
 // validation ({"errorMessages", "errors"}), transitions by id, ADF comments, the
@@ -54,7 +46,7 @@ type fake struct {
 	total    int
 	throttle bool
 	drained  bool // answer with X-RateLimit-Remaining 0
-	clk      *clock
+	clk      *fakeclock.Clock
 	bearer   string
 }
 
@@ -173,7 +165,7 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func start(t *testing.T, f *fake, opts string) (*jira.Connector, *httptest.Server) {
 	t.Helper()
 	if f.clk == nil {
-		f.clk = newClock()
+		f.clk = fakeclock.New()
 	}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -331,7 +323,7 @@ func TestRateLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("429 Retry-After", func(t *testing.T) {
 		t.Parallel()
-		f := &fake{throttle: true, clk: newClock()}
+		f := &fake{throttle: true, clk: fakeclock.New()}
 		c, _ := start(t, f, `{"project_key":"PAY"}`)
 		_, err := c.Invoke(t.Context(), &connectors.Request{Body: json.RawMessage(`{"title":"x"}`)})
 		require.ErrorIs(t, err, connectors.ErrRateLimited)
@@ -350,7 +342,7 @@ func TestRateLimits(t *testing.T) {
 	})
 	t.Run("remaining 0 until X-RateLimit-Reset", func(t *testing.T) {
 		t.Parallel()
-		f := &fake{drained: true, clk: newClock()}
+		f := &fake{drained: true, clk: fakeclock.New()}
 		c, _ := start(t, f, `{}`)
 		require.NoError(t, c.Check(t.Context()))
 		f.mu.Lock()
@@ -397,7 +389,7 @@ func TestErrorClasses(t *testing.T) {
 // the access token at the token endpoint; API calls carry it as a bearer token.
 func TestOAuth3LO(t *testing.T) {
 	t.Parallel()
-	f := &fake{bearer: "access-2", clk: newClock()}
+	f := &fake{bearer: "access-2", clk: fakeclock.New()}
 	var tokenHits atomic.Int32
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth/token", func(w http.ResponseWriter, r *http.Request) {
@@ -444,7 +436,7 @@ func jwt(secret string, claims map[string]any, alg string) string {
 
 func TestVerifyWebhook(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := fakeclock.New()
 	c, _ := start(t, &fake{clk: clk}, `{"webhook_max_age":"10m"}`)
 	body := []byte(fmt.Sprintf(`{"timestamp":%d,"webhookEvent":"jira:issue_created","issue_event_type_name":"issue_created","issue":{"id":"10001","key":"PAY-1"}}`, clk.Now().Add(-time.Minute).UnixMilli()))
 	admin := http.Header{"X-Hub-Signature": {"sha256=" + connectors.SignHMACSHA256([]byte(webhookSecret), body)},

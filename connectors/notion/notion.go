@@ -129,11 +129,11 @@ func New(cfg connectors.Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, err := cfg.ResponseLimit()
+	rest, err := restclient.New(cfg, DefaultUserAgent)
 	if err != nil {
 		return nil, err
 	}
-	c := &Connector{name: cfg.Name, base: base, now: cfg.Clock()}
+	c := &Connector{name: cfg.Name, base: base, now: rest.Now, rest: rest}
 	if err := cfg.DecodeAuth(&c.auth); err != nil {
 		return nil, err
 	}
@@ -167,23 +167,16 @@ func New(cfg connectors.Config) (*Connector, error) {
 			return nil, fmt.Errorf("%w: options.properties.%s.from is required", connectors.ErrInvalidConfig, name)
 		}
 	}
-	if c.opts.WebhookMaxAge != "" {
-		if c.maxAge, err = time.ParseDuration(c.opts.WebhookMaxAge); err != nil || c.maxAge <= 0 {
-			return nil, fmt.Errorf("%w: options.webhook_max_age must be a positive duration like 5m", connectors.ErrInvalidConfig)
-		}
+	if c.maxAge, err = restclient.ParseMaxAge("options.webhook_max_age", c.opts.WebhookMaxAge); err != nil {
+		return nil, err
 	}
 	c.secrets = []string{c.auth.Token, c.auth.WebhookVerificationToken}
-	userAgent := cfg.UserAgent
-	if userAgent == "" {
-		userAgent = DefaultUserAgent
+	rest.Secrets, rest.Classify = c.secrets, c.classify
+	rest.Authorize = func(_ context.Context, req *http.Request) (string, error) {
+		req.Header.Set("Authorization", "Bearer "+c.auth.Token)
+		req.Header.Set("Notion-Version", c.opts.NotionVersion)
+		return "", nil
 	}
-	c.rest = &restclient.Client{HTTP: cfg.Client(), Limit: limit, UserAgent: userAgent, Now: c.now,
-		Gate: restclient.NewGate(c.now), Secrets: c.secrets, Classify: c.classify,
-		Authorize: func(_ context.Context, req *http.Request) (string, error) {
-			req.Header.Set("Authorization", "Bearer "+c.auth.Token)
-			req.Header.Set("Notion-Version", c.opts.NotionVersion)
-			return "", nil
-		}}
 	return c, nil
 }
 
@@ -430,7 +423,7 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 		return paragraphs(asString(text))
 	}
 	pageID := func() (string, error) {
-		id := firstNonEmpty(r.Param("page_id"), r.Param("block_id"), asString(doc["id"]))
+		id := restclient.FirstNonEmpty(r.Param("page_id"), r.Param("block_id"), asString(doc["id"]))
 		if id == "" || strings.ContainsAny(id, "/?#") {
 			return "", fmt.Errorf("%s needs a page or block id (params.page_id or payload id)", name)
 		}
@@ -452,13 +445,13 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 		}
 		var parent map[string]any
 		if name == OpCreateRow {
-			db := firstNonEmpty(r.Param("database_id"), c.opts.DatabaseID)
+			db := restclient.FirstNonEmpty(r.Param("database_id"), c.opts.DatabaseID)
 			if db == "" {
 				return nil, connectors.BadRequest(op, "create_row needs a database (params.database_id or options.database_id)")
 			}
 			parent = map[string]any{"database_id": db}
 		} else {
-			pg := firstNonEmpty(r.Param("parent_page_id"), c.opts.ParentPageID)
+			pg := restclient.FirstNonEmpty(r.Param("parent_page_id"), c.opts.ParentPageID)
 			if pg == "" {
 				return nil, connectors.BadRequest(op, "create_page needs a parent (params.parent_page_id or options.parent_page_id)")
 			}
@@ -542,7 +535,7 @@ func (c *Connector) List(ctx context.Context, lr *connectors.ListRequest) (*conn
 	if lr.Operation != "" && lr.Operation != OpQueryDatabase {
 		return nil, connectors.BadRequest(op, fmt.Sprintf("unknown list operation %q", lr.Operation))
 	}
-	db := firstNonEmpty(lr.Params["database_id"], c.opts.DatabaseID)
+	db := restclient.FirstNonEmpty(lr.Params["database_id"], c.opts.DatabaseID)
 	if db == "" || strings.ContainsAny(db, "/?#") {
 		return nil, connectors.BadRequest(op, "query_database needs a database (params.database_id or options.database_id)")
 	}
@@ -655,15 +648,6 @@ func (c *Connector) VerifyWebhook(header http.Header, body []byte) (*connectors.
 		}
 	}
 	return &connectors.WebhookEvent{Event: doc.Type, DeliveryID: doc.ID, Timestamp: doc.Timestamp, Body: body}, nil
-}
-
-func firstNonEmpty(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // Interface guards.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ehg/hub/connectors"
 	"github.com/ehg/hub/connectors/connectortest"
+	"github.com/ehg/hub/connectors/internal/fakeclock"
 	"github.com/ehg/hub/connectors/internal/restclient"
 	"github.com/ehg/hub/connectors/notion"
 )
@@ -27,15 +28,6 @@ const (
 	verifyToken = "secret_NOTION_VERIFICATION_TOKEN"
 	dbID        = "2f26ee68-df30-4251-aad4-8ddc420cba3d"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-func newClock() *clock                   { return &clock{t: time.Date(2025, 11, 25, 12, 0, 0, 0, time.UTC)} }
 
 // fake reproduces the Notion API: bearer auth and the Notion-Version header
 // (missing_version), pages in a database with rich text validated to 2000 characters
@@ -152,7 +144,7 @@ const opts = `{"database_id":"` + dbID + `","parent_page_id":"b55c9c91","propert
 	"Done":{"type":"checkbox","from":"done"},"Link":{"type":"url","from":"url"},"Owner":{"type":"email","from":"owner.email"},
 	"Notes":{"type":"rich_text","from":"notes"}}}`
 
-func start(t *testing.T, f *fake, clk *clock) *notion.Connector {
+func start(t *testing.T, f *fake, clk *fakeclock.Clock) *notion.Connector {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -233,7 +225,7 @@ func TestRichTextLimits(t *testing.T) {
 func TestCreateRowAndPages(t *testing.T) {
 	t.Parallel()
 	f := &fake{}
-	c := start(t, f, newClock())
+	c := start(t, f, fakeclock.New())
 	longNotes := strings.Repeat("n", 2500)
 	resp, err := c.Invoke(t.Context(), &connectors.Request{Body: json.RawMessage(`{"title":"Refund retries exhaust","status":"In progress","priority":"High",
 		"labels":["bug","refunds"],"due_date":"2025-12-01","points":5,"done":false,"url":"https://x.example/1","owner":{"email":"jchen@example.com"},
@@ -290,7 +282,7 @@ func TestCreateRowAndPages(t *testing.T) {
 func TestQueryToTheEnd(t *testing.T) {
 	t.Parallel()
 	f := &fake{total: 230}
-	c := start(t, f, newClock())
+	c := start(t, f, fakeclock.New())
 	var ids []string
 	cursor := ""
 	for i := 0; ; i++ {
@@ -314,7 +306,7 @@ func TestQueryToTheEnd(t *testing.T) {
 func TestRateLimitAndErrors(t *testing.T) {
 	t.Parallel()
 	f := &fake{throttle: true}
-	clk := newClock()
+	clk := fakeclock.New()
 	c := start(t, f, clk)
 	_, err := c.Invoke(t.Context(), &connectors.Request{Body: json.RawMessage(`{"title":"x"}`)})
 	require.ErrorIs(t, err, connectors.ErrRateLimited)
@@ -353,7 +345,7 @@ func TestRateLimitAndErrors(t *testing.T) {
 
 func TestVerifyWebhook(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
+	clk := fakeclock.New()
 	c, err := notion.New(connectors.Config{Now: clk.Now, Auth: json.RawMessage(`{"token":"t","webhook_verification_token":"` + verifyToken + `"}`),
 		Options: json.RawMessage(`{"webhook_max_age":"5m"}`)})
 	require.NoError(t, err)

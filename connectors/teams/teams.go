@@ -102,20 +102,18 @@ func New(cfg connectors.Config) (*Connector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: auth.webhook_url is not a usable URL", connectors.ErrInvalidConfig)
 	}
-	limit, err := cfg.ResponseLimit()
+	rest, err := restclient.New(cfg, DefaultUserAgent)
 	if err != nil {
 		return nil, err
 	}
-	c := &Connector{name: cfg.Name, target: target, origin: u.Scheme + "://" + u.Host, now: cfg.Clock()}
+	c := &Connector{name: cfg.Name, target: target, origin: u.Scheme + "://" + u.Host, now: rest.Now, rest: rest}
 	if auth.SecurityToken != "" {
 		if c.key, err = base64.StdEncoding.DecodeString(auth.SecurityToken); err != nil || len(c.key) == 0 {
 			return nil, fmt.Errorf("%w: auth.security_token must be the base64 token Teams issued", connectors.ErrInvalidConfig)
 		}
 	}
-	if opts.WebhookMaxAge != "" {
-		if c.maxAge, err = time.ParseDuration(opts.WebhookMaxAge); err != nil || c.maxAge <= 0 {
-			return nil, fmt.Errorf("%w: options.webhook_max_age must be a positive duration like 5m", connectors.ErrInvalidConfig)
-		}
+	if c.maxAge, err = restclient.ParseMaxAge("options.webhook_max_age", opts.WebhookMaxAge); err != nil {
+		return nil, err
 	}
 	c.secrets = []string{raw, auth.SecurityToken}
 	if len(u.Path) > 1 {
@@ -124,12 +122,7 @@ func New(cfg connectors.Config) (*Connector, error) {
 	for _, vs := range query {
 		c.secrets = append(c.secrets, vs...)
 	}
-	userAgent := cfg.UserAgent
-	if userAgent == "" {
-		userAgent = DefaultUserAgent
-	}
-	c.rest = &restclient.Client{HTTP: cfg.Client(), Limit: limit, UserAgent: userAgent, Now: c.now,
-		Gate: restclient.NewGate(c.now), Classify: c.classify}
+	rest.Classify = c.classify
 	c.query = query
 	return c, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ehg/hub/connectors"
 	"github.com/ehg/hub/connectors/connectortest"
+	"github.com/ehg/hub/connectors/internal/fakeclock"
 	"github.com/ehg/hub/connectors/internal/restclient"
 	"github.com/ehg/hub/connectors/teams"
 )
@@ -26,15 +27,6 @@ const (
 	workflowPath = "/workflows/8f2c/triggers/manual/paths/invoke"
 	legacyPath   = "/webhookb2/0b1c@72f9/IncomingWebhook/SECRETPATH/4e5f"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-func newClock() *clock                   { return &clock{t: time.Date(2025, 11, 25, 12, 0, 0, 0, time.UTC)} }
 
 // fake reproduces both webhook kinds: a Workflows trigger (signature in the query,
 // 202 Accepted, Logic Apps error bodies, 429 with Retry-After) and a legacy incoming
@@ -93,7 +85,7 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-func start(t *testing.T, f *fake, clk *clock, path string) (*teams.Connector, *httptest.Server) {
+func start(t *testing.T, f *fake, clk *fakeclock.Clock, path string) (*teams.Connector, *httptest.Server) {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -142,7 +134,7 @@ func TestConfig(t *testing.T) {
 func TestPostAdaptiveCard(t *testing.T) {
 	t.Parallel()
 	f := &fake{}
-	c, _ := start(t, f, newClock(), workflowPath)
+	c, _ := start(t, f, fakeclock.New(), workflowPath)
 	resp, err := c.Invoke(t.Context(), &connectors.Request{Body: json.RawMessage(
 		`{"title":"Refund retries exhausted","description":"gateway 503","status":"todo","priority":"high","url":"https://x.example/1"}`)})
 	require.NoError(t, err)
@@ -183,7 +175,7 @@ func TestPostAdaptiveCard(t *testing.T) {
 func TestLegacyWebhook(t *testing.T) {
 	t.Parallel()
 	f := &fake{}
-	clk := newClock()
+	clk := fakeclock.New()
 	c, _ := start(t, f, clk, legacyPath)
 	resp, err := c.Invoke(t.Context(), &connectors.Request{Body: json.RawMessage(`{"text":"deploy finished"}`)})
 	require.NoError(t, err)
@@ -209,7 +201,7 @@ func TestLegacyWebhook(t *testing.T) {
 func TestWorkflowThrottleAndErrors(t *testing.T) {
 	t.Parallel()
 	f := &fake{throttle: true}
-	clk := newClock()
+	clk := fakeclock.New()
 	c, srv := start(t, f, clk, workflowPath)
 	_, err := c.Invoke(t.Context(), &connectors.Request{Body: json.RawMessage(`{"text":"x"}`)})
 	require.ErrorIs(t, err, connectors.ErrRateLimited)
@@ -254,7 +246,7 @@ func TestVerifyOutgoing(t *testing.T) {
 	t.Parallel()
 	key := []byte("outgoing-webhook-key-32-bytes!!!")
 	token := base64.StdEncoding.EncodeToString(key)
-	clk := newClock()
+	clk := fakeclock.New()
 	c, err := teams.New(connectors.Config{Now: clk.Now, Auth: json.RawMessage(`{"webhook_url":"https://x.example/y","security_token":"` + token + `"}`),
 		Options: json.RawMessage(`{"webhook_max_age":"5m"}`)})
 	require.NoError(t, err)
