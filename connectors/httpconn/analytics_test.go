@@ -254,3 +254,19 @@ func TestBatchConfig(t *testing.T) {
 	_, err := httpconn.New(connectors.Config{BaseURL: "https://x.example", Auth: json.RawMessage(`{"type":"api_key","key":"k","header":"X","body_field":"api_key"}`)})
 	require.ErrorIs(t, err, connectors.ErrInvalidConfig)
 }
+
+// TestBasicCredentialNotEchoed: a remote that echoes the Authorization header in its
+// error body does not leak the encoded basic credential through the error.
+func TestBasicCredentialNotEchoed(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(401)
+		_, _ = fmt.Fprintf(w, `{"error":"bad credentials in %s"}`, r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := httpconn.New(connectors.Config{BaseURL: srv.URL, HTTPClient: srv.Client(), Auth: json.RawMessage(`{"type":"basic","username":"svc","password":"pw-SECRET"}`)})
+	require.NoError(t, err)
+	_, err = c.Invoke(t.Context(), &connectors.Request{Body: json.RawMessage(`{}`)})
+	require.ErrorIs(t, err, connectors.ErrAuth)
+	assert.NotContains(t, err.Error(), base64.StdEncoding.EncodeToString([]byte("svc:pw-SECRET")))
+}

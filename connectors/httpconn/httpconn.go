@@ -73,6 +73,10 @@ func New(cfg connectors.Config) (*Connector, error) {
 		return nil, err
 	}
 	c.secrets = c.auth.secrets()
+	if c.auth.Type == AuthBasic {
+		// The encoded header value is as much a secret as the password: remotes echo it.
+		c.secrets = append(c.secrets, base64.StdEncoding.EncodeToString([]byte(c.auth.Username+":"+c.auth.Password)))
+	}
 	// A webhook URL's path is its credential (Discord, Teams, Slack incoming webhooks).
 	if u, err := url.Parse(base.String()); err == nil && len(u.Path) > 1 {
 		c.secrets = append(c.secrets, u.Path)
