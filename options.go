@@ -49,7 +49,8 @@ const (
 // individual options; [New] validates the result and names the bad field.
 type Config struct {
 	// Connectors builds a connector for each service from its kind. Default: a registry
-	// with the built-in kinds "http", "github", "slack" and "salesforce".
+	// with the built-in kinds (builtin.NewRegistry: "http", "github", "slack",
+	// "salesforce", "hubspot", "jira", "gitlab", "notion", "teams" and "discord").
 	Connectors *connectors.Registry
 	// HTTPClient supplies the timeout and transport of the client each service's connector
 	// gets. Default: a 30 s timeout and a clone of http.DefaultTransport (proxies from the
