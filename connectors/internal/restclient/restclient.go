@@ -12,12 +12,14 @@ package restclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/ehg/hub/connectors"
 	"github.com/ehg/hub/connectors/internal/oauthtoken"
+	"github.com/ehg/hub/resilience"
 )
 
 // ErrHeldBack is the cause of the rate-limited error returned, without any request
@@ -74,10 +76,14 @@ func (g *Gate) Wait(key string) time.Duration {
 }
 
 // Check returns nil when key may be called, or an *connectors.Error of class
-// ClassRateLimited wrapping [ErrHeldBack] with the remaining wait as RetryDelay.
+// ClassRateLimited with the remaining wait as RetryDelay, wrapping [ErrHeldBack] and a
+// *resilience.RejectedError (reason resilience.ErrRateLimited): nothing reached the
+// remote, so the hub's delivery engine reschedules the event after the wait without
+// counting an attempt, as it does for its own rate limiter.
 func (g *Gate) Check(op, key string) error {
 	if d := g.Wait(key); d > 0 {
-		return &connectors.Error{Class: connectors.ClassRateLimited, Op: op, RetryDelay: d, Err: ErrHeldBack}
+		return &connectors.Error{Class: connectors.ClassRateLimited, Op: op, RetryDelay: d,
+			Err: fmt.Errorf("%w: %w", ErrHeldBack, &resilience.RejectedError{Reason: resilience.ErrRateLimited, Wait: d})}
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ehg/hub/connectors"
 	"github.com/ehg/hub/connectors/internal/restclient"
+	"github.com/ehg/hub/resilience"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -31,6 +32,10 @@ func TestGate(t *testing.T) {
 	var ce *connectors.Error
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, 2*time.Second, ce.RetryAfter())
+	assert.Equal(t, resilience.ClassRejected, resilience.Classify(err), "nothing was sent: the engine defers without counting an attempt")
+	var rej *resilience.RejectedError
+	require.ErrorAs(t, err, &rej)
+	assert.Equal(t, 2*time.Second, rej.RetryAfter())
 	require.NoError(t, g.Check("op", "b"), "other keys are open")
 	g.Block(restclient.GlobalKey, now.Add(3*time.Second))
 	require.ErrorIs(t, g.Check("op", "b"), restclient.ErrHeldBack, "the global key holds back every key")
