@@ -87,7 +87,8 @@ type Connector struct {
 	secrets   []string
 
 	mu      sync.Mutex
-	buckets map[string]string // route → X-RateLimit-Bucket
+	buckets map[string]string        // route → X-RateLimit-Bucket
+	lanes   map[string]chan struct{} // route → one request in flight at a time
 }
 
 // Factory is the [connectors.Factory] for kind "discord".
@@ -96,7 +97,7 @@ func Factory(cfg connectors.Config) (connectors.Connector, error) { return New(c
 // New builds a connector. cfg.BaseURL defaults to the API root of auth.webhook_url,
 // else DefaultBaseURL. Errors wrap connectors.ErrInvalidConfig and name the field.
 func New(cfg connectors.Config) (*Connector, error) {
-	c := &Connector{name: cfg.Name, now: cfg.Clock(), buckets: map[string]string{}}
+	c := &Connector{name: cfg.Name, now: cfg.Clock(), buckets: map[string]string{}, lanes: map[string]chan struct{}{}}
 	if err := cfg.DecodeAuth(&c.auth); err != nil {
 		return nil, err
 	}
@@ -358,8 +359,8 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 	if err != nil {
 		return nil, connectors.BadRequest(op, "cannot encode message")
 	}
-	res, err := c.rest.Do(ctx, &restclient.Call{Op: op, Method: method, URL: c.base.Join(path, q), Body: encoded,
-		Header: r.Header, IdempotencyKey: r.IdempotencyKey, GateKey: c.gateKey(route)})
+	res, err := c.send(ctx, route, &restclient.Call{Op: op, Method: method, URL: c.base.Join(path, q), Body: encoded,
+		Header: r.Header, IdempotencyKey: r.IdempotencyKey})
 	if err != nil {
 		return nil, err
 	}
@@ -375,9 +376,30 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 
 // Check fetches the webhook (GET /webhooks/{id}/{token}), which needs only the token.
 func (c *Connector) Check(ctx context.Context) error {
-	_, err := c.rest.Do(ctx, &restclient.Call{Op: "discord.check", Method: http.MethodGet, URL: c.base.Join(c.webhookPath(), nil),
-		GateKey: c.gateKey("GET /webhooks/{id}/{token}")})
+	_, err := c.send(ctx, "GET /webhooks/{id}/{token}", &restclient.Call{Op: "discord.check", Method: http.MethodGet, URL: c.base.Join(c.webhookPath(), nil)})
 	return err
+}
+
+// send performs call on route, one request of the route at a time (as Discord's own
+// libraries queue per route), so each request sees the bucket state the previous
+// response reported: a burst of concurrent deliveries cannot overrun a bucket before
+// its first response arrives. Waiting for the route honours ctx.
+func (c *Connector) send(ctx context.Context, route string, call *restclient.Call) (*connectors.HTTPResult, error) {
+	c.mu.Lock()
+	lane, ok := c.lanes[route]
+	if !ok {
+		lane = make(chan struct{}, 1)
+		c.lanes[route] = lane
+	}
+	c.mu.Unlock()
+	select {
+	case lane <- struct{}{}:
+	case <-ctx.Done():
+		return nil, connectors.TransportError(ctx, call.Op, ctx.Err())
+	}
+	defer func() { <-lane }()
+	call.GateKey = c.gateKey(route)
+	return c.rest.Do(ctx, call)
 }
 
 // gateKey is the gate entry for a route: its rate-limit bucket once Discord named it

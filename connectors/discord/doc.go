@@ -26,7 +26,9 @@
 // fields of name 256 and value 1024, footer 2048, author name 256, 6000 characters
 // across all embeds — and a message over them is a permanent bad request.
 //
-// Rate limits (Discord docs "Rate Limits"): each response's X-RateLimit-Bucket names
+// Rate limits (Discord docs "Rate Limits"): requests of one route go one at a time, so
+// each sees the bucket state the previous response reported. Each response's
+// X-RateLimit-Bucket names
 // the bucket of its route; when X-RateLimit-Remaining reaches 0, no request is sent on
 // that bucket before X-RateLimit-Reset-After has passed (the call fails at once,
 // rate-limited, with the remaining wait), while other buckets go on. A 429 is
