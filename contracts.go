@@ -30,7 +30,7 @@ func (h *Hub) compileContract(ctx context.Context, field string, k *contractKey,
 	}
 	comp, err := h.contracts.Register(ctx, c)
 	if err != nil {
-		return nil, configErr(field, fmt.Sprintf("contract %s@%s is unusable", k.Name, k.Version), err)
+		return nil, configErr(field, "", err)
 	}
 	return &compiledContract{key: *k, c: comp}, nil
 }
@@ -75,7 +75,7 @@ func (h *Hub) ValidateDataContract(ctx context.Context, data any, c contract.Con
 	comp, err := h.contracts.Get(c.Name, c.Version)
 	if err != nil || !jsonEqual(comp.Contract().Schema, c.Schema) {
 		if comp, err = h.contracts.Compile(ctx, c); err != nil {
-			return nil, configErr("contract.Contract", fmt.Sprintf("contract %s@%s does not compile", c.Name, c.Version), err)
+			return nil, configErr("contract.Contract", "", err)
 		}
 	}
 	if raw, ok := data.(json.RawMessage); ok {

@@ -3,6 +3,11 @@ package hub
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/ehg/hub/connectors"
+	"github.com/ehg/hub/resilience"
+	"github.com/ehg/hub/store"
 )
 
 // Sentinel errors returned by the hub, always wrapped with detail that names the service,
@@ -63,12 +68,42 @@ type ConfigError struct {
 	Err error
 }
 
-// Error formats the field and the reason.
+// Error formats the field, the reason and the cause, each once: a cause that itself says
+// "invalid configuration" (a resilience or connector configuration error) contributes only
+// what it adds.
 func (e *ConfigError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("hub: invalid configuration: %s: %s: %v", e.Field, e.Reason, e.Err)
+	var b strings.Builder
+	b.WriteString("hub: invalid configuration: ")
+	b.WriteString(e.Field)
+	if e.Reason != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Reason)
 	}
-	return fmt.Sprintf("hub: invalid configuration: %s: %s", e.Field, e.Reason)
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(configCause(e.Err))
+	}
+	return b.String()
+}
+
+// configCause is the text of a configuration error's cause without the words the
+// ConfigError already says: the field a *resilience.ConfigError names (the ConfigError names
+// it too) and the "invalid configuration" sentinels of the sub-packages.
+func configCause(err error) string {
+	var rc *resilience.ConfigError
+	if errors.As(err, &rc) && rc == err {
+		if rc.Err != nil {
+			return rc.Reason + ": " + rc.Err.Error()
+		}
+		return fmt.Sprintf("%s (got %v)", rc.Reason, rc.Value)
+	}
+	msg := strings.TrimPrefix(err.Error(), "hub: ") // a hub error as the cause: "hub:" is said
+	for _, s := range []error{connectors.ErrInvalidConfig, resilience.ErrInvalidConfig} {
+		if errors.Is(err, s) {
+			msg = strings.Replace(msg, s.Error()+": ", "", 1)
+		}
+	}
+	return msg
 }
 
 // Unwrap returns the cause.
@@ -79,6 +114,73 @@ func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig 
 
 func configErr(field, reason string, cause error) error {
 	return &ConfigError{Field: field, Reason: reason, Err: cause}
+}
+
+// kindError is an error that reads as one sentence (msg) while errors.Is and errors.As see
+// the hub sentinel it belongs to and the cause: the sentinel's words and the cause's
+// detail are said once, in msg, instead of being chained prefix after prefix.
+type kindError struct {
+	msg   string
+	kind  error
+	cause error
+}
+
+func (e *kindError) Error() string { return e.msg }
+
+func (e *kindError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.cause}
+}
+
+// kindf returns an error reading as the formatted message that matches kind and cause.
+func kindf(kind, cause error, format string, args ...any) error {
+	return &kindError{msg: fmt.Sprintf(format, args...), kind: kind, cause: cause}
+}
+
+// contextError prefixes an error with the context of the call that failed, saying "hub:"
+// once when the error is the hub's own.
+type contextError struct {
+	msg string
+	err error
+}
+
+func (e *contextError) Error() string { return e.msg }
+func (e *contextError) Unwrap() error { return e.err }
+
+// within returns err with the formatted context in front: "hub: <context>: <err>".
+func within(err error, format string, args ...any) error {
+	return &contextError{msg: "hub: " + fmt.Sprintf(format, args...) + ": " + strings.TrimPrefix(err.Error(), "hub: "), err: err}
+}
+
+// storeKinds pairs each store sentinel with the hub sentinel it becomes.
+var storeKinds = [...]struct{ st, hub error }{
+	{store.ErrNotFound, ErrNotFound},
+	{store.ErrBusy, ErrBusy},
+	{store.ErrInvalidTransition, ErrInvalidTransition},
+	{store.ErrInvalidArgument, ErrInvalidInput},
+	{store.ErrClosed, ErrClosed},
+}
+
+// mapStoreErr turns store sentinels into hub sentinels, keeping the store error in the
+// chain. The message is the hub sentinel's followed by the store's detail, with the store
+// sentinel's own words (the same condition) left out.
+func mapStoreErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, k := range storeKinds {
+		if errors.Is(err, k.st) {
+			detail := strings.Replace(err.Error(), k.st.Error()+": ", "", 1)
+			detail = strings.TrimSuffix(detail, ": "+k.st.Error())
+			if detail == k.st.Error() {
+				return kindf(k.hub, err, "%s", k.hub.Error())
+			}
+			return kindf(k.hub, err, "%s: %s", k.hub.Error(), detail)
+		}
+	}
+	return err
 }
 
 // ContractViolationError reports that a payload broke its data contract. It matches

@@ -259,25 +259,6 @@ func (h *Hub) rollupLoop(ctx context.Context) {
 	}
 }
 
-// mapStoreErr turns store sentinels into hub sentinels, keeping the store error in the chain.
-func mapStoreErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%w: %w", ErrNotFound, err)
-	case errors.Is(err, store.ErrBusy):
-		return fmt.Errorf("%w: %w", ErrBusy, err)
-	case errors.Is(err, store.ErrInvalidTransition):
-		return fmt.Errorf("%w: %w", ErrInvalidTransition, err)
-	case errors.Is(err, store.ErrInvalidArgument):
-		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
-	case errors.Is(err, store.ErrClosed):
-		return fmt.Errorf("%w: %w", ErrClosed, err)
-	}
-	return err
-}
-
 func actor(a string) string {
 	if a == "" {
 		return "hub"

@@ -48,7 +48,7 @@ func (r *compiledRule) apply(ctx context.Context, in json.RawMessage) (out, appl
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return nil, nil, err
 		}
-		return nil, nil, fmt.Errorf("%w: mapping %s v%d: %w", ErrTransform, r.key.Name, r.key.Version, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrTransform, err) // the *FieldError names the rules
 	}
 	out, err = json.Marshal(res)
 	if err != nil {
@@ -84,7 +84,7 @@ func decodeObject(in []byte) (map[string]any, error) {
 func (h *Hub) TransformData(ctx context.Context, data any, rules transform.Rules) (any, error) {
 	prog, err := transform.Compile(rules)
 	if err != nil {
-		return nil, configErr("transform.Rules", "rules do not compile", err)
+		return nil, configErr("transform.Rules", "", err)
 	}
 	var in map[string]any
 	switch v := data.(type) {

@@ -178,7 +178,7 @@ func (h *Hub) ProcessIntegrationEvents(ctx context.Context, evs []EventData) ([]
 		in.Mode = Async
 		_, ev, doc, err := h.newEvent(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("hub: event %d: %w", i, err)
+			return nil, within(err, "event %d", i)
 		}
 		batch[i], rules[i] = ev, doc.rule
 	}
@@ -310,16 +310,17 @@ func (h *Hub) pipelineErr(ctx context.Context, rt *runtime, err error) error {
 			return violationError(stage, c.key.Name, c.key.Version, ve)
 		}
 		if errors.Is(pe.Err, contract.ErrBadInput) {
-			return fmt.Errorf("%w: %s document for contract %s@%s: %w", ErrInvalidInput, stage, c.key.Name, c.key.Version, pe)
+			return kindf(ErrInvalidInput, pe, "%s: %s document for contract %s@%s: %v", ErrInvalidInput, stage, c.key.Name, c.key.Version, pe.Err)
 		}
 		return fmt.Errorf("hub: validating against %s@%s: %w", c.key.Name, c.key.Version, pe)
 	case pipeline.StageMapping:
+		// The transform package's errors name the rules and version; the hub adds only its kind.
 		if errors.Is(pe, pipeline.ErrNotObject) {
-			return fmt.Errorf("%w: mapping %s v%d: %w", ErrInvalidInput, rt.mapping.key.Name, rt.mapping.key.Version, pe)
+			return kindf(ErrInvalidInput, pe, "%s: mapping %s v%d reads a JSON object; the payload is another JSON value", ErrInvalidInput, rt.mapping.key.Name, rt.mapping.key.Version)
 		}
-		return fmt.Errorf("%w: mapping %s v%d: %w", ErrTransform, rt.mapping.key.Name, rt.mapping.key.Version, pe)
+		return fmt.Errorf("%w: %w", ErrTransform, pe)
 	case pipeline.StageDelivery:
-		return fmt.Errorf("%w: delivery mapping %s v%d: %w", ErrTransform, rt.delivery.key.Name, rt.delivery.key.Version, pe)
+		return fmt.Errorf("%w: %w", ErrTransform, pe)
 	}
 	return fmt.Errorf("hub: event pipeline: %w", pe)
 }

@@ -30,11 +30,20 @@ func (h *Hub) RetryFailedIntegration(ctx context.Context, integrationID string) 
 	}
 	prev, err := h.st.GetEvent(ctx, integrationID)
 	if err != nil {
-		return nil, fmt.Errorf("hub: event %s: %w", integrationID, mapStoreErr(err))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, kindf(ErrNotFound, err, "hub: event %s not found", integrationID)
+		}
+		return nil, mapStoreErr(err)
 	}
 	ev, err := h.st.RequeueEvent(ctx, integrationID, true)
 	if err != nil {
-		return nil, fmt.Errorf("hub: retry event %s (%s): %w", integrationID, prev.Status, mapStoreErr(err))
+		if errors.Is(err, store.ErrInvalidTransition) {
+			return nil, kindf(ErrInvalidTransition, err, "hub: event %s has status %s: only failed or dead events can be retried", integrationID, prev.Status)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, kindf(ErrNotFound, err, "hub: event %s not found", integrationID)
+		}
+		return nil, mapStoreErr(err)
 	}
 	h.eng.Wake()
 	_, _ = h.st.AppendAudit(context.WithoutCancel(ctx), &store.AuditEntry{
@@ -115,7 +124,7 @@ func (h *Hub) EscalateIntegrationIssue(ctx context.Context, issue IntegrationIss
 		Service: target, Payload: payload, IdempotencyKey: "incident:" + entry.ID, Priority: store.PriorityHigh, Mode: Async,
 	})
 	if err != nil {
-		return res, fmt.Errorf("hub: incident %s recorded but notifying %q failed: %w", entry.ID, target, err)
+		return res, within(err, "incident %s recorded but notifying %q failed", entry.ID, target)
 	}
 	res.NotificationEventID, res.Notified = pr.EventID, true
 	return res, nil

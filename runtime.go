@@ -94,7 +94,7 @@ func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta s
 		RateLimits: svc.RateLimits, CircuitBreaker: svc.CircuitBreakerConfig, Retry: svc.RetryConfig, MaxRetries: &maxRetries,
 	})
 	if err != nil {
-		return nil, configErr(resilienceField(err), "invalid resilience configuration", err)
+		return nil, configErr(resilienceField(err), "", err)
 	}
 	endpoints := append([]string{svc.BaseURL}, svc.BackupURLs...)
 	if svc.BaseURL == "" {
@@ -103,7 +103,7 @@ func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta s
 	endpoints = slices.Compact(endpoints)
 	pol, err := resilience.New(rcfg, resilience.Options{Name: svc.Name, Endpoints: endpoints, Logger: h.log})
 	if err != nil {
-		return nil, configErr(resilienceField(err), "invalid resilience configuration", err)
+		return nil, configErr(resilienceField(err), "", err)
 	}
 	ocfg := rcfg
 	ocfg.RateLimit.RequestsPerMinute = 0
@@ -112,7 +112,7 @@ func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta s
 	ocfg.RateLimit.AdaptiveConcurrency = false
 	over, err := resilience.New(ocfg, resilience.Options{Name: svc.Name + "/override", Endpoints: endpoints, Logger: h.log})
 	if err != nil {
-		return nil, configErr(resilienceField(err), "invalid resilience configuration", err)
+		return nil, configErr(resilienceField(err), "", err)
 	}
 	rt.policy, rt.override = pol, over
 	client, err := h.egress.client(meta.Redirects, nil)
@@ -135,7 +135,7 @@ func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta s
 			if ep != svc.BaseURL {
 				field = "IntegrationConfig.BackupURLs"
 			}
-			return nil, configErr(field, "connector rejected its configuration", scrubErr(err, rt.secrets))
+			return nil, configErr(field, "", scrubErr(err, rt.secrets))
 		}
 		rt.conns[ep] = c
 	}

@@ -201,7 +201,7 @@ func (r *Registry) New(kind string, cfg Config) (Connector, error) {
 	}
 	c, err := f(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connectors: build %q: %w", kind, err)
+		return nil, fmt.Errorf("%s connector: %w", kind, err) // the factory's error names the package
 	}
 	return c, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
 )
 
 // Sentinel errors. Every error the package returns wraps one of them (or is a typed error
@@ -129,9 +131,15 @@ type SchemaError struct {
 	Err error
 }
 
-// Error names the contract and the cause.
+// Error names the contract and the cause. A jsonschema compilation error is shown by its
+// cause: its own prefix would name the contract a second time.
 func (e *SchemaError) Error() string {
-	return fmt.Sprintf("contract %s@%s: invalid schema: %v", e.Contract, e.Version, e.Err)
+	cause := e.Err
+	var se *jsonschema.SchemaError
+	if errors.As(cause, &se) && se.Err != nil {
+		cause = se.Err
+	}
+	return fmt.Sprintf("contract %s@%s: invalid schema: %v", e.Contract, e.Version, cause)
 }
 
 // Unwrap returns the cause.

@@ -160,7 +160,7 @@ func (r *Registry) Register(ctx context.Context, c Contract, opts ...RegisterOpt
 	}
 	ver, ok := parseVersion(c.Version)
 	if !ok {
-		return nil, invalidContract("contract %s: version %q is not MAJOR.MINOR.PATCH", c.Name, c.Version)
+		return nil, invalidContract("%s: version %q is not MAJOR.MINOR.PATCH", c.Name, c.Version)
 	}
 	c.Version = ver.String()
 
@@ -238,7 +238,7 @@ func (r *Registry) Compile(ctx context.Context, c Contract) (*Compiled, error) {
 	}
 	ver, ok := parseVersion(c.Version)
 	if !ok {
-		return nil, invalidContract("contract %s: version %q is not MAJOR.MINOR.PATCH", c.Name, c.Version)
+		return nil, invalidContract("%s: version %q is not MAJOR.MINOR.PATCH", c.Name, c.Version)
 	}
 	c.Version = ver.String()
 	comp, err := r.compile(ctx, c)
@@ -256,7 +256,7 @@ func (r *Registry) Compile(ctx context.Context, c Contract) (*Compiled, error) {
 func (r *Registry) Check(c Contract) (*Compatibility, error) {
 	ver, ok := parseVersion(c.Version)
 	if !ok {
-		return nil, invalidContract("contract %s: version %q is not MAJOR.MINOR.PATCH", c.Name, c.Version)
+		return nil, invalidContract("%s: version %q is not MAJOR.MINOR.PATCH", c.Name, c.Version)
 	}
 	doc, err := Decode(c.Schema, r.cfg.limits)
 	if err != nil {

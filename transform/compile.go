@@ -201,7 +201,10 @@ func compileRules(r Rules, tables map[string]map[string]any, c *config, inverse 
 	p := &Program{rules: cloneRules(r), isInverse: inverse, budget: c.memoryBudget}
 	p.vms.New = func() any { return &vm.VM{MemoryBudget: p.budget} }
 	if len(r.Fields) == 0 {
-		return nil, invalid("rules %q have no fields", r.Name)
+		if r.Name == "" {
+			return nil, invalid("no fields")
+		}
+		return nil, invalid("%q has no fields", r.Name)
 	}
 	if len(r.Fields) > c.maxFields {
 		return nil, fmt.Errorf("%w: rules %q have %d fields, over the limit of %d", ErrTooComplex, r.Name, len(r.Fields), c.maxFields)

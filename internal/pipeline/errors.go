@@ -3,6 +3,9 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/ehg/hub/internal/jsonproj"
 )
 
 // Stage names the step of the pipeline that failed.
@@ -63,15 +66,26 @@ type Error struct {
 	Limit int
 }
 
-// Error describes the failure.
+// Error describes the failure: the stage, then the kind and the detail, each said once
+// (a JSON syntax or depth error already names its kind, so only its position and reason
+// follow).
 func (e *Error) Error() string {
+	kind := ""
+	if e.Kind != nil {
+		kind = strings.TrimPrefix(e.Kind.Error(), "pipeline: ")
+	}
+	var syn *jsonproj.SyntaxError
 	switch {
 	case e.Kind == ErrTooLarge:
 		return fmt.Sprintf("pipeline: %s: %d bytes, over the %d-byte limit", e.Stage, e.Size, e.Limit)
+	case e.Kind != nil && errors.As(e.Err, &syn):
+		return fmt.Sprintf("pipeline: %s: %s at offset %d: %s", e.Stage, kind, syn.Offset, syn.Msg)
+	case e.Kind != nil && errors.Is(e.Err, jsonproj.ErrTooDeep):
+		return fmt.Sprintf("pipeline: %s: %s: %s", e.Stage, kind, strings.TrimPrefix(e.Err.Error(), jsonproj.ErrTooDeep.Error()+": "))
 	case e.Kind != nil && e.Err != nil:
-		return fmt.Sprintf("pipeline: %s: %v: %v", e.Stage, e.Kind, e.Err)
+		return fmt.Sprintf("pipeline: %s: %s: %v", e.Stage, kind, e.Err)
 	case e.Kind != nil:
-		return fmt.Sprintf("pipeline: %s: %v", e.Stage, e.Kind)
+		return fmt.Sprintf("pipeline: %s: %s", e.Stage, kind)
 	}
 	return fmt.Sprintf("pipeline: %s: %v", e.Stage, e.Err)
 }
