@@ -64,7 +64,8 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // Migrate applies the embedded migrations the database lacks, all in one IMMEDIATE
 // transaction, and records each in schema_migrations. Running it on an up-to-date database
 // changes nothing. Concurrent migrators, in this process or others, serialise on SQLite's
-// write lock: the second finds the work done. It returns a *[SchemaTooNewError] when the
+// write lock: the second finds the work done; a migrator that finds the file busy beyond
+// what busy_timeout covers tries again until Options.BusyTimeout has passed. It returns a *[SchemaTooNewError] when the
 // database records a version newer than this build knows, and changes nothing then. Open
 // and New call it; it is safe to call again.
 func (s *Store) Migrate(ctx context.Context) error {
@@ -73,6 +74,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	latest := ms[len(ms)-1].Version
+	// The whole transaction is retried while the file is busy: a connection of a pool the
+	// caller opened (New) may meet another process's WAL switch or recovery as it is set up.
+	_, err = retryBusy(ctx, s.busy, func() (struct{}, error) { return struct{}{}, s.migrate(ctx, ms, latest) })
+	return err
+}
+
+func (s *Store) migrate(ctx context.Context, ms []Migration, latest int) error {
 	return s.write(ctx, func(ctx context.Context, q *txConn) error {
 		if _, err := q.ExecContext(ctx, createMigrationsTable); err != nil {
 			return fmt.Errorf("sqlite: create schema_migrations: %w", err)

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -163,4 +164,36 @@ func TestOpenAwkwardPath(t *testing.T) {
 	require.NoError(t, s.Close())
 	_, err = os.Stat(path)
 	require.NoError(t, err, "the file is created at exactly the given path")
+}
+
+// TestOpenNewFileTogether opens one new file from several stores at once, round after
+// round: each Open switches the file to WAL and migrates it while the others do the same,
+// which SQLite answers with SQLITE_BUSY without waiting on busy_timeout. Every Open must
+// succeed (hub processes restarted together on one file must all start).
+func TestOpenNewFileTogether(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	const rounds, n = 10, 5
+	for round := range rounds {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("hub-%d.db", round))
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				s, err := sqlite.Open(ctx, path, sqlite.Options{})
+				if err == nil {
+					_, err = s.SchemaVersion(ctx)
+					err = errors.Join(err, s.Close())
+				}
+				errs[i] = err
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			require.NoError(t, err, "round %d, opener %d", round, i)
+		}
+	}
 }

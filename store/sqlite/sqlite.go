@@ -15,7 +15,7 @@ import (
 
 	"github.com/ehg/hub/store"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite "modernc.org/sqlite"
 )
 
 // DriverName is the database/sql driver name of modernc.org/sqlite, which this package uses.
@@ -37,7 +37,10 @@ type Options struct {
 	// expiry, created_at...). SQLite's own clock is never used. Nil means time.Now.
 	Now func() time.Time
 	// BusyTimeout is SQLite's busy_timeout: how long a statement waits for a lock held by
-	// another connection or process. Zero means DefaultBusyTimeout.
+	// another connection or process. It also bounds how long Open keeps retrying the setup
+	// of a connection (pragmas, the switch to WAL) and Migrate the migration transaction
+	// when the file is busy in ways busy_timeout does not cover. Zero means
+	// DefaultBusyTimeout.
 	BusyTimeout time.Duration
 	// MaxReaders caps the read pool of a store built by Open. Zero means the larger of
 	// DefaultMaxReaders and GOMAXPROCS. New ignores it: the caller sizes its own pool.
@@ -81,6 +84,7 @@ type Store struct {
 	r, w   *sql.DB
 	owned  bool // Open created r and w, and Close closes them
 	perTx  string
+	busy   time.Duration // Options.BusyTimeout
 	now    func() time.Time
 	log    *slog.Logger
 	wr     writer
@@ -134,7 +138,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: sqlite: Open needs a database file path, got %q", store.ErrInvalidArgument, path)
 	}
 	opts = opts.withDefaults()
-	w, err := sql.Open(DriverName, dsn(path, opts, false))
+	w, err := openPool(dsn(path, opts, false), opts.BusyTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -142,7 +146,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	r, err := sql.Open(DriverName, dsn(path, opts, true))
+	r, err := openPool(dsn(path, opts, true), opts.BusyTimeout)
 	if err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -176,7 +180,9 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 	s := newStore(db, db, opts, false)
 	s.perTx = "PRAGMA busy_timeout = " + strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10) +
 		"; PRAGMA foreign_keys = ON"
-	if _, err := db.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil {
+	if _, err := retryBusy(ctx, opts.BusyTimeout, func() (sql.Result, error) {
+		return db.ExecContext(ctx, "PRAGMA journal_mode = WAL")
+	}); err != nil {
 		return nil, fmt.Errorf("sqlite: set journal_mode: %w", mapError(err))
 	}
 	if err := s.Migrate(ctx); err != nil {
@@ -186,11 +192,22 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// openPool returns a connection pool on dsn whose connections retry their setup while the
+// file is busy (see busyConnector).
+func openPool(dsn string, busyTimeout time.Duration) (*sql.DB, error) {
+	c, err := sqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(busyConnector{Connector: c, timeout: busyTimeout}), nil
+}
+
 func newStore(r, w *sql.DB, opts Options, owned bool) *Store {
 	s := &Store{
 		r:      r,
 		w:      w,
 		owned:  owned,
+		busy:   opts.BusyTimeout,
 		now:    opts.Now,
 		log:    opts.Logger,
 		closed: make(chan struct{}),
