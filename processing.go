@@ -23,7 +23,8 @@ import (
 // nesting, JSON), resolve the service, validate the input contract, apply the mapping
 // (recording rule and version), validate the canonical contract, apply the delivery
 // mapping, store the event (the idempotency key dedupes), then wait for the first delivery
-// attempt (Sync) or return at once (Async).
+// attempt (Sync) or return at once (Async). When a Sync call returns, the attempt's
+// outcome is already counted in the OpenTelemetry metrics and the live health figures.
 //
 // Errors with a nil result (nothing stored): ErrInvalidInput (empty service or payload,
 // malformed JSON, over Config.MaxPayloadBytes or Config.MaxPayloadDepth, unknown priority,

@@ -73,8 +73,10 @@ type Outcome struct {
 	Event *store.Event
 }
 
-// Observer is told of every delivery outcome once it is recorded. Observe must be fast and
-// must not block; it is called from the engine's recording goroutine.
+// Observer is told of every delivery outcome once it is recorded, before any waiter of
+// the event (see Engine.Watch) is woken, so what an observer keeps is up to date when a
+// waiting caller returns. Observe must be fast and must not block; it is called from the
+// engine's recording goroutine.
 type Observer interface {
 	Observe(o Outcome)
 }

@@ -82,6 +82,35 @@ func TestOutcomesAreRecordedAndWatched(t *testing.T) {
 	require.NoError(t, e.Stop(t.Context()), "Stop is idempotent")
 }
 
+// TestObserversBeforeWaiters: a caller woken by Watch finds the outcome already observed,
+// so the hub's metrics and health include a delivery by the time the caller returns, even
+// when observing takes a while.
+func TestObserversBeforeWaiters(t *testing.T) {
+	st := memory.New(memory.Options{})
+	svc, err := st.CreateService(t.Context(), &store.Service{Name: "s", Category: store.CategoryOther, ConnectorKind: "x"})
+	require.NoError(t, err)
+	var observed atomic.Int64
+	slow := ObserverFunc(func(Outcome) {
+		time.Sleep(20 * time.Millisecond)
+		observed.Add(1)
+	})
+	tgt := &fakeTarget{do: func(context.Context, *store.Event) (*connectors.Response, error) {
+		return &connectors.Response{StatusCode: 200}, nil
+	}}
+	e, err := New(Config{Store: st, Targets: fakeTargets{tgt}, Owner: "test", Workers: 1, BatchSize: 4,
+		Lease: time.Second, PollInterval: 5 * time.Millisecond, MaintenanceInterval: 20 * time.Millisecond,
+		Observers: []Observer{slow}})
+	require.NoError(t, err)
+	ev := insert(t, st, svc.ID, 0)
+	w, stop := e.Watch(ev.ID)
+	defer stop()
+	require.NoError(t, e.Start(t.Context()))
+	o := <-w
+	assert.Equal(t, store.StatusSucceeded, o.Status)
+	assert.EqualValues(t, 1, observed.Load(), "the observer saw the outcome before the waiter was woken")
+	require.NoError(t, e.Stop(t.Context()))
+}
+
 func TestStopCancelsPastItsDeadline(t *testing.T) {
 	started := make(chan struct{}, 1)
 	tgt := &fakeTarget{do: func(ctx context.Context, _ *store.Event) (*connectors.Response, error) {

@@ -360,15 +360,17 @@ func (e *Engine) flush(batch []result) {
 				e.noteDue(o.NextAttemptAt)
 			}
 		}
+		// Observers first: a caller woken by its waiter then finds the outcome already in the
+		// metrics and health figures the observers keep.
+		for _, obs := range e.cfg.Observers {
+			obs.Observe(o)
+		}
 		e.mu.Lock()
 		ws := e.waiters[o.EventID]
 		delete(e.waiters, o.EventID)
 		e.mu.Unlock()
 		for _, w := range ws {
 			w <- o
-		}
-		for _, obs := range e.cfg.Observers {
-			obs.Observe(o)
 		}
 		if o.Status == store.StatusDead && !o.Lost && e.cfg.OnDead != nil {
 			e.hookWG.Add(1)
