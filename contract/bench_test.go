@@ -10,23 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// benchDir finds shared/bench: $BENCH_DATA, else by walking up from the working directory.
+// benchDir is the shared workload, as the quickstart ships it (inside the repository).
 func benchDir(tb testing.TB) string {
 	tb.Helper()
-	if d := os.Getenv("BENCH_DATA"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	require.NoError(tb, err)
-	for d := wd; ; d = filepath.Dir(d) {
-		c := filepath.Join(d, "shared", "bench")
-		if _, err := os.Stat(filepath.Join(c, "work-item.schema.json")); err == nil {
-			return c
-		}
-		if filepath.Dir(d) == d {
-			tb.Skipf("shared/bench not found above %s; set BENCH_DATA", wd)
-		}
-	}
+	const dir = "../examples/quickstart/data"
+	_, err := os.Stat(filepath.Join(dir, "work-item.schema.json"))
+	require.NoError(tb, err, "the workload files are missing")
+	return dir
 }
 
 type workItemBundle struct {

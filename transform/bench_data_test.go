@@ -11,8 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// workload is the shared benchmark workload in shared/bench, found by walking up from the
-// test's working directory (or $BENCH_DATA).
+// workload is the shared benchmark workload, read from the copy the quickstart ships.
 type workload struct {
 	event    []byte
 	mapping  []byte
@@ -20,41 +19,19 @@ type workload struct {
 	schema   []byte
 }
 
+const workloadDir = "../examples/quickstart/data"
+
 var (
 	workOnce sync.Once
 	work     workload
 	workErr  error
 )
 
-func benchDir() (string, error) {
-	if d := os.Getenv("BENCH_DATA"); d != "" {
-		return d, nil
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		for _, c := range []string{filepath.Join(d, "shared", "bench"), filepath.Join(d, "bench")} {
-			if _, err := os.Stat(filepath.Join(c, "github-issue-event.json")); err == nil {
-				return c, nil
-			}
-		}
-		if filepath.Dir(d) == d {
-			return "", os.ErrNotExist
-		}
-	}
-}
-
 func loadWorkload(tb testing.TB) workload {
 	tb.Helper()
 	workOnce.Do(func() {
-		var dir string
-		if dir, workErr = benchDir(); workErr != nil {
-			return
-		}
 		read := func(name string) []byte {
-			b, err := os.ReadFile(filepath.Join(dir, name))
+			b, err := os.ReadFile(filepath.Join(workloadDir, name))
 			if err != nil && workErr == nil {
 				workErr = err
 			}
@@ -67,7 +44,7 @@ func loadWorkload(tb testing.TB) workload {
 			schema:   read("work-item.schema.json"),
 		}
 	})
-	require.NoError(tb, workErr, "shared/bench workload")
+	require.NoError(tb, workErr, "the workload files are missing")
 	return work
 }
 

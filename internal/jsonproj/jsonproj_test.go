@@ -12,21 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// benchFile reads a file of the shared workload, as the quickstart ships it.
 func benchFile(tb testing.TB, name string) []byte {
 	tb.Helper()
-	dir, err := os.Getwd()
-	require.NoError(tb, err)
-	for {
-		p := filepath.Join(dir, "shared", "bench", name)
-		if b, err := os.ReadFile(p); err == nil {
-			return b
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skipf("shared/bench/%s not found above the test directory", name)
-		}
-		dir = parent
-	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "examples", "quickstart", "data", name))
+	require.NoError(tb, err, "the workload file %s is missing", name)
+	return b
 }
 
 func stdDecode(t *testing.T, data []byte, useNumber bool) map[string]any {
