@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -159,7 +160,7 @@ func (s *suite) testInfo(t *testing.T) {
 func (s *suite) testNilRequest(t *testing.T) {
 	t.Parallel()
 	c, _ := s.start(t, s.f.Success)
-	_, err := c.Invoke(t.Context(), nil)
+	_, err := invoke(t, t.Context(), c, nil)
 	require.ErrorIs(t, err, connectors.ErrBadRequest)
 	require.ErrorIs(t, err, connectors.ErrPermanent)
 }
@@ -167,7 +168,7 @@ func (s *suite) testNilRequest(t *testing.T) {
 func (s *suite) testSuccess(t *testing.T) {
 	t.Parallel()
 	c, _ := s.start(t, s.f.Success)
-	resp, err := c.Invoke(t.Context(), s.request())
+	resp, err := invoke(t, t.Context(), c, s.request())
 	require.NoError(t, err)
 	require.NotNil(t, resp)
 	assert.GreaterOrEqual(t, resp.StatusCode, 200)
@@ -200,7 +201,7 @@ func (s *suite) testStatusClasses(t *testing.T) {
 		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
 			t.Parallel()
 			c, _ := s.start(t, errorHandler(tc.status, tc.header))
-			_, err := c.Invoke(t.Context(), s.request())
+			_, err := invoke(t, t.Context(), c, s.request())
 			require.Error(t, err)
 			s.noSecrets(t, err)
 			require.ErrorIs(t, err, tc.sentinel)
@@ -224,7 +225,7 @@ func (s *suite) testRefused(t *testing.T) {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	c := s.build(t, "http://"+addr, &http.Client{})
-	_, err = c.Invoke(t.Context(), s.request())
+	_, err = invoke(t, t.Context(), c, s.request())
 	require.ErrorIs(t, err, connectors.ErrTransient)
 	s.noSecrets(t, err)
 	var ce *connectors.Error
@@ -249,7 +250,7 @@ func (s *suite) testReset(t *testing.T) {
 		}
 		_ = conn.Close()
 	})
-	_, err := c.Invoke(t.Context(), s.request())
+	_, err := invoke(t, t.Context(), c, s.request())
 	require.ErrorIs(t, err, connectors.ErrTransient)
 	s.noSecrets(t, err)
 }
@@ -288,7 +289,7 @@ func (s *suite) testCancel(t *testing.T) {
 		}
 		cancel()
 	}()
-	_, err := c.Invoke(ctx, s.request())
+	_, err := invoke(t, ctx, c, s.request())
 	require.ErrorIs(t, err, context.Canceled)
 	s.noSecrets(t, err)
 }
@@ -298,7 +299,7 @@ func (s *suite) testDeadline(t *testing.T) {
 	c := s.startHolding(t, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
-	_, err := c.Invoke(ctx, s.request())
+	_, err := invoke(t, ctx, c, s.request())
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	s.noSecrets(t, err)
 }
@@ -315,7 +316,7 @@ func (s *suite) testIdempotencyKey(t *testing.T) {
 		mu.Unlock()
 		s.f.Success(w, r)
 	})
-	_, err := c.Invoke(t.Context(), s.request())
+	_, err := invoke(t, t.Context(), c, s.request())
 	require.NoError(t, err)
 	mu.Lock()
 	defer mu.Unlock()
@@ -330,7 +331,7 @@ func (s *suite) testBodyLimit(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(big))
 	})
-	_, err := c.Invoke(t.Context(), s.request())
+	_, err := invoke(t, t.Context(), c, s.request())
 	require.ErrorIs(t, err, connectors.ErrResponseTooLarge)
 	s.noSecrets(t, err)
 }
@@ -340,13 +341,13 @@ func (s *suite) testCheck(t *testing.T) {
 	t.Run("ok", func(t *testing.T) {
 		t.Parallel()
 		c, _ := s.start(t, s.f.Success)
-		require.NoError(t, c.Check(t.Context()))
+		require.NoError(t, check(t, t.Context(), c))
 	})
 	for status, sentinel := range map[int]error{401: connectors.ErrAuth, 503: connectors.ErrTransient} {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {
 			t.Parallel()
 			c, _ := s.start(t, errorHandler(status, nil))
-			err := c.Check(t.Context())
+			err := check(t, t.Context(), c)
 			require.ErrorIs(t, err, sentinel)
 			s.noSecrets(t, err)
 		})
@@ -356,7 +357,7 @@ func (s *suite) testCheck(t *testing.T) {
 		c := s.startHolding(t, nil)
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
-		require.ErrorIs(t, c.Check(ctx), context.DeadlineExceeded)
+		require.ErrorIs(t, check(t, ctx, c), context.DeadlineExceeded)
 	})
 }
 
@@ -370,11 +371,11 @@ func (s *suite) testConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c.Invoke(t.Context(), s.request())
+			_, err := invoke(t, t.Context(), c, s.request())
 			errs <- err
 		}()
 	}
-	wg.Wait()
+	waitAll(t, &wg, fmt.Sprintf("%d concurrent Invoke calls", n))
 	close(errs)
 	for err := range errs {
 		require.NoError(t, err)
@@ -390,7 +391,7 @@ func (s *suite) testLister(t *testing.T) {
 	t.Run("503", func(t *testing.T) {
 		t.Parallel()
 		c, _ := s.start(t, errorHandler(503, nil))
-		_, err := c.(connectors.Lister).List(t.Context(), &connectors.ListRequest{})
+		_, err := list(t, t.Context(), c.(connectors.Lister), &connectors.ListRequest{})
 		require.ErrorIs(t, err, connectors.ErrTransient)
 		s.noSecrets(t, err)
 	})
@@ -399,7 +400,7 @@ func (s *suite) testLister(t *testing.T) {
 		c := s.startHolding(t, nil)
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
-		_, err := c.(connectors.Lister).List(ctx, &connectors.ListRequest{})
+		_, err := list(t, ctx, c.(connectors.Lister), &connectors.ListRequest{})
 		require.True(t, errors.Is(err, context.DeadlineExceeded), "got %v", err)
 	})
 }
