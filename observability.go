@@ -286,7 +286,14 @@ func checkHealthConfig(field string, raw json.RawMessage) error {
 		return nil
 	}
 	if _, err := health.ParseConfig(raw); err != nil {
-		return configErr(field, "invalid health check configuration", err)
+		var ce *health.ConfigError
+		if errors.As(err, &ce) {
+			if ce.Field != "health_check_config" {
+				field += "." + ce.Field
+			}
+			return configErr(field, ce.Reason, nil)
+		}
+		return configErr(field, "", err)
 	}
 	return nil
 }

@@ -71,6 +71,12 @@ func TestRegisterIntegrationValidates(t *testing.T) {
 		{"unknown retry key", func(c *hub.IntegrationConfig) { c.Retry = json.RawMessage(`{"retries": 3}`) }, "IntegrationConfig.retry_config"},
 		{"malformed rate limits", func(c *hub.IntegrationConfig) { c.RateLimits = json.RawMessage(`{`) }, "IntegrationConfig.RateLimits"},
 		{"max retries", func(c *hub.IntegrationConfig) { c.MaxRetries = intp(1000) }, "IntegrationConfig.MaxRetries"},
+		{"unknown health check key", func(c *hub.IntegrationConfig) {
+			c.HealthCheck = json.RawMessage(`{"window_secs": 60}`)
+		}, "IntegrationConfig.HealthCheck.window_secs"},
+		{"health check threshold", func(c *hub.IntegrationConfig) {
+			c.HealthCheck = json.RawMessage(`{"error_rate_critical": 2}`)
+		}, "IntegrationConfig.HealthCheck.error_rate_critical"},
 		{"contract without version", func(c *hub.IntegrationConfig) {
 			c.Contract = &hub.ContractRef{Name: "x", Schema: workItemSchema}
 		}, "IntegrationConfig.Contract"},

@@ -8,11 +8,34 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
 	"time"
 )
 
-// ErrInvalidConfig reports a health_check_config that cannot be used.
+// ErrInvalidConfig reports a health_check_config that cannot be used. Every error of
+// ParseConfig and Validate is a *ConfigError matching it.
 var ErrInvalidConfig = errors.New("health: invalid config")
+
+// ConfigError names the health_check_config field that is unusable: an unknown field (a
+// typo such as window_secs), a value of the wrong type, or one out of range. Field is
+// "health_check_config" when the document as a whole is not a JSON object.
+type ConfigError struct {
+	// Field is the JSON name of the offending field.
+	Field string
+	// Reason says what is wrong with it.
+	Reason string
+}
+
+// Error names the field and the reason.
+func (e *ConfigError) Error() string {
+	return "health: invalid config: " + e.Field + ": " + e.Reason
+}
+
+// Is reports whether target is ErrInvalidConfig.
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
 
 // Config is a service's health_check_config column. Zero fields take the defaults below.
 type Config struct {
@@ -49,16 +72,42 @@ const (
 )
 
 // ParseConfig decodes a health_check_config column (empty means all defaults), applies the
-// defaults and validates the result.
+// defaults and validates the result. It is strict, like the retry, breaker and connector
+// documents: an unknown field or a value of the wrong type is a *ConfigError naming it.
 func ParseConfig(raw json.RawMessage) (Config, error) {
 	var c Config
 	if len(raw) > 0 && string(raw) != "null" {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return Config{}, &ConfigError{Field: "health_check_config", Reason: "not a JSON object: " + err.Error()}
+		}
+		known := configFields()
+		for _, name := range slices.Sorted(maps.Keys(fields)) {
+			if !slices.Contains(known, name) {
+				return Config{}, &ConfigError{Field: name, Reason: "unknown field (known: " + strings.Join(known, ", ") + ")"}
+			}
+		}
 		if err := json.Unmarshal(raw, &c); err != nil {
-			return Config{}, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				return Config{}, &ConfigError{Field: te.Field, Reason: fmt.Sprintf("must be %s, not %s", te.Type, te.Value)}
+			}
+			return Config{}, &ConfigError{Field: "health_check_config", Reason: err.Error()}
 		}
 	}
 	c = c.WithDefaults()
 	return c, c.Validate()
+}
+
+// configFields returns the JSON names of Config's fields, in declaration order.
+func configFields() []string {
+	t := reflect.TypeFor[Config]()
+	names := make([]string, 0, t.NumField())
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	return names
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -85,23 +134,30 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Validate reports the first out-of-range field, naming it.
+// Validate reports the first out-of-range field as a *ConfigError naming it.
 func (c Config) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
 	switch {
 	case c.WindowSeconds < 1 || c.WindowSeconds > 86400:
-		return fmt.Errorf("%w: window_seconds %d is outside 1..86400", ErrInvalidConfig, c.WindowSeconds)
+		return bad("window_seconds", "%d is outside 1..86400", c.WindowSeconds)
 	case c.ErrorRateWarning < 0 || c.ErrorRateWarning > 1:
-		return fmt.Errorf("%w: error_rate_warning %v is outside 0..1", ErrInvalidConfig, c.ErrorRateWarning)
+		return bad("error_rate_warning", "%v is outside 0..1", c.ErrorRateWarning)
 	case c.ErrorRateCritical < 0 || c.ErrorRateCritical > 1:
-		return fmt.Errorf("%w: error_rate_critical %v is outside 0..1", ErrInvalidConfig, c.ErrorRateCritical)
+		return bad("error_rate_critical", "%v is outside 0..1", c.ErrorRateCritical)
 	case c.ErrorRateWarning > c.ErrorRateCritical:
-		return fmt.Errorf("%w: error_rate_warning %v exceeds error_rate_critical %v", ErrInvalidConfig, c.ErrorRateWarning, c.ErrorRateCritical)
-	case c.LatencyP95WarningMS < 0 || c.LatencyP95CriticalMS < 0 || c.LatencySLAMS < 0:
-		return fmt.Errorf("%w: latency thresholds must not be negative", ErrInvalidConfig)
+		return bad("error_rate_warning", "%v exceeds error_rate_critical %v", c.ErrorRateWarning, c.ErrorRateCritical)
+	case c.LatencyP95WarningMS < 0:
+		return bad("latency_p95_warning_ms", "%v is negative", c.LatencyP95WarningMS)
+	case c.LatencyP95CriticalMS < 0:
+		return bad("latency_p95_critical_ms", "%v is negative", c.LatencyP95CriticalMS)
+	case c.LatencySLAMS < 0:
+		return bad("latency_sla_ms", "%v is negative", c.LatencySLAMS)
 	case c.LatencyP95WarningMS > c.LatencyP95CriticalMS:
-		return fmt.Errorf("%w: latency_p95_warning_ms %v exceeds latency_p95_critical_ms %v", ErrInvalidConfig, c.LatencyP95WarningMS, c.LatencyP95CriticalMS)
+		return bad("latency_p95_warning_ms", "%v exceeds latency_p95_critical_ms %v", c.LatencyP95WarningMS, c.LatencyP95CriticalMS)
 	case c.MinSamples < 1:
-		return fmt.Errorf("%w: min_samples %d must be positive", ErrInvalidConfig, c.MinSamples)
+		return bad("min_samples", "%d must be positive", c.MinSamples)
 	}
 	return nil
 }

@@ -34,26 +34,32 @@ func (c *clock) Advance(d time.Duration) {
 func TestParseConfig(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name string
-		raw  string
-		ok   bool
+		name  string
+		raw   string
+		field string // the field the *ConfigError names; "" when the document is valid
 	}{
-		{"empty", ``, true},
-		{"null", `null`, true},
-		{"full", `{"interval_seconds":10,"window_seconds":60,"error_rate_warning":0.1,"error_rate_critical":0.5,"latency_p95_warning_ms":100,"latency_p95_critical_ms":500,"min_samples":3}`, true},
-		{"malformed", `{"window_seconds":`, false},
-		{"wrong type", `{"window_seconds":"x"}`, false},
-		{"rate above one", `{"error_rate_critical":1.5}`, false},
-		{"warning above critical", `{"error_rate_warning":0.6,"error_rate_critical":0.5}`, false},
-		{"latency order", `{"latency_p95_warning_ms":900,"latency_p95_critical_ms":100}`, false},
-		{"negative window", `{"window_seconds":-1}`, false},
+		{"empty", ``, ""},
+		{"null", `null`, ""},
+		{"full", `{"interval_seconds":10,"window_seconds":60,"error_rate_warning":0.1,"error_rate_critical":0.5,"latency_p95_warning_ms":100,"latency_p95_critical_ms":500,"latency_sla_ms":300,"min_samples":3}`, ""},
+		{"malformed", `{"window_seconds":`, "health_check_config"},
+		{"not an object", `[1]`, "health_check_config"},
+		{"unknown field", `{"window_secs":60}`, "window_secs"},
+		{"wrong type", `{"window_seconds":"x"}`, "window_seconds"},
+		{"rate above one", `{"error_rate_critical":1.5}`, "error_rate_critical"},
+		{"warning above critical", `{"error_rate_warning":0.6,"error_rate_critical":0.5}`, "error_rate_warning"},
+		{"latency order", `{"latency_p95_warning_ms":900,"latency_p95_critical_ms":100}`, "latency_p95_warning_ms"},
+		{"negative sla", `{"latency_sla_ms":-1}`, "latency_sla_ms"},
+		{"negative window", `{"window_seconds":-1}`, "window_seconds"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c, err := ParseConfig(json.RawMessage(tc.raw))
-			if !tc.ok {
+			if tc.field != "" {
 				require.ErrorIs(t, err, ErrInvalidConfig)
+				var ce *ConfigError
+				require.ErrorAs(t, err, &ce)
+				assert.Equal(t, tc.field, ce.Field, "%v", err)
 				return
 			}
 			require.NoError(t, err)
