@@ -99,7 +99,7 @@ func perfHub(tb testing.TB, st store.Store, sink connectors.Connector, mapped bo
 		hub.WithConnectors(reg),
 		hub.WithMaintenanceInterval(time.Second),
 		hub.WithLease(30 * time.Second),
-		func(c *hub.Config) error { c.RollupInterval = -1; c.ShutdownTimeout = 10 * time.Second; return nil },
+		hub.WithRollupInterval(-1), hub.WithShutdownTimeout(10 * time.Second),
 	}
 	h, err := hub.New(st, append(base, opts...)...)
 	if err != nil {

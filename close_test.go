@@ -33,7 +33,7 @@ func TestCloseLeavesNoHalfWrittenState(t *testing.T) {
 			st := memoryStore(t)
 			sink := hubtest.NewSink(t)
 			sink.SetDelay(tt.delay)
-			h, err := hub.New(st, append(hubtest.Fast(), hub.WithWorkers(2), func(c *hub.Config) error { c.ShutdownTimeout = tt.shutdown; return nil })...)
+			h, err := hub.New(st, append(hubtest.Fast(), hub.WithWorkers(2), hub.WithShutdownTimeout(tt.shutdown))...)
 			require.NoError(t, err)
 			require.NoError(t, h.Start(t.Context()))
 			register(t, h, "slow", sink.URL, func(c *hub.IntegrationConfig) {

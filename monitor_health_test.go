@@ -285,7 +285,7 @@ func TestInvalidHealthCheckConfigIsRejected(t *testing.T) {
 
 func TestAnalyticsRollupJobPersistsRows(t *testing.T) {
 	t.Parallel()
-	h := hubtest.New(t, nil, func(c *hub.Config) error { c.RollupInterval = 20 * time.Millisecond; return nil })
+	h := hubtest.New(t, nil, hub.WithRollupInterval(20*time.Millisecond))
 	rem := newRemote(t)
 	reg := registerMonitored(t, h, "job", rem.URL, `{"interval_seconds":-1}`, func(c *hub.IntegrationConfig) { c.CostPerCall = 0.5 })
 	ctx := t.Context()

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -115,9 +116,22 @@ type Config struct {
 // Option changes a Config; it returns an error wrapping ErrInvalidConfig for a bad value.
 type Option func(*Config) error
 
-// WithConfig replaces the whole configuration with c (later options still apply).
+// WithConfig sets every field that c sets (every non-zero field); the fields c leaves zero
+// keep what earlier options gave them, and later options still apply. So
+// New(st, WithSecretKey(k), WithConfig(cfg)) keeps the key unless cfg has one.
 func WithConfig(c Config) Option {
-	return func(dst *Config) error { *dst = c; return nil }
+	return func(dst *Config) error {
+		src, out := reflect.ValueOf(c), reflect.ValueOf(dst).Elem()
+		for i := range src.NumField() {
+			if f := src.Field(i); !f.IsZero() {
+				out.Field(i).Set(f)
+			}
+		}
+		if c.SecretKey != nil {
+			dst.SecretKey = append([]byte(nil), c.SecretKey...)
+		}
+		return nil
+	}
 }
 
 // WithConnectors sets the connector registry.
@@ -185,6 +199,21 @@ func WithPollInterval(d time.Duration) Option {
 // WithMaintenanceInterval sets the lease-release and expiry period.
 func WithMaintenanceInterval(d time.Duration) Option {
 	return func(c *Config) error { c.MaintenanceInterval = d; return nil }
+}
+
+// WithRollupInterval sets the analytics rollup period; negative disables the job.
+func WithRollupInterval(d time.Duration) Option {
+	return func(c *Config) error { c.RollupInterval = d; return nil }
+}
+
+// WithShutdownTimeout sets how long Close waits for in-flight deliveries.
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(c *Config) error { c.ShutdownTimeout = d; return nil }
+}
+
+// WithMaxRetriesDefault sets the max_retries of services whose configuration sets none.
+func WithMaxRetriesDefault(n int) Option {
+	return func(c *Config) error { c.MaxRetriesDefault = n; return nil }
 }
 
 // WithPayloadLimits sets the largest payload in bytes and its deepest nesting.

@@ -27,7 +27,7 @@ func Fast() []hub.Option {
 		hub.WithMaintenanceInterval(100 * time.Millisecond),
 		hub.WithLease(10 * time.Second),
 		hub.WithSecretKey(key),
-		func(c *hub.Config) error { c.ShutdownTimeout = 5 * time.Second; return nil },
+		hub.WithShutdownTimeout(5 * time.Second),
 		AllowLoopback(),
 	}
 }

@@ -1,0 +1,85 @@
+package hub
+
+import (
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/ehg/hub/connectors"
+)
+
+// TestEveryConfigFieldHasAnOption: each field of Config that users set has an option that
+// sets it, so WithConfig is never the only way to reach a setting.
+func TestEveryConfigFieldHasAnOption(t *testing.T) {
+	t.Parallel()
+	key := make([]byte, SecretKeySize)
+	_, _ = rand.Read(key)
+	options := map[string]Option{
+		"Connectors":          WithConnectors(connectors.NewRegistry()),
+		"HTTPClient":          WithHTTPClient(&http.Client{}),
+		"Logger":              WithLogger(slog.New(slog.DiscardHandler)),
+		"TracerProvider":      WithTracerProvider(tracenoop.NewTracerProvider()),
+		"MeterProvider":       WithMeterProvider(noop.NewMeterProvider()),
+		"Clock":               WithClock(time.Now),
+		"InstanceID":          WithInstanceID("hub-1"),
+		"Workers":             WithWorkers(3),
+		"BatchSize":           WithBatchSize(7),
+		"Lease":               WithLease(time.Minute),
+		"PollInterval":        WithPollInterval(time.Second),
+		"MaintenanceInterval": WithMaintenanceInterval(time.Second),
+		"RollupInterval":      WithRollupInterval(-1),
+		"ShutdownTimeout":     WithShutdownTimeout(time.Second),
+		"MaxPayloadBytes":     WithPayloadLimits(1000, 10),
+		"MaxPayloadDepth":     WithPayloadLimits(1000, 10),
+		"MaxQueuedEvents":     WithMaxQueuedEvents(10),
+		"MaxRetriesDefault":   WithMaxRetriesDefault(5),
+		"SecretKey":           WithSecretKey(key),
+		"EscalationService":   WithEscalationService("pager"),
+	}
+	for f := range reflect.TypeFor[Config]().Fields() {
+		t.Run(f.Name, func(t *testing.T) {
+			o, ok := options[f.Name]
+			require.True(t, ok, "Config.%s has no With... option", f.Name)
+			var c Config
+			require.NoError(t, o(&c))
+			assert.False(t, reflect.ValueOf(c).FieldByName(f.Name).IsZero(), "the option leaves Config.%s unset", f.Name)
+		})
+	}
+}
+
+// TestWithConfigKeepsEarlierOptions: WithConfig sets the fields its Config sets and keeps
+// what earlier options set elsewhere; later options still win.
+func TestWithConfigKeepsEarlierOptions(t *testing.T) {
+	t.Parallel()
+	key := make([]byte, SecretKeySize)
+	_, _ = rand.Read(key)
+	h, err := New(nil,
+		WithSecretKey(key), WithWorkers(3), WithEscalationService("pager"),
+		WithConfig(Config{Workers: 5, BatchSize: 9}),
+		WithBatchSize(11),
+	)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close(t.Context()) })
+	assert.Equal(t, key, h.cfg.SecretKey, "set before WithConfig, kept")
+	assert.Equal(t, "pager", h.cfg.EscalationService, "set before WithConfig, kept")
+	assert.Equal(t, 5, h.cfg.Workers, "set by WithConfig over the earlier option")
+	assert.Equal(t, 11, h.cfg.BatchSize, "a later option still wins")
+	assert.Equal(t, LeaseDefault, h.cfg.Lease, "unset everywhere: the default")
+
+	// The Config given to WithConfig is copied: changing its key afterwards changes nothing.
+	other := make([]byte, SecretKeySize)
+	cfg := Config{SecretKey: other}
+	h2, err := New(nil, WithConfig(cfg))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h2.Close(t.Context()) })
+	other[0] ^= 0xff
+	assert.NotEqual(t, other, h2.cfg.SecretKey)
+}
