@@ -69,6 +69,13 @@ func TestErrorMessagesReadOnce(t *testing.T) {
 			_, err := e.h.RegisterIntegration(ctx, hub.IntegrationConfig{Name: "b", Connector: "http", BaseURL: e.sink.URL, CircuitBreaker: json.RawMessage(`{"failure_threshold":-1}`)})
 			return err
 		}, []error{hub.ErrInvalidConfig, resilience.ErrInvalidConfig}, nil},
+		{"unknown health_check_config field", func(ctx context.Context, e env) error {
+			_, err := e.h.RegisterIntegration(ctx, hub.IntegrationConfig{Name: "h", Connector: "http", BaseURL: e.sink.URL, HealthCheck: json.RawMessage(`{"window_secs":60}`)})
+			return err
+		}, []error{hub.ErrInvalidConfig}, func(err error) bool {
+			var ce *hub.ConfigError
+			return errors.As(err, &ce) && ce.Field == "IntegrationConfig.HealthCheck.window_secs"
+		}},
 		{"unknown connector option", func(ctx context.Context, e env) error {
 			_, err := e.h.RegisterIntegration(ctx, hub.IntegrationConfig{Name: "o", Connector: "http", BaseURL: e.sink.URL, ConnectorOptions: json.RawMessage(`{"zzz":1}`)})
 			return err

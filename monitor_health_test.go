@@ -280,7 +280,7 @@ func TestInvalidHealthCheckConfigIsRejected(t *testing.T) {
 	require.ErrorIs(t, err, hub.ErrInvalidConfig)
 	var ce *hub.ConfigError
 	require.True(t, errors.As(err, &ce))
-	assert.Equal(t, "IntegrationConfig.HealthCheck", ce.Field)
+	assert.Equal(t, "IntegrationConfig.HealthCheck.error_rate_warning", ce.Field)
 }
 
 func TestAnalyticsRollupJobPersistsRows(t *testing.T) {

@@ -54,8 +54,9 @@ func New(tb testing.TB, st store.Store, opts ...hub.Option) *hub.Hub {
 }
 
 // FastRetry is a retry_config for tests: 5 ms initial backoff growing to 50 ms, no inline
-// retries, 2 s attempt timeout.
-const FastRetry = `{"initial_backoff":"5ms","max_backoff":"50ms","multiplier":2,"jitter":0.2,"inline_retries":0,"timeout":"2s"}`
+// retries, 30 s attempt timeout — long enough that a healthy call is never timed out (and
+// so delivered twice) on a machine busy with other work.
+const FastRetry = `{"initial_backoff":"5ms","max_backoff":"50ms","multiplier":2,"jitter":0.2,"inline_retries":0,"timeout":"30s"}`
 
 // Unlimited is a rate_limits document without ceilings, for throughput tests.
 const Unlimited = `{"requests_per_minute":0,"adaptive":true,"max_concurrent":0}`

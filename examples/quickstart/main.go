@@ -127,7 +127,7 @@ func run(ctx context.Context, out io.Writer) error {
 		ConnectorOptions: mustJSON(map[string]string{"channel": channel}),
 		RateLimits:       json.RawMessage(`{"requests_per_minute": 600, "burst": 50}`),
 		CircuitBreaker:   json.RawMessage(`{"failure_threshold": 3, "recovery_timeout": "400ms"}`),
-		Retry:            json.RawMessage(`{"max_retries": 8, "initial_backoff": "50ms", "max_backoff": "500ms", "inline_retries": 0, "timeout": "2s"}`),
+		Retry:            json.RawMessage(`{"max_retries": 8, "initial_backoff": "50ms", "max_backoff": "500ms", "inline_retries": 0, "timeout": "10s"}`),
 		Contract:         &hub.ContractRef{Name: "work-item", Version: "1.0.0", Schema: workItemSchema},
 		Mapping:          workItemMapping,
 	})
@@ -243,7 +243,9 @@ func run(ctx context.Context, out io.Writer) error {
 				return err
 			}
 		}
-		waitFor(2*time.Second, func() bool {
+		// The waits end as soon as their condition holds; their bounds only matter on a
+		// machine busy with other work.
+		waitFor(time.Minute, func() bool {
 			hr, err := h.GetIntegrationHealth(ctx, "slack-eng")
 			return err == nil && hr.Services[0].Breaker == "open"
 		})
@@ -257,7 +259,7 @@ func run(ctx context.Context, out io.Writer) error {
 		time.Sleep(300 * time.Millisecond)
 		fmt.Fprintln(out, "   Slack recovers …")
 		slack.fail.Store(false)
-		drained := waitFor(5*time.Second, func() bool {
+		drained := waitFor(2*time.Minute, func() bool {
 			hr, err := h.GetIntegrationHealth(ctx, "slack-eng")
 			if err != nil {
 				return false
