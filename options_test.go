@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ func TestEveryConfigFieldHasAnOption(t *testing.T) {
 	options := map[string]Option{
 		"Connectors":          WithConnectors(connectors.NewRegistry()),
 		"HTTPClient":          WithHTTPClient(&http.Client{}),
+		"AllowedNetworks":     WithAllowedNetworks(netip.MustParsePrefix("10.0.0.0/8")),
 		"Logger":              WithLogger(slog.New(slog.DiscardHandler)),
 		"TracerProvider":      WithTracerProvider(tracenoop.NewTracerProvider()),
 		"MeterProvider":       WithMeterProvider(noop.NewMeterProvider()),
