@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -31,7 +32,8 @@ func Example_readme() {
 		fmt.Fprint(w, `{"ok":true,"channel":"C0ENG","ts":"1700000000.000100"}`) // chat.postMessage
 	}))
 	defer slack.Close()
-	slackURL := slack.URL // https://slack.com/api when left empty
+	slackURL := slack.URL                                             // https://slack.com/api when left empty
+	onPremise := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} // where the stand-in listens
 	key := make([]byte, hub.SecretKeySize)
 	if _, err := rand.Read(key); err != nil {
 		log.Fatal(err)
@@ -46,7 +48,9 @@ func Example_readme() {
 		log.Fatal(err)
 	}
 	defer st.Close()
-	h, err := hub.New(st, hub.WithSecretKey(key)) // 32 bytes that seal stored credentials
+	h, err := hub.New(st,
+		hub.WithSecretKey(key),                // 32 bytes that seal stored credentials
+		hub.WithAllowedNetworks(onPremise...)) // besides public addresses; none by default
 	if err != nil {
 		log.Fatal(err)
 	}
