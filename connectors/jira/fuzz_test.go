@@ -1,6 +1,9 @@
 package jira_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -8,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -69,5 +73,28 @@ func FuzzResponses(f *testing.F) {
 				require.True(t, errors.Is(err, connectors.ErrInvalidSignature) || errors.Is(err, connectors.ErrStaleWebhook), "%v", err)
 			}
 		}
+	})
+}
+
+// FuzzVerifyJWT: arbitrary tokens never panic and never verify without the secret's
+// signature.
+func FuzzVerifyJWT(f *testing.F) {
+	f.Add("eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3NjQwNzI2MDB9.sig")
+	f.Add("a.b.c")
+	f.Add("..")
+	now := time.Unix(1764072000, 0)
+	f.Fuzz(func(t *testing.T, token string) {
+		err := jira.VerifyJWT([]byte("secret"), token, now)
+		if err == nil {
+			parts := strings.Split(token, ".")
+			require.Len(t, parts, 3)
+			mac := hmac.New(sha256.New, []byte("secret"))
+			mac.Write([]byte(parts[0] + "." + parts[1]))
+			sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+			require.NoError(t, err)
+			require.Equal(t, mac.Sum(nil), sig)
+			return
+		}
+		require.True(t, errors.Is(err, connectors.ErrInvalidSignature) || errors.Is(err, connectors.ErrStaleWebhook), "%v", err)
 	})
 }
