@@ -53,8 +53,9 @@ func TestRunHub(t *testing.T) {
 			if (r.WAL != nil) != (c.Store == StorePostgres) {
 				t.Errorf("WAL %+v on %s", r.WAL, c.Store)
 			}
-			// Each event is a 4.5 KB payload and its work item, written at least once.
-			if r.WAL != nil && (r.WAL.PerEvent < 4000 || r.WAL.LSNBytes <= 0) {
+			// Each event is a 4.5 KB payload and its work item, written at least once
+			// (TOAST may compress them).
+			if r.WAL != nil && (r.WAL.PerEvent < 1000 || r.WAL.LSNBytes <= 0) {
 				t.Errorf("WAL per event %.0f, LSN %d: too little for the events written", r.WAL.PerEvent, r.WAL.LSNBytes)
 			}
 			t.Logf("%s %s: %.0f events/s, %s CPU/event, WAL %+v", r.Store, r.Variant, r.Rate(), r.CPUPerEvent(), r.WAL)

@@ -38,8 +38,8 @@ type Sink struct {
 	firstBad  atomic.Pointer[[]byte]
 	tracker   atomic.Pointer[Tracker]
 
-	mu     sync.Mutex
-	target int64
+	target atomic.Int64
+	mu     sync.Mutex // orders Expect against closing done
 	done   chan struct{}
 }
 
@@ -63,7 +63,8 @@ func (s *Sink) Reformatted() int64 { return s.other.Load() }
 func (s *Sink) Expect(n int64) <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.target, s.done = n, make(chan struct{})
+	s.target.Store(n)
+	s.done = make(chan struct{})
 	if s.delivered.Load() >= n {
 		close(s.done)
 	}
@@ -108,9 +109,9 @@ func (s *Sink) Invoke(_ context.Context, req *connectors.Request) (*connectors.R
 		t.Delivered(req.IdempotencyKey, time.Now())
 	}
 	s.bytes.Add(int64(len(req.Body)))
-	if n := s.delivered.Add(1); n >= s.target {
+	if n := s.delivered.Add(1); n >= s.target.Load() {
 		s.mu.Lock()
-		if n >= s.target {
+		if n >= s.target.Load() {
 			select {
 			case <-s.done:
 			default:
