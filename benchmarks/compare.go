@@ -101,7 +101,7 @@ func Compare(ctx context.Context, w *Workload, cfg CompareConfig) *Report {
 			return
 		}
 		rep.Results = append(rep.Results, r)
-		fmt.Fprintf(cfg.Progress, "%-6s %-8s %-62s %8d events %9.0f events/s\n", r.System, r.Store, r.Variant, r.Events, r.Rate())
+		fmt.Fprintf(cfg.Progress, "%-20s %-8s %-62s %8d events %9.0f events/s\n", r.System, r.Store, r.Variant, r.Events, r.Rate())
 	}
 
 	if cfg.PipelineEvents > 0 {

@@ -210,26 +210,37 @@ func (s *HubSession) Close() {
 // (ErrBusy is retried after a millisecond) and returns when every call has returned. With
 // a tracker, each event's accept time is the start of the call that accepted it.
 func (s *HubSession) Produce(ctx context.Context, n int, tr *Tracker) error {
+	err := produce(ctx, n, s.cfg.Producers, s.cfg.Batch, func(k int) error {
+		evs := make([]hub.EventData, k)
+		for i := range evs {
+			evs[i] = hub.EventData{Service: "bench", Payload: s.w.Compact, Mode: hub.Async}
+		}
+		return s.accept(ctx, evs, tr)
+	})
+	if err != nil {
+		return fmt.Errorf("benchmarks: accept: %w", err)
+	}
+	return nil
+}
+
+// produce makes calls of up to batch items each, from producers goroutines, until n items
+// are handed over; call(k) hands over k items. It returns the first error (the other
+// producers stop at their next call) or the context's error.
+func produce(ctx context.Context, n, producers, batch int, call func(k int) error) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr atomic.Pointer[error]
-	batch := s.cfg.Batch
-	for range s.cfg.Producers {
+	for range producers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			evs := make([]hub.EventData, 0, batch)
 			for ctx.Err() == nil && firstErr.Load() == nil {
 				end := next.Add(int64(batch))
 				start := end - int64(batch)
 				if start >= int64(n) {
 					return
 				}
-				evs = evs[:0]
-				for range min(end, int64(n)) - start {
-					evs = append(evs, hub.EventData{Service: "bench", Payload: s.w.Compact, Mode: hub.Async})
-				}
-				if err := s.accept(ctx, evs, tr); err != nil {
+				if err := call(int(min(end, int64(n)) - start)); err != nil {
 					firstErr.CompareAndSwap(nil, &err)
 					return
 				}
@@ -238,7 +249,7 @@ func (s *HubSession) Produce(ctx context.Context, n int, tr *Tracker) error {
 	}
 	wg.Wait()
 	if p := firstErr.Load(); p != nil {
-		return fmt.Errorf("benchmarks: accept: %w", *p)
+		return *p
 	}
 	return ctx.Err()
 }

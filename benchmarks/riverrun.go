@@ -9,8 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -278,49 +276,28 @@ func runRiver[TTx any](ctx context.Context, r *riverRun, driver riverdriver.Driv
 
 // produce inserts n jobs from the configured producers.
 func (r *riverRun) produce(ctx context.Context, insert riverInserter, n int) error {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var firstErr atomic.Pointer[error]
-	batch := r.cfg.Batch
 	args := eventArgs{Event: r.w.Compact}
-	for range r.cfg.Producers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			params := make([]river.InsertManyParams, 0, batch)
-			for ctx.Err() == nil && firstErr.Load() == nil {
-				end := next.Add(int64(batch))
-				start := end - int64(batch)
-				if start >= int64(n) {
-					return
-				}
-				var err error
-				switch k := min(end, int64(n)) - start; {
-				case batch == 1:
-					_, err = insert.Insert(ctx, args, nil)
-				default:
-					params = params[:0]
-					for range k {
-						params = append(params, river.InsertManyParams{Args: args})
-					}
-					if r.cfg.Fast {
-						_, err = insert.InsertManyFast(ctx, params)
-					} else {
-						_, err = insert.InsertMany(ctx, params)
-					}
-				}
-				if err != nil {
-					firstErr.CompareAndSwap(nil, &err)
-					return
-				}
-			}
-		}()
+	err := produce(ctx, n, r.cfg.Producers, r.cfg.Batch, func(k int) error {
+		if r.cfg.Batch == 1 {
+			_, err := insert.Insert(ctx, args, nil)
+			return err
+		}
+		params := make([]river.InsertManyParams, k)
+		for i := range params {
+			params[i].Args = args
+		}
+		var err error
+		if r.cfg.Fast {
+			_, err = insert.InsertManyFast(ctx, params)
+		} else {
+			_, err = insert.InsertMany(ctx, params)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("benchmarks: River insert: %w", err)
 	}
-	wg.Wait()
-	if p := firstErr.Load(); p != nil {
-		return fmt.Errorf("benchmarks: River insert: %w", *p)
-	}
-	return ctx.Err()
+	return nil
 }
 
 // riverInserter is the part of *river.Client the producers use (its methods do not depend
