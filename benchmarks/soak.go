@@ -23,9 +23,8 @@ type SoakConfig struct {
 	// Producers, Batch, Workers and ClaimBatch are as in HubConfig (defaults 16 producers
 	// making one call per event, 16 workers, claims of 256).
 	Producers, Batch, Workers, ClaimBatch int
-	// MaxQueued bounds the events accepted but not yet delivered (default 20,000): the
-	// producers push as fast as the hub takes events, and wait (ErrBusy) when it is this far
-	// behind, so latency includes at most that queue.
+	// MaxQueued is the hub's backpressure limit (0: none): the producers push as fast as
+	// the hub takes events and, with a limit, wait (ErrBusy) while this many are undelivered.
 	MaxQueued int
 	// Retention, when positive, asks the hub to delete delivered events older than it (see
 	// RetentionOption: without a retention API in the hub the run says so and keeps all).
@@ -40,7 +39,6 @@ func (c SoakConfig) withDefaults() SoakConfig {
 	c.Events = cmpOr(c.Events, 1_000_000)
 	c.Window = min(cmpOr(c.Window, 100_000), c.Events)
 	c.Producers = cmpOr(c.Producers, 16)
-	c.MaxQueued = cmpOr(c.MaxQueued, 20_000)
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}

@@ -35,7 +35,7 @@ func main() {
 	flag.IntVar(&cfg.Batch, "batch", 1, "events per accept call: 1 calls ProcessIntegrationEvent, more ProcessIntegrationEvents")
 	flag.IntVar(&cfg.Workers, "workers", 16, "hub delivery workers")
 	flag.IntVar(&cfg.ClaimBatch, "claim-batch", 256, "hub claim batch size")
-	flag.IntVar(&cfg.MaxQueued, "max-queued", 20_000, "hub backpressure limit: producers wait while this many events are undelivered")
+	flag.IntVar(&cfg.MaxQueued, "max-queued", 0, "hub backpressure limit: producers wait while this many events are undelivered (0: none)")
 	flag.DurationVar(&cfg.Retention, "retention", 0, "delete delivered events older than this (0: off; no effect while the hub has no retention API)")
 	flag.BoolVar(&cfg.Keep, "keep", false, "keep the schema after the run")
 	flag.Parse()
