@@ -41,7 +41,8 @@ type Hub struct {
 	byID  map[string]*runtime
 	names map[string]string
 
-	recent *recentOutcomes
+	recent   *recentOutcomes
+	activity activityFeed // event outcomes and breaker transitions for WatchActivity
 
 	mon       *health.Monitor      // live health of every service
 	tel       *telemetry.Telemetry // spans and metrics

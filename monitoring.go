@@ -84,6 +84,7 @@ func (r *recentOutcomes) rate(serviceID string) (float64, int) {
 // only in the metrics.
 func (h *Hub) observe(o engine.Outcome) {
 	h.observeHealth(o)
+	h.publishOutcome(o)
 	if !o.Attempted || o.Lost {
 		return
 	}

@@ -160,6 +160,7 @@ func (h *Hub) watchHealth(rt *runtime) func() {
 	return rt.policy.OnStateChange(func(sc resilience.StateChange) {
 		if sc.Endpoint == primary {
 			h.mon.SetBreaker(id, sc.To.String())
+			h.publishBreaker(rt.svc, sc)
 		}
 	})
 }
