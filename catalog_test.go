@@ -82,3 +82,31 @@ func TestWatchActivity(t *testing.T) {
 	_, err = b.hub.GetService(context.Background(), "sink")
 	require.False(t, errors.Is(err, hub.ErrClosed))
 }
+
+func TestListAuditPages(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	for _, n := range []string{"a", "b", "c", "d"} {
+		register(t, b.hub, n, b.sink.URL, nil)
+	}
+	var seen []string
+	cursor := ""
+	for {
+		page, err := b.hub.ListAudit(ctx, hub.AuditQuery{Cursor: cursor, Limit: 2, EntityType: "service"})
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(page.Entries), 2)
+		for _, e := range page.Entries {
+			seen = append(seen, e.Action)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	require.Len(t, seen, 5) // "sink" and the four above
+	_, err := b.hub.ListAudit(ctx, hub.AuditQuery{Cursor: "!!"})
+	require.ErrorIs(t, err, hub.ErrInvalidInput)
+	_, err = b.hub.ListAudit(ctx, hub.AuditQuery{Limit: -1})
+	require.ErrorIs(t, err, hub.ErrInvalidInput)
+}

@@ -1,0 +1,84 @@
+package hubhttp
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// Principal is the authenticated caller of a request: an ID and the roles it holds. The
+// handler records the ID as the actor of every change it asks of the hub.
+type Principal struct {
+	ID    string
+	Roles []string
+}
+
+// AuthenticateFunc identifies the caller of a request. It returns an error (answered 401,
+// with the error's text as detail, so it must not hold secrets) when the request carries no
+// valid credentials. It must be safe for concurrent use.
+type AuthenticateFunc func(r *http.Request) (Principal, error)
+
+// Authentication errors of BearerTokens.
+var (
+	// ErrNoCredentials: the request has no Authorization: Bearer header.
+	ErrNoCredentials = errors.New("hubhttp: no bearer token (send Authorization: Bearer <token>)")
+	// ErrBadCredentials: the bearer token is not one of the known tokens.
+	ErrBadCredentials = errors.New("hubhttp: unknown bearer token")
+)
+
+// BearerTokens returns an AuthenticateFunc mapping the bearer tokens of tokens to their
+// principals. Tokens are compared in constant time, by their SHA-256, and never logged.
+// The map is copied.
+func BearerTokens(tokens map[string]Principal) AuthenticateFunc {
+	type entry struct {
+		sum [sha256.Size]byte
+		p   Principal
+	}
+	entries := make([]entry, 0, len(tokens))
+	for t, p := range tokens {
+		entries = append(entries, entry{sha256.Sum256([]byte(t)), Principal{ID: p.ID, Roles: append([]string(nil), p.Roles...)}})
+	}
+	return func(r *http.Request) (Principal, error) {
+		tok, ok := BearerToken(r)
+		if !ok {
+			return Principal{}, ErrNoCredentials
+		}
+		sum := sha256.Sum256([]byte(tok))
+		var found *Principal
+		for i := range entries {
+			if subtle.ConstantTimeCompare(sum[:], entries[i].sum[:]) == 1 {
+				found = &entries[i].p
+			}
+		}
+		if found == nil {
+			return Principal{}, ErrBadCredentials
+		}
+		return *found, nil
+	}
+}
+
+// BearerToken returns the token of the request's Authorization: Bearer header.
+func BearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	const prefix = "bearer "
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", false
+	}
+	tok := strings.TrimSpace(h[len(prefix):])
+	return tok, tok != ""
+}
+
+// authenticate runs Options.Authenticate and returns the context hub calls run with.
+func (x *Handler) authenticate(r *http.Request) (context.Context, error) {
+	p, err := x.opts.Authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	if p.ID == "" {
+		return nil, errors.New("hubhttp: the authenticated principal has no ID")
+	}
+	return context.WithValue(r.Context(), ctxKey{}, p), nil
+}
