@@ -111,6 +111,10 @@ type Config struct {
 	// EscalationService names the service that receives escalations when an issue names
 	// none (for example a Slack channel). Empty: escalations are recorded, not sent.
 	EscalationService string
+	// Ventures names the embedding platform's ventures for text commands ("retry the failed
+	// events for venture Acme"): name (matched in any case) to venture ID. Default: none
+	// (commands then take venture IDs only).
+	Ventures map[string]string
 }
 
 // Option changes a Config; it returns an error wrapping ErrInvalidConfig for a bad value.
