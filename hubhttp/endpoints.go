@@ -77,7 +77,7 @@ func (x *Handler) routes() []*apiendpoint.Endpoint {
 }
 
 // laterRoutes are endpoints over optional hub capabilities.
-func (x *Handler) laterRoutes() []*apiendpoint.Endpoint { return nil }
+func (x *Handler) laterRoutes() []*apiendpoint.Endpoint { return x.commandRoutes() }
 
 type noParams struct{}
 

@@ -9,9 +9,6 @@ import (
 	"github.com/ehg/hub/hubhttp/apiv1"
 )
 
-// errStalePlan: a command plan was made against a state that has changed since.
-var errStalePlan = errors.New("hubhttp: stale plan")
-
 // problemOf maps an error of a hub call to its problem document: each hub sentinel has one
 // status and code; typed errors add their data (the field of a *hub.ConfigError, the
 // violations of a *hub.ContractViolationError). Anything unknown is 500 without detail.
@@ -48,7 +45,7 @@ func problemOf(err error) *apiv1.Problem {
 		return p(http.StatusConflict, apiv1.CodeInvalidTransition, "Invalid state transition")
 	case errors.Is(err, hub.ErrServiceDisabled):
 		return p(http.StatusConflict, apiv1.CodeServiceDisabled, "Service disabled")
-	case errors.Is(err, errStalePlan):
+	case errors.Is(err, hub.ErrStalePlan):
 		return p(http.StatusConflict, apiv1.CodeConflict, "Stale plan")
 	case errors.Is(err, hub.ErrCircuitOpen):
 		return p(http.StatusServiceUnavailable, apiv1.CodeCircuitOpen, "Circuit breaker open")

@@ -601,3 +601,69 @@ type StreamEvent struct {
 	Action     string `json:"action,omitempty"`
 	Actor      string `json:"actor,omitempty"`
 }
+
+// CommandRequest is the body of POST /commands/plan.
+type CommandRequest struct {
+	Text string `json:"text"`
+}
+
+// CommandPlan is what a sentence would do (see hub.CommandPlan). Send it back unchanged to
+// POST /commands/run to run it.
+type CommandPlan struct {
+	Text             string     `json:"text"`
+	Understood       bool       `json:"understood"`
+	Reason           string     `json:"reason,omitempty"`
+	Suggestions      []string   `json:"suggestions,omitempty"`
+	Intent           string     `json:"intent,omitempty"`
+	Summary          string     `json:"summary,omitempty"`
+	ReadOnly         bool       `json:"read_only"`
+	Service          string     `json:"service,omitempty"`
+	ServiceID        string     `json:"service_id,omitempty"`
+	ServiceUpdatedAt *time.Time `json:"service_updated_at,omitempty"`
+	Venture          string     `json:"venture,omitempty"`
+	VentureID        string     `json:"venture_id,omitempty"`
+	Statuses         []string   `json:"statuses,omitempty"`
+	Since            *time.Time `json:"since,omitempty"`
+	ApprovalID       string     `json:"approval_id,omitempty"`
+	Severity         string     `json:"severity,omitempty"`
+	Issue            string     `json:"issue,omitempty"`
+	EventIDs         []string   `json:"event_ids,omitempty"`
+	Truncated        bool       `json:"truncated,omitempty"`
+	Steps            []string   `json:"steps,omitempty"`
+	MadeAt           time.Time  `json:"made_at"`
+}
+
+// RunRequest is the body of POST /commands/run.
+type RunRequest struct {
+	Plan CommandPlan `json:"plan"`
+}
+
+// CommandResult answers POST /commands/run.
+type CommandResult struct {
+	Intent     string            `json:"intent"`
+	OK         bool              `json:"ok"`
+	Message    string            `json:"message"`
+	Health     *HealthReport     `json:"health,omitempty"`
+	Events     []Event           `json:"events,omitempty"`
+	Retried    []string          `json:"retried,omitempty"`
+	Skipped    []RedriveSkip     `json:"skipped,omitempty"`
+	Recovery   *RecoveryResult   `json:"recovery,omitempty"`
+	Test       *TestResult       `json:"test,omitempty"`
+	Escalation *EscalationResult `json:"escalation,omitempty"`
+	Metrics    *Performance      `json:"metrics,omitempty"`
+	Analytics  *Analytics        `json:"analytics,omitempty"`
+	Help       []CommandRule     `json:"help,omitempty"`
+}
+
+// CommandRule documents one command of the grammar.
+type CommandRule struct {
+	Intent   string   `json:"intent"`
+	Pattern  string   `json:"pattern"`
+	Synonyms []string `json:"synonyms"`
+	Examples []string `json:"examples"`
+}
+
+// Grammar answers GET /commands/grammar.
+type Grammar struct {
+	Rules []CommandRule `json:"rules"`
+}
