@@ -172,7 +172,9 @@ func (h *Hub) Command(ctx context.Context, text string) (*CommandPlan, error) {
 		}
 		return strings.Join(parts, " ")
 	}
-	join := func(s ...string) string { return strings.Join(slices.DeleteFunc(s, func(x string) bool { return x == "" }), " ") }
+	join := func(s ...string) string {
+		return strings.Join(slices.DeleteFunc(s, func(x string) bool { return x == "" }), " ")
+	}
 	switch req.Intent {
 	case command.Help:
 		plan.ReadOnly, plan.Summary = true, "List the commands this hub understands."

@@ -123,6 +123,3 @@ func commandResultOf(r *hub.CommandResult) *apiv1.CommandResult {
 	}
 	return out
 }
-
-
-
