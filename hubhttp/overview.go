@@ -59,7 +59,10 @@ func (x *Handler) overview(ctx context.Context, _ *noParams) (*apiv1.Overview, e
 	for _, si := range services {
 		id := si.Service.ID
 		h := health[id]
-		p := perf[id]
+		p, ok := perf[id]
+		if !ok {
+			p.SuccessRate = 1 // no events in the last hour
+		}
 		o := apiv1.ServiceOverview{
 			ServiceID: id, Name: si.Service.Name, Connector: si.Service.ConnectorKind, Active: si.Service.IsActive,
 			Status: string(h.Status), Reason: h.Reason, Breaker: si.Breaker,
