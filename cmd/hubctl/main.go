@@ -1,0 +1,38 @@
+// Command hubctl operates an Integration Hub through its management API (package hubhttp).
+//
+//	hubctl [-url URL] [-token TOKEN] [-o table|json] COMMAND [ARGS]
+//
+// The URL and token default to $HUBCTL_URL and $HUBCTL_TOKEN. Commands:
+//
+//	status                          every service: status, breaker, throughput, error rate, p95, cost
+//	services                        the registered services
+//	health [SERVICE]                health with reasons and early warnings
+//	events [-service S] [-status S] [-since T] [-limit N] [-cursor C] [-newest]
+//	retry EVENT-ID...               requeue failed or dead events
+//	redrive [-service S] [-status dead|failed] [-since T] [EVENT-ID...]
+//	                                requeue dead letters in bulk
+//	pause SERVICE | resume SERVICE | reset-breaker SERVICE | open-breaker SERVICE
+//	test SERVICE                    check the connection (stores and delivers nothing)
+//	approvals                       approval requests waiting for a decision
+//	approve ID | reject ID          decide an approval request
+//	audit [list] [-limit N] [-cursor C] | audit verify | audit export
+//	watch [-types health,breaker,event,approval] [-service S]
+//	                                follow live changes until interrupted
+//	do [-yes] SENTENCE...           plan a text command, and run it after confirmation
+//
+// Times are RFC 3339 or relative durations such as 2h or 30m (meaning that long ago).
+// Exit status: 0 success, 1 the hub refused or failed, 2 bad usage.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
