@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -509,4 +510,27 @@ func TestConsoleServed(t *testing.T) {
 		require.Contains(t, resp.Header.Get("Content-Security-Policy"), "default-src 'self'")
 		require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
 	}
+}
+
+// TestMountedUnderPrefix serves the handler under /hub/ with http.StripPrefix: the API, the
+// document and the console's files answer there.
+func TestMountedUnderPrefix(t *testing.T) {
+	t.Parallel()
+	b := setupAPI(t)
+	mux := http.NewServeMux()
+	mux.Handle("/hub/", http.StripPrefix("/hub", b.handler))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for path, want := range map[string]int{"/hub/": 200, "/hub/app.js": 200, "/hub/api/v1/openapi.json": 200, "/hub/api/v1/me": 401} {
+		resp, err := http.Get(srv.URL + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, want, resp.StatusCode, path)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/hub/api/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+tokViewer)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
 }
