@@ -34,14 +34,21 @@ var ErrStalePlan = errors.New("hub: stale plan")
 // WithVentures names ventures for text commands: name (any case) to venture ID.
 func WithVentures(names map[string]string) Option {
 	return func(c *Config) error {
-		for n, id := range names {
-			if strings.TrimSpace(n) == "" || !isUUID(id) {
-				return configErr("Config.Ventures", fmt.Sprintf("venture %q must have a name and a UUID", n), nil)
-			}
+		if err := checkVentures(names); err != nil {
+			return err
 		}
 		c.Ventures = maps.Clone(names)
 		return nil
 	}
+}
+
+func checkVentures(names map[string]string) error {
+	for n, id := range names {
+		if strings.TrimSpace(n) == "" || !isUUID(id) {
+			return configErr("Config.Ventures", fmt.Sprintf("venture %q must have a name and a UUID", n), nil)
+		}
+	}
+	return nil
 }
 
 // CommandPlan is what a sentence would do: the intent with its slots filled, a summary in

@@ -281,6 +281,9 @@ func (c Config) withDefaults() (Config, error) {
 			return c, configErr(d.field, fmt.Sprintf("%v is below the minimum %v", d.v, d.min), nil)
 		}
 	}
+	if err := checkVentures(c.Ventures); err != nil {
+		return c, err
+	}
 	if c.SecretKey != nil && len(c.SecretKey) != SecretKeySize {
 		return c, configErr("Config.SecretKey", fmt.Sprintf("must be %d bytes, got %d", SecretKeySize, len(c.SecretKey)), nil)
 	}

@@ -45,6 +45,7 @@ func TestEveryConfigFieldHasAnOption(t *testing.T) {
 		"MaxRetriesDefault":   WithMaxRetriesDefault(5),
 		"SecretKey":           WithSecretKey(key),
 		"EscalationService":   WithEscalationService("pager"),
+		"Ventures":            WithVentures(map[string]string{"Acme": "8d7c6b5a-4f3e-4d2c-8b1a-0f9e8d7c6b5a"}),
 	}
 	for f := range reflect.TypeFor[Config]().Fields() {
 		t.Run(f.Name, func(t *testing.T) {
