@@ -40,10 +40,9 @@ type broker struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 
-	mu      sync.Mutex
-	seq     uint64
-	ring    []sequenced // the latest events, oldest first, at most cap
-	cap     int
+	mu   sync.Mutex
+	seq  uint64      // the last number given
+	ring []sequenced // the latest events: event n is at ring[n % len(ring)] while n > seq-len(ring)
 	clients map[*client]struct{}
 	sources []func(ctx context.Context, emit func(apiv1.StreamEvent))
 }
@@ -63,8 +62,8 @@ func newBroker(h *hub.Hub, capacity int, log *slog.Logger) *broker {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	ctx, cancel := context.WithCancel(context.Background())
-	br := &broker{hub: h, log: log, epoch: hex.EncodeToString(b[:]), ctx: ctx, cancel: cancel, cap: capacity,
-		clients: map[*client]struct{}{}}
+	br := &broker{hub: h, log: log, epoch: hex.EncodeToString(b[:]), ctx: ctx, cancel: cancel,
+		ring: make([]sequenced, capacity), clients: map[*client]struct{}{}}
 	br.sources = []func(context.Context, func(apiv1.StreamEvent)){br.healthSource, br.activitySource}
 	return br
 }
@@ -117,11 +116,7 @@ func (b *broker) emit(ev apiv1.StreamEvent) {
 	defer b.mu.Unlock()
 	b.seq++
 	s := sequenced{seq: b.seq, ev: ev}
-	if len(b.ring) == b.cap {
-		copy(b.ring, b.ring[1:])
-		b.ring = b.ring[:b.cap-1]
-	}
-	b.ring = append(b.ring, s)
+	b.ring[b.seq%uint64(len(b.ring))] = s
 	for c := range b.clients {
 		if c.filter != nil && !c.filter(ev) {
 			continue
@@ -154,11 +149,14 @@ func (b *broker) join(c *client, lastID string) (replay []sequenced, reset bool)
 	if seq == b.seq {
 		return nil, false
 	}
-	if len(b.ring) == 0 || b.ring[0].seq > seq+1 {
-		return nil, true // some were dropped from the ring
+	if b.seq-seq > uint64(len(b.ring)) {
+		return nil, true // some of the missed events are no longer kept
 	}
-	i, _ := slices.BinarySearchFunc(b.ring, seq+1, func(s sequenced, target uint64) int { return int(s.seq) - int(target) })
-	for _, s := range b.ring[i:] {
+	for n := seq + 1; n <= b.seq; n++ {
+		s := b.ring[n%uint64(len(b.ring))]
+		if s.seq != n {
+			return nil, true
+		}
 		if c.filter == nil || c.filter(s.ev) {
 			replay = append(replay, s)
 		}

@@ -11,11 +11,9 @@ type Principal struct {
 	Roles []string `json:"roles"`
 }
 
-// Me answers GET /me: who the caller is and what the handler offers.
+// Me answers GET /me: who the caller is.
 type Me struct {
 	Principal Principal `json:"principal"`
-	// Authorization is true when the hub checks permissions (governance on).
-	Authorization bool `json:"authorization"`
 }
 
 // Violation is one way a document breaks its contract, at a JSON Pointer path.
