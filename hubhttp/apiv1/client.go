@@ -67,17 +67,13 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("apiv1: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 || strings.HasPrefix(resp.Header.Get("Content-Type"), ProblemContentType) {
+		// a problem is an error whatever its status (202 approval-required)
+		return problemFrom(resp)
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return fmt.Errorf("apiv1: reading the response of %s %s: %w", method, path, err)
-	}
-	if resp.StatusCode >= 300 {
-		var p Problem
-		if json.Unmarshal(raw, &p) != nil || p.Status == 0 {
-			return &Problem{Type: ProblemTypePrefix + CodeInternal, Title: resp.Status, Status: resp.StatusCode, Code: CodeInternal,
-				Detail: strings.TrimSpace(string(raw))}
-		}
-		return &p
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
@@ -130,12 +126,7 @@ func (c *Client) Stream(ctx context.Context, query, lastID string, fn func(Strea
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		var p Problem
-		raw, _ := io.ReadAll(resp.Body)
-		if json.Unmarshal(raw, &p) == nil && p.Status != 0 {
-			return lastID, &p
-		}
-		return lastID, fmt.Errorf("apiv1: stream: %s", resp.Status)
+		return lastID, problemFrom(resp)
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
@@ -168,4 +159,16 @@ func (c *Client) Stream(ctx context.Context, query, lastID string, fn func(Strea
 		return lastID, fmt.Errorf("apiv1: stream: %w", err)
 	}
 	return lastID, ctx.Err()
+}
+
+// problemFrom reads the problem document of an error response (or describes the response
+// when it holds none).
+func problemFrom(resp *http.Response) error {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var p Problem
+	if json.Unmarshal(raw, &p) == nil && p.Status != 0 {
+		return &p
+	}
+	return &Problem{Type: ProblemTypePrefix + CodeInternal, Title: resp.Status, Status: resp.StatusCode, Code: CodeInternal,
+		Detail: strings.TrimSpace(string(raw))}
 }

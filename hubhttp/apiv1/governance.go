@@ -86,12 +86,7 @@ func (c *Client) Export(ctx context.Context, w io.Writer) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		var p Problem
-		raw, _ := io.ReadAll(resp.Body)
-		if json.Unmarshal(raw, &p) == nil && p.Status != 0 {
-			return &p
-		}
-		return fmt.Errorf("apiv1: audit export: %s", resp.Status)
+		return problemFrom(resp)
 	}
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		return fmt.Errorf("apiv1: audit export: %w", err)
