@@ -40,9 +40,9 @@ type broker struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 
-	mu   sync.Mutex
-	seq  uint64      // the last number given
-	ring []sequenced // the latest events: event n is at ring[n % len(ring)] while n > seq-len(ring)
+	mu      sync.Mutex
+	seq     uint64      // the last number given
+	ring    []sequenced // the latest events: event n is at ring[n % len(ring)] while n > seq-len(ring)
 	clients map[*client]struct{}
 	sources []func(ctx context.Context, emit func(apiv1.StreamEvent))
 }
