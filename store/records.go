@@ -34,6 +34,9 @@ type Service struct {
 	HealthStatus         HealthStatus    `json:"health_status"`
 	CreatedAt            time.Time       `json:"created_at"`
 	UpdatedAt            time.Time       `json:"updated_at"`
+	// DataRegion pins the service's data to a region ("eu", "us-east-1"; see ValidRegion):
+	// only hubs serving that region claim its events. Empty: no region.
+	DataRegion string `json:"data_region,omitempty"`
 }
 
 // Validate checks the fields a store enforces: a non-empty name, known category and health
@@ -53,6 +56,8 @@ func (s *Service) Validate() error {
 		return invalid("service %q: unknown health status %q", s.Name, s.HealthStatus)
 	case s.MaxRetries < 0:
 		return invalid("service %q: max_retries %d is negative", s.Name, s.MaxRetries)
+	case s.DataRegion != "" && !ValidRegion(s.DataRegion):
+		return invalid("service %q: data_region %q is malformed", s.Name, s.DataRegion)
 	}
 	if s.BaseURL != "" {
 		if err := checkHTTPURL(s.BaseURL); err != nil {
@@ -129,6 +134,10 @@ type Event struct {
 	NextAttemptAt         time.Time       `json:"next_attempt_at"`
 	LeaseOwner            string          `json:"lease_owner,omitempty"`
 	LeaseUntil            *time.Time      `json:"lease_until,omitempty"`
+	// SubjectKey is the keyed hash of the event's data subject (the field its contract
+	// marks "x-subject"), or empty. It indexes the event for erasure and access requests and
+	// holds no personal data; an erasure clears it.
+	SubjectKey string `json:"subject_key,omitempty"`
 }
 
 // Validate checks what a store enforces on insert: UUIDs where set, a service id and name,
@@ -154,6 +163,9 @@ func (e *Event) Validate() error {
 		return invalid("event max_retries %d is negative", e.MaxRetries)
 	case e.RetryCount < 0:
 		return invalid("event retry_count %d is negative", e.RetryCount)
+	}
+	if err := checkSubjectKey(e.SubjectKey); err != nil {
+		return err
 	}
 	for _, c := range []struct {
 		name string

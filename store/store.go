@@ -191,6 +191,12 @@ type CompleteParams struct {
 	ResponseCode   int
 	ResponseTimeMS int64
 	PayloadOut     json.RawMessage
+	// MaskedPayloadIn and MaskedCanonical, when not empty, replace payload_in and
+	// canonical_mapping in the same change (the hub stores delivered events with their
+	// personal fields masked); empty leaves the columns as they are. payload_in_bytes, the
+	// data volume, keeps the size as received.
+	MaskedPayloadIn json.RawMessage
+	MaskedCanonical json.RawMessage
 }
 
 // FailParams record a failed delivery attempt.

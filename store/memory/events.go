@@ -63,6 +63,7 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 		}
 		e := s.events.add(p.key)
 		s.fill(e, p, now)
+		s.indexSubject(e)
 		if k := e.ev.IdempotencyKey; k != "" {
 			q.keys[k] = e
 		}

@@ -43,6 +43,9 @@ type Store struct {
 	analytics map[analyticsKey]*store.AnalyticsRollup
 	audit     []*store.AuditEntry
 	auditIDs  map[string]bool
+	// subjects indexes the events by subject key; requests holds the subject requests.
+	subjects map[string]map[*entry]struct{}
+	requests map[string]*store.SubjectRequest
 
 	notify notifier
 }
@@ -75,6 +78,8 @@ func New(opts Options) *Store {
 		metricIDs:      map[string]bool{},
 		analytics:      map[analyticsKey]*store.AnalyticsRollup{},
 		auditIDs:       map[string]bool{},
+		subjects:       map[string]map[*entry]struct{}{},
+		requests:       map[string]*store.SubjectRequest{},
 	}
 	s.leased.init()
 	return s

@@ -15,6 +15,12 @@ func (s *Store) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.
 	if err := begin(ctx, "claim events"); err != nil {
 		return nil, err
 	}
+	return s.claim(p, nil)
+}
+
+// claim is ClaimEvents limited, when regions is not nil, to the services whose data region
+// is in it.
+func (s *Store) claim(p store.ClaimParams, regions map[string]bool) ([]*store.Event, error) {
 	switch {
 	case p.Owner == "":
 		return nil, fmt.Errorf("%w: memory: claim events: owner is empty", store.ErrInvalidArgument)
@@ -43,6 +49,12 @@ func (s *Store) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.
 	for id, q := range s.queues {
 		if exclude[id] {
 			continue
+		}
+		if regions != nil {
+			sv := s.services[id]
+			if sv == nil || !regions[sv.DataRegion] {
+				continue
+			}
 		}
 		q.promote(now)
 		if q.ready.len() > 0 {
@@ -127,6 +139,12 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 		if err := checkJSON(op, "payload_out", p.ID, p.PayloadOut); err != nil {
 			return nil, err
 		}
+		if err := checkJSON(op, "masked payload_in", p.ID, p.MaskedPayloadIn); err != nil {
+			return nil, err
+		}
+		if err := checkJSON(op, "masked canonical_mapping", p.ID, p.MaskedCanonical); err != nil {
+			return nil, err
+		}
 		ids[i] = id
 	}
 	var lost []string
@@ -144,6 +162,14 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 		ev.ResponseCode = p.ResponseCode
 		ev.ResponseTimeMS = p.ResponseTimeMS
 		ev.PayloadOut = cloneRaw(p.PayloadOut)
+		if len(p.MaskedPayloadIn) > 0 {
+			clear(ev.PayloadIn)
+			ev.PayloadIn = cloneRaw(p.MaskedPayloadIn)
+		}
+		if len(p.MaskedCanonical) > 0 {
+			clear(ev.CanonicalMapping)
+			ev.CanonicalMapping = cloneRaw(p.MaskedCanonical)
+		}
 		ev.CompletedAt = e.setTime(slotCompleted, now)
 		ev.UpdatedAt = now
 		ev.LeaseOwner, ev.LeaseUntil = "", nil

@@ -3,6 +3,8 @@ package memory
 import (
 	"encoding/hex"
 	"iter"
+
+	"github.com/ehg/hub/store"
 )
 
 // uuidKey is an event id as the table indexes it: the 16 bytes of the UUID.
@@ -36,12 +38,14 @@ const (
 // costs no allocation of its own and entries never move (heaps and the lease list point at
 // them); the id index is a map whose keys and values hold no pointers, so growing it moves
 // plain bytes and the garbage collector never scans it. JSON columns are carved from
-// pointer-free slabs. The owner's mutex guards it.
+// pointer-free slabs. A deleted entry is zeroed and its slot reused by a later event, so a
+// table under retention stays as large as the events it keeps. The owner's mutex guards it.
 type eventTable struct {
 	chunks [][]entry
-	n      int
+	n      int // slots in use or freed
 	byID   map[uuidKey]uint32
 	slab   []byte
+	free   []uint32 // freed slots, reused first
 }
 
 func newEventTable() eventTable { return eventTable{byID: map[uuidKey]uint32{}} }
@@ -59,6 +63,12 @@ func (t *eventTable) at(i int) *entry { return &t.chunks[i/chunkSize][i%chunkSiz
 
 // add returns a new, zero entry indexed under k.
 func (t *eventTable) add(k uuidKey) *entry {
+	if n := len(t.free); n > 0 {
+		i := t.free[n-1]
+		t.free = t.free[:n-1]
+		t.byID[k] = i
+		return t.at(int(i))
+	}
 	if t.n%chunkSize == 0 {
 		t.chunks = append(t.chunks, make([]entry, chunkSize))
 	}
@@ -68,15 +78,48 @@ func (t *eventTable) add(k uuidKey) *entry {
 	return e
 }
 
-// all yields every entry in insertion order.
+// remove deletes the entry with the key: its JSON bytes are overwritten with zeros (so no
+// copy of a deleted payload stays in the process's memory), the entry is zeroed and its
+// slot freed. The entry must not be queued or leased.
+func (t *eventTable) remove(k uuidKey) {
+	i, ok := t.byID[k]
+	if !ok {
+		return
+	}
+	delete(t.byID, k)
+	e := t.at(int(i))
+	wipeDocs(&e.ev)
+	*e = entry{}
+	t.free = append(t.free, i)
+}
+
+// len returns the number of stored events.
+func (t *eventTable) len() int { return len(t.byID) }
+
+// all yields every stored entry (in slot order, which is insertion order until slots are
+// reused).
 func (t *eventTable) all() iter.Seq[*entry] {
 	return func(yield func(*entry) bool) {
 		for i := range t.n {
-			if !yield(t.at(i)) {
+			e := t.at(i)
+			if e.ev.ID == "" { // a freed slot
+				continue
+			}
+			if !yield(e) {
 				return
 			}
 		}
 	}
+}
+
+// wipeDocs overwrites the bytes of ev's JSON columns with zeros. The stored event owns them
+// (copies handed out share nothing with it).
+func wipeDocs(ev *store.Event) {
+	clear(ev.PayloadIn)
+	clear(ev.PayloadOut)
+	clear(ev.TransformationApplied)
+	clear(ev.CanonicalMapping)
+	clear(ev.ErrorDetails)
 }
 
 // bytes returns an empty slice with capacity n for a stored event's JSON columns.

@@ -18,12 +18,15 @@
 // and JSON columns by value (a database may re-format JSON).
 //
 // [RunWithOptions] scales the concurrency cases ([Options]): by default 16 claimers share
-// 10,000 events, or 1,000 under go test -short. The optional [store.Notifier] case skips,
-// saying so, when a store does not implement it; every other case applies to every store.
+// 10,000 events, or 1,000 under go test -short. The cases of the optional capabilities
+// ([store.Notifier], [store.RetentionStore], [store.SubjectStore], [store.RegionClaimer],
+// [store.EventCanceller]) skip, saying so, when a store does not implement them; every other
+// case applies to every store.
 // Cases that run operations concurrently retry [store.ErrBusy], which the contract allows a
 // database to return when it cannot serialise an operation.
 //
 // Cases are grouped by area: Services, Events, Lifecycle (every pair of statuses against
-// [store.CanTransition]), Queue, Stats, Rules, Contracts, Health, Analytics, Audit and
-// Context; select them with go test -run, e.g. -run 'Conformance/Queue/'.
+// [store.CanTransition]), Queue, Stats, Rules, Contracts, Health, Analytics, Audit, Context,
+// Retention, Subjects and Regions; select them with go test -run, e.g.
+// -run 'Conformance/Queue/'.
 package storetest

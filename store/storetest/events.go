@@ -74,6 +74,7 @@ func testEventInsertKeepsFields(t *testing.T, b *bundle) {
 		ExpiresAt:             ptr(start.Add(2 * time.Hour)),
 		IdempotencyKey:        "delivery-42",
 		NextAttemptAt:         start.Add(90 * time.Second),
+		SubjectKey:            "4c2f0d5b9a1e7c3f",
 	}
 	got := b.insert(t, in)
 	want := in.Clone()

@@ -25,6 +25,7 @@ func queueCases(opts Options) []testCase {
 		{"ExpiresAtHonoured", testExpiresAt},
 		{"ExcludeServiceIDs", testExcludeServices},
 		{"CompleteRecordsResponse", testComplete},
+		{"CompleteMasked", testCompleteMasked},
 		{"CompleteFencing", testCompleteFencing},
 		{"CompleteAfterLeaseRanOut", testCompleteAfterLeaseRanOut},
 		{"FailRetrying", testFailRetrying},
@@ -255,6 +256,48 @@ func testComplete(t *testing.T, b *bundle) {
 		_, err := b.st.CompleteEvents(b.ctx, []store.CompleteParams{p})
 		assert.ErrorIs(t, err, store.ErrInvalidArgument, name)
 	}
+}
+
+// testCompleteMasked completes an event with its personal fields masked: the documents are
+// replaced in the same change, and the data volume keeps the size as received.
+func testCompleteMasked(t *testing.T, b *bundle) {
+	sv := b.service(t, "crm")
+	e := newEvent(sv)
+	e.PayloadIn = json.RawMessage(`{"email":"ann@example.com","plan":"pro"}`)
+	e.CanonicalMapping = json.RawMessage(`{"contact":"ann@example.com"}`)
+	in := b.insert(t, e)
+	other := b.insert(t, newEvent(sv))
+	evs := b.claim(t, "w", 2, time.Minute)
+	require.Len(t, evs, 2)
+	lost, err := b.st.CompleteEvents(b.ctx, []store.CompleteParams{
+		{ID: in.ID, Owner: "w", ResponseCode: 200, PayloadOut: json.RawMessage(`{"to":"[masked]"}`),
+			MaskedPayloadIn: json.RawMessage(`{"email":"[masked]","plan":"pro"}`),
+			MaskedCanonical: json.RawMessage(`{"contact":"[masked]"}`)},
+		{ID: other.ID, Owner: "w", ResponseCode: 200},
+	})
+	require.NoError(t, err)
+	require.Empty(t, lost)
+	got := b.get(t, in.ID)
+	assert.JSONEq(t, `{"email":"[masked]","plan":"pro"}`, string(got.PayloadIn))
+	assert.JSONEq(t, `{"contact":"[masked]"}`, string(got.CanonicalMapping))
+	assert.JSONEq(t, `{"to":"[masked]"}`, string(got.PayloadOut))
+	assert.Equal(t, store.StatusSucceeded, got.Status)
+	assert.JSONEq(t, `{"i":0}`, string(b.get(t, other.ID).PayloadIn), "without masked documents nothing is replaced")
+	stats, err := b.st.EventStats(b.ctx, store.StatsParams{})
+	require.NoError(t, err)
+	require.Len(t, stats, 1)
+	assert.Equal(t, int64(len(e.PayloadIn)+len(`{"i":0}`)), stats[0].PayloadBytes, "data volume as received")
+
+	third := b.insert(t, newEvent(sv))
+	c := b.claimOne(t, "w", third)
+	for name, p := range map[string]store.CompleteParams{
+		"bad masked payload":   {ID: c.ID, Owner: "w", MaskedPayloadIn: json.RawMessage(`{`)},
+		"bad masked canonical": {ID: c.ID, Owner: "w", MaskedCanonical: json.RawMessage(`x`)},
+	} {
+		_, err := b.st.CompleteEvents(b.ctx, []store.CompleteParams{p})
+		assert.ErrorIs(t, err, store.ErrInvalidArgument, name)
+	}
+	assert.Equal(t, store.StatusProcessing, b.get(t, c.ID).Status)
 }
 
 func testCompleteFencing(t *testing.T, b *bundle) {

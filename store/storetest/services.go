@@ -36,6 +36,7 @@ func fullService(name string) *store.Service {
 	sv.HealthCheckConfig = json.RawMessage(`{"path":"/health"}`)
 	sv.BackupURLs = []string{"https://backup1.example.com", "http://backup2.example.com:8080/x"}
 	sv.HealthStatus = store.HealthDegraded
+	sv.DataRegion = "eu-west"
 	return sv
 }
 

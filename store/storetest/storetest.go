@@ -55,8 +55,9 @@ func Run(t *testing.T, newStore Factory) {
 }
 
 // RunWithOptions runs the whole suite with opts. Cases are grouped by area (Services,
-// Events, Lifecycle, Queue, Stats, Rules, Contracts, Health, Analytics, Audit, Context); each
-// is a parallel subtest with its own store.
+// Events, Lifecycle, Queue, Stats, Rules, Contracts, Health, Analytics, Audit, Context, and
+// the optional capabilities Retention, Subjects and Regions, whose cases skip, saying so,
+// on a store without them); each is a parallel subtest with its own store.
 func RunWithOptions(t *testing.T, newStore Factory, opts Options) {
 	t.Helper()
 	s := &suite{newStore: newStore, opts: opts.withDefaults()}
@@ -75,6 +76,9 @@ func RunWithOptions(t *testing.T, newStore Factory, opts Options) {
 		{"Analytics", analyticsCases()},
 		{"Audit", auditCases()},
 		{"Context", contextCases()},
+		{"Retention", retentionCases()},
+		{"Subjects", subjectCases()},
+		{"Regions", regionCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
