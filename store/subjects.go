@@ -226,3 +226,13 @@ func checkUUID(kind, id string) error {
 	}
 	return nil
 }
+
+// Purger is the optional capability of a store that keeps copies of deleted or replaced
+// rows in its own files after a change commits (a write-ahead log): Purge removes them, so
+// erased data cannot be read back from the files. The hub purges at the end of every
+// erasure and retries until it succeeds. Stores without such copies need not implement it.
+type Purger interface {
+	// Purge removes the copies. It returns ErrBusy when concurrent readers kept it from
+	// finishing; calling it again later is safe.
+	Purge(ctx context.Context) error
+}

@@ -152,9 +152,16 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, o Options, fsys fs.FS) (re
 		applied_at timestamptz NOT NULL)`); err != nil {
 		return res, mapError(fmt.Errorf("postgres: migrate: create migrations table: %w", err))
 	}
-	var current int
-	if err = tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+schema+".schema_migrations").Scan(&current); err != nil {
+	// Every embedded version not recorded is applied, in version order: numbers may skip
+	// (each area of the schema owns its numbers), so a lower number can arrive after a
+	// higher one was applied.
+	var recorded []int32
+	if err = tx.QueryRow(ctx, "SELECT coalesce(array_agg(version), '{}') FROM "+schema+".schema_migrations").Scan(&recorded); err != nil {
 		return res, mapError(fmt.Errorf("postgres: migrate: read version: %w", err))
+	}
+	applied, current := map[int]bool{}, 0
+	for _, v := range recorded {
+		applied[int(v)], current = true, max(current, int(v))
 	}
 	res.From, res.To = current, current
 	if current > latest {
@@ -162,7 +169,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, o Options, fsys fs.FS) (re
 		return res, err
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if applied[m.version] {
 			continue
 		}
 		body := strings.ReplaceAll(m.sql, "{schema}", schema)
@@ -174,7 +181,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, o Options, fsys fs.FS) (re
 			return res, mapError(fmt.Errorf("postgres: migrate: record %04d_%s: %w", m.version, m.name, err))
 		}
 		res.Applied = append(res.Applied, m.version)
-		res.To = m.version
+		res.To = max(res.To, m.version)
 	}
 	if err = tx.Commit(ctx); err != nil {
 		return res, mapError(fmt.Errorf("postgres: migrate: commit: %w", err))

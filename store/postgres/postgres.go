@@ -204,6 +204,11 @@ type queries struct {
 	cancelEvent, requeueEvent, requeueEvents, eventStatus                 string
 
 	claim, complete, fail, extend, release, expire string
+	claimRegions, completeMasked                   string
+
+	deleteEvents, deleteMetrics, deleteAnalytics, subjectEvents, erase, cancelEvents string
+
+	insertRequest, getRequest, requestOwner, updateRequest, claimRequest, listRequests string
 
 	countByStatus, eventStats, eventVolume string
 
@@ -244,6 +249,23 @@ func buildQueries(schema string) queries {
 		release:  sqlRelease,
 		expire:   sqlExpire,
 
+		claimRegions:   sqlClaimRegions,
+		completeMasked: sqlCompleteMasked,
+
+		deleteEvents:    sqlDeleteEvents,
+		deleteMetrics:   sqlDeleteMetrics,
+		deleteAnalytics: sqlDeleteAnalytics,
+		subjectEvents:   sqlSubjectEvents,
+		erase:           sqlErase,
+		cancelEvents:    sqlCancelEvents,
+
+		insertRequest: sqlInsertRequest,
+		getRequest:    sqlGetRequest,
+		requestOwner:  sqlRequestOwner,
+		updateRequest: sqlUpdateRequest,
+		claimRequest:  sqlClaimRequest,
+		listRequests:  sqlListRequests,
+
 		countByStatus: sqlCountByStatus,
 		eventStats:    sqlEventStats,
 		eventVolume:   sqlEventVolume,
@@ -274,6 +296,9 @@ func buildQueries(schema string) queries {
 		&q.insertEvents, &q.selectEventsByKeys, &q.getEvent, &q.getEventByKey, &q.listEvents,
 		&q.cancelEvent, &q.requeueEvent, &q.requeueEvents, &q.eventStatus,
 		&q.claim, &q.complete, &q.fail, &q.extend, &q.release, &q.expire,
+		&q.claimRegions, &q.completeMasked,
+		&q.deleteEvents, &q.deleteMetrics, &q.deleteAnalytics, &q.subjectEvents, &q.erase, &q.cancelEvents,
+		&q.insertRequest, &q.getRequest, &q.requestOwner, &q.updateRequest, &q.claimRequest, &q.listRequests,
 		&q.countByStatus, &q.eventStats, &q.eventVolume,
 		&q.insertRule, &q.getRule, &q.getActiveRule, &q.listRules, &q.lockRules, &q.deactivateRules, &q.activateRule,
 		&q.insertContract, &q.getContract, &q.listContracts,

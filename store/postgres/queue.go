@@ -27,12 +27,38 @@ const (
 		LIMIT $5
 		FOR UPDATE SKIP LOCKED)
 	RETURNING ` + eventColsE
+	// sqlClaimRegions is sqlClaim restricted to the services of the regions $6, read in the
+	// same statement, so an event is never claimed by a hub of another region.
+	sqlClaimRegions = `UPDATE {s}.integration_events e
+	SET status = 'processing', lease_owner = $1, lease_until = $2, updated_at = $3
+	WHERE e.id IN (
+		SELECT id FROM {s}.integration_events
+		WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $3
+			AND (expires_at IS NULL OR expires_at > $3)
+			AND service_id <> ALL($4::uuid[])
+			AND service_id IN (SELECT id FROM {s}.integration_services WHERE data_region = ANY($6::text[]))
+		ORDER BY chairman_override DESC, priority_rank DESC, created_at, id
+		LIMIT $5
+		FOR UPDATE SKIP LOCKED)
+	RETURNING ` + eventColsE
 	sqlComplete = `UPDATE {s}.integration_events e
 	SET status = 'succeeded', response_code = u.response_code,
 		response_time_ms = u.response_time_ms, payload_out = u.payload_out, completed_at = $6,
 		updated_at = $6, lease_owner = NULL, lease_until = NULL
 	FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::bigint[], $5::jsonb[])
 		AS u(id, owner, response_code, response_time_ms, payload_out)
+	WHERE e.id = u.id AND e.status = 'processing' AND e.lease_owner = u.owner
+	RETURNING e.id`
+	// sqlCompleteMasked is sqlComplete that also replaces payload_in and canonical_mapping
+	// with their masked forms where given (coalesce keeps the others).
+	sqlCompleteMasked = `UPDATE {s}.integration_events e
+	SET status = 'succeeded', response_code = u.response_code,
+		response_time_ms = u.response_time_ms, payload_out = u.payload_out, completed_at = $6,
+		updated_at = $6, lease_owner = NULL, lease_until = NULL,
+		payload_in = coalesce(u.payload_in, e.payload_in),
+		canonical_mapping = coalesce(u.canonical_mapping, e.canonical_mapping)
+	FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::bigint[], $5::jsonb[], $7::jsonb[], $8::jsonb[])
+		AS u(id, owner, response_code, response_time_ms, payload_out, payload_in, canonical_mapping)
 	WHERE e.id = u.id AND e.status = 'processing' AND e.lease_owner = u.owner
 	RETURNING e.id`
 	sqlFail = `UPDATE {s}.integration_events e
@@ -66,6 +92,23 @@ func (s *Store) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.
 	if err := s.check(); err != nil {
 		return nil, err
 	}
+	return s.claim(ctx, p, nil)
+}
+
+// ClaimEventsInRegions implements [store.RegionClaimer]: the claim of ClaimEvents with the
+// services' regions checked in the same statement.
+func (s *Store) ClaimEventsInRegions(ctx context.Context, p store.RegionClaimParams) ([]*store.Event, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("postgres: claim events: %w", err)
+	}
+	return s.claim(ctx, p.ClaimParams, p.Regions)
+}
+
+// claim runs the claim, restricted to regions when they are not nil.
+func (s *Store) claim(ctx context.Context, p store.ClaimParams, regions []string) ([]*store.Event, error) {
 	switch {
 	case p.Owner == "":
 		return nil, fmt.Errorf("%w: claim: owner is empty", store.ErrInvalidArgument)
@@ -83,7 +126,11 @@ func (s *Store) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.
 	}
 	now := s.now()
 	until := store.Timestamp(now.Add(p.Lease))
-	rows, err := s.pool.Query(ctx, s.q.claim, p.Owner, until, now, exclude, p.Limit)
+	query, args := s.q.claim, []any{p.Owner, until, now, exclude, p.Limit}
+	if regions != nil {
+		query, args = s.q.claimRegions, append(args, regions)
+	}
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, mapError(fmt.Errorf("postgres: claim events: %w", err))
 	}
@@ -177,19 +224,37 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 		codes           []int32
 		times           []int64
 		outs            []json.RawMessage
+		maskedIn        []json.RawMessage
+		maskedCanon     []json.RawMessage
+		masked          bool
 	)
 	for _, i := range send {
 		p := ps[i]
 		if err := checkJSON("payload_out of event "+p.ID, p.PayloadOut); err != nil {
 			return nil, err
 		}
+		if err := checkJSON("masked payload_in of event "+p.ID, p.MaskedPayloadIn); err != nil {
+			return nil, err
+		}
+		if err := checkJSON("masked canonical_mapping of event "+p.ID, p.MaskedCanonical); err != nil {
+			return nil, err
+		}
+		masked = masked || len(p.MaskedPayloadIn) > 0 || len(p.MaskedCanonical) > 0
+		maskedIn = append(maskedIn, jsonBytes(p.MaskedPayloadIn))
+		maskedCanon = append(maskedCanon, jsonBytes(p.MaskedCanonical))
 		ids = append(ids, canon[i])
 		sendOwners = append(sendOwners, p.Owner)
 		codes = append(codes, int32(p.ResponseCode)) //nolint:gosec // HTTP codes fit
 		times = append(times, p.ResponseTimeMS)
 		outs = append(outs, jsonBytes(p.PayloadOut))
 	}
-	changed, err := s.fencedUpdate(ctx, "complete events", s.q.complete, ids, sendOwners, codes, times, outs, s.now())
+	var changed map[string]bool
+	if masked {
+		changed, err = s.fencedUpdate(ctx, "complete events", s.q.completeMasked, ids, sendOwners, codes, times, outs,
+			s.now(), maskedIn, maskedCanon)
+	} else {
+		changed, err = s.fencedUpdate(ctx, "complete events", s.q.complete, ids, sendOwners, codes, times, outs, s.now())
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -13,11 +13,11 @@ import (
 const serviceCols = `id, name, category, connector_kind, base_url, authentication_config,
 	connector_config, rate_limits, circuit_breaker_config, retry_config, max_retries,
 	schema_mappings, health_check_config, backup_urls, is_active, health_status, created_at,
-	updated_at`
+	updated_at, data_region`
 
 const (
 	sqlInsertService = `INSERT INTO {s}.integration_services (` + serviceCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)
 	RETURNING ` + serviceCols
 	sqlGetServiceByID   = `SELECT ` + serviceCols + ` FROM {s}.integration_services WHERE id = $1`
 	sqlGetServiceByName = `SELECT ` + serviceCols + ` FROM {s}.integration_services WHERE name = $1`
@@ -25,12 +25,12 @@ const (
 	connector_kind = $4, base_url = $5, authentication_config = $6, connector_config = $7,
 	rate_limits = $8, circuit_breaker_config = $9, retry_config = $10, max_retries = $11,
 	schema_mappings = $12, health_check_config = $13, backup_urls = $14, is_active = $15,
-	health_status = $16, updated_at = $17
+	health_status = $16, updated_at = $17, data_region = $18
 	WHERE id = $1 RETURNING ` + serviceCols
 	sqlListServices = `SELECT ` + serviceCols + ` FROM {s}.integration_services`
 )
 
-// serviceArgs returns the arguments $1..$17 of the insert and update statements.
+// serviceArgs returns the arguments $1..$18 of the insert and update statements.
 func serviceArgs(sv *store.Service, id string, health store.HealthStatus, now any) []any {
 	urls := sv.BackupURLs
 	if urls == nil {
@@ -40,7 +40,7 @@ func serviceArgs(sv *store.Service, id string, health store.HealthStatus, now an
 		jsonArg(sv.AuthenticationConfig), jsonArg(sv.ConnectorConfig), jsonArg(sv.RateLimits),
 		jsonArg(sv.CircuitBreakerConfig), jsonArg(sv.RetryConfig), sv.MaxRetries,
 		jsonArg(sv.SchemaMappings), jsonArg(sv.HealthCheckConfig), urls, sv.IsActive,
-		string(health), now}
+		string(health), now, sv.DataRegion}
 }
 
 // CreateService implements [store.ServiceStore].
@@ -166,7 +166,7 @@ func scanService(row pgx.Row) (*store.Service, error) {
 	)
 	if err := row.Scan(&sv.ID, &sv.Name, &category, &sv.ConnectorKind, &sv.BaseURL, &auth,
 		&conn, &rate, &breaker, &retry, &sv.MaxRetries, &maps, &check, &urls, &sv.IsActive,
-		&health, &sv.CreatedAt, &sv.UpdatedAt); err != nil {
+		&health, &sv.CreatedAt, &sv.UpdatedAt, &sv.DataRegion); err != nil {
 		return nil, err
 	}
 	sv.Category = store.ServiceCategory(category)

@@ -14,15 +14,15 @@ const eventCols = `id, venture_id, service_id, service_name, service_type, opera
 	endpoint_url, request_method, payload_in, payload_out, transformation_applied,
 	canonical_mapping, status, response_code, response_time_ms, error_details, retry_count,
 	max_retries, priority_level, chairman_override, created_at, updated_at, completed_at,
-	expires_at, idempotency_key, next_attempt_at, lease_owner, lease_until`
+	expires_at, idempotency_key, next_attempt_at, lease_owner, lease_until, subject_key`
 
 const insertEventSQL = `INSERT INTO integration_events (id, venture_id, service_id,
 	service_name, service_type, operation, endpoint_url, request_method, payload_in,
 	payload_in_bytes, payload_out, transformation_applied, canonical_mapping, status,
 	response_code, response_time_ms, error_details, retry_count, max_retries, priority_level,
 	priority_rank, chairman_override, created_at, updated_at, completed_at, expires_at, idempotency_key,
-	next_attempt_at, lease_owner, lease_until)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)`
+	next_attempt_at, lease_owner, lease_until, subject_key)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)`
 
 const eventByKeySQL = `SELECT ` + eventCols + ` FROM integration_events
 	WHERE service_id = ? AND idempotency_key = ?`
@@ -30,7 +30,7 @@ const eventByKeySQL = `SELECT ` + eventCols + ` FROM integration_events
 func scanEvent(sc scanner) (*store.Event, error) {
 	var (
 		e                               store.Event
-		venture, key, owner             sql.NullString
+		venture, key, owner, subject    sql.NullString
 		completed, expires, leaseUntil  sql.NullInt64
 		created, updated, nextAttemptAt int64
 		override                        int
@@ -40,13 +40,14 @@ func scanEvent(sc scanner) (*store.Event, error) {
 		rawDest(&e.TransformationApplied), rawDest(&e.CanonicalMapping), &e.Status,
 		&e.ResponseCode, &e.ResponseTimeMS, rawDest(&e.ErrorDetails), &e.RetryCount,
 		&e.MaxRetries, &e.PriorityLevel, &override, &created, &updated, &completed, &expires,
-		&key, &nextAttemptAt, &owner, &leaseUntil)
+		&key, &nextAttemptAt, &owner, &leaseUntil, &subject)
 	if err != nil {
 		return nil, err
 	}
 	e.VentureID = venture.String
 	e.IdempotencyKey = key.String
 	e.LeaseOwner = owner.String
+	e.SubjectKey = subject.String
 	e.ChairmanOverride = override != 0
 	e.CreatedAt = fromMicros(created)
 	e.UpdatedAt = fromMicros(updated)
@@ -157,7 +158,7 @@ func (ins *eventInserter) add(ctx context.Context, c *store.Event) (store.Insert
 		jsonArg(c.ErrorDetails), c.RetryCount, c.MaxRetries, string(c.PriorityLevel),
 		c.PriorityLevel.Rank(), boolInt(c.ChairmanOverride), micros(c.CreatedAt), micros(c.UpdatedAt),
 		microsArg(c.CompletedAt), microsArg(c.ExpiresAt), textArg(c.IdempotencyKey),
-		micros(c.NextAttemptAt))
+		micros(c.NextAttemptAt), textArg(c.SubjectKey))
 	if err != nil {
 		return store.InsertResult{}, fmt.Errorf("insert event %s: %w", c.ID, mapError(err))
 	}

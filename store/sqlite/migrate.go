@@ -17,7 +17,9 @@ var migrationFiles embed.FS
 // Migration is one embedded schema change: migrations/NNNN_name.sql, applied in Version
 // order and recorded in the schema_migrations table.
 type Migration struct {
-	// Version is the NNNN prefix of the file name, counting from 1 without gaps.
+	// Version is the NNNN prefix of the file name: positive and unique. Numbers may skip
+	// (each area of the schema owns its numbers); a database gets every embedded migration
+	// it has not recorded, in version order.
 	Version int
 	// Name is the rest of the file name, without .sql.
 	Name string
@@ -47,9 +49,9 @@ func Migrations() ([]Migration, error) {
 		ms = append(ms, Migration{Version: v, Name: rest, SQL: string(b)})
 	}
 	slices.SortFunc(ms, func(a, b Migration) int { return a.Version - b.Version })
-	for i, m := range ms {
-		if m.Version != i+1 {
-			return nil, fmt.Errorf("sqlite: embedded migrations are not numbered 1..n: found %d at position %d", m.Version, i+1)
+	for i := 1; i < len(ms); i++ {
+		if ms[i].Version == ms[i-1].Version {
+			return nil, fmt.Errorf("sqlite: embedded migrations %q and %q share version %d", ms[i-1].Name, ms[i].Name, ms[i].Version)
 		}
 	}
 	return ms, nil
@@ -85,14 +87,17 @@ func (s *Store) migrate(ctx context.Context, ms []Migration, latest int) error {
 		if _, err := q.ExecContext(ctx, createMigrationsTable); err != nil {
 			return fmt.Errorf("sqlite: create schema_migrations: %w", err)
 		}
-		var current int
-		if err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-			return fmt.Errorf("sqlite: read schema version: %w", err)
+		applied, current, err := appliedVersions(ctx, q)
+		if err != nil {
+			return err
 		}
 		if current > latest {
 			return &SchemaTooNewError{Database: current, Supported: latest}
 		}
-		for _, m := range ms[current:] {
+		for _, m := range ms {
+			if applied[m.Version] {
+				continue
+			}
 			if _, err := q.ExecContext(ctx, m.SQL); err != nil {
 				return fmt.Errorf("sqlite: apply migration %d (%s): %w", m.Version, m.Name, err)
 			}
@@ -105,6 +110,27 @@ func (s *Store) migrate(ctx context.Context, ms []Migration, latest int) error {
 		}
 		return nil
 	})
+}
+
+// appliedVersions reads the recorded migration versions and the highest of them.
+func appliedVersions(ctx context.Context, q *txConn) (map[int]bool, int, error) {
+	rows, err := q.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	defer rows.Close()
+	applied, current := map[int]bool{}, 0
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, 0, fmt.Errorf("sqlite: read schema version: %w", err)
+		}
+		applied[v], current = true, max(current, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	return applied, current, nil
 }
 
 // SchemaVersion returns the highest migration version recorded in the database (0 when

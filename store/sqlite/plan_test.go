@@ -13,16 +13,19 @@ import (
 )
 
 // TestClaimUsesDueIndex checks that the claim walks integration_events_due_idx in claim
-// order (no sort, no table scan), with and without excluded services.
+// order (no sort, no table scan), with and without excluded services and regions.
 func TestClaimUsesDueIndex(t *testing.T) {
 	t.Parallel()
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "hub.db"), Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
-	for name, q := range map[string]string{"all": claimAllSQL, "exclude": claimExcludeSQL} {
+	for name, q := range map[string]string{"all": claimAllSQL, "exclude": claimExcludeSQL, "regions": claimRegionsSQL} {
 		args := []any{"w", int64(2), int64(1), 10}
-		if name == "exclude" {
+		if name != "all" {
 			args = append(args, `["00000000-0000-0000-0000-000000000000"]`)
+		}
+		if name == "regions" {
+			args = append(args, `["eu"]`)
 		}
 		// On a reader: the writer's single connection is pinned by the store.
 		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
@@ -56,13 +59,15 @@ func TestConnectionSettings(t *testing.T) {
 		}
 		check := func(name string, db queryRower) {
 			var mode string
-			var fk, sync, busy, queryOnly int
+			var fk, sync, busy, queryOnly, secure int
 			ctx := t.Context()
 			require.NoError(t, db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode))
 			require.NoError(t, db.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk))
 			require.NoError(t, db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync))
 			require.NoError(t, db.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&busy))
 			require.NoError(t, db.QueryRowContext(ctx, `PRAGMA query_only`).Scan(&queryOnly))
+			require.NoError(t, db.QueryRowContext(ctx, `PRAGMA secure_delete`).Scan(&secure))
+			assert.Equal(t, 1, secure, "%s: deleted and replaced content is overwritten", name)
 			assert.Equal(t, "wal", mode, name)
 			assert.Equal(t, 1, fk, name)
 			assert.Equal(t, 1234, busy, name)

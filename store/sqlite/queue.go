@@ -30,6 +30,14 @@ const claimSQL = `UPDATE integration_events
 var (
 	claimAllSQL     = fmt.Sprintf(claimSQL, "")
 	claimExcludeSQL = fmt.Sprintf(claimSQL, "\n\t\t\tAND service_id NOT IN (SELECT value FROM json_each(?5))")
+	// claimRegionsSQL reads the services' regions in the claiming statement, so a service
+	// created or moved a moment ago is claimed by its own region only. ?5 is the exclusion
+	// list ("[]" for none), ?6 the regions. The unary + keeps the planner from driving the
+	// claim by service (which would visit every event of the region and sort them): the due
+	// index gives the order, the region is a filter.
+	claimRegionsSQL = fmt.Sprintf(claimSQL, "\n\t\t\tAND service_id NOT IN (SELECT value FROM json_each(?5))"+
+		"\n\t\t\tAND +service_id IN (SELECT id FROM integration_services"+
+		" WHERE data_region IN (SELECT value FROM json_each(?6)))")
 )
 
 // ClaimEvents implements store.QueueStore with one UPDATE … RETURNING in an IMMEDIATE
@@ -38,6 +46,23 @@ func (s *Store) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.
 	if err := s.begin(ctx); err != nil {
 		return nil, err
 	}
+	return s.claim(ctx, p, nil)
+}
+
+// ClaimEventsInRegions implements store.RegionClaimer: ClaimEvents restricted, in the same
+// statement, to the services of the regions.
+func (s *Store) ClaimEventsInRegions(ctx context.Context, p store.RegionClaimParams) ([]*store.Event, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return s.claim(ctx, p.ClaimParams, p.Regions)
+}
+
+// claim runs the claim; regions, when not nil, restricts it to those regions.
+func (s *Store) claim(ctx context.Context, p store.ClaimParams, regions []string) ([]*store.Event, error) {
 	switch {
 	case p.Owner == "":
 		return nil, invalidf("claim owner is empty")
@@ -63,6 +88,17 @@ func (s *Store) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.
 		}
 		args = append(args, string(ids))
 		query = claimExcludeSQL
+	}
+	if regions != nil {
+		if len(args) == 4 {
+			args = append(args, "[]")
+		}
+		rs, err := json.Marshal(regions)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: encode regions: %w", err)
+		}
+		args = append(args, string(rs))
+		query = claimRegionsSQL
 	}
 	var out []*store.Event
 	err := s.write(ctx, func(ctx context.Context, q *txConn) error {
@@ -100,6 +136,14 @@ const completeSQL = `UPDATE integration_events
 		completed_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
 	WHERE id = ? AND status = 'processing' AND lease_owner = ?`
 
+// completeMaskedSQL is completeSQL replacing the documents with their masked forms too
+// (coalesce keeps a column whose masked form is absent).
+const completeMaskedSQL = `UPDATE integration_events
+	SET status = 'succeeded', response_code = ?, response_time_ms = ?, payload_out = ?,
+		completed_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL,
+		payload_in = coalesce(?, payload_in), canonical_mapping = coalesce(?, canonical_mapping)
+	WHERE id = ? AND status = 'processing' AND lease_owner = ?`
+
 // CompleteEvents implements store.QueueStore: one IMMEDIATE transaction, one prepared
 // statement executed per event, fenced by status and lease owner.
 func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) ([]string, error) {
@@ -117,6 +161,10 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 			return nil, invalidf("complete %s: owner is empty", p.ID)
 		case len(p.PayloadOut) > 0 && !json.Valid(p.PayloadOut):
 			return nil, invalidf("complete %s: payload_out is not well-formed JSON", p.ID)
+		case len(p.MaskedPayloadIn) > 0 && !json.Valid(p.MaskedPayloadIn):
+			return nil, invalidf("complete %s: masked payload_in is not well-formed JSON", p.ID)
+		case len(p.MaskedCanonical) > 0 && !json.Valid(p.MaskedCanonical):
+			return nil, invalidf("complete %s: masked canonical_mapping is not well-formed JSON", p.ID)
 		}
 	}
 	if len(ps) == 0 {
@@ -131,8 +179,14 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 			return err
 		}
 		for i, p := range ps {
-			res, err := stmt.ExecContext(ctx, p.ResponseCode, p.ResponseTimeMS, jsonArg(p.PayloadOut),
-				now, now, ids[i], p.Owner)
+			st, args := stmt, []any{p.ResponseCode, p.ResponseTimeMS, jsonArg(p.PayloadOut), now, now}
+			if len(p.MaskedPayloadIn) > 0 || len(p.MaskedCanonical) > 0 {
+				if st, err = q.stmt(ctx, completeMaskedSQL); err != nil {
+					return err
+				}
+				args = append(args, jsonArg(p.MaskedPayloadIn), jsonArg(p.MaskedCanonical))
+			}
+			res, err := st.ExecContext(ctx, append(args, ids[i], p.Owner)...)
 			if err != nil {
 				return fmt.Errorf("complete event %s: %w", p.ID, mapError(err))
 			}

@@ -12,7 +12,7 @@ import (
 const serviceCols = `id, name, category, connector_kind, base_url, authentication_config,
 	connector_config, rate_limits, circuit_breaker_config, retry_config, max_retries,
 	schema_mappings, health_check_config, backup_urls, is_active, health_status, created_at,
-	updated_at`
+	updated_at, data_region`
 
 func scanService(sc scanner) (*store.Service, error) {
 	var (
@@ -25,7 +25,7 @@ func scanService(sc scanner) (*store.Service, error) {
 		rawDest(&v.AuthenticationConfig), rawDest(&v.ConnectorConfig), rawDest(&v.RateLimits),
 		rawDest(&v.CircuitBreakerConfig), rawDest(&v.RetryConfig), &v.MaxRetries,
 		rawDest(&v.SchemaMappings), rawDest(&v.HealthCheckConfig), &backup, &active,
-		&v.HealthStatus, &created, &updated)
+		&v.HealthStatus, &created, &updated, &v.DataRegion)
 	if err != nil {
 		return nil, err
 	}
@@ -79,12 +79,12 @@ func (s *Store) CreateService(ctx context.Context, in *store.Service) (*store.Se
 	}
 	err = s.write(ctx, func(ctx context.Context, q *txConn) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO integration_services (`+serviceCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			v.ID, v.Name, string(v.Category), v.ConnectorKind, v.BaseURL,
 			jsonArg(v.AuthenticationConfig), jsonArg(v.ConnectorConfig), jsonArg(v.RateLimits),
 			jsonArg(v.CircuitBreakerConfig), jsonArg(v.RetryConfig), v.MaxRetries,
 			jsonArg(v.SchemaMappings), jsonArg(v.HealthCheckConfig), backup, boolInt(v.IsActive),
-			string(v.HealthStatus), micros(now), micros(now))
+			string(v.HealthStatus), micros(now), micros(now), v.DataRegion)
 		return err
 	})
 	if err != nil {
@@ -156,13 +156,13 @@ func (s *Store) UpdateService(ctx context.Context, in *store.Service) (*store.Se
 			name = ?, category = ?, connector_kind = ?, base_url = ?, authentication_config = ?,
 			connector_config = ?, rate_limits = ?, circuit_breaker_config = ?, retry_config = ?,
 			max_retries = ?, schema_mappings = ?, health_check_config = ?, backup_urls = ?,
-			is_active = ?, health_status = ?, updated_at = ?
+			is_active = ?, health_status = ?, updated_at = ?, data_region = ?
 			WHERE id = ? RETURNING `+serviceCols,
 			v.Name, string(v.Category), v.ConnectorKind, v.BaseURL,
 			jsonArg(v.AuthenticationConfig), jsonArg(v.ConnectorConfig), jsonArg(v.RateLimits),
 			jsonArg(v.CircuitBreakerConfig), jsonArg(v.RetryConfig), v.MaxRetries,
 			jsonArg(v.SchemaMappings), jsonArg(v.HealthCheckConfig), backup, boolInt(v.IsActive),
-			string(v.HealthStatus), micros(now), v.ID))
+			string(v.HealthStatus), micros(now), v.DataRegion, v.ID))
 		return err
 	})
 	if err != nil {

@@ -97,7 +97,8 @@ type Store struct {
 // DSN returns the data source name of a database file for modernc.org/sqlite with the
 // settings this package relies on, applied by the driver on every new connection: WAL,
 // busy_timeout (opts.BusyTimeout), foreign_keys, synchronous (NORMAL, or FULL when
-// opts.Durable) and transactions that begin IMMEDIATE. Use it to open the *sql.DB given to
+// opts.Durable), secure_delete (deleted content is overwritten, so erased personal data
+// leaves no copy in free pages) and transactions that begin IMMEDIATE. Use it to open the *sql.DB given to
 // [New]: sql.Open(sqlite.DriverName, sqlite.DSN(path, sqlite.Options{})). Relative paths are
 // made absolute.
 func DSN(path string, opts Options) string {
@@ -117,6 +118,9 @@ func dsn(path string, opts Options, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous("+sync+")")
+	// Deleted and replaced content is overwritten with zeros, so an erased or expired
+	// record leaves no readable copy in the file's free space.
+	q.Add("_pragma", "secure_delete(1)")
 	q.Set("_txlock", "immediate")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
@@ -167,7 +171,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 //
 // New cannot configure the caller's connections as they open, so it sets journal_mode=WAL
 // once (a persistent property of the file) and, on the connection of every write
-// transaction, busy_timeout and foreign_keys before it begins the transaction IMMEDIATE.
+// transaction, busy_timeout, foreign_keys and secure_delete before it begins the
+// transaction IMMEDIATE.
 // Reads use whatever the connections were opened with: open db with [DSN] to have every
 // connection configured. Writes of this Store are serialised in-process whatever the pool
 // size. db must not be an in-memory database shared by a pool of several connections unless
@@ -179,7 +184,7 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	s := newStore(db, db, opts, false)
 	s.perTx = "PRAGMA busy_timeout = " + strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10) +
-		"; PRAGMA foreign_keys = ON"
+		"; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON"
 	if _, err := retryBusy(ctx, opts.BusyTimeout, func() (sql.Result, error) {
 		return db.ExecContext(ctx, "PRAGMA journal_mode = WAL")
 	}); err != nil {

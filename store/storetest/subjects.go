@@ -22,6 +22,7 @@ func subjectCases() []testCase {
 		{"Requests", testSubjectRequests},
 		{"RequestLeases", testSubjectRequestLeases},
 		{"ConcurrentRequestClaims", testSubjectRequestConcurrentClaims},
+		{"PurgeAfterErase", testPurge},
 	}
 }
 
@@ -211,6 +212,26 @@ func testSubjectEraseInvalid(t *testing.T, b *bundle) {
 		assert.ErrorIs(t, err, store.ErrInvalidArgument, name)
 	}
 	assertEventEqual(t, ev, b.get(t, ev.ID), "nothing erased by a refused batch")
+}
+
+// testPurge erases and purges on an idle store: Purge succeeds, may run again, and leaves
+// the live rows as they are.
+func testPurge(t *testing.T, b *bundle) {
+	ss := b.subjects(t)
+	pg, ok := b.st.(store.Purger)
+	if !ok {
+		t.Skip("the store does not implement store.Purger (optional: it keeps no copies of changed rows)")
+	}
+	sv := b.service(t, "crm")
+	ev := b.subjectEvent(t, sv, "key-a", "a@example.com")
+	other := b.subjectEvent(t, sv, "key-b", "b@example.com")
+	skipped, err := ss.EraseEvents(b.ctx, []store.EraseParams{erased(ev)})
+	require.NoError(t, err)
+	require.Empty(t, skipped)
+	require.NoError(t, pg.Purge(b.ctx))
+	require.NoError(t, pg.Purge(b.ctx), "purging again is harmless")
+	assert.JSONEq(t, `{"email":"[erased]","n":1}`, string(b.get(t, ev.ID).PayloadIn))
+	assertEventEqual(t, other, b.get(t, other.ID))
 }
 
 func testSubjectRequests(t *testing.T, b *bundle) {
