@@ -136,6 +136,9 @@ type IntegrationConfig struct {
 	Disabled bool
 	// Actor names who registers the service, for the audit log. Default "hub".
 	Actor string
+	// DataRegion pins the service's data to a region ("eu", "us-east-1"): only hubs
+	// started WithRegions including it deliver its events. Empty: no region.
+	DataRegion string
 }
 
 // ServiceConfig changes a service. Nil or empty fields are left unchanged.
@@ -162,6 +165,9 @@ type ServiceConfig struct {
 	Active *bool
 	// Actor names who changes the service, for the audit log. Default "hub".
 	Actor string
+	// DataRegion moves the service to another data region ("" for none); its queued
+	// events follow it.
+	DataRegion *string
 }
 
 // Registration is the result of RegisterIntegration.

@@ -50,6 +50,9 @@ var (
 	// ErrInvalidTransition: the event's state does not allow the request (for example
 	// retrying an event that already succeeded).
 	ErrInvalidTransition = errors.New("hub: invalid state transition")
+	// ErrNotSupported: the store lacks the optional capability the call needs (for example
+	// store.SubjectStore for EraseSubject); the error names it.
+	ErrNotSupported = errors.New("hub: not supported by the store")
 )
 
 // unknownServiceError is the type of ErrUnknownService so that it also matches ErrNotFound.

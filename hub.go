@@ -32,6 +32,8 @@ type Hub struct {
 	ownsStore bool
 	log       *slog.Logger
 	sealer    *seal.Sealer
+	// subjectKey keys the subject index; nil when neither SubjectKey nor SecretKey is set.
+	subjectKey []byte
 	reg       *connectors.Registry
 	contracts *contract.Registry
 	eng       *engine.Engine
@@ -104,6 +106,9 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 		h.st = memory.New(memory.Options{Now: cfg.Clock})
 		h.ownsStore = true
 	}
+	if err := h.initLifecycle(); err != nil {
+		return nil, err
+	}
 	if h.reg == nil {
 		h.reg = builtin.NewRegistry()
 	}
@@ -129,6 +134,7 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 		Logger:              cfg.Logger,
 		Observers:           []engine.Observer{engine.ObserverFunc(h.observe)},
 		OnDead:              h.onDead,
+		Claim:               h.claimFunc(),
 	})
 	if err != nil {
 		return nil, configErr("Config", "engine", err)
@@ -162,6 +168,7 @@ func (h *Hub) Start(ctx context.Context) error {
 		return err
 	}
 	h.startMonitoring(bg)
+	h.startLifecycle(bg)
 	h.bgWG.Add(1)
 	go h.refreshLoop(bg)
 	if h.cfg.RollupInterval > 0 {

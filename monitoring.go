@@ -85,6 +85,7 @@ func (r *recentOutcomes) rate(serviceID string) (float64, int) {
 func (h *Hub) observe(o engine.Outcome) {
 	h.observeHealth(o)
 	h.publishOutcome(o)
+	h.logOutcome(o)
 	if !o.Attempted || o.Lost {
 		return
 	}

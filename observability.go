@@ -319,8 +319,10 @@ func endProcessSpan(span trace.Span, res *ProcessingResult, err error) {
 // service's compiled pipeline, which checks the payload, validates the contracts and applies
 // the mappings in one fused pass: both spans cover that pass (attribute hub.fused), and the
 // one of the failing stage carries the error. The transform span is left out when the
-// service has no mapping or the run failed before mapping.
-func (h *Hub) pipelineSpans(ctx context.Context, rt *runtime, start time.Time, err error) {
+// service has no mapping or the run failed before mapping. err is the pipeline's error
+// (it tells the stage), shown the hub's error recorded in its place (violations of personal
+// fields withheld).
+func (h *Hub) pipelineSpans(ctx context.Context, rt *runtime, start time.Time, err, shown error) {
 	if !trace.SpanFromContext(ctx).IsRecording() {
 		return
 	}
@@ -330,14 +332,14 @@ func (h *Hub) pipelineSpans(ctx context.Context, rt *runtime, start time.Time, e
 	if pe, ok := errors.AsType[*pipeline.Error](err); ok {
 		switch pe.Stage {
 		case pipeline.StageMapping, pipeline.StageDelivery:
-			terr = err
+			terr = shown
 		case pipeline.StagePayload, pipeline.StageInput:
-			verr, mapped = err, false
+			verr, mapped = shown, false
 		default:
-			verr = err
+			verr = shown
 		}
 	} else if err != nil {
-		verr = err
+		verr = shown
 	}
 	fused := attribute.Bool("hub.fused", true)
 	h.tel.Record(ctx, telemetry.SpanValidate, start, end, verr, telemetry.AttrOperation.String("contracts"), fused)

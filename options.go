@@ -115,6 +115,30 @@ type Config struct {
 	// events for venture Acme"): name (matched in any case) to venture ID. Default: none
 	// (commands then take venture IDs only).
 	Ventures map[string]string
+
+	// The data lifecycle (see lifecycle.go): retention, the subject index, masking, regions.
+
+	// Retention is the policy the background cleaner applies. The zero value keeps
+	// everything.
+	Retention RetentionPolicy
+	// CleanupInterval is how often the cleaner applies retention, finishes service
+	// removals and resumes unfinished erasures; negative disables the background job
+	// (RunRetention still works). Default CleanupIntervalDefault.
+	CleanupInterval time.Duration
+	// CleanupBatch is the most rows one retention or erasure batch (one short transaction)
+	// handles. Default CleanupBatchDefault; at most store.MaxPageLimit.
+	CleanupBatch int
+	// SubjectKey keys the subject index (HMAC-SHA256), at least 16 bytes. Default: derived
+	// from SecretKey. Hubs sharing a database need the same one; set it explicitly to keep
+	// the index valid across a change of SecretKey.
+	SubjectKey []byte
+	// MaskDelivered stores delivered events with the fields their contracts mark personal
+	// masked, in the change that records the delivery. Default false.
+	MaskDelivered bool
+	// Regions, when set, pins this hub to data regions: it claims and delivers only events
+	// of services whose DataRegion is one of them ("" standing for services without a
+	// region). The store must implement store.RegionClaimer. Default: every event.
+	Regions []string
 }
 
 // Option changes a Config; it returns an error wrapping ErrInvalidConfig for a bad value.
@@ -286,6 +310,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SecretKey != nil && len(c.SecretKey) != SecretKeySize {
 		return c, configErr("Config.SecretKey", fmt.Sprintf("must be %d bytes, got %d", SecretKeySize, len(c.SecretKey)), nil)
+	}
+	if err := c.lifecycleDefaults(); err != nil {
+		return c, err
 	}
 	def := func(p *int, v int) {
 		if *p == 0 {

@@ -230,6 +230,9 @@ func (h *Hub) newEvent(ctx context.Context, in EventData) (*runtime, *store.Even
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if rt.meta.Removed != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %q was removed and accepts no events", ErrUnknownService, in.Service)
+	}
 	doc, err := h.run(ctx, rt, in.Payload)
 	if err != nil {
 		return nil, nil, nil, err
@@ -261,6 +264,7 @@ func (h *Hub) newEvent(ctx context.Context, in EventData) (*runtime, *store.Even
 	if rt.delivery != nil {
 		ev.PayloadOut = doc.delivery
 	}
+	ev.SubjectKey = h.subjectKeyOf(rt, ev)
 	return rt, ev, doc, nil
 }
 
@@ -279,9 +283,13 @@ type prepared struct {
 func (h *Hub) run(ctx context.Context, rt *runtime, payload json.RawMessage) (*prepared, error) {
 	start := time.Now()
 	res, err := rt.pipe.Run(ctx, payload)
-	h.pipelineSpans(ctx, rt, start, err)
+	var herr error
 	if err != nil {
-		return nil, h.pipelineErr(ctx, rt, err)
+		herr = h.pipelineErr(ctx, rt, err)
+	}
+	h.pipelineSpans(ctx, rt, start, err, herr)
+	if err != nil {
+		return nil, herr
 	}
 	p := &prepared{payloadIn: res.PayloadIn, canonical: res.Canonical, delivery: res.Delivery, applied: res.Applied}
 	if rt.mapping != nil {
@@ -308,7 +316,7 @@ func (h *Hub) pipelineErr(ctx context.Context, rt *runtime, err error) error {
 			c, stage = rt.canon, "canonical"
 		}
 		if errors.As(pe.Err, &ve) {
-			return violationError(stage, c.key.Name, c.key.Version, ve)
+			return rt.personal.maskViolations(violationError(stage, c.key.Name, c.key.Version, ve))
 		}
 		if errors.Is(pe.Err, contract.ErrBadInput) {
 			return kindf(ErrInvalidInput, pe, "%s: %s document for contract %s@%s: %v", ErrInvalidInput, stage, c.key.Name, c.key.Version, pe.Err)

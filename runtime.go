@@ -29,6 +29,8 @@ type serviceMeta struct {
 	CostPerCall       float64      `json:"cost_per_call,omitempty"`
 	// Redirects is the service's redirect policy ("" is RedirectsNone).
 	Redirects RedirectPolicy `json:"redirects,omitempty"`
+	// Removed is set once RemoveService was called (see removal.go).
+	Removed *removal `json:"removed,omitempty"`
 }
 
 type contractKey struct {
@@ -79,6 +81,8 @@ type runtime struct {
 	quota func(http.Header)
 	// unwatch stops feeding the policy's breaker transitions to the health monitor.
 	unwatch func()
+	// personal is what the contracts mark personal (see personal.go).
+	personal personalData
 }
 
 // buildRuntime compiles svc (whose authentication_config is sealed) with the given sources.
@@ -152,6 +156,10 @@ func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta s
 		return nil, err
 	}
 	if rt.delivery, err = h.compileRule("IntegrationConfig.DeliveryMapping", meta.DeliveryMapping, src.delivery); err != nil {
+		rt.close(context.Background())
+		return nil, err
+	}
+	if rt.personal, err = h.personalOf(src, meta.Mapping != nil); err != nil {
 		rt.close(context.Background())
 		return nil, err
 	}
@@ -287,6 +295,7 @@ type engineTarget struct {
 func (e engineTarget) Deliver(ctx context.Context, ev *store.Event) (*connectors.Response, error) {
 	ctx, span := e.h.startDeliverSpan(ctx, e.rt, ev)
 	resp, err := e.rt.deliver(ctx, ev)
+	err = e.rt.personal.scrubErr(ev, err) // the remote may echo personal values
 	endDeliverSpan(span, resp, err)
 	return resp, err
 }
@@ -434,6 +443,10 @@ func (h *Hub) refreshServices(ctx context.Context) error {
 		}
 	}
 	for _, svc := range all {
+		if m, err := parseMeta(svc.SchemaMappings); err == nil && m.Removed != nil && m.Removed.CredentialsDestroyedAt != nil {
+			h.drop(ctx, svc.ID) // removed for good: nothing is delivered to it any more
+			continue
+		}
 		h.mu.RLock()
 		cur := h.byID[svc.ID]
 		h.mu.RUnlock()

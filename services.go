@@ -73,6 +73,9 @@ func (h *Hub) RegisterIntegration(ctx context.Context, cfg IntegrationConfig) (*
 	if cfg.CostPerCall < 0 {
 		return nil, configErr("IntegrationConfig.CostPerCall", "must not be negative", nil)
 	}
+	if cfg.DataRegion != "" && !store.ValidRegion(cfg.DataRegion) {
+		return nil, configErr("IntegrationConfig.DataRegion", fmt.Sprintf("%q is not a region name (lowercase letters, digits, '-', '_')", cfg.DataRegion), nil)
+	}
 	if _, err := h.st.GetServiceByName(ctx, cfg.Name); err == nil {
 		return nil, configErr("IntegrationConfig.Name", fmt.Sprintf("a service named %q exists", cfg.Name), store.ErrConflict)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -125,6 +128,7 @@ func (h *Hub) RegisterIntegration(ctx context.Context, cfg IntegrationConfig) (*
 		BackupURLs:           slices.Clone(cfg.BackupURLs),
 		IsActive:             !cfg.Disabled,
 		HealthStatus:         store.HealthUnknown,
+		DataRegion:           cfg.DataRegion,
 	}
 	rt, err := h.buildRuntime(svc, cfg.Auth, meta, src)
 	if err != nil {
@@ -190,6 +194,9 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 	meta, err := parseMeta(cur.SchemaMappings)
 	if err != nil {
 		return nil, configErr("schema_mappings", "stored service metadata is unreadable", err)
+	}
+	if meta.Removed != nil {
+		return nil, fmt.Errorf("%w: %q was removed", ErrUnknownService, serviceID)
 	}
 	src, err := h.loadSources(ctx, meta)
 	if err != nil {
@@ -271,6 +278,13 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 	if cfg.Active != nil && *cfg.Active != cur.IsActive {
 		next.IsActive = *cfg.Active
 		set("is_active")
+	}
+	if cfg.DataRegion != nil && *cfg.DataRegion != cur.DataRegion {
+		if *cfg.DataRegion != "" && !store.ValidRegion(*cfg.DataRegion) {
+			return nil, configErr("ServiceConfig.DataRegion", fmt.Sprintf("%q is not a region name (lowercase letters, digits, '-', '_')", *cfg.DataRegion), nil)
+		}
+		next.DataRegion = *cfg.DataRegion
+		set("data_region")
 	}
 	if cfg.Operation != nil && *cfg.Operation != meta.Operation {
 		meta.Operation = *cfg.Operation
@@ -504,11 +518,12 @@ func (h *Hub) TestIntegration(ctx context.Context, serviceID string, data TestDa
 			s.Duration = time.Since(start)
 			if err != nil {
 				s.OK = false
-				s.Error = seal.Scrub(err.Error(), rt.secrets)
 				var cv *ContractViolationError
 				if errors.As(err, &cv) {
-					s.Violations = cv.Violations
+					cv = rt.personal.maskViolations(cv)
+					s.Violations, err = cv.Violations, cv
 				}
+				s.Error = seal.Scrub(err.Error(), rt.secrets)
 				res.OK = false
 			}
 		}

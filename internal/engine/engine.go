@@ -8,6 +8,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,13 @@ type Target interface {
 	Backoff(retry int, err error) time.Duration
 	// Scrub removes the service's secrets from s.
 	Scrub(s string) string
+}
+
+// Masker is implemented by a Target whose delivered events are stored with their personal
+// fields masked: on success the engine stores the documents it returns (nil: unchanged)
+// in the same change that completes the event.
+type Masker interface {
+	MaskDelivered(ev *store.Event) (payloadIn, canonical, payloadOut json.RawMessage)
 }
 
 // Targets resolves services for the engine.
@@ -105,6 +113,9 @@ type Config struct {
 	// OnDead is called, in its own goroutine, for every event that went dead (optional).
 	// Stop waits for the calls to return.
 	OnDead func(ev *store.Event, o Outcome)
+	// Claim, when set, replaces Store.ClaimEvents (a hub pinned to data regions claims
+	// through store.RegionClaimer).
+	Claim func(ctx context.Context, p store.ClaimParams) ([]*store.Event, error)
 }
 
 // Engine runs delivery workers. Create it with New, then Start and Stop it once.
@@ -175,6 +186,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Claim == nil {
+		cfg.Claim = cfg.Store.ClaimEvents
 	}
 	return &Engine{
 		cfg:      cfg,

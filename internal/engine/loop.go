@@ -60,7 +60,7 @@ func (e *Engine) dispatcher(ctx context.Context) {
 			}
 		}
 		e.nextDue.Store(0)
-		evs, err := e.cfg.Store.ClaimEvents(ctx, store.ClaimParams{
+		evs, err := e.cfg.Claim(ctx, store.ClaimParams{
 			Owner:             e.cfg.Owner,
 			Limit:             n,
 			Lease:             e.cfg.Lease,
@@ -184,6 +184,13 @@ func (e *Engine) deliver(ev *store.Event) result {
 		r.outcome.ResponseCode = code
 		r.outcome.Attempted = true
 		r.complete = &store.CompleteParams{ID: ev.ID, Owner: e.cfg.Owner, ResponseCode: code, ResponseTimeMS: ms, PayloadOut: ev.PayloadOut}
+		if m, ok := t.(Masker); ok {
+			in, canon, out := m.MaskDelivered(ev)
+			r.complete.MaskedPayloadIn, r.complete.MaskedCanonical = in, canon
+			if out != nil {
+				r.complete.PayloadOut = out
+			}
+		}
 		return r
 	}
 	class := resilience.Classify(err)

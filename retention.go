@@ -1,0 +1,278 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ehg/hub/internal/retention"
+	"github.com/ehg/hub/store"
+)
+
+// RetentionReport says what one retention run removed.
+type RetentionReport struct {
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// Expired counts the events finalised as expired (expires_at passed while queued)
+	// before the deletions; they then follow the age of StatusExpired.
+	Expired int `json:"expired"`
+	// Removed lists each rule of the policy that deleted something.
+	Removed []RetentionRemoval `json:"removed,omitempty"`
+	// Totals per table.
+	Events        int64 `json:"events"`
+	HealthMetrics int64 `json:"health_metrics"`
+	Analytics     int64 `json:"analytics"`
+}
+
+// RetentionRemoval is what one rule of the policy removed.
+type RetentionRemoval struct {
+	// Table is "integration_events", "integration_health_metrics" or "integration_analytics".
+	Table string `json:"table"`
+	// Status is the events' status (events only).
+	Status store.EventStatus `json:"status,omitempty"`
+	// ServiceID is the service whose own policy applied; "" for the services that follow
+	// the general policy.
+	ServiceID string `json:"service_id,omitempty"`
+	// Before is the cut-off: records older than it were removed.
+	Before time.Time `json:"before"`
+	Count  int64     `json:"count"`
+}
+
+// Total is the number of records the run removed.
+func (r *RetentionReport) Total() int64 { return r.Events + r.HealthMetrics + r.Analytics }
+
+// RunRetention applies Config.Retention once, now: it finalises expired events, then
+// deletes what the policy no longer keeps, in batches of Config.CleanupBatch rows (each
+// its own short transaction), and reports what it removed. The background cleaner calls it
+// every Config.CleanupInterval; call it directly to clean on demand. Safe to run from
+// several hubs at once. A run that removed something is audited ("retention.run", with
+// the counts) and logged.
+//
+// Errors: ErrNotSupported when the store has no store.RetentionStore; ErrClosed; store
+// errors (the report then holds what was removed before).
+func (h *Hub) RunRetention(ctx context.Context) (*RetentionReport, error) {
+	if h.closed.Load() {
+		return nil, ErrClosed
+	}
+	return h.runRetention(ctx)
+}
+
+func (h *Hub) runRetention(ctx context.Context) (*RetentionReport, error) {
+	rs, ok := h.st.(store.RetentionStore)
+	if !ok {
+		return nil, fmt.Errorf("%w: retention needs store.RetentionStore", ErrNotSupported)
+	}
+	now := h.cfg.Clock()
+	rep := &RetentionReport{Started: now}
+	n, err := h.st.ExpireEvents(ctx)
+	if err != nil {
+		return rep, mapStoreErr(err)
+	}
+	rep.Expired = n
+	rules, err := h.retentionRules(ctx, now)
+	if err != nil {
+		return rep, err
+	}
+	removals, err := retention.Run(ctx, rs, rules, h.cfg.CleanupBatch)
+	for _, rm := range removals {
+		if rm.Count == 0 {
+			continue
+		}
+		rep.Removed = append(rep.Removed, RetentionRemoval{Table: string(rm.Table), Status: rm.Status,
+			ServiceID: rm.ServiceID, Before: rm.Before, Count: rm.Count})
+		switch rm.Table {
+		case retention.Events:
+			rep.Events += rm.Count
+		case retention.HealthMetrics:
+			rep.HealthMetrics += rm.Count
+		case retention.Analytics:
+			rep.Analytics += rm.Count
+		}
+	}
+	rep.Finished = h.cfg.Clock()
+	if rep.Total() > 0 || rep.Expired > 0 {
+		h.log.Info("hub: retention removed records", slog.Int64("events", rep.Events),
+			slog.Int64("health_metrics", rep.HealthMetrics), slog.Int64("analytics", rep.Analytics),
+			slog.Int("expired", rep.Expired))
+	}
+	if rep.Total() > 0 {
+		h.auditData(ctx, "", "retention.run", "retention", "", rep)
+	}
+	if err != nil {
+		return rep, mapStoreErr(err)
+	}
+	return rep, nil
+}
+
+// retentionRules turns the policy into deletions with cut-offs at now: per status, first
+// the services with a policy of their own, then everything else.
+func (h *Hub) retentionRules(ctx context.Context, now time.Time) ([]retention.Rule, error) {
+	p := h.cfg.Retention
+	type override struct {
+		id string
+		s  ServiceRetention
+	}
+	var ovs []override
+	names := make([]string, 0, len(p.Services))
+	for n := range p.Services {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		svc, err := h.loadService(ctx, name)
+		if errors.Is(err, ErrUnknownService) {
+			continue // configured ahead of its registration: nothing of it is stored
+		}
+		if err != nil {
+			return nil, err
+		}
+		ovs = append(ovs, override{svc.ID, p.Services[name]})
+	}
+	var rules []retention.Rule
+	add := func(t retention.Table, st store.EventStatus, def time.Duration, own func(ServiceRetention) time.Duration) {
+		var exclude []string
+		for _, o := range ovs {
+			d := own(o.s)
+			if d == 0 {
+				continue
+			}
+			exclude = append(exclude, o.id)
+			if d > 0 {
+				rules = append(rules, retention.Rule{Table: t, Status: st, ServiceID: o.id, Before: now.Add(-d)})
+			}
+		}
+		if def > 0 {
+			rules = append(rules, retention.Rule{Table: t, Status: st, Exclude: exclude, Before: now.Add(-def)})
+		}
+	}
+	for _, st := range store.EventStatuses() {
+		if !st.Terminal() {
+			continue
+		}
+		add(retention.Events, st, p.Events[st], func(s ServiceRetention) time.Duration { return s.Events[st] })
+	}
+	add(retention.HealthMetrics, "", p.HealthMetrics, func(s ServiceRetention) time.Duration { return s.HealthMetrics })
+	add(retention.Analytics, "", p.Analytics, func(s ServiceRetention) time.Duration { return s.Analytics })
+	return rules, nil
+}
+
+// RetentionInForce describes the policy as the compliance report shows it: per table,
+// status and service, the age kept ("forever" when nothing is deleted).
+func (h *Hub) retentionInForce() []RetentionRule {
+	p := h.cfg.Retention
+	age := func(d time.Duration) string {
+		if d <= 0 {
+			return "forever"
+		}
+		return d.String()
+	}
+	var out []RetentionRule
+	for _, st := range store.EventStatuses() {
+		if st.Terminal() {
+			out = append(out, RetentionRule{Table: string(retention.Events), Status: st, Keep: age(p.Events[st])})
+		}
+	}
+	out = append(out, RetentionRule{Table: string(retention.HealthMetrics), Keep: age(p.HealthMetrics)},
+		RetentionRule{Table: string(retention.Analytics), Keep: age(p.Analytics)})
+	names := make([]string, 0, len(p.Services))
+	for n := range p.Services {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		s := p.Services[n]
+		for _, st := range store.EventStatuses() {
+			if d := s.Events[st]; d != 0 {
+				out = append(out, RetentionRule{Table: string(retention.Events), Status: st, Service: n, Keep: age(d)})
+			}
+		}
+		if s.HealthMetrics != 0 {
+			out = append(out, RetentionRule{Table: string(retention.HealthMetrics), Service: n, Keep: age(s.HealthMetrics)})
+		}
+		if s.Analytics != 0 {
+			out = append(out, RetentionRule{Table: string(retention.Analytics), Service: n, Keep: age(s.Analytics)})
+		}
+	}
+	return out
+}
+
+// RetentionRule is one age of the retention policy in force.
+type RetentionRule struct {
+	Table  string            `json:"table"`
+	Status store.EventStatus `json:"status,omitempty"`
+	// Service is the service name or ID the rule is set for; "" for the general policy.
+	Service string `json:"service,omitempty"`
+	// Keep is how long records are kept ("168h0m0s"), or "forever".
+	Keep string `json:"keep"`
+}
+
+// auditData appends an audit entry about the data lifecycle; a failure is logged, not
+// returned, since the change it records has happened. after holds counts and ids only,
+// never personal data.
+func (h *Hub) auditData(ctx context.Context, who, action, entityType, entityID string, after any) {
+	b, err := json.Marshal(after)
+	if err != nil {
+		h.log.Error("hub: encoding an audit entry failed", "action", action, "error", err)
+		return
+	}
+	if _, err := h.st.AppendAudit(context.WithoutCancel(ctx), &store.AuditEntry{
+		Actor: actor(who), Action: action, EntityType: entityType, EntityID: entityID, After: b,
+	}); err != nil {
+		h.log.Error("hub: appending audit entry failed", "action", action, "entity", entityID, "error", err)
+	}
+}
+
+// lifecycleLoop runs the background cleaner: unfinished erasures, service removals, then
+// retention, every Config.CleanupInterval.
+func (h *Hub) lifecycleLoop(ctx context.Context) {
+	defer h.bgWG.Done()
+	t := time.NewTicker(h.cfg.CleanupInterval)
+	defer t.Stop()
+	for {
+		h.cleanOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// cleanOnce is one round of the background cleaner. Failures are logged; the next round
+// tries again.
+func (h *Hub) cleanOnce(ctx context.Context) {
+	warn := func(what string, err error) {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, ErrNotSupported) {
+			h.log.Warn("hub: "+what+" failed", slog.Any("error", err))
+		}
+	}
+	warn("resuming erasures", h.resumeErasures(ctx))
+	warn("finishing service removals", h.finishRemovals(ctx))
+	if !h.cfg.Retention.IsZero() {
+		_, err := h.runRetention(ctx)
+		warn("retention", err)
+	}
+}
+
+// startLifecycle starts the background cleaner unless it is disabled.
+func (h *Hub) startLifecycle(ctx context.Context) {
+	if h.cfg.CleanupInterval < 0 {
+		return
+	}
+	h.bgWG.Add(1)
+	go h.lifecycleLoop(ctx)
+}
+
+// describeRegions renders a region list for messages.
+func describeRegions(rs []string) string {
+	q := make([]string, len(rs))
+	for i, r := range rs {
+		q[i] = fmt.Sprintf("%q", r)
+	}
+	return strings.Join(q, ", ")
+}
