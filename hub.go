@@ -32,8 +32,6 @@ type Hub struct {
 	ownsStore bool
 	log       *slog.Logger
 	sealer    *seal.Sealer
-	// subjectKey keys the subject index; nil when neither SubjectKey nor SecretKey is set.
-	subjectKey []byte
 	reg       *connectors.Registry
 	contracts *contract.Registry
 	eng       *engine.Engine
@@ -63,6 +61,9 @@ type Hub struct {
 	depthAt     time.Time
 	escalatedMu sync.Mutex
 	escalated   map[string]time.Time // service id -> last automatic escalation
+
+	// subjectKey keys the subject index; nil when neither SubjectKey nor SecretKey is set.
+	subjectKey []byte
 }
 
 // New builds a hub on st (a new in-memory store when st is nil) with the given options,
