@@ -19,6 +19,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(crashChildEnv) != "" {
 		os.Exit(crashChild())
 	}
+	if os.Getenv(eraseChildEnv) != "" {
+		os.Exit(eraseChild())
+	}
 	goleak.VerifyTestMain(m,
 		// pgx pools and net/http keep-alive readers wind down asynchronously after Close.
 		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),

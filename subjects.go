@@ -153,10 +153,17 @@ func (h *Hub) runErasure(ctx context.Context, ss store.SubjectStore, req *store.
 	return stored, nil
 }
 
-// erasePass erases, in batches, every event still indexed under the request's subject,
-// renewing the lease and recording progress after each batch. busy is true when some
-// events were in flight (or changed meanwhile) and need another pass.
+// erasePass erases, in batches, every event still indexed under the request's subject.
+// Each batch counts towards the request and renews its lease in the store's transaction,
+// so the count stays exact across crashes, and a hub that lost the request
+// (ErrLeaseLost) erases nothing more. busy is true when some events were in flight (or
+// changed meanwhile) and need another pass. req is refreshed from the store.
 func (h *Hub) erasePass(ctx context.Context, ss store.SubjectStore, req *store.SubjectRequest) (busy bool, err error) {
+	defer func() {
+		if cur, gerr := ss.GetSubjectRequest(context.WithoutCancel(ctx), req.ID); gerr == nil {
+			*req = *cur
+		}
+	}()
 	after := ""
 	for {
 		evs, err := ss.ListSubjectEvents(ctx, store.SubjectEventsParams{SubjectKey: req.SubjectKey, AfterID: after, Limit: h.cfg.CleanupBatch})
@@ -166,22 +173,16 @@ func (h *Hub) erasePass(ctx context.Context, ss store.SubjectStore, req *store.S
 		if len(evs) == 0 {
 			return busy, nil
 		}
-		ps := make([]store.EraseParams, 0, len(evs))
+		b := store.EraseBatch{RequestID: req.ID, Owner: req.Owner, LeaseUntil: h.cfg.Clock().Add(h.cfg.Lease),
+			Events: make([]store.EraseParams, 0, len(evs))}
 		for _, ev := range evs {
-			ps = append(ps, h.eraseEvent(ctx, ev))
+			b.Events = append(b.Events, h.eraseEvent(ctx, ev))
 		}
-		skipped, err := ss.EraseEvents(ctx, ps)
-		if err != nil {
-			return busy, mapStoreErr(err)
-		}
-		busy = busy || len(skipped) > 0
-		req.Records += int64(len(ps) - len(skipped))
-		req.LeaseUntil = ptrTime(h.cfg.Clock().Add(h.cfg.Lease))
-		stored, err := ss.UpdateSubjectRequest(ctx, req)
+		skipped, err := ss.EraseEvents(ctx, b)
 		if err != nil {
 			return busy, mapStoreErr(err) // ErrLeaseLost: another hub has taken it over
 		}
-		*req = *stored
+		busy = busy || len(skipped) > 0
 		if len(evs) < h.cfg.CleanupBatch {
 			return busy, nil
 		}

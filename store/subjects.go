@@ -20,16 +20,21 @@ type SubjectStore interface {
 	// whose id is greater than p.AfterID (UUID order), ordered by id, so a caller pages
 	// through them with the last id it saw.
 	ListSubjectEvents(ctx context.Context, p SubjectEventsParams) ([]*Event, error)
-	// EraseEvents replaces the documents of each event with the erased ones given (payload_in,
-	// payload_out, canonical_mapping and error_details, nil storing SQL NULL) and clears its
-	// subject_key, in one transaction. An event is changed only when its updated_at still
-	// equals p.UpdatedAt (as read by the caller) and it is not processing; a pending or
-	// retrying one also becomes cancelled (updated_at set to now, as CancelEvent does), other
-	// statuses keep their status and updated_at. The ids of events that exist but were left
-	// alone are returned in skipped, in the order of ps; ids that match no event are
-	// neither changed nor reported (nothing is left to erase). Stores that keep copies of
-	// changed rows must not keep the old bytes readable (SQLite: secure_delete).
-	EraseEvents(ctx context.Context, ps []EraseParams) (skipped []string, err error)
+	// EraseEvents replaces the documents of each event of b.Events with the erased ones given
+	// (payload_in, payload_out, canonical_mapping and error_details, nil storing SQL NULL) and
+	// clears its subject_key, in one transaction. An event is changed only when its
+	// updated_at still equals its UpdatedAt (as read by the caller) and it is not processing;
+	// a pending or retrying one also becomes cancelled (updated_at set to now, as CancelEvent
+	// does), other statuses keep their status and updated_at. The ids of events that exist
+	// but were left alone are returned in skipped, in the order given; ids that match no
+	// event are neither changed nor reported (nothing is left to erase). An id given twice
+	// is erased once (its later entries are ignored).
+	//
+	// When b.RequestID is set, the same transaction adds the number of events changed to
+	// that subject request's records and sets its lease_until to b.LeaseUntil, provided
+	// b.Owner holds it; otherwise nothing changes and the error is ErrLeaseLost (ErrNotFound
+	// for an unknown request). The count of an erasure is so exact, even across crashes.
+	EraseEvents(ctx context.Context, b EraseBatch) (skipped []string, err error)
 
 	// CreateSubjectRequest stores a new request after r.Validate; ID (when empty), UpdatedAt
 	// and RequestedAt (when zero) are assigned. ErrConflict when the ID is taken.
@@ -74,6 +79,34 @@ func (p SubjectEventsParams) Validate() error {
 	}
 	if p.Limit < 0 {
 		return invalid("limit %d is negative", p.Limit)
+	}
+	return nil
+}
+
+// EraseBatch is one batch of erasures, optionally accounted to a subject request.
+type EraseBatch struct {
+	// RequestID, when set, names the erasure request the batch counts towards; Owner must
+	// hold it, and LeaseUntil renews its lease.
+	RequestID  string
+	Owner      string
+	LeaseUntil time.Time
+	Events     []EraseParams
+}
+
+// Validate checks the request fields and every event's parameters.
+func (b *EraseBatch) Validate() error {
+	if b.RequestID != "" {
+		if err := checkUUID("subject request", b.RequestID); err != nil {
+			return err
+		}
+		if b.Owner == "" || b.LeaseUntil.IsZero() {
+			return invalid("an erasure batch of request %s needs its owner and lease", b.RequestID)
+		}
+	}
+	for i := range b.Events {
+		if err := b.Events[i].Validate(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -227,16 +227,17 @@ func (s *Store) ListSubjectEvents(ctx context.Context, p store.SubjectEventsPara
 
 // EraseEvents implements [store.SubjectStore]. The replaced documents are overwritten with
 // zeros before they are dropped, so no copy of them stays in the process's memory.
-func (s *Store) EraseEvents(ctx context.Context, ps []store.EraseParams) ([]string, error) {
+func (s *Store) EraseEvents(ctx context.Context, b store.EraseBatch) ([]string, error) {
 	const op = "erase events"
 	if err := begin(ctx, op); err != nil {
 		return nil, err
 	}
+	if err := b.Validate(); err != nil {
+		return nil, fmt.Errorf("memory: %s: %w", op, err)
+	}
+	ps := b.Events
 	ids := make([]string, len(ps))
 	for i := range ps {
-		if err := ps[i].Validate(); err != nil {
-			return nil, fmt.Errorf("memory: %s: %w", op, err)
-		}
 		var err error
 		if ids[i], err = canonicalID("event", ps[i].ID); err != nil {
 			return nil, err
@@ -246,7 +247,33 @@ func (s *Store) EraseEvents(ctx context.Context, ps []store.EraseParams) ([]stri
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock()
+	var req *store.SubjectRequest
+	if b.RequestID != "" {
+		rid, err := canonicalID("subject request", b.RequestID)
+		if err != nil {
+			return nil, err
+		}
+		if req = s.requests[rid]; req == nil {
+			return nil, fmt.Errorf("%w: memory: subject request %s", store.ErrNotFound, b.RequestID)
+		}
+		if req.Owner != b.Owner {
+			return nil, fmt.Errorf("%w: memory: subject request %s is held by another owner", store.ErrLeaseLost, b.RequestID)
+		}
+	}
+	changed := 0
+	defer func() {
+		if req != nil {
+			req.Records += int64(changed)
+			req.LeaseUntil = stamp(&b.LeaseUntil)
+			req.UpdatedAt = now
+		}
+	}()
+	seen := make(map[string]bool, len(ps))
 	for i, p := range ps {
+		if seen[ids[i]] {
+			continue
+		}
+		seen[ids[i]] = true
 		e := s.events.get(keyOf(ids[i]))
 		if e == nil {
 			continue
@@ -263,6 +290,7 @@ func (s *Store) EraseEvents(ctx context.Context, ps []store.EraseParams) ([]stri
 		ev.ErrorDetails = cloneRaw(p.ErrorDetails)
 		s.unindexSubject(e)
 		ev.SubjectKey = ""
+		changed++
 		if ev.Status.Claimable() {
 			e.q.drop(e)
 			ev.Status = store.StatusCancelled

@@ -50,6 +50,9 @@ const (
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ` + subjectRequestCols
 	sqlGetRequest   = `SELECT ` + subjectRequestCols + ` FROM {s}.subject_requests WHERE id = $1`
 	sqlRequestOwner = `SELECT owner FROM {s}.subject_requests WHERE id = $1`
+	// sqlCountRequest adds an erasure batch's count to its request and renews the lease.
+	sqlCountRequest = `UPDATE {s}.subject_requests
+	SET records = records + $2, lease_until = $3, updated_at = $4 WHERE id = $1`
 	// sqlUpdateRequest is fenced by the owner: $8 must hold the lease.
 	sqlUpdateRequest = `UPDATE {s}.subject_requests
 	SET status = $2, subject_key = $3, records = $4, error = $5, completed_at = $6,
@@ -168,13 +171,18 @@ func (s *Store) ListSubjectEvents(ctx context.Context, p store.SubjectEventsPara
 	return out, nil
 }
 
-// EraseEvents implements [store.SubjectStore] with one UPDATE … FROM unnest. An id given
-// twice is erased once. The old row versions stay in the table's files as dead tuples
-// until VACUUM (see Purge).
-func (s *Store) EraseEvents(ctx context.Context, ps []store.EraseParams) ([]string, error) {
+// EraseEvents implements [store.SubjectStore] with one UPDATE … FROM unnest, in a
+// transaction that, for a batch of a request, first locks the request's row (checking its
+// owner) and last adds the count to it. An id given twice is erased once. The old row
+// versions stay in the table's files as dead tuples until VACUUM (see Purge).
+func (s *Store) EraseEvents(ctx context.Context, b store.EraseBatch) (skipped []string, err error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
+	if err := b.Validate(); err != nil {
+		return nil, fmt.Errorf("postgres: erase events: %w", err)
+	}
+	ps := b.Events
 	var (
 		ids                     []string
 		fences                  []time.Time
@@ -184,9 +192,6 @@ func (s *Store) EraseEvents(ctx context.Context, ps []store.EraseParams) ([]stri
 	canon := make([]string, len(ps))
 	for i := range ps {
 		p := &ps[i]
-		if err := p.Validate(); err != nil {
-			return nil, fmt.Errorf("postgres: erase events: %w", err)
-		}
 		canon[i] = canonical(p.ID)
 		if seen[canon[i]] {
 			continue
@@ -199,12 +204,43 @@ func (s *Store) EraseEvents(ctx context.Context, ps []store.EraseParams) ([]stri
 		maps = append(maps, jsonBytes(p.CanonicalMapping))
 		errDet = append(errDet, jsonBytes(p.ErrorDetails))
 	}
-	if len(ids) == 0 {
+	if len(ids) == 0 && b.RequestID == "" {
 		return nil, nil
 	}
-	changed, err := s.fencedUpdate(ctx, "erase events", s.q.erase, ids, fences, ins, outs, maps, errDet, s.now())
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return nil, err
+		return nil, mapError(fmt.Errorf("postgres: erase events: %w", err))
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if b.RequestID != "" {
+		var owner pgtype.Text
+		if err = tx.QueryRow(ctx, s.q.requestOwner+" FOR UPDATE", b.RequestID).Scan(&owner); err != nil {
+			return nil, mapError(fmt.Errorf("postgres: erase events: subject request %s: %w", b.RequestID, err))
+		}
+		if strOut(owner) != b.Owner {
+			err = fmt.Errorf("%w: postgres: subject request %s is held by another owner", store.ErrLeaseLost, b.RequestID)
+			return nil, err
+		}
+	}
+	changed := map[string]bool{}
+	if len(ids) > 0 {
+		rows, qerr := tx.Query(ctx, s.q.erase, ids, fences, ins, outs, maps, errDet, s.now())
+		if qerr != nil {
+			err = mapError(fmt.Errorf("postgres: erase events: %w", qerr))
+			return nil, err
+		}
+		var got []string
+		if got, err = collect(rows, scanID); err != nil {
+			err = mapError(fmt.Errorf("postgres: erase events: %w", err))
+			return nil, err
+		}
+		for _, id := range got {
+			changed[id] = true
+		}
 	}
 	var left []string
 	for _, id := range ids {
@@ -212,26 +248,33 @@ func (s *Store) EraseEvents(ctx context.Context, ps []store.EraseParams) ([]stri
 			left = append(left, id)
 		}
 	}
-	if len(left) == 0 {
-		return nil, nil
+	present := map[string]bool{}
+	if len(left) > 0 {
+		rows, qerr := tx.Query(ctx, "SELECT id FROM "+pgx.Identifier{s.opts.Schema}.Sanitize()+
+			".integration_events WHERE id = ANY($1::uuid[])", left)
+		if qerr != nil {
+			err = mapError(fmt.Errorf("postgres: erase events: %w", qerr))
+			return nil, err
+		}
+		var exists []string
+		if exists, err = collect(rows, scanID); err != nil {
+			err = mapError(fmt.Errorf("postgres: erase events: %w", err))
+			return nil, err
+		}
+		for _, id := range exists {
+			present[id] = true
+		}
 	}
-	rows, err := s.pool.Query(ctx, "SELECT id FROM "+pgx.Identifier{s.opts.Schema}.Sanitize()+
-		".integration_events WHERE id = ANY($1::uuid[])", left)
-	if err != nil {
-		return nil, mapError(fmt.Errorf("postgres: erase events: %w", err))
+	if b.RequestID != "" {
+		if _, err = tx.Exec(ctx, s.q.countRequest, b.RequestID, len(changed), store.Timestamp(b.LeaseUntil), s.now()); err != nil {
+			err = mapError(fmt.Errorf("postgres: erase events: subject request %s: %w", b.RequestID, err))
+			return nil, err
+		}
 	}
-	exists, err := collect(rows, func(r pgx.Row) (string, error) {
-		var id string
-		return id, r.Scan(&id)
-	})
-	if err != nil {
-		return nil, mapError(fmt.Errorf("postgres: erase events: %w", err))
+	if err = tx.Commit(ctx); err != nil {
+		err = mapError(fmt.Errorf("postgres: erase events: commit: %w", err))
+		return nil, err
 	}
-	present := make(map[string]bool, len(exists))
-	for _, id := range exists {
-		present[id] = true
-	}
-	var skipped []string
 	reported := map[string]bool{}
 	for i, p := range ps {
 		if present[canon[i]] && !reported[canon[i]] {
@@ -240,6 +283,12 @@ func (s *Store) EraseEvents(ctx context.Context, ps []store.EraseParams) ([]stri
 		}
 	}
 	return skipped, nil
+}
+
+// scanID reads a single id column.
+func scanID(r pgx.Row) (string, error) {
+	var id string
+	return id, r.Scan(&id)
 }
 
 // Purge implements [store.Purger] with a plain VACUUM of the events table (and its TOAST

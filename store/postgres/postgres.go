@@ -208,7 +208,7 @@ type queries struct {
 
 	deleteEvents, deleteMetrics, deleteAnalytics, subjectEvents, erase, cancelEvents string
 
-	insertRequest, getRequest, requestOwner, updateRequest, claimRequest, listRequests string
+	insertRequest, getRequest, requestOwner, countRequest, updateRequest, claimRequest, listRequests string
 
 	countByStatus, eventStats, eventVolume string
 
@@ -262,6 +262,7 @@ func buildQueries(schema string) queries {
 		insertRequest: sqlInsertRequest,
 		getRequest:    sqlGetRequest,
 		requestOwner:  sqlRequestOwner,
+		countRequest:  sqlCountRequest,
 		updateRequest: sqlUpdateRequest,
 		claimRequest:  sqlClaimRequest,
 		listRequests:  sqlListRequests,
@@ -298,7 +299,7 @@ func buildQueries(schema string) queries {
 		&q.claim, &q.complete, &q.fail, &q.extend, &q.release, &q.expire,
 		&q.claimRegions, &q.completeMasked,
 		&q.deleteEvents, &q.deleteMetrics, &q.deleteAnalytics, &q.subjectEvents, &q.erase, &q.cancelEvents,
-		&q.insertRequest, &q.getRequest, &q.requestOwner, &q.updateRequest, &q.claimRequest, &q.listRequests,
+		&q.insertRequest, &q.getRequest, &q.requestOwner, &q.countRequest, &q.updateRequest, &q.claimRequest, &q.listRequests,
 		&q.countByStatus, &q.eventStats, &q.eventVolume,
 		&q.insertRule, &q.getRule, &q.getActiveRule, &q.listRules, &q.lockRules, &q.deactivateRules, &q.activateRule,
 		&q.insertContract, &q.getContract, &q.listContracts,

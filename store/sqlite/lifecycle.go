@@ -150,28 +150,48 @@ const eraseSQL = `UPDATE integration_events
 // EraseEvents implements store.SubjectStore in one IMMEDIATE transaction. The connection
 // runs with secure_delete, so the replaced bytes are overwritten in the file; Purge then
 // clears the old page images from the WAL.
-func (s *Store) EraseEvents(ctx context.Context, ps []store.EraseParams) ([]string, error) {
+func (s *Store) EraseEvents(ctx context.Context, b store.EraseBatch) ([]string, error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, err
 	}
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
+	ps := b.Events
 	ids := make([]string, len(ps))
 	for i := range ps {
-		if err := ps[i].Validate(); err != nil {
-			return nil, err
-		}
 		var err error
 		if ids[i], err = canonicalID("event", ps[i].ID); err != nil {
 			return nil, err
 		}
 	}
-	if len(ps) == 0 {
+	rid, err := optionalID("subject request", b.RequestID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 && rid == "" {
 		return nil, nil
 	}
 	now := micros(s.now())
 	var skipped []string
-	err := s.write(ctx, func(ctx context.Context, q *txConn) error {
+	err = s.write(ctx, func(ctx context.Context, q *txConn) error {
 		skipped = skipped[:0]
+		if rid != "" {
+			var owner sql.NullString
+			if err := q.QueryRowContext(ctx, `SELECT owner FROM subject_requests WHERE id = ?`, rid).Scan(&owner); err != nil {
+				return fmt.Errorf("subject request %s: %w", rid, mapError(err))
+			}
+			if owner.String != b.Owner {
+				return fmt.Errorf("%w: subject request %s is held by another owner", store.ErrLeaseLost, rid)
+			}
+		}
+		changed := 0
+		seen := make(map[string]bool, len(ps))
 		for i, p := range ps {
+			if seen[ids[i]] {
+				continue
+			}
+			seen[ids[i]] = true
 			res, err := q.ExecContext(ctx, eraseSQL, jsonArg(p.PayloadIn), jsonArg(p.PayloadOut),
 				jsonArg(p.CanonicalMapping), jsonArg(p.ErrorDetails), now, ids[i], micros(p.UpdatedAt))
 			if err != nil {
@@ -182,6 +202,7 @@ func (s *Store) EraseEvents(ctx context.Context, ps []store.EraseParams) ([]stri
 				return err
 			}
 			if n == 1 {
+				changed++
 				continue
 			}
 			var one int
@@ -193,6 +214,12 @@ func (s *Store) EraseEvents(ctx context.Context, ps []store.EraseParams) ([]stri
 				return err
 			}
 		}
+		if rid != "" {
+			if _, err := q.ExecContext(ctx, `UPDATE subject_requests SET records = records + ?, lease_until = ?,
+				updated_at = ? WHERE id = ?`, changed, micros(b.LeaseUntil), now, rid); err != nil {
+				return fmt.Errorf("subject request %s: %w", rid, mapError(err))
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -201,25 +228,32 @@ func (s *Store) EraseEvents(ctx context.Context, ps []store.EraseParams) ([]stri
 	return skipped, nil
 }
 
-// Purge implements store.Purger: it checkpoints the WAL into the database file and
-// truncates it to zero bytes, so the page images of erased and deleted rows written before
-// are gone from the WAL too (secure_delete already overwrote them in the database file). It
-// waits, up to the busy timeout, for readers of other connections and processes to move to
-// the latest snapshot, and returns store.ErrBusy when they did not.
+// Purge implements store.Purger: it rebuilds the database file (VACUUM) and then
+// checkpoints the WAL and truncates it to zero bytes. secure_delete overwrites the content
+// a change frees, but SQLite copies rows between pages when it rebalances its b-trees and
+// leaves old copies in the unused part of a page; only a rebuild, which writes every page
+// afresh from the live rows, leaves none. VACUUM takes the write lock for as long as it
+// runs (its time grows with the database: run erasures, which call Purge, off peak on a
+// large file) and needs temporary disk space about the size of the database. The
+// checkpoint waits, up to the busy timeout, for readers of other connections and processes
+// to move to the latest snapshot; store.ErrBusy when they did not, and Purge may be called
+// again.
 func (s *Store) Purge(ctx context.Context) error {
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	db, err := s.readDB() // query_only still allows a checkpoint
+	err := s.writeRaw(ctx, func(ctx context.Context, q *txConn) error {
+		if _, err := q.ExecContext(ctx, `VACUUM`); err != nil {
+			return fmt.Errorf("purge: vacuum: %w", err)
+		}
+		var busy, logFrames, checkpointed int
+		if err := q.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
+			return fmt.Errorf("purge: checkpoint: %w", err)
+		}
+		if busy != 0 {
+			return fmt.Errorf("%w: purge: readers kept the WAL from being truncated", store.ErrBusy)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	var busy, logFrames, checkpointed int
-	if err := db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
-		return fmt.Errorf("purge: checkpoint: %w", mapError(err))
-	}
-	if busy != 0 {
-		return fmt.Errorf("%w: purge: readers kept the WAL from being truncated", store.ErrBusy)
 	}
 	return nil
 }

@@ -38,8 +38,11 @@ const (
 
 // writeOp is one queued write.
 type writeOp struct {
-	ctx   context.Context
-	fn    writeFunc
+	ctx context.Context
+	fn  writeFunc
+	// raw runs fn alone on the writer connection outside any transaction (VACUUM, which
+	// cannot run inside one).
+	raw   bool
 	state atomic.Int32
 	// done receives the write's result, or lead when the caller is to lead the next group
 	// (its own write then runs first).
@@ -113,10 +116,20 @@ func (c *txConn) close(bad bool) {
 // write runs fn in a write transaction and returns its error (mapped to the store
 // sentinels), or the commit's.
 func (s *Store) write(ctx context.Context, fn writeFunc) error {
+	return s.enqueue(ctx, &writeOp{ctx: ctx, fn: fn, done: make(chan opResult, 1)})
+}
+
+// writeRaw runs fn on the writer connection, in its turn among the writes but alone and
+// outside any transaction: fn manages its own statements (VACUUM).
+func (s *Store) writeRaw(ctx context.Context, fn writeFunc) error {
+	return s.enqueue(ctx, &writeOp{ctx: ctx, fn: fn, raw: true, done: make(chan opResult, 1)})
+}
+
+// enqueue queues op, leads when no write runs, and returns op's result.
+func (s *Store) enqueue(ctx context.Context, op *writeOp) error {
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
-	op := &writeOp{ctx: ctx, fn: fn, done: make(chan opResult, 1)}
 	s.wr.mu.Lock()
 	if s.checkOpen() != nil {
 		// Close has drained the queue: nothing would run this write.
@@ -157,10 +170,35 @@ func (s *Store) write(ctx context.Context, fn writeFunc) error {
 // write panics, so the queue never stalls.
 func (s *Store) lead(own *writeOp) {
 	defer s.handOver()
+	if own.raw {
+		s.runRaw(own)
+		return
+	}
 	s.wr.mu.Lock()
 	group := s.take([]*writeOp{own})
 	s.wr.mu.Unlock()
 	s.runGroup(group)
+}
+
+// runRaw runs a raw write alone on the writer connection and delivers its result.
+func (s *Store) runRaw(op *writeOp) {
+	err := s.checkOpen()
+	if err == nil {
+		ctx := context.WithoutCancel(op.ctx)
+		var conn *txConn
+		if conn, err = s.writerConn(ctx); err == nil {
+			if s.perTx != "" {
+				_, err = conn.ExecContext(ctx, s.perTx)
+			}
+			if err == nil {
+				err = op.fn(ctx, conn)
+			}
+			if !conn.pinned {
+				conn.close(false)
+			}
+		}
+	}
+	op.done <- opResult{err: mapError(err)}
 }
 
 // handOver makes the first queued writer the leader, or ends the lead when none waits.
@@ -190,8 +228,8 @@ func (s *Store) handOver() {
 func (s *Store) take(group []*writeOp) []*writeOp {
 	n := 0
 	for _, op := range s.wr.pending {
-		if len(group) >= maxGroup {
-			break
+		if len(group) >= maxGroup || op.raw {
+			break // a raw write leads a turn of its own
 		}
 		n++
 		if op.state.CompareAndSwap(opQueued, opRunning) {

@@ -19,6 +19,7 @@ func subjectCases() []testCase {
 		{"EraseEvents", testSubjectErase},
 		{"EraseFencedAndSkipped", testSubjectEraseFenced},
 		{"EraseInvalid", testSubjectEraseInvalid},
+		{"EraseCountsTowardsRequest", testSubjectEraseCounted},
 		{"Requests", testSubjectRequests},
 		{"RequestLeases", testSubjectRequestLeases},
 		{"ConcurrentRequestClaims", testSubjectRequestConcurrentClaims},
@@ -118,7 +119,7 @@ func testSubjectErase(t *testing.T, b *bundle) {
 
 	pd, pq := erased(done), erased(queued)
 	pd.PayloadOut = json.RawMessage(`{"to":"[erased]"}`)
-	skipped, err := ss.EraseEvents(b.ctx, []store.EraseParams{pd, pq})
+	skipped, err := ss.EraseEvents(b.ctx, store.EraseBatch{Events: []store.EraseParams{pd, pq}})
 	require.NoError(t, err)
 	assert.Empty(t, skipped)
 
@@ -146,10 +147,10 @@ func testSubjectErase(t *testing.T, b *bundle) {
 	pd.UpdatedAt = b.get(t, done.ID).UpdatedAt
 	gone := pd
 	gone.ID = newID()
-	skipped, err = ss.EraseEvents(b.ctx, []store.EraseParams{pd, gone})
+	skipped, err = ss.EraseEvents(b.ctx, store.EraseBatch{Events: []store.EraseParams{pd, gone}})
 	require.NoError(t, err)
 	assert.Empty(t, skipped)
-	skipped, err = ss.EraseEvents(b.ctx, nil)
+	skipped, err = ss.EraseEvents(b.ctx, store.EraseBatch{})
 	require.NoError(t, err)
 	assert.Empty(t, skipped)
 }
@@ -168,7 +169,7 @@ func testSubjectEraseFenced(t *testing.T, b *bundle) {
 	require.NoError(t, err)
 	fresh := b.subjectEvent(t, sv, "key-a", "a@example.com")
 
-	skipped, err := ss.EraseEvents(b.ctx, []store.EraseParams{erased(c), erased(staleRead), erased(fresh)})
+	skipped, err := ss.EraseEvents(b.ctx, store.EraseBatch{Events: []store.EraseParams{erased(c), erased(staleRead), erased(fresh)}})
 	require.NoError(t, err)
 	assert.Equal(t, []string{c.ID, stale.ID}, skipped, "in flight, and changed since read")
 	assert.Equal(t, "key-a", b.get(t, c.ID).SubjectKey)
@@ -178,7 +179,7 @@ func testSubjectEraseFenced(t *testing.T, b *bundle) {
 
 	// Once delivered, the in-flight event can be erased.
 	b.complete(t, c.ID, "w", 3)
-	skipped, err = ss.EraseEvents(b.ctx, []store.EraseParams{erased(b.get(t, c.ID)), erased(b.get(t, stale.ID))})
+	skipped, err = ss.EraseEvents(b.ctx, store.EraseBatch{Events: []store.EraseParams{erased(b.get(t, c.ID)), erased(b.get(t, stale.ID))}})
 	require.NoError(t, err)
 	assert.Empty(t, skipped)
 	left, err := ss.ListSubjectEvents(b.ctx, store.SubjectEventsParams{SubjectKey: "key-a"})
@@ -203,15 +204,56 @@ func testSubjectEraseInvalid(t *testing.T, b *bundle) {
 		bad := good
 		if mut != nil {
 			mut(&bad)
-			_, err := ss.EraseEvents(b.ctx, []store.EraseParams{bad})
+			_, err := ss.EraseEvents(b.ctx, store.EraseBatch{Events: []store.EraseParams{bad}})
 			assert.ErrorIs(t, err, store.ErrInvalidArgument, name)
 			continue
 		}
 		bad.ID = "y"
-		_, err := ss.EraseEvents(b.ctx, []store.EraseParams{good, bad})
+		_, err := ss.EraseEvents(b.ctx, store.EraseBatch{Events: []store.EraseParams{good, bad}})
 		assert.ErrorIs(t, err, store.ErrInvalidArgument, name)
 	}
 	assertEventEqual(t, ev, b.get(t, ev.ID), "nothing erased by a refused batch")
+}
+
+// testSubjectEraseCounted erases batches on behalf of a request: the request's records grow
+// by the events changed, in the same transaction, and only its holder may do it.
+func testSubjectEraseCounted(t *testing.T, b *bundle) {
+	ss := b.subjects(t)
+	sv := b.service(t, "crm")
+	req, err := ss.CreateSubjectRequest(b.ctx, &store.SubjectRequest{Kind: store.RequestErasure, SubjectKey: "key-a",
+		Status: store.RequestRunning, Actor: "dpo", Owner: "hub-1", LeaseUntil: ptr(b.now().Add(time.Minute))})
+	require.NoError(t, err)
+	e1, e2 := b.subjectEvent(t, sv, "key-a", "a@example.com"), b.subjectEvent(t, sv, "key-a", "a@example.com")
+	stale := erased(e2)
+	stale.UpdatedAt = stale.UpdatedAt.Add(-time.Second)
+	b.clock.Advance(time.Second)
+	lease := b.now().Add(time.Minute)
+	skipped, err := ss.EraseEvents(b.ctx, store.EraseBatch{RequestID: req.ID, Owner: "hub-1", LeaseUntil: lease,
+		Events: []store.EraseParams{erased(e1), stale}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{e2.ID}, skipped)
+	got, err := ss.GetSubjectRequest(b.ctx, req.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), got.Records, "only the event changed counts")
+	assert.Equal(t, lease, *got.LeaseUntil, "the lease is renewed")
+	assert.Equal(t, b.now(), got.UpdatedAt)
+
+	_, err = ss.EraseEvents(b.ctx, store.EraseBatch{RequestID: req.ID, Owner: "hub-2", LeaseUntil: lease,
+		Events: []store.EraseParams{erased(e2)}})
+	require.ErrorIs(t, err, store.ErrLeaseLost)
+	assert.Equal(t, "key-a", b.get(t, e2.ID).SubjectKey, "a batch of a lost lease erases nothing")
+	_, err = ss.EraseEvents(b.ctx, store.EraseBatch{RequestID: newID(), Owner: "hub-1", LeaseUntil: lease,
+		Events: []store.EraseParams{erased(e2)}})
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = ss.EraseEvents(b.ctx, store.EraseBatch{RequestID: req.ID, Events: []store.EraseParams{erased(e2)}})
+	require.ErrorIs(t, err, store.ErrInvalidArgument, "a request batch needs its owner and lease")
+	skipped, err = ss.EraseEvents(b.ctx, store.EraseBatch{RequestID: req.ID, Owner: "hub-1", LeaseUntil: lease,
+		Events: []store.EraseParams{erased(e2), erased(e2)}})
+	require.NoError(t, err)
+	assert.Empty(t, skipped)
+	got, err = ss.GetSubjectRequest(b.ctx, req.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), got.Records, "an event given twice counts once")
 }
 
 // testPurge erases and purges on an idle store: Purge succeeds, may run again, and leaves
@@ -225,7 +267,7 @@ func testPurge(t *testing.T, b *bundle) {
 	sv := b.service(t, "crm")
 	ev := b.subjectEvent(t, sv, "key-a", "a@example.com")
 	other := b.subjectEvent(t, sv, "key-b", "b@example.com")
-	skipped, err := ss.EraseEvents(b.ctx, []store.EraseParams{erased(ev)})
+	skipped, err := ss.EraseEvents(b.ctx, store.EraseBatch{Events: []store.EraseParams{erased(ev)}})
 	require.NoError(t, err)
 	require.Empty(t, skipped)
 	require.NoError(t, pg.Purge(b.ctx))

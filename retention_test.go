@@ -1,0 +1,173 @@
+package hub_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ehg/hub"
+	"github.com/ehg/hub/store"
+	"github.com/ehg/hub/store/storetest"
+)
+
+// Sizes of TestRetention: 100,000 events over 30 simulated days under a 7-day policy.
+const (
+	retentionEvents = 100_000
+	retentionDays   = 30
+	retentionKeep   = 7 * 24 * time.Hour
+	// stuck events a day that stay queued (their service is never claimed) and in flight
+	// (claimed under a lease that outlives the test): retention must never take them.
+	retentionStuck = 10
+)
+
+// TestRetention feeds each store 100,000 events over 30 simulated days (a fake clock
+// shared by store and hub, batch inserts through the store) and runs the hub's retention
+// once a day under a 7-day policy for every terminal status. The number of stored events
+// stays bounded (printed per day), no event younger than the policy is removed, and no
+// queued or in-flight event is removed however old.
+func TestRetention(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"memory", "sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			runRetention(t, kind)
+		})
+	}
+}
+
+func runRetention(t *testing.T, kind string) {
+	ctx := context.Background()
+	day0 := time.Date(2026, time.January, 5, 0, 0, 0, 0, time.UTC)
+	clk := storetest.NewClock(day0)
+	ls := openLifecycleStore(t, kind, clk.Now)
+	st := ls.st
+	policy := hub.RetentionPolicy{Events: map[store.EventStatus]time.Duration{}}
+	for _, s := range store.EventStatuses() {
+		if s.Terminal() {
+			policy.Events[s] = retentionKeep
+		}
+	}
+	h, err := hub.New(st, hub.WithClock(clk.Now), hub.WithRetention(policy), hub.WithCleanup(-1, 1000))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close(context.Background()) })
+	svc := createService(t, st, "orders")
+	stuck := createService(t, st, "stuck")
+
+	perDay := retentionEvents / retentionDays
+	inserted := make([]int, retentionDays) // delivered (terminal) events created each day
+	var totalRemoved int64
+	var maxRows int64
+	start := time.Now()
+	for day := range retentionDays {
+		n := perDay
+		if day == retentionDays-1 {
+			n = retentionEvents - perDay*(retentionDays-1)
+		}
+		n -= 2 * retentionStuck
+		inserted[day] = n
+		feedDay(t, st, svc, stuck, day, n)
+		clk.Advance(24 * time.Hour)
+		rep, err := h.RunRetention(ctx)
+		require.NoError(t, err)
+		totalRemoved += rep.Events
+		rows := countEvents(t, st, store.EventFilter{})
+		maxRows = max(maxRows, rows)
+		t.Logf("%s day %2d: inserted %5d, removed %5d, rows %6d", kind, day+1, n+2*retentionStuck, rep.Events, rows)
+
+		// Nothing younger than the policy was removed: every event of the last seven days
+		// is there (the cut-off falls on a day boundary).
+		var young int64
+		for d := max(0, day-6); d <= day; d++ {
+			young += int64(inserted[d] + 2*retentionStuck)
+		}
+		got := countEvents(t, st, store.EventFilter{CreatedFrom: clk.Now().Add(-retentionKeep)})
+		require.Equal(t, young, got, "day %d: events younger than the policy", day+1)
+		// The stored events stay bounded: at most the last seven days, plus the stuck ones.
+		bound := int64(7*perDay + 2*retentionStuck*(day+1))
+		require.LessOrEqual(t, rows, bound, "day %d: rows", day+1)
+	}
+	// Nothing queued or in flight was removed, however old.
+	queued := countEvents(t, st, store.EventFilter{Statuses: []store.EventStatus{store.StatusPending, store.StatusRetrying}})
+	inflight := countEvents(t, st, store.EventFilter{Statuses: []store.EventStatus{store.StatusProcessing}})
+	assert.Equal(t, int64(retentionStuck*retentionDays), queued, "queued events kept")
+	assert.Equal(t, int64(retentionStuck*retentionDays), inflight, "in-flight events kept")
+	rows := countEvents(t, st, store.EventFilter{})
+	assert.Equal(t, int64(retentionEvents), totalRemoved+rows, "every event is either removed or stored")
+	t.Logf("%s: %d events over %d days, %d removed, %d stored at the end, at most %d stored (%s)",
+		kind, retentionEvents, retentionDays, totalRemoved, rows, maxRows, time.Since(start).Round(time.Millisecond))
+}
+
+// createService stores an active service directly.
+func createService(t *testing.T, st store.Store, name string) *store.Service {
+	t.Helper()
+	svc, err := st.CreateService(context.Background(), &store.Service{Name: name, Category: store.CategoryOther,
+		ConnectorKind: "http", BaseURL: "https://example.com", IsActive: true, MaxRetries: 3})
+	require.NoError(t, err)
+	return svc
+}
+
+// feedDay inserts n events of svc in batches and delivers them: most succeed, one in
+// fifty goes dead, one in a hundred fails, and retentionStuck more of stuck stay queued
+// and retentionStuck of svc stay in flight.
+func feedDay(t *testing.T, st store.Store, svc, stuck *store.Service, day, n int) {
+	t.Helper()
+	ctx := context.Background()
+	const batch = 1000
+	payload := json.RawMessage(`{"order":{"id":"o-1","total":42.5,"items":3}}`)
+	for off := 0; off < n+retentionStuck; off += batch {
+		k := min(batch, n+retentionStuck-off)
+		evs := make([]*store.Event, k)
+		for i := range evs {
+			evs[i] = &store.Event{ServiceID: svc.ID, ServiceName: svc.Name, PayloadIn: payload, MaxRetries: 3,
+				IdempotencyKey: fmt.Sprintf("d%d-%d", day, off+i)}
+		}
+		_, err := st.InsertEvents(ctx, evs)
+		require.NoError(t, err)
+	}
+	stuckEvs := make([]*store.Event, retentionStuck)
+	for i := range stuckEvs {
+		stuckEvs[i] = &store.Event{ServiceID: stuck.ID, ServiceName: stuck.Name, PayloadIn: payload}
+	}
+	_, err := st.InsertEvents(ctx, stuckEvs)
+	require.NoError(t, err)
+	// The first claim keeps retentionStuck events in flight for good.
+	held, err := st.ClaimEvents(ctx, store.ClaimParams{Owner: "held", Limit: retentionStuck, Lease: 1000 * 24 * time.Hour,
+		ExcludeServiceIDs: []string{stuck.ID}})
+	require.NoError(t, err)
+	require.Len(t, held, retentionStuck)
+	done := 0
+	for done < n {
+		evs, err := st.ClaimEvents(ctx, store.ClaimParams{Owner: "w", Limit: min(batch, n-done), Lease: time.Hour,
+			ExcludeServiceIDs: []string{stuck.ID}})
+		require.NoError(t, err)
+		require.NotEmpty(t, evs)
+		var cps []store.CompleteParams
+		var fps []store.FailParams
+		for i, e := range evs {
+			switch seq := done + i; {
+			case seq%50 == 0:
+				fps = append(fps, store.FailParams{ID: e.ID, Owner: "w", Status: store.StatusDead, ResponseCode: 503,
+					ErrorDetails: json.RawMessage(`{"class":"transient","error":"HTTP 503"}`)})
+			case seq%100 == 1:
+				fps = append(fps, store.FailParams{ID: e.ID, Owner: "w", Status: store.StatusFailed, ResponseCode: 400,
+					ErrorDetails: json.RawMessage(`{"class":"permanent","error":"HTTP 400"}`)})
+			default:
+				cps = append(cps, store.CompleteParams{ID: e.ID, Owner: "w", ResponseCode: 201, ResponseTimeMS: 12})
+			}
+		}
+		lost, err := st.CompleteEvents(ctx, cps)
+		require.NoError(t, err)
+		require.Empty(t, lost)
+		if len(fps) > 0 {
+			lost, err = st.FailEvents(ctx, fps)
+			require.NoError(t, err)
+			require.Empty(t, lost)
+		}
+		done += len(evs)
+	}
+}
