@@ -216,7 +216,7 @@ func runErasure(t *testing.T, kind string) {
 	personalServices(t, h, crm.URL, mailer.URL, support.URL)
 
 	subjects := people(erasureSubjects)
-	owner := map[string]int{}  // event id -> subject
+	owner := map[string]int{} // event id -> subject
 	bySubject := map[int][]string{}
 	keyOwner := map[string]int{} // idempotency key -> subject
 	start := time.Now()
@@ -343,7 +343,6 @@ func storedBytes(t *testing.T, ls *lifecycleStore) []byte {
 	}
 	return ls.dump(t)
 }
-
 
 // The erasure child is this test binary re-executed with eraseChildEnv set: it starts an
 // erasure and is killed in the middle of it.
