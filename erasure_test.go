@@ -40,7 +40,7 @@ const (
 		"type": "object",
 		"required": ["email", "name"],
 		"properties": {
-			"email": {"type": "string", "x-pii": "email", "x-subject": true},
+			"email": {"type": "string", "format": "email", "x-pii": "email", "x-subject": true},
 			"name": {"type": "string", "x-pii": "name"},
 			"phone": {"type": "string", "x-pii": "phone"},
 			"plan": {"type": "string"},
