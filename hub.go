@@ -64,6 +64,8 @@ type Hub struct {
 
 	// subjectKey keys the subject index; nil when neither SubjectKey nor SecretKey is set.
 	subjectKey []byte
+	// removalMu serialises this hub's service removals (a call and the cleaner).
+	removalMu sync.Mutex
 }
 
 // New builds a hub on st (a new in-memory store when st is nil) with the given options,

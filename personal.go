@@ -59,9 +59,9 @@ func (h *Hub) personalOf(src sources, mapped bool) (personalData, error) {
 	var path []string
 	switch {
 	case p.canon.HasSubject():
-		p.subject, path = "canonical", subjectPath(p.canon)
+		p.subject, path = "canonical", p.canon.SubjectPath()
 	case p.input.HasSubject():
-		p.subject, path = "input", subjectPath(p.input)
+		p.subject, path = "input", p.input.SubjectPath()
 	default:
 		return p, nil
 	}
@@ -77,13 +77,27 @@ func (h *Hub) personalOf(src sources, mapped bool) (personalData, error) {
 	return p, nil
 }
 
-func subjectPath(f *privacy.Fields) []string {
+
+// describeFields renders personal fields as a report lists them: "path" or
+// "path=category".
+func describeFields(f *privacy.Fields) []string {
+	var out []string
 	for _, fl := range f.List() {
-		if fl.Subject {
-			return fl.Path
+		s := fl.String()
+		if fl.Category != "" {
+			s += "=" + fl.Category
 		}
+		out = append(out, s)
 	}
-	return nil
+	return out
+}
+
+// subjectOf returns the dotted path of the subject field, or "".
+func subjectOf(f *privacy.Fields) string {
+	if !f.HasSubject() {
+		return ""
+	}
+	return strings.Join(f.SubjectPath(), ".")
 }
 
 // canonicalDoc returns the document of ev the canonical contract describes.

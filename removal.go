@@ -64,6 +64,8 @@ func (h *Hub) RemoveService(ctx context.Context, serviceID string, opts RemoveOp
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
+	h.removalMu.Lock()
+	defer h.removalMu.Unlock()
 	cur, err := h.loadService(ctx, serviceID)
 	if err != nil {
 		return nil, err
@@ -123,8 +125,13 @@ func (h *Hub) cancelQueue(ctx context.Context, ec store.EventCanceller, serviceI
 
 // finishRemoval completes the removal of svc when none of its events is queued or in
 // flight: it deletes the sealed credentials, deactivates the service and frees its name.
-// It returns how many events remain, and whether the credentials are gone.
+// It returns how many events remain, and whether the credentials are gone. The caller holds
+// h.removalMu.
 func (h *Hub) finishRemoval(ctx context.Context, svc *store.Service) (int64, bool, error) {
+	svc, err := h.st.GetService(ctx, svc.ID) // as it is now: another hub may have finished it
+	if err != nil {
+		return 0, false, mapStoreErr(err)
+	}
 	meta, err := parseMeta(svc.SchemaMappings)
 	if err != nil || meta.Removed == nil {
 		return 0, false, err
@@ -174,6 +181,8 @@ func (h *Hub) finishRemoval(ctx context.Context, svc *store.Service) (int64, boo
 
 // finishRemovals finishes every removal that waited for its queue to empty.
 func (h *Hub) finishRemovals(ctx context.Context) error {
+	h.removalMu.Lock()
+	defer h.removalMu.Unlock()
 	for off := 0; ; off += store.MaxPageLimit {
 		page, err := h.st.ListServices(ctx, store.ServiceFilter{Page: store.Page{Limit: store.MaxPageLimit, Offset: off}})
 		if err != nil {

@@ -29,7 +29,9 @@ const (
 // shared by store and hub, batch inserts through the store) and runs the hub's retention
 // once a day under a 7-day policy for every terminal status. The number of stored events
 // stays bounded (printed per day), no event younger than the policy is removed, and no
-// queued or in-flight event is removed however old.
+// queued or in-flight event is removed however old. Under the race detector SQLite runs a
+// tenth of the events (SQLite translated to Go is about twenty times slower there); the
+// other stores, and SQLite without -race, run all 100,000.
 func TestRetention(t *testing.T) {
 	t.Parallel()
 	for _, kind := range []string{"memory", "sqlite", "postgres"} {
@@ -58,7 +60,11 @@ func runRetention(t *testing.T, kind string) {
 	svc := createService(t, st, "orders")
 	stuck := createService(t, st, "stuck")
 
-	perDay := retentionEvents / retentionDays
+	total := retentionEvents
+	if kind == "sqlite" && raceEnabled {
+		total /= 10
+	}
+	perDay := total / retentionDays
 	inserted := make([]int, retentionDays) // delivered (terminal) events created each day
 	var totalRemoved int64
 	var maxRows int64
@@ -66,7 +72,7 @@ func runRetention(t *testing.T, kind string) {
 	for day := range retentionDays {
 		n := perDay
 		if day == retentionDays-1 {
-			n = retentionEvents - perDay*(retentionDays-1)
+			n = total - perDay*(retentionDays-1)
 		}
 		n -= 2 * retentionStuck
 		inserted[day] = n
@@ -97,9 +103,9 @@ func runRetention(t *testing.T, kind string) {
 	assert.Equal(t, int64(retentionStuck*retentionDays), queued, "queued events kept")
 	assert.Equal(t, int64(retentionStuck*retentionDays), inflight, "in-flight events kept")
 	rows := countEvents(t, st, store.EventFilter{})
-	assert.Equal(t, int64(retentionEvents), totalRemoved+rows, "every event is either removed or stored")
+	assert.Equal(t, int64(total), totalRemoved+rows, "every event is either removed or stored")
 	t.Logf("%s: %d events over %d days, %d removed, %d stored at the end, at most %d stored (%s)",
-		kind, retentionEvents, retentionDays, totalRemoved, rows, maxRows, time.Since(start).Round(time.Millisecond))
+		kind, total, retentionDays, totalRemoved, rows, maxRows, time.Since(start).Round(time.Millisecond))
 }
 
 // createService stores an active service directly.

@@ -83,6 +83,14 @@ func (f *Fields) List() []Field {
 // HasSubject reports whether a field identifies the data subject.
 func (f *Fields) HasSubject() bool { return f != nil && f.subject != nil }
 
+// SubjectPath returns the path of the field identifying the data subject, or nil.
+func (f *Fields) SubjectPath() []string {
+	if f == nil {
+		return nil
+	}
+	return slices.Clone(f.subject)
+}
+
 // maxRefDepth bounds the $ref chains FromSchema follows along one path, so a recursive
 // schema ends.
 const maxRefDepth = 16
