@@ -60,6 +60,41 @@
 // errors, results, stored payloads or audit entries (which show the keys with redacted
 // values). Every service change and recovery action is appended to the audit log.
 //
+// # Data lifecycle and personal data
+//
+// Contracts mark personal fields with "x-pii": true or a category ("email", "phone",
+// "name", ...), and the data subject with "x-subject": true on its identifying field (one
+// per contract, outside arrays). For such services the hub:
+//   - indexes each stored event by the keyed hash of its subject (HMAC-SHA256 under
+//     Config.SubjectKey, by default derived from Config.SecretKey), so the index holds no
+//     personal data and cannot be reversed by hashing guesses;
+//   - masks the event's personal values ("[masked]") in the error details it stores, in
+//     its logs and span attributes, and withholds the value in contract violations of
+//     personal fields; analytics hold only counts;
+//   - with Config.MaskDelivered, stores delivered events with their personal values masked,
+//     in the change that records the delivery.
+//
+// [Hub.EraseSubject] erases a subject's personal data from every stored document of its
+// events ("[erased]"), cancels its queued events, and purges the store's copies of the old
+// rows: SQLite rebuilds its file (VACUUM) and truncates its WAL, PostgreSQL VACUUMs the
+// events table (a dump then shows no trace; VACUUM removes the dead rows but their bytes may
+// stay in free space and in the WAL until reused, which only VACUUM FULL or a rebuild
+// avoids). The request is stored and resumable: a hub that stops midway leaves it to the
+// next one. [Hub.ExportSubject] returns everything held about a subject. Both are
+// audited with counts, never with the subject.
+//
+// Config.Retention deletes old records in bounded batches (each one short transaction):
+// terminal events by status and age, health metrics, analytics, per service where set; the
+// background cleaner applies it every Config.CleanupInterval ([Hub.RunRetention] on
+// demand). Queued and in-flight events are never deleted; expired ones are finalised first.
+//
+// [Hub.RemoveService] stops a service accepting events, cancels or drains its queue,
+// deletes its credentials and frees its name; its data then follows retention.
+// IntegrationConfig.DataRegion pins a service to a region, and a hub started
+// [WithRegions] claims only events of its regions' services. [Hub.ComplianceReport] gives
+// the account of a period: services and regions, data held, personal fields, retention in
+// force and removed, subject requests and their completion, chairman overrides.
+//
 // # Errors
 //
 // Errors wrap the sentinels of this package ([ErrNotFound], [ErrUnknownService],

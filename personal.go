@@ -77,7 +77,6 @@ func (h *Hub) personalOf(src sources, mapped bool) (personalData, error) {
 	return p, nil
 }
 
-
 // describeFields renders personal fields as a report lists them: "path" or
 // "path=category".
 func describeFields(f *privacy.Fields) []string {
