@@ -287,3 +287,29 @@ func TestComplianceReport(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 30*24*time.Hour, def.To.Sub(def.From))
 }
+
+// TestErasureAfterContractChange erases events indexed under a contract version that
+// marked personal fields after the service moved to one that marks none: their documents
+// are erased whole rather than kept.
+func TestErasureAfterContractChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := hubtest.New(t, nil)
+	register(t, h, "crm", "https://crm.example.com", func(c *hub.IntegrationConfig) {
+		c.Contract = &hub.ContractRef{Name: "contact", Version: "1.0.0", Schema: json.RawMessage(contactSchema)}
+		c.Disabled = true
+	})
+	res, err := h.ProcessIntegrationEvent(ctx, hub.EventData{Service: "crm", Mode: hub.Async,
+		Payload: json.RawMessage(`{"email":"ann@example.com","name":"Ann Lee","plan":"pro"}`)})
+	require.NoError(t, err)
+	plain := `{"type":"object","properties":{"email":{"type":"string"},"name":{"type":"string"},"plan":{"type":"string"}}}`
+	_, err = h.ConfigureService(ctx, "crm", hub.ServiceConfig{Contract: &hub.ContractRef{Name: "contact", Version: "1.1.0", Schema: json.RawMessage(plain)}})
+	require.NoError(t, err)
+	er, err := h.EraseSubject(ctx, "ann@example.com")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), er.Records)
+	ev, err := h.Store().GetEvent(ctx, res.EventID)
+	require.NoError(t, err)
+	assert.JSONEq(t, `"[erased]"`, string(ev.PayloadIn))
+	assert.Equal(t, store.StatusCancelled, ev.Status)
+}

@@ -191,17 +191,21 @@ func (h *Hub) erasePass(ctx context.Context, ss store.SubjectStore, req *store.S
 }
 
 // eraseEvent returns the erased documents of ev. When the service's contracts cannot be
-// read, or a document cannot be decoded, every document is replaced whole: erasure must
-// never keep data because its shape is unknown.
+// read or no longer mark personal fields (the event was indexed under an older version),
+// or a document cannot be decoded, every document is replaced whole: erasure must never
+// keep data because its shape is unknown.
 func (h *Hub) eraseEvent(ctx context.Context, ev *store.Event) store.EraseParams {
 	pd, err := h.personalFor(ctx, ev.ServiceID)
+	if err == nil && !pd.any() {
+		err = fmt.Errorf("the contracts of service %s no longer mark personal fields", ev.ServiceID)
+	}
 	if err == nil {
 		var p store.EraseParams
 		if p, _, err = pd.erase(ev); err == nil {
 			return p
 		}
 	}
-	h.log.Warn("hub: erasing whole documents of an event whose contracts are unreadable",
+	h.log.Warn("hub: erasing whole documents of an event whose personal fields are unknown",
 		slog.String("event", ev.ID), slog.Any("error", err))
 	whole := json.RawMessage(`"` + privacy.Erased + `"`)
 	p := store.EraseParams{ID: ev.ID, UpdatedAt: ev.UpdatedAt}
