@@ -179,10 +179,11 @@ func waitSettled(t *testing.T, st store.Store, h *hub.Hub, services ...string) {
 	for _, name := range services {
 		svc, err := st.GetServiceByName(context.Background(), name)
 		require.NoError(t, err)
-		eventually(t, 120*time.Second, func() bool {
+		// Polled every quarter second: a count is a scan, and the hub is busy delivering.
+		require.Eventuallyf(t, func() bool {
 			return countEvents(t, st, store.EventFilter{ServiceID: svc.ID, Statuses: []store.EventStatus{
 				store.StatusPending, store.StatusRetrying, store.StatusProcessing}}) == 0
-		}, "the events of %s are delivered", name)
+		}, 120*time.Second, 250*time.Millisecond, "the events of %s are delivered", name)
 	}
 }
 
