@@ -147,9 +147,9 @@ const eraseSQL = `UPDATE integration_events
 		updated_at = CASE WHEN status IN ('pending', 'retrying') THEN ? ELSE updated_at END
 	WHERE id = ? AND updated_at = ? AND status <> 'processing'`
 
-// EraseEvents implements store.SubjectStore in one IMMEDIATE transaction. The connection
-// runs with secure_delete, so the replaced bytes are overwritten in the file; Purge then
-// clears the old page images from the WAL.
+// EraseEvents implements store.SubjectStore in one IMMEDIATE transaction. Copies of the
+// replaced bytes may remain in the file and the WAL until Purge rebuilds the one and
+// truncates the other.
 func (s *Store) EraseEvents(ctx context.Context, b store.EraseBatch) ([]string, error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, err
@@ -229,10 +229,11 @@ func (s *Store) EraseEvents(ctx context.Context, b store.EraseBatch) ([]string, 
 }
 
 // Purge implements store.Purger: it rebuilds the database file (VACUUM) and then
-// checkpoints the WAL and truncates it to zero bytes. secure_delete overwrites the content
-// a change frees, but SQLite copies rows between pages when it rebalances its b-trees and
-// leaves old copies in the unused part of a page; only a rebuild, which writes every page
-// afresh from the live rows, leaves none. VACUUM takes the write lock for as long as it
+// checkpoints the WAL and truncates it to zero bytes. secure_delete=FAST overwrites the
+// content a change frees inside the pages it writes, but not freed pages, and SQLite copies
+// rows between pages when it rebalances its b-trees, leaving old copies in the unused part
+// of a page; only a rebuild, which writes every page afresh from the live rows, leaves
+// none. VACUUM takes the write lock for as long as it
 // runs (its time grows with the database: run erasures, which call Purge, off peak on a
 // large file) and needs temporary disk space about the size of the database. The
 // checkpoint waits, up to the busy timeout, for readers of other connections and processes

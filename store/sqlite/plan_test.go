@@ -67,7 +67,7 @@ func TestConnectionSettings(t *testing.T) {
 			require.NoError(t, db.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&busy))
 			require.NoError(t, db.QueryRowContext(ctx, `PRAGMA query_only`).Scan(&queryOnly))
 			require.NoError(t, db.QueryRowContext(ctx, `PRAGMA secure_delete`).Scan(&secure))
-			assert.Equal(t, 1, secure, "%s: deleted and replaced content is overwritten", name)
+			assert.Equal(t, 2, secure, "%s: deleted and replaced content is overwritten (FAST)", name)
 			assert.Equal(t, "wal", mode, name)
 			assert.Equal(t, 1, fk, name)
 			assert.Equal(t, 1234, busy, name)

@@ -97,8 +97,8 @@ type Store struct {
 // DSN returns the data source name of a database file for modernc.org/sqlite with the
 // settings this package relies on, applied by the driver on every new connection: WAL,
 // busy_timeout (opts.BusyTimeout), foreign_keys, synchronous (NORMAL, or FULL when
-// opts.Durable), secure_delete (deleted content is overwritten, so erased personal data
-// leaves no copy in free pages) and transactions that begin IMMEDIATE. Use it to open the *sql.DB given to
+// opts.Durable), secure_delete=FAST (deleted content inside pages being written is
+// overwritten with zeros) and transactions that begin IMMEDIATE. Use it to open the *sql.DB given to
 // [New]: sql.Open(sqlite.DriverName, sqlite.DSN(path, sqlite.Options{})). Relative paths are
 // made absolute.
 func DSN(path string, opts Options) string {
@@ -118,9 +118,10 @@ func dsn(path string, opts Options, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous("+sync+")")
-	// Deleted and replaced content is overwritten with zeros, so an erased or expired
-	// record leaves no readable copy in the file's free space.
-	q.Add("_pragma", "secure_delete(1)")
+	// Deleted and replaced content is overwritten with zeros where that costs no extra
+	// write (inside pages that are written anyway); an erasure rebuilds the file (Purge) for
+	// the rest.
+	q.Add("_pragma", "secure_delete(FAST)")
 	q.Set("_txlock", "immediate")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
@@ -184,7 +185,7 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	s := newStore(db, db, opts, false)
 	s.perTx = "PRAGMA busy_timeout = " + strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10) +
-		"; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON"
+		"; PRAGMA foreign_keys = ON; PRAGMA secure_delete = FAST"
 	if _, err := retryBusy(ctx, opts.BusyTimeout, func() (sql.Result, error) {
 		return db.ExecContext(ctx, "PRAGMA journal_mode = WAL")
 	}); err != nil {
