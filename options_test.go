@@ -46,6 +46,12 @@ func TestEveryConfigFieldHasAnOption(t *testing.T) {
 		"SecretKey":           WithSecretKey(key),
 		"EscalationService":   WithEscalationService("pager"),
 		"Ventures":            WithVentures(map[string]string{"Acme": "8d7c6b5a-4f3e-4d2c-8b1a-0f9e8d7c6b5a"}),
+		"Retention":           WithRetention(RetentionPolicy{HealthMetrics: time.Hour}),
+		"CleanupInterval":     WithCleanup(time.Second, 10),
+		"CleanupBatch":        WithCleanup(time.Second, 10),
+		"SubjectKey":          WithSubjectKey(key),
+		"MaskDelivered":       WithMaskDelivered(),
+		"Regions":             WithRegions("eu"),
 	}
 	for f := range reflect.TypeFor[Config]().Fields() {
 		t.Run(f.Name, func(t *testing.T) {
