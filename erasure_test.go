@@ -196,7 +196,9 @@ const (
 // checks ExportSubject against the generator, erases one subject and then searches the
 // database (SQLite file and WAL bytes, a pg_dump; the memory store's records) and the
 // hub's debug logs: none of that subject's values is left, while the other subjects' events
-// are intact and still delivered.
+// are intact and still delivered. Under the race detector SQLite stores 1,000 events
+// (SQLite translated to Go is about twenty times slower there); without -race, and on the
+// other stores, all 5,000.
 func TestErasure(t *testing.T) {
 	t.Parallel()
 	for _, kind := range []string{"memory", "sqlite", "postgres"} {
@@ -216,12 +218,16 @@ func runErasure(t *testing.T, kind string) {
 	mailer := rejectingRemote(t)
 	personalServices(t, h, crm.URL, mailer.URL, support.URL)
 
+	events := erasureEvents
+	if kind == "sqlite" && raceEnabled {
+		events = 1000
+	}
 	subjects := people(erasureSubjects)
 	owner := map[string]int{} // event id -> subject
 	bySubject := map[int][]string{}
 	keyOwner := map[string]int{} // idempotency key -> subject
 	start := time.Now()
-	for b := 0; b < erasureEvents; b += 500 {
+	for b := 0; b < events; b += 500 {
 		batch := make([]hub.EventData, 0, 500)
 		for i := b; i < b+500; i++ {
 			batch = append(batch, personalEvent(i, subjects[(i/3)%erasureSubjects]))
@@ -236,7 +242,7 @@ func runErasure(t *testing.T, kind string) {
 		}
 	}
 	waitSettled(t, ls.st, h, "crm", "mailer")
-	t.Logf("%s: %d events of %d subjects accepted and delivered in %s", kind, erasureEvents, erasureSubjects, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s: %d events of %d subjects accepted and delivered in %s", kind, events, erasureSubjects, time.Since(start).Round(time.Millisecond))
 
 	// Every event carries its subject's index key, never the subject itself.
 	const gone, other = 3, 7

@@ -29,7 +29,7 @@ const (
 // once a day under a 7-day policy for every terminal status. The number of stored events
 // stays bounded (printed per day), no event younger than the policy is removed, and no
 // queued or in-flight event is removed however old. Under the race detector SQLite runs a
-// thirtieth of the events, the same days and policy (SQLite translated to Go is about
+// hundredth of the events, the same days and policy (SQLite translated to Go is about
 // twenty times slower there); the other stores, and SQLite without -race, run all 100,000.
 func TestRetention(t *testing.T) {
 	t.Parallel()
@@ -61,7 +61,7 @@ func runRetention(t *testing.T, kind string) {
 
 	total := retentionEvents
 	if kind == "sqlite" && raceEnabled {
-		total /= 30 // about 3,300 events: 111 a day
+		total /= 100 // 1,000 events: 33 a day
 	}
 	perDay := total / retentionDays
 	inserted := make([]int, retentionDays) // delivered (terminal) events created each day
