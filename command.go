@@ -80,6 +80,8 @@ type CommandPlan struct {
 	Since     time.Time           `json:"since,omitzero"`
 	// ApprovalID names the approval decided.
 	ApprovalID string `json:"approval_id,omitempty"`
+	// Drain asks a removal to deliver the service's queue first.
+	Drain bool `json:"drain,omitempty"`
 	// Severity and Issue describe an escalation.
 	Severity string `json:"severity,omitempty"`
 	Issue    string `json:"issue,omitempty"`
@@ -108,6 +110,7 @@ type CommandResult struct {
 	Recovery   *RecoveryResult
 	Test       *TestResult
 	Escalation *EscalationResult
+	Removal    *RemovalResult
 	Metrics    *PerformanceMetrics
 	Analytics  *Analytics
 	Help       []CommandRule
@@ -157,7 +160,7 @@ func (h *Hub) Command(ctx context.Context, text string) (*CommandPlan, error) {
 	}
 	plan.Understood, plan.Intent = true, string(req.Intent)
 	plan.Venture, plan.VentureID, plan.Since, plan.ApprovalID = req.Venture, req.VentureID, req.Since, req.ApprovalID
-	plan.Severity, plan.Issue = req.Severity, req.Summary
+	plan.Severity, plan.Issue, plan.Drain = req.Severity, req.Summary, req.Drain
 	for _, s := range req.Statuses {
 		plan.Statuses = append(plan.Statuses, store.EventStatus(s))
 	}
@@ -240,6 +243,12 @@ func (h *Hub) Command(ctx context.Context, text string) (*CommandPlan, error) {
 			plan.Summary += " It is already active."
 		}
 		plan.Steps = []string{fmt.Sprintf("TriggerRecoveryAction(%s, %s)", svc.Name, action)}
+	case command.Remove:
+		plan.Summary = fmt.Sprintf("Remove %s: its queued events are cancelled, then its credentials destroyed and its name freed.", svc.Name)
+		if req.Drain {
+			plan.Summary = fmt.Sprintf("Remove %s after delivering its queued events: then its credentials are destroyed and its name freed.", svc.Name)
+		}
+		plan.Steps = []string{fmt.Sprintf("RemoveService(%s, drain=%t)", svc.Name, req.Drain)}
 	case command.Test:
 		plan.ReadOnly, plan.Summary = true, fmt.Sprintf("Test %s: run the connector's check against its endpoint (nothing is stored or delivered).", svc.Name)
 		plan.Steps = []string{fmt.Sprintf("TestIntegration(%s)", svc.Name)}

@@ -34,7 +34,7 @@ func (h *Hub) RunCommand(ctx context.Context, plan *CommandPlan) (*CommandResult
 	}
 	res := &CommandResult{Intent: plan.Intent, OK: true}
 	intent := command.Intent(plan.Intent)
-	changesService := slices.Contains([]command.Intent{command.Pause, command.Resume, command.ResetBreaker, command.OpenBreaker, command.Failover}, intent)
+	changesService := slices.Contains([]command.Intent{command.Remove, command.Pause, command.Resume, command.ResetBreaker, command.OpenBreaker, command.Failover}, intent)
 	if changesService {
 		si, err := h.GetService(ctx, plan.ServiceID)
 		if err != nil {
@@ -105,6 +105,13 @@ func (h *Hub) RunCommand(ctx context.Context, plan *CommandPlan) (*CommandResult
 		} else {
 			res.Message = fmt.Sprintf("%s: %s failed: %s", plan.Service, st.Action, st.Error)
 		}
+	case command.Remove:
+		rr, err := h.RemoveService(ctx, plan.ServiceID, RemoveOptions{Drain: plan.Drain, Actor: "command", Reason: plan.Text})
+		if err != nil {
+			return nil, err
+		}
+		res.Removal = rr
+		res.Message = fmt.Sprintf("%s removed: %d queued %s cancelled, %d still to finish.", rr.Name, rr.Cancelled, plural(rr.Cancelled, "event", "events"), rr.Remaining)
 	case command.Test:
 		tr, err := h.TestIntegration(ctx, plan.ServiceID, TestData{})
 		if err != nil {

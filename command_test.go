@@ -105,6 +105,8 @@ func TestCommandPlans(t *testing.T) {
 		{"verify the audit chain", want{intent: "verify_audit", readOnly: true}},
 		{"is the audit log intact?", want{intent: "verify_audit", readOnly: true}},
 		{"help", want{intent: "help", readOnly: true}},
+		{"remove the Jira Cloud integration", want{intent: "remove", service: "Jira Cloud", summary: "Remove Jira Cloud: its queued events are cancelled"}},
+		{"decommission billing-api after delivering its queue", want{intent: "remove", service: "billing-api", summary: "after delivering its queued events"}},
 	}
 	require.GreaterOrEqual(t, len(cases), 40)
 	for _, c := range cases {

@@ -77,7 +77,9 @@ func (x *Handler) routes() []*apiendpoint.Endpoint {
 }
 
 // laterRoutes are endpoints over optional hub capabilities.
-func (x *Handler) laterRoutes() []*apiendpoint.Endpoint { return x.commandRoutes() }
+func (x *Handler) laterRoutes() []*apiendpoint.Endpoint {
+	return append(x.removalRoutes(), x.commandRoutes()...)
+}
 
 type noParams struct{}
 

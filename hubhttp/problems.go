@@ -55,7 +55,7 @@ func problemOf(err error) *apiv1.Problem {
 		return p(http.StatusServiceUnavailable, apiv1.CodeUnavailable, "Hub unavailable")
 	case errors.Is(err, hub.ErrDeliveryFailed):
 		return p(http.StatusBadGateway, apiv1.CodeDeliveryFailed, "Delivery failed")
-	case errors.Is(err, errors.ErrUnsupported):
+	case errors.Is(err, errors.ErrUnsupported), errors.Is(err, hub.ErrNotSupported):
 		return p(http.StatusNotImplemented, apiv1.CodeUnsupported, "Not supported by this hub")
 	case errors.Is(err, context.DeadlineExceeded):
 		return p(http.StatusGatewayTimeout, apiv1.CodeTimeout, "Timeout")

@@ -13,6 +13,8 @@
 //	                                requeue dead letters in bulk
 //	pause SERVICE | resume SERVICE | reset-breaker SERVICE | open-breaker SERVICE
 //	test SERVICE                    check the connection (stores and delivers nothing)
+//	remove [-drain] [-reason R] SERVICE
+//	                                remove a service (its queue cancelled, or delivered with -drain)
 //	approvals                       approval requests waiting for a decision
 //	approve ID | reject ID          decide an approval request
 //	audit [list] [-limit N] [-cursor C] | audit verify | audit export

@@ -245,3 +245,16 @@ func TestUsageAndAuthErrors(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut2, "duration")
 }
+
+func TestRemove(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	code, out, errOut := b.hubctl(t, "", "remove", "-reason", "replaced", "sink")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "sink removed: 0 queued events cancelled")
+	code, _, errOut = b.hubctl(t, "", "remove")
+	require.Equal(t, 2, code, errOut)
+	code, _, errOut = b.hubctl(t, "", "remove", "nope")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "not-found")
+}

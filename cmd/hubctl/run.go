@@ -95,6 +95,8 @@ func (c *cli) dispatch(ctx context.Context, cmd string, args []string) error {
 		return c.recover(ctx, cmd, args)
 	case "test":
 		return c.test(ctx, args)
+	case "remove":
+		return c.remove(ctx, args)
 	case "approvals":
 		return c.approvals(ctx, args)
 	case "approve", "reject":
@@ -560,4 +562,27 @@ func orRoot(p string) string {
 		return "/"
 	}
 	return p
+}
+
+func (c *cli) remove(ctx context.Context, args []string) error {
+	fs := flags("remove")
+	drain := fs.Bool("drain", false, "deliver the queued events first")
+	reason := fs.String("reason", "", "why, for the audit log")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: remove needs one service", errUsage)
+	}
+	var r apiv1.RemovalResult
+	q := apiv1.Query("reason", *reason)
+	if *drain {
+		q = apiv1.Query("reason", *reason, "drain", "true")
+	}
+	if err := c.client.Do(ctx, "DELETE", "services/"+url.PathEscape(fs.Arg(0))+q, nil, &r); err != nil {
+		return err
+	}
+	return c.emit(r, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "%s removed: %d queued events cancelled, %d still to finish, credentials destroyed: %t\n", r.Name, r.Cancelled, r.Remaining, r.CredentialsDestroyed)
+	})
 }

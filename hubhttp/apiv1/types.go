@@ -665,3 +665,13 @@ type CommandRule struct {
 type Grammar struct {
 	Rules []CommandRule `json:"rules"`
 }
+
+// RemovalResult answers DELETE /services/{service}.
+type RemovalResult struct {
+	ServiceID            string    `json:"service_id"`
+	Name                 string    `json:"name"`
+	RemovedAt            time.Time `json:"removed_at"`
+	Cancelled            int       `json:"cancelled"`
+	Remaining            int64     `json:"remaining"`
+	CredentialsDestroyed bool      `json:"credentials_destroyed"`
+}

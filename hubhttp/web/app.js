@@ -275,7 +275,13 @@ async function servicePage(name) {
           const r = await api('POST', 'services/' + encodeURIComponent(svc.name) + '/test', {});
           toast(r.ok ? 'Connection test passed' : r.steps.filter((s) => !s.ok).map((s) => `${s.name}: ${s.error}`).join('; '), r.ok ? 'ok' : 'error');
         }),
-        h('a', { class: 'button', href: '#/designer/' + encodeURIComponent(svc.name) }, 'Edit mapping'))),
+        h('a', { class: 'button', href: '#/designer/' + encodeURIComponent(svc.name) }, 'Edit mapping'),
+        act('Remove…', async () => {
+          if (!window.confirm(`Remove ${svc.name}? Its queued events are cancelled and its credentials destroyed.`)) return;
+          const r = await api('DELETE', 'services/' + encodeURIComponent(svc.name));
+          toast(`${r.name} removed (${r.cancelled} queued events cancelled)`, 'ok');
+          location.hash = '#/';
+        }, 'reject'))),
     section('Early warnings',
       health.warnings && health.warnings.length ? h('ul', { class: 'warnings' }, health.warnings.map((w) => h('li', {},
         h('strong', {}, w.kind.replaceAll('_', ' ')), ': ', w.message, w.recommendation ? h('div', { class: 'muted' }, '→ ', w.recommendation) : '',

@@ -41,6 +41,7 @@ const (
 	Metrics      Intent = "metrics"        // GetPerformanceMetrics
 	Cost         Intent = "cost"           // GetIntegrationAnalytics
 	Approvals    Intent = "list_approvals" // the pending approvals
+	Remove       Intent = "remove"         // RemoveService
 	Approve      Intent = "approve"        // Approve
 	Reject       Intent = "reject"         // Reject
 	VerifyAudit  Intent = "verify_audit"   // VerifyAudit
@@ -76,6 +77,8 @@ type Request struct {
 	ApprovalID string
 	// Summary and Severity describe an escalation.
 	Summary, Severity string
+	// Drain asks a removal to deliver the queue first.
+	Drain bool
 }
 
 // NotUnderstood explains why a sentence was not understood, with sentences of the grammar
@@ -109,6 +112,7 @@ var Grammar = []Rule{
 	{ResetBreaker, "reset|close the breaker of <service>", []string{"reset", "close", "breaker", "circuit"}, []string{"reset the breaker for Slack"}},
 	{OpenBreaker, "open|trip the breaker of <service>", []string{"open", "trip", "breaker", "circuit"}, []string{"trip the circuit for GitHub"}},
 	{Failover, "fail over <service> [to its backup]", []string{"fail over", "failover", "switch to backup", "use the backup"}, []string{"fail over Salesforce"}},
+	{Remove, "remove <service> [after delivering its queue]", []string{"remove", "delete", "decommission", "retire", "unregister", "drain"}, []string{"remove the Salesforce integration", "decommission GitHub after delivering its queue"}},
 	{Pause, "pause <service>", []string{"pause", "disable", "stop", "suspend", "halt", "turn off", "switch off", "deactivate", "hold"}, []string{"pause Slack", "stop sending to GitHub"}},
 	{Resume, "resume <service>", []string{"resume", "enable", "unpause", "reactivate", "turn on", "switch on", "restart", "start"}, []string{"resume Slack", "turn GitHub back on"}},
 	{Test, "test <service>", []string{"test", "ping", "probe", "check the connection"}, []string{"test the Salesforce connection"}},
@@ -205,6 +209,9 @@ func Parse(text string, cat Catalog, now time.Time) (*Request, *NotUnderstood) {
 		req.Intent = OpenBreaker
 	case has("fail over", "failover", "fail-over", "backup", "switch over"):
 		req.Intent = Failover
+	case has("remove", "delete", "decommission", "retire", "unregister", "deregister") && svc != "":
+		req.Intent = Remove
+		req.Drain = has("drain", "after delivering", "deliver", "delivering", "finish", "flush")
 	case has("unpause", "resume", "enable", "reactivate", "turn on", "switch on", "back on", "restart", "start", "reenable", "re-enable"):
 		req.Intent = Resume
 	case has("pause", "disable", "stop", "suspend", "halt", "turn off", "switch off", "deactivate", "hold", "mute"):
@@ -235,7 +242,7 @@ func Parse(text string, cat Catalog, now time.Time) (*Request, *NotUnderstood) {
 		}
 		return nil, &NotUnderstood{Reason: fmt.Sprintf("no command matches %q", raw), Suggestions: suggest(words, cat)}
 	}
-	needsService := map[Intent]bool{Pause: true, Resume: true, ResetBreaker: true, OpenBreaker: true, Failover: true, Test: true, Escalate: true, Diagnose: true}
+	needsService := map[Intent]bool{Remove: true, Pause: true, Resume: true, ResetBreaker: true, OpenBreaker: true, Failover: true, Test: true, Escalate: true, Diagnose: true}
 	if needsService[req.Intent] && req.Service == "" {
 		reason := fmt.Sprintf("%s needs a service; known services: %s", req.Intent, serviceNames(cat))
 		if ambiguous != "" {
