@@ -423,8 +423,9 @@ type AnalyticsTotals struct {
 	ErrorRate float64
 	// AvgResponseTimeMS averages the rollups' response time weighted by their successes.
 	AvgResponseTimeMS float64
-	// UptimePercent is the mean of the rollups' uptime (100 when there are none).
-	UptimePercent float64
+	// UptimePercent is the mean uptime of the rollups that know theirs; nil when none does
+	// (nothing probed the services and no delivery reached an outcome).
+	UptimePercent *float64
 }
 
 // AnalyticsTrend compares one service's figures over the queried range with the range of

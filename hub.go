@@ -41,7 +41,6 @@ type Hub struct {
 	byID  map[string]*runtime
 	names map[string]string
 
-	recent   *recentOutcomes
 	activity activityFeed // event outcomes and breaker transitions for WatchActivity
 
 	mon       *health.Monitor      // live health of every service
@@ -98,7 +97,6 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 		contracts: contract.NewRegistry(contract.WithLogger(cfg.Logger), contract.WithLimits(contract.Limits{MaxBytes: cfg.MaxPayloadBytes, MaxDepth: cfg.MaxPayloadDepth})),
 		byID:      make(map[string]*runtime),
 		names:     make(map[string]string),
-		recent:    newRecentOutcomes(),
 		escalated: make(map[string]time.Time),
 		done:      make(chan struct{}),
 	}
@@ -261,6 +259,7 @@ func (h *Hub) rollupLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		now := h.cfg.Clock()
+		h.recordLoadMetrics(ctx, now)
 		for _, p := range []store.Period{store.PeriodHour, store.PeriodDay} {
 			from := p.Truncate(now).Add(-p.Duration())
 			if _, err := h.rollup(ctx, "", p, from, now); err != nil && ctx.Err() == nil {

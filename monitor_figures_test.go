@@ -230,7 +230,7 @@ func TestMonitoringFiguresMatchHandComputedValues(t *testing.T) {
 			assert.EqualValues(t, 2, ra.Successes)
 			assert.InDelta(t, 100, ra.AvgResponseTimeMS, eps)
 			assert.InDelta(t, 0, ra.ErrorRate, eps)
-			assert.InDelta(t, 100, ra.UptimePercent, eps)
+			assert.InDelta(t, 100, known(t, ra.UptimePercent), eps)
 			assert.EqualValues(t, 6, ra.DataVolumeBytes)
 			assert.InDelta(t, 0.5, ra.Cost, eps)
 			// beta@11: 4 events ([8] [9] [10] [11]: 3+3+4+4 = 14 bytes), 3 ok, 1 dead,
@@ -240,7 +240,7 @@ func TestMonitoringFiguresMatchHandComputedValues(t *testing.T) {
 			assert.EqualValues(t, 1, rb.Failures)
 			assert.InDelta(t, 2000, rb.AvgResponseTimeMS, eps)
 			assert.InDelta(t, 0.25, rb.ErrorRate, eps)
-			assert.InDelta(t, 50, rb.UptimePercent, eps)
+			assert.InDelta(t, 50, known(t, rb.UptimePercent), eps)
 			assert.EqualValues(t, 14, rb.DataVolumeBytes)
 			assert.InDelta(t, 4.0, rb.Cost, eps)
 			// totals: 6 events, 5 ok, 1 failure, avg (2x100 + 3x2000)/5 = 1240, uptime (100+50)/2.
@@ -249,7 +249,7 @@ func TestMonitoringFiguresMatchHandComputedValues(t *testing.T) {
 			assert.EqualValues(t, 1, an.Totals.Failures)
 			assert.InDelta(t, 1.0/6, an.Totals.ErrorRate, eps)
 			assert.InDelta(t, 1240, an.Totals.AvgResponseTimeMS, eps)
-			assert.InDelta(t, 75, an.Totals.UptimePercent, eps)
+			assert.InDelta(t, 75, known(t, an.Totals.UptimePercent), eps)
 			assert.InDelta(t, 4.5, an.Totals.Cost, eps)
 			assert.EqualValues(t, 20, an.Totals.DataVolumeBytes)
 			// previous hour (10): alpha only: 5 events, 4 ok, 1 failed, avg 250, uptime 75,
@@ -257,7 +257,7 @@ func TestMonitoringFiguresMatchHandComputedValues(t *testing.T) {
 			assert.EqualValues(t, 5, an.Previous.Events)
 			assert.EqualValues(t, 1, an.Previous.ChairmanInterventions)
 			assert.InDelta(t, 250, an.Previous.AvgResponseTimeMS, eps)
-			assert.InDelta(t, 75, an.Previous.UptimePercent, eps)
+			assert.InDelta(t, 75, known(t, an.Previous.UptimePercent), eps)
 			assert.InDelta(t, 1.25, an.Previous.Cost, eps)
 			assert.EqualValues(t, 15, an.Previous.DataVolumeBytes)
 			require.Len(t, an.Trends, 2)
@@ -277,7 +277,16 @@ func TestMonitoringFiguresMatchHandComputedValues(t *testing.T) {
 			assert.Equal(t, an.Totals, again.Totals)
 			stored, err := st.ListAnalytics(ctx, store.AnalyticsFilter{Period: store.PeriodHour})
 			require.NoError(t, err)
-			assert.Len(t, stored, 3, "alpha@10, alpha@11, beta@11")
+			require.Len(t, stored, 3, "alpha@10, alpha@11, beta@11")
+			// Each stored rollup carries its trend against the hour before it: alpha@10 is
+			// new (nothing at 9), alpha@11 improving against alpha@10 (uptime 100 vs 75),
+			// beta@11 new.
+			assert.JSONEq(t, `{"direction":"new","events_change":0,"error_rate_change":0,"avg_response_change_ms":0}`,
+				string(stored[0].PerformanceTrends))
+			assert.JSONEq(t, `{"compared_to":"2026-03-02T10:00:00Z","direction":"improving","events_change":-0.6,
+				"error_rate_change":-0.2,"avg_response_change_ms":-150,"uptime_change":25}`, string(stored[1].PerformanceTrends))
+			assert.JSONEq(t, `{"direction":"new","events_change":0,"error_rate_change":0,"avg_response_change_ms":0}`,
+				string(stored[2].PerformanceTrends))
 
 			// Daily: alpha 7 events, 6 ok, avg 200, uptime 75 (the day's probes), cost 1.75.
 			day, err := h.GetIntegrationAnalytics(ctx, hub.AnalyticsQuery{Service: "alpha", Period: store.PeriodDay,
@@ -289,10 +298,17 @@ func TestMonitoringFiguresMatchHandComputedValues(t *testing.T) {
 			assert.EqualValues(t, 6, d.Successes)
 			assert.InDelta(t, 200, d.AvgResponseTimeMS, eps)
 			assert.InDelta(t, 1.0/7, d.ErrorRate, eps)
-			assert.InDelta(t, 75, d.UptimePercent, eps)
+			assert.InDelta(t, 75, known(t, d.UptimePercent), eps)
 			assert.InDelta(t, 1.75, d.Cost, eps)
 			assert.EqualValues(t, 1, d.ChairmanInterventions)
 			assert.EqualValues(t, 21, d.DataVolumeBytes)
 		})
 	}
+}
+
+// known returns a known uptime, failing when it is unknown.
+func known(t *testing.T, up *float64) float64 {
+	t.Helper()
+	require.NotNil(t, up, "uptime unknown")
+	return *up
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/ehg/hub/internal/engine"
@@ -19,65 +18,11 @@ const (
 	// falls back on for a service this hub has not delivered to within its health window
 	// (another hub sharing the store did).
 	HealthWindow = 15 * time.Minute
-	// HealthWindowAttempts is how many of this hub's most recent attempts per service the
-	// escalation records' error rate is computed over.
-	HealthWindowAttempts = 200
 	// VariationTarget is the coefficient of variation of response times (standard deviation
 	// over mean) the seed expects under normal load ("< 2% variance"); performance reports
 	// say whether each service meets it.
 	VariationTarget = 0.02
 )
-
-// recentOutcomes keeps, per service, a ring of the latest attempts (success or failure) and
-// the last error, fed by the engine's observer hook.
-type recentOutcomes struct {
-	mu sync.Mutex
-	by map[string]*ring
-}
-
-type ring struct {
-	fails   [HealthWindowAttempts]bool
-	n, next int
-	failed  int
-	lastErr string
-	lastAt  time.Time
-}
-
-func newRecentOutcomes() *recentOutcomes { return &recentOutcomes{by: map[string]*ring{}} }
-
-func (r *recentOutcomes) add(serviceID string, failed bool, errText string, at time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	g := r.by[serviceID]
-	if g == nil {
-		g = &ring{}
-		r.by[serviceID] = g
-	}
-	if g.n == HealthWindowAttempts {
-		if g.fails[g.next] {
-			g.failed--
-		}
-	} else {
-		g.n++
-	}
-	g.fails[g.next] = failed
-	if failed {
-		g.failed++
-		g.lastErr, g.lastAt = errText, at
-	}
-	g.next = (g.next + 1) % HealthWindowAttempts
-}
-
-// rate returns the failed share of recent attempts and how many there were.
-func (r *recentOutcomes) rate(serviceID string) (float64, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	g := r.by[serviceID]
-	if g == nil || g.n == 0 {
-		return 0, 0
-	}
-	return float64(g.failed) / float64(g.n), g.n
-}
 
 // observe is the engine's observer hook: every recorded attempt feeds the live health
 // monitor and the delivery metrics. Deferred attempts (nothing reached the service) count
@@ -86,10 +31,6 @@ func (h *Hub) observe(o engine.Outcome) {
 	h.observeHealth(o)
 	h.publishOutcome(o)
 	h.logOutcome(o)
-	if !o.Attempted || o.Lost {
-		return
-	}
-	h.recent.add(o.ServiceID, o.Status != store.StatusSucceeded, o.ErrorText, o.At)
 }
 
 // GetIntegrationHealth reports the health of the service named by serviceID (ID or name),
@@ -434,10 +375,11 @@ func (h *Hub) GetIntegrationAnalytics(ctx context.Context, q AnalyticsQuery) (*A
 }
 
 // totalsOf sums rollups: the average response time is weighted by successes, uptime is the
-// mean of the rollups' uptime (100 when none).
+// mean of the rollups' known uptimes (nil when none is known).
 func totalsOf(rolls []*store.AnalyticsRollup) AnalyticsTotals {
 	var t AnalyticsTotals
 	var latSum, upSum float64
+	var ups int
 	for _, x := range rolls {
 		t.Events += x.TotalEvents
 		t.Successes += x.Successes
@@ -446,11 +388,14 @@ func totalsOf(rolls []*store.AnalyticsRollup) AnalyticsTotals {
 		t.ChairmanInterventions += x.ChairmanInterventions
 		t.Cost += x.Cost
 		latSum += x.AvgResponseTimeMS * float64(x.Successes)
-		upSum += x.UptimePercent
+		if x.UptimePercent != nil {
+			upSum += *x.UptimePercent
+			ups++
+		}
 	}
-	t.UptimePercent = 100
-	if len(rolls) > 0 {
-		t.UptimePercent = upSum / float64(len(rolls))
+	if ups > 0 {
+		up := upSum / float64(ups)
+		t.UptimePercent = &up
 	}
 	if t.Events > 0 {
 		t.ErrorRate = float64(t.Failures) / float64(t.Events)
@@ -500,44 +445,12 @@ func trendOf(id, name string, cur, prev AnalyticsTotals) AnalyticsTrend {
 	return t
 }
 
-// rollup computes the analytics rows of every period bucket in [from, to) from the store's
-// event volume and upserts them. Uptime is the share of passed probes recorded in the
-// bucket (availability health metrics), else the succeeded share of terminal outcomes (100
-// when none); cost is the service's cost per call times its events.
+// rollup computes the analytics rows of every period bucket in [from, to) and upserts them
+// (see rollups).
 func (h *Hub) rollup(ctx context.Context, serviceID string, p store.Period, from, to time.Time) (int, error) {
-	buckets, err := h.st.EventVolume(ctx, store.VolumeParams{ServiceID: serviceID, From: p.Truncate(from), To: to, Period: p})
-	if err != nil {
-		return 0, mapStoreErr(err)
-	}
-	if len(buckets) == 0 {
-		return 0, nil
-	}
-	rolls := make([]*store.AnalyticsRollup, 0, len(buckets))
-	for _, b := range buckets {
-		cost := 0.0
-		if rt, err := h.runtimeFor(ctx, b.ServiceID); err == nil {
-			cost = rt.meta.CostPerCall * float64(b.Total)
-		}
-		r := &store.AnalyticsRollup{
-			ServiceID: b.ServiceID, ServiceName: b.ServiceName, Period: p, PeriodStart: b.Start,
-			TotalEvents: b.Total, Successes: b.Succeeded, Failures: b.Failed,
-			AvgResponseTimeMS: b.AvgResponseTimeMS, UptimePercent: 100,
-			DataVolumeBytes: b.PayloadBytes, ChairmanInterventions: b.ChairmanOverrides, Cost: cost,
-		}
-		if b.Total > 0 {
-			r.ErrorRate = float64(b.Failed) / float64(b.Total)
-		}
-		probes, err := h.st.ListHealthMetrics(ctx, store.HealthMetricFilter{ServiceID: b.ServiceID, MetricType: store.MetricAvailability,
-			From: b.Start, To: b.Start.Add(p.Duration()), Page: store.Page{Limit: store.MaxPageLimit}})
-		if err != nil {
-			return 0, mapStoreErr(err)
-		}
-		if up, ok := health.Uptime(probes); ok {
-			r.UptimePercent = up
-		} else if b.Succeeded+b.Failed > 0 {
-			r.UptimePercent = 100 * float64(b.Succeeded) / float64(b.Succeeded+b.Failed)
-		}
-		rolls = append(rolls, r)
+	rolls, err := h.rollups(ctx, serviceID, p, from, to)
+	if err != nil || len(rolls) == 0 {
+		return 0, err
 	}
 	if err := h.st.UpsertAnalytics(ctx, rolls); err != nil {
 		return 0, mapStoreErr(err)

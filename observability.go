@@ -130,12 +130,16 @@ func (h *Hub) startMonitoring(ctx context.Context) {
 	p := health.NewPersister(h.mon, h.st, h.log)
 	changes := h.mon.Subscribe(ctx)
 	prober := health.NewProber(health.ProberConfig{Monitor: h.mon, Targets: h.probeTargets, Tick: probeTick,
-		OnProbe: p.Probe, Logger: h.log})
+		OnProbe: func(ctx context.Context, serviceID string, r health.ProbeResult) {
+			p.Probe(ctx, serviceID, r)
+			h.recordServiceHealth(ctx, serviceID, "", r.At)
+		}, Logger: h.log})
 	h.bgWG.Add(2)
 	go func() {
 		defer h.bgWG.Done()
 		for c := range changes {
 			_, _ = p.Write(ctx, c) // failures are logged by the persister
+			h.recordServiceHealth(ctx, c.ServiceID, c.To, c.At)
 		}
 	}()
 	go func() {

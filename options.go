@@ -86,7 +86,8 @@ type Config struct {
 	// MaintenanceInterval is the lease-release and expiry period.
 	// Default MaintenanceIntervalDefault.
 	MaintenanceInterval time.Duration
-	// RollupInterval is the analytics rollup period; negative disables the job.
+	// RollupInterval is the period of the analytics rollup job, which also writes each
+	// active service's throughput and queue_depth health metrics; negative disables the job.
 	// Default RollupIntervalDefault.
 	RollupInterval time.Duration
 	// ShutdownTimeout bounds how long Close waits for in-flight deliveries.

@@ -101,12 +101,7 @@ func (h *Hub) EscalateIntegrationIssue(ctx context.Context, issue IntegrationIss
 		return nil, mapStoreErr(err)
 	}
 	res := &EscalationResult{IncidentID: entry.ID, RecordedAt: entry.CreatedAt, Target: target}
-	errRate, _ := h.recent.rate(rt.svc.ID)
-	if _, err := h.st.InsertHealthMetric(ctx, &store.HealthMetric{
-		ServiceID: rt.svc.ID, MetricType: store.MetricErrorRate, Value: errRate, Status: store.MetricCritical,
-		IncidentTriggered: true, RecoveryActions: mustJSON(map[string]any{"incident_id": entry.ID, "escalated_to": target, "summary": issue.Summary}),
-		RecordedAt: now,
-	}); err != nil {
+	if err := h.recordIncident(ctx, rt, issue, entry.ID, target, now); err != nil {
 		h.log.Warn("hub: recording incident metric failed", "service", rt.svc.Name, "error", err)
 	}
 	if target == "" {
@@ -274,4 +269,33 @@ func mustJSON(v any) json.RawMessage {
 		return json.RawMessage(`{}`)
 	}
 	return b
+}
+
+// recordIncident stores the health metric row of an escalation: the service's error rate as
+// the health report judges it now (this hub's window, or the store's outcomes when it has
+// too few), its error-rate thresholds, the status the issue's severity means (low: normal,
+// medium: warning, high and critical: critical), incident_triggered, and in
+// recovery_actions the incident, its severity, summary and target.
+func (h *Hub) recordIncident(ctx context.Context, rt *runtime, issue IntegrationIssue, incidentID, target string, now time.Time) error {
+	sh, err := h.serviceHealth(ctx, rt, now)
+	if err != nil {
+		return err
+	}
+	status := store.MetricCritical
+	switch issue.Severity {
+	case SeverityLow:
+		status = store.MetricNormal
+	case SeverityMedium:
+		status = store.MetricWarning
+	}
+	warn, crit := sh.Thresholds.ErrorRateWarning, sh.Thresholds.ErrorRateCritical
+	_, err = h.st.InsertHealthMetric(ctx, &store.HealthMetric{
+		ServiceID: rt.svc.ID, MetricType: store.MetricErrorRate, Value: sh.ErrorRate,
+		WarningThreshold: &warn, CriticalThreshold: &crit, Status: status, IncidentTriggered: true,
+		RecoveryActions: mustJSON([]map[string]any{{"action": "escalated", "automatic": issue.Actor == "",
+			"incident_id": incidentID, "severity": issue.Severity, "summary": issue.Summary, "escalated_to": target,
+			"error_rate_samples": sh.Attempts}}),
+		RecordedAt: now,
+	})
+	return mapStoreErr(err)
 }

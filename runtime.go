@@ -119,7 +119,7 @@ func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta s
 		return nil, configErr(resilienceField(err), "", err)
 	}
 	rt.policy, rt.override = pol, over
-	client, err := h.egress.client(meta.Redirects, nil)
+	client, err := h.egress.client(meta.Redirects, callRecording(rt.secrets))
 	if err != nil {
 		return nil, configErr("IntegrationConfig.Redirects", "unknown redirect policy", err)
 	}

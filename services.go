@@ -143,11 +143,11 @@ func (h *Hub) RegisterIntegration(ctx context.Context, cfg IntegrationConfig) (*
 		rt.close(ctx)
 		return nil, err
 	}
-	if err := h.storeRule(ctx, svc.ID, meta.Mapping, src.mapping, meta.Contract); err != nil {
+	if err := h.storeRule(ctx, svc.ID, meta.Mapping, src.mapping, mappingSides(meta, src)); err != nil {
 		rt.close(ctx)
 		return nil, err
 	}
-	if err := h.storeRule(ctx, svc.ID, meta.DeliveryMapping, src.delivery, nil); err != nil {
+	if err := h.storeRule(ctx, svc.ID, meta.DeliveryMapping, src.delivery, deliverySides(meta, src)); err != nil {
 		rt.close(ctx)
 		return nil, err
 	}
@@ -358,13 +358,13 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 		}
 	}
 	if newMapping {
-		if err := h.storeRule(ctx, cur.ID, meta.Mapping, src.mapping, meta.Contract); err != nil {
+		if err := h.storeRule(ctx, cur.ID, meta.Mapping, src.mapping, mappingSides(meta, src)); err != nil {
 			rt.close(ctx)
 			return nil, err
 		}
 	}
 	if newDelivery {
-		if err := h.storeRule(ctx, cur.ID, meta.DeliveryMapping, src.delivery, nil); err != nil {
+		if err := h.storeRule(ctx, cur.ID, meta.DeliveryMapping, src.delivery, deliverySides(meta, src)); err != nil {
 			rt.close(ctx)
 			return nil, err
 		}
@@ -476,24 +476,6 @@ func (h *Hub) nextRuleVersion(ctx context.Context, name string) (int, error) {
 		v = max(v, r.Version)
 	}
 	return v + 1, nil
-}
-
-// storeRule stores a mapping as rule version k and makes it the active one.
-func (h *Hub) storeRule(ctx context.Context, serviceID string, k *ruleKey, logic json.RawMessage, target *contractKey) error {
-	if k == nil {
-		return nil
-	}
-	r := &store.TransformationRule{Name: k.Name, Version: k.Version, ServiceID: serviceID, TransformationLogic: compact(logic)}
-	if target != nil {
-		r.TargetSchema, _ = json.Marshal(target)
-	}
-	if _, err := h.st.CreateRule(ctx, r); err != nil {
-		return mapStoreErr(err)
-	}
-	if _, err := h.st.ActivateRule(ctx, k.Name, k.Version); err != nil {
-		return mapStoreErr(err)
-	}
-	return nil
 }
 
 // TestIntegration checks the service without storing or delivering anything: the

@@ -32,8 +32,11 @@ type Service struct {
 	BackupURLs           []string        `json:"backup_urls,omitempty"`
 	IsActive             bool            `json:"is_active"`
 	HealthStatus         HealthStatus    `json:"health_status"`
-	CreatedAt            time.Time       `json:"created_at"`
-	UpdatedAt            time.Time       `json:"updated_at"`
+	// LastHealthCheck is when the service's health was last probed or judged; nil before
+	// the first time. See [ServiceHealthRecorder].
+	LastHealthCheck *time.Time `json:"last_health_check,omitempty"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
 	// DataRegion pins the service's data to a region ("eu", "us-east-1"; see ValidRegion):
 	// only hubs serving that region claim its events. Empty: no region.
 	DataRegion string `json:"data_region,omitempty"`
@@ -99,6 +102,7 @@ func (s *Service) Clone() *Service {
 	c.SchemaMappings = cloneRaw(s.SchemaMappings)
 	c.HealthCheckConfig = cloneRaw(s.HealthCheckConfig)
 	c.BackupURLs = slices.Clone(s.BackupURLs)
+	c.LastHealthCheck = cloneTime(s.LastHealthCheck)
 	return &c
 }
 
@@ -311,25 +315,31 @@ func (r *TransformationRule) Clone() *TransformationRule {
 // AnalyticsRollup is the figures of one service over one period (table
 // integration_analytics). Service + Period + PeriodStart is unique.
 type AnalyticsRollup struct {
-	ID                    string    `json:"id"`
-	ServiceID             string    `json:"service_id"`
-	ServiceName           string    `json:"service_name"`
-	Period                Period    `json:"period"`
-	PeriodStart           time.Time `json:"period_start"`
-	TotalEvents           int64     `json:"total_events"`
-	Successes             int64     `json:"successes"`
-	Failures              int64     `json:"failures"`
-	AvgResponseTimeMS     float64   `json:"avg_response_time_ms"`
-	ErrorRate             float64   `json:"error_rate"`
-	UptimePercent         float64   `json:"uptime_percent"`
-	DataVolumeBytes       int64     `json:"data_volume_bytes"`
-	ChairmanInterventions int64     `json:"chairman_interventions"`
-	Cost                  float64   `json:"cost"`
-	CreatedAt             time.Time `json:"created_at"`
-	UpdatedAt             time.Time `json:"updated_at"`
+	ID                string    `json:"id"`
+	ServiceID         string    `json:"service_id"`
+	ServiceName       string    `json:"service_name"`
+	Period            Period    `json:"period"`
+	PeriodStart       time.Time `json:"period_start"`
+	TotalEvents       int64     `json:"total_events"`
+	Successes         int64     `json:"successes"`
+	Failures          int64     `json:"failures"`
+	AvgResponseTimeMS float64   `json:"avg_response_time_ms"`
+	ErrorRate         float64   `json:"error_rate"`
+	// UptimePercent is the service's availability over the period (0..100), nil when it
+	// is unknown: nothing probed the service and no delivery reached an outcome.
+	UptimePercent         *float64 `json:"uptime_percent,omitempty"`
+	DataVolumeBytes       int64    `json:"data_volume_bytes"`
+	ChairmanInterventions int64    `json:"chairman_interventions"`
+	Cost                  float64  `json:"cost"`
+	// PerformanceTrends is a JSON document comparing the period with the one before it
+	// (the hub writes changes of volume, error rate and response time, and a direction).
+	PerformanceTrends json.RawMessage `json:"performance_trends,omitempty"`
+	CreatedAt         time.Time       `json:"created_at"`
+	UpdatedAt         time.Time       `json:"updated_at"`
 }
 
-// Validate checks the service UUID, the period, and that counts are not negative.
+// Validate checks the service UUID, the period, that counts are not negative, that a known
+// uptime is within 0..100 and that performance_trends is well-formed JSON.
 func (a *AnalyticsRollup) Validate() error {
 	switch {
 	case a.ID != "" && uuid.Validate(a.ID) != nil:
@@ -342,6 +352,11 @@ func (a *AnalyticsRollup) Validate() error {
 		return invalid("analytics period_start is zero")
 	case a.TotalEvents < 0 || a.Successes < 0 || a.Failures < 0 || a.DataVolumeBytes < 0 || a.ChairmanInterventions < 0:
 		return invalid("analytics counts must not be negative")
+	case a.UptimePercent != nil && (*a.UptimePercent < 0 || *a.UptimePercent > 100):
+		return invalid("analytics uptime_percent %v is outside 0..100", *a.UptimePercent)
+	}
+	if err := checkJSON(a.PerformanceTrends); err != nil {
+		return invalid("analytics performance_trends: %v", err)
 	}
 	return nil
 }
@@ -352,6 +367,11 @@ func (a *AnalyticsRollup) Clone() *AnalyticsRollup {
 		return nil
 	}
 	c := *a
+	if a.UptimePercent != nil {
+		v := *a.UptimePercent
+		c.UptimePercent = &v
+	}
+	c.PerformanceTrends = cloneRaw(a.PerformanceTrends)
 	return &c
 }
 

@@ -151,8 +151,8 @@ type QueueStore interface {
 	// same event while its lease holds. p.Owner must not be empty; p.Limit and p.Lease must
 	// be positive.
 	ClaimEvents(ctx context.Context, p ClaimParams) ([]*Event, error)
-	// CompleteEvents marks each event succeeded, recording the response and setting
-	// completed_at to now and clearing the lease. An event is changed only while it is
+	// CompleteEvents marks each event succeeded, recording the response (and the request
+	// in Call, when set) and setting completed_at to now and clearing the lease. An event is changed only while it is
 	// processing and leased to p.Owner (the lease may have run out as long as nobody released
 	// it); otherwise it is left alone and its ID is returned in lost, as given and in the
 	// order of ps. ps applies in order, so an ID repeated in ps is lost after its first change.
@@ -162,7 +162,7 @@ type QueueStore interface {
 	// FailEvents records a failed attempt of each event, fenced as CompleteEvents is. Status
 	// must be retrying (due again at NextAttemptAt, which must be set), failed, dead or expired.
 	// retry_count grows by one unless KeepRetryCount (for waits that are not attempts, such as
-	// a rate-limit pause). Terminal statuses set completed_at; the lease is cleared.
+	// a rate-limit pause). A set Call replaces request_method and endpoint_url. Terminal statuses set completed_at; the lease is cleared.
 	FailEvents(ctx context.Context, ps []FailParams) (lost []string, err error)
 	// ExtendLease moves lease_until to now+lease for each of ids that is processing and leased
 	// to owner, and returns the ids it did not extend.
@@ -197,6 +197,27 @@ type CompleteParams struct {
 	// data volume, keeps the size as received.
 	MaskedPayloadIn json.RawMessage
 	MaskedCanonical json.RawMessage
+	// Call, when set, is the request the delivery actually made: it replaces the event's
+	// request_method and endpoint_url.
+	Call Call
+}
+
+// Call is the HTTP request a delivery attempt actually made. Empty fields leave the event's
+// columns unchanged.
+type Call struct {
+	// Method is the HTTP method used (request_method).
+	Method HTTPMethod
+	// EndpointURL is the URL called, without query or credentials (endpoint_url): after a
+	// failover, a backup's.
+	EndpointURL string
+}
+
+// Validate checks that a set method is known.
+func (c Call) Validate() error {
+	if c.Method != "" && !c.Method.Valid() {
+		return invalid("call request_method %q is unknown", c.Method)
+	}
+	return nil
 }
 
 // FailParams record a failed delivery attempt.
@@ -210,6 +231,8 @@ type FailParams struct {
 	ResponseTimeMS int64
 	PayloadOut     json.RawMessage
 	ErrorDetails   json.RawMessage
+	// Call, when set, is the request the attempt actually made, as in CompleteParams.
+	Call Call
 }
 
 // Notifier is implemented by stores that can wake waiting workers when events may have
@@ -352,7 +375,8 @@ type HealthMetricFilter struct {
 // AnalyticsStore holds analytics rollups.
 type AnalyticsStore interface {
 	// UpsertAnalytics inserts or replaces each rollup, keyed by service, period and
-	// period_start (re-running a rollup job is idempotent). Existing rows keep their ID and
+	// period_start (re-running a rollup job is idempotent); an unknown uptime is stored as
+	// NULL and read back as nil. Existing rows keep their ID and
 	// CreatedAt. When rs repeats a key the last rollup wins; an invalid rollup is
 	// ErrInvalidArgument and nothing is stored.
 	UpsertAnalytics(ctx context.Context, rs []*AnalyticsRollup) error

@@ -358,7 +358,7 @@ type Rollup struct {
 	Failures          int64     `json:"failures"`
 	AvgResponseTimeMS float64   `json:"avg_response_time_ms"`
 	ErrorRate         float64   `json:"error_rate"`
-	UptimePercent     float64   `json:"uptime_percent"`
+	UptimePercent     *float64  `json:"uptime_percent,omitempty"` // absent when unknown
 	DataVolumeBytes   int64     `json:"data_volume_bytes"`
 	Interventions     int64     `json:"chairman_interventions"`
 	Cost              float64   `json:"cost"`
@@ -366,15 +366,15 @@ type Rollup struct {
 
 // AnalyticsTotals sum rollups.
 type AnalyticsTotals struct {
-	Events            int64   `json:"events"`
-	Successes         int64   `json:"successes"`
-	Failures          int64   `json:"failures"`
-	DataVolumeBytes   int64   `json:"data_volume_bytes"`
-	Interventions     int64   `json:"chairman_interventions"`
-	Cost              float64 `json:"cost"`
-	ErrorRate         float64 `json:"error_rate"`
-	AvgResponseTimeMS float64 `json:"avg_response_time_ms"`
-	UptimePercent     float64 `json:"uptime_percent"`
+	Events            int64    `json:"events"`
+	Successes         int64    `json:"successes"`
+	Failures          int64    `json:"failures"`
+	DataVolumeBytes   int64    `json:"data_volume_bytes"`
+	Interventions     int64    `json:"chairman_interventions"`
+	Cost              float64  `json:"cost"`
+	ErrorRate         float64  `json:"error_rate"`
+	AvgResponseTimeMS float64  `json:"avg_response_time_ms"`
+	UptimePercent     *float64 `json:"uptime_percent,omitempty"` // absent when unknown
 }
 
 // AnalyticsTrend compares a service's range with the one before.

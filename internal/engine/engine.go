@@ -24,7 +24,8 @@ import (
 // Target delivers the events of one service. Implementations are safe for concurrent use.
 type Target interface {
 	// Deliver performs one delivery attempt of ev (its payload_out, operation and idempotency
-	// key) through the service's policy. ctx governs the attempt.
+	// key) through the service's policy. ctx governs the attempt and carries its
+	// CallRecorder (CallRecorderFrom), where the requests it sends are to be recorded.
 	Deliver(ctx context.Context, ev *store.Event) (*connectors.Response, error)
 	// Backoff returns how long to wait before retry number retry (1 for the first retry)
 	// after err, honouring a Retry-After the error carries.

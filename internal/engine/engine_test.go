@@ -111,6 +111,34 @@ func TestObserversBeforeWaiters(t *testing.T) {
 	require.NoError(t, e.Stop(t.Context()))
 }
 
+// TestAttemptsRecordTheirCall: what the target records in the attempt's CallRecorder is
+// stored with the outcome; a method the store does not know is left out.
+func TestAttemptsRecordTheirCall(t *testing.T) {
+	calls := atomic.Int64{}
+	tgt := &fakeTarget{do: func(ctx context.Context, _ *store.Event) (*connectors.Response, error) {
+		rec := CallRecorderFrom(ctx)
+		require.NotNil(t, rec)
+		rec.Record("PUT", "https://api.example.com/token")
+		rec.Record("PATCH", "https://backup.example.com/items/1")
+		rec.Record("HEAD", "")
+		if calls.Add(1) == 1 {
+			return nil, &connectors.Error{Class: connectors.ClassTransient, StatusCode: 503}
+		}
+		return &connectors.Response{StatusCode: 200}, nil
+	}}
+	e, st, svc := setup(t, tgt)
+	ev := insert(t, st, svc, 5)
+	w, stop := e.Watch(ev.ID)
+	defer stop()
+	require.NoError(t, e.Start(t.Context()))
+	<-w
+	got, err := st.GetEvent(t.Context(), ev.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.MethodPatch, got.RequestMethod, "recorded with the failed attempt")
+	assert.Equal(t, "https://backup.example.com/items/1", got.EndpointURL)
+	require.NoError(t, e.Stop(t.Context()))
+}
+
 func TestStopCancelsPastItsDeadline(t *testing.T) {
 	started := make(chan struct{}, 1)
 	tgt := &fakeTarget{do: func(ctx context.Context, _ *store.Event) (*connectors.Response, error) {

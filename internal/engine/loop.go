@@ -170,8 +170,10 @@ func (e *Engine) deliver(ev *store.Event) result {
 		return r
 	}
 	start := time.Now()
-	resp, err := t.Deliver(e.callCtx, ev)
+	ctx, rec := withCallRecorder(e.callCtx)
+	resp, err := t.Deliver(ctx, ev)
 	lat := time.Since(start)
+	call := rec.Call()
 	now = e.cfg.Clock()
 	ms := lat.Milliseconds()
 	r.outcome.Latency = lat
@@ -183,7 +185,7 @@ func (e *Engine) deliver(ev *store.Event) result {
 		r.outcome.Status = store.StatusSucceeded
 		r.outcome.ResponseCode = code
 		r.outcome.Attempted = true
-		r.complete = &store.CompleteParams{ID: ev.ID, Owner: e.cfg.Owner, ResponseCode: code, ResponseTimeMS: ms, PayloadOut: ev.PayloadOut}
+		r.complete = &store.CompleteParams{ID: ev.ID, Owner: e.cfg.Owner, ResponseCode: code, ResponseTimeMS: ms, PayloadOut: ev.PayloadOut, Call: call}
 		if m, ok := t.(Masker); ok {
 			in, canon, out := m.MaskDelivered(ev)
 			r.complete.MaskedPayloadIn, r.complete.MaskedCanonical = in, canon
@@ -206,7 +208,7 @@ func (e *Engine) deliver(ev *store.Event) result {
 	text := t.Scrub(err.Error())
 	r.outcome.Class, r.outcome.Err, r.outcome.ErrorText, r.outcome.ResponseCode = class, err, text, code
 	r.outcome.Attempted = class != resilience.ClassRejected
-	fp := &store.FailParams{ID: ev.ID, Owner: e.cfg.Owner, ResponseCode: code, ResponseTimeMS: ms, PayloadOut: ev.PayloadOut}
+	fp := &store.FailParams{ID: ev.ID, Owner: e.cfg.Owner, ResponseCode: code, ResponseTimeMS: ms, PayloadOut: ev.PayloadOut, Call: call}
 	switch class {
 	case resilience.ClassRejected:
 		// Nothing reached the service (breaker open, rate limit, bulkhead): wait, do not

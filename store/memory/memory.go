@@ -166,6 +166,7 @@ func inRange(t, from, to time.Time) bool {
 
 // Interface guards.
 var (
-	_ store.Store    = (*Store)(nil)
-	_ store.Notifier = (*Store)(nil)
+	_ store.Store                 = (*Store)(nil)
+	_ store.Notifier              = (*Store)(nil)
+	_ store.ServiceHealthRecorder = (*Store)(nil)
 )

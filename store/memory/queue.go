@@ -145,6 +145,9 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 		if err := checkJSON(op, "masked canonical_mapping", p.ID, p.MaskedCanonical); err != nil {
 			return nil, err
 		}
+		if err := p.Call.Validate(); err != nil {
+			return nil, fmt.Errorf("memory: %s: event %s: %w", op, p.ID, err)
+		}
 		ids[i] = id
 	}
 	var lost []string
@@ -170,6 +173,7 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 			clear(ev.CanonicalMapping)
 			ev.CanonicalMapping = cloneRaw(p.MaskedCanonical)
 		}
+		recordCall(ev, p.Call)
 		ev.CompletedAt = e.setTime(slotCompleted, now)
 		ev.UpdatedAt = now
 		ev.LeaseOwner, ev.LeaseUntil = "", nil
@@ -206,6 +210,9 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 		if err := checkJSON(op, "error_details", p.ID, p.ErrorDetails); err != nil {
 			return nil, err
 		}
+		if err := p.Call.Validate(); err != nil {
+			return nil, fmt.Errorf("memory: %s: event %s: %w", op, p.ID, err)
+		}
 		ids[i] = id
 	}
 	var lost []string
@@ -227,6 +234,7 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 		ev.ResponseTimeMS = p.ResponseTimeMS
 		ev.PayloadOut = cloneRaw(p.PayloadOut)
 		ev.ErrorDetails = cloneRaw(p.ErrorDetails)
+		recordCall(ev, p.Call)
 		ev.UpdatedAt = now
 		ev.LeaseOwner, ev.LeaseUntil = "", nil
 		s.leased.remove(e)
@@ -346,4 +354,15 @@ func cloneRaw(v json.RawMessage) json.RawMessage {
 		return nil
 	}
 	return append(json.RawMessage(nil), v...)
+}
+
+// recordCall sets the request columns an attempt reported (store.Call); empty fields leave
+// them as they are.
+func recordCall(ev *store.Event, c store.Call) {
+	if c.Method != "" {
+		ev.RequestMethod = c.Method
+	}
+	if c.EndpointURL != "" {
+		ev.EndpointURL = c.EndpointURL
+	}
 }

@@ -29,6 +29,10 @@ func (s *Store) CreateService(ctx context.Context, in *store.Service) (*store.Se
 	if sv.HealthStatus == "" {
 		sv.HealthStatus = store.HealthUnknown
 	}
+	if sv.LastHealthCheck != nil {
+		t := store.Timestamp(*sv.LastHealthCheck)
+		sv.LastHealthCheck = &t
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.services[id]; ok {
@@ -96,6 +100,10 @@ func (s *Store) UpdateService(ctx context.Context, in *store.Service) (*store.Se
 	if sv.HealthStatus == "" {
 		sv.HealthStatus = store.HealthUnknown
 	}
+	if sv.LastHealthCheck != nil {
+		t := store.Timestamp(*sv.LastHealthCheck)
+		sv.LastHealthCheck = &t
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.services[id]
@@ -144,4 +152,32 @@ func (s *Store) ListServices(ctx context.Context, f store.ServiceFilter) ([]*sto
 		out = append(out, sv.Clone())
 	}
 	return out, nil
+}
+
+// RecordServiceHealth implements [store.ServiceHealthRecorder].
+func (s *Store) RecordServiceHealth(ctx context.Context, p store.ServiceHealthParams) (*store.Service, error) {
+	if err := begin(ctx, "record service health"); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("memory: record service health: %w", err)
+	}
+	id, err := canonicalID("service", p.ServiceID)
+	if err != nil {
+		return nil, err
+	}
+	at := store.Timestamp(p.At)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sv, ok := s.services[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: memory: service %s", store.ErrNotFound, p.ServiceID)
+	}
+	if sv.LastHealthCheck == nil || !at.Before(*sv.LastHealthCheck) {
+		sv.LastHealthCheck = &at
+		if p.Status != "" {
+			sv.HealthStatus = p.Status
+		}
+	}
+	return sv.Clone(), nil
 }

@@ -199,6 +199,7 @@ func (s *Store) now() time.Time { return s.opts.now() }
 // queries holds the SQL texts with the schema substituted, built once per store.
 type queries struct {
 	insertService, getServiceByID, getServiceByName, updateService, listServices string
+	recordServiceHealth                                                          string
 
 	insertEvents, selectEventsByKeys, getEvent, getEventByKey, listEvents string
 	cancelEvent, requeueEvent, requeueEvents, eventStatus                 string
@@ -231,6 +232,8 @@ func buildQueries(schema string) queries {
 		getServiceByName: sqlGetServiceByName,
 		updateService:    sqlUpdateService,
 		listServices:     sqlListServices,
+
+		recordServiceHealth: sqlRecordServiceHealth,
 
 		insertEvents:       sqlInsertEvents,
 		selectEventsByKeys: sqlSelectEventsByKeys,
@@ -294,6 +297,7 @@ func buildQueries(schema string) queries {
 	}
 	for _, p := range []*string{
 		&q.insertService, &q.getServiceByID, &q.getServiceByName, &q.updateService, &q.listServices,
+		&q.recordServiceHealth,
 		&q.insertEvents, &q.selectEventsByKeys, &q.getEvent, &q.getEventByKey, &q.listEvents,
 		&q.cancelEvent, &q.requeueEvent, &q.requeueEvents, &q.eventStatus,
 		&q.claim, &q.complete, &q.fail, &q.extend, &q.release, &q.expire,

@@ -44,9 +44,11 @@ const (
 	sqlComplete = `UPDATE {s}.integration_events e
 	SET status = 'succeeded', response_code = u.response_code,
 		response_time_ms = u.response_time_ms, payload_out = u.payload_out, completed_at = $6,
-		updated_at = $6, lease_owner = NULL, lease_until = NULL
-	FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::bigint[], $5::jsonb[])
-		AS u(id, owner, response_code, response_time_ms, payload_out)
+		updated_at = $6, lease_owner = NULL, lease_until = NULL,
+		request_method = coalesce(nullif(u.method, ''), e.request_method),
+		endpoint_url = coalesce(nullif(u.endpoint, ''), e.endpoint_url)
+	FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::bigint[], $5::jsonb[], $7::text[], $8::text[])
+		AS u(id, owner, response_code, response_time_ms, payload_out, method, endpoint)
 	WHERE e.id = u.id AND e.status = 'processing' AND e.lease_owner = u.owner
 	RETURNING e.id`
 	// sqlCompleteMasked is sqlComplete that also replaces payload_in and canonical_mapping
@@ -56,9 +58,13 @@ const (
 		response_time_ms = u.response_time_ms, payload_out = u.payload_out, completed_at = $6,
 		updated_at = $6, lease_owner = NULL, lease_until = NULL,
 		payload_in = coalesce(u.payload_in, e.payload_in),
-		canonical_mapping = coalesce(u.canonical_mapping, e.canonical_mapping)
-	FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::bigint[], $5::jsonb[], $7::jsonb[], $8::jsonb[])
-		AS u(id, owner, response_code, response_time_ms, payload_out, payload_in, canonical_mapping)
+		canonical_mapping = coalesce(u.canonical_mapping, e.canonical_mapping),
+		request_method = coalesce(nullif(u.method, ''), e.request_method),
+		endpoint_url = coalesce(nullif(u.endpoint, ''), e.endpoint_url)
+	FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::bigint[], $5::jsonb[], $7::jsonb[], $8::jsonb[],
+		$9::text[], $10::text[])
+		AS u(id, owner, response_code, response_time_ms, payload_out, payload_in, canonical_mapping,
+			method, endpoint)
 	WHERE e.id = u.id AND e.status = 'processing' AND e.lease_owner = u.owner
 	RETURNING e.id`
 	sqlFail = `UPDATE {s}.integration_events e
@@ -68,11 +74,13 @@ const (
 		response_code = u.response_code, response_time_ms = u.response_time_ms,
 		payload_out = u.payload_out, error_details = u.error_details,
 		completed_at = CASE WHEN u.status = 'retrying' THEN NULL ELSE $10::timestamptz END,
-		updated_at = $10, lease_owner = NULL, lease_until = NULL
+		updated_at = $10, lease_owner = NULL, lease_until = NULL,
+		request_method = coalesce(nullif(u.method, ''), e.request_method),
+		endpoint_url = coalesce(nullif(u.endpoint, ''), e.endpoint_url)
 	FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::boolean[],
-		$6::integer[], $7::bigint[], $8::jsonb[], $9::jsonb[])
+		$6::integer[], $7::bigint[], $8::jsonb[], $9::jsonb[], $11::text[], $12::text[])
 		AS u(id, owner, status, next_attempt_at, keep_retry_count, response_code,
-			response_time_ms, payload_out, error_details)
+			response_time_ms, payload_out, error_details, method, endpoint)
 	WHERE e.id = u.id AND e.status = 'processing' AND e.lease_owner = u.owner
 	RETURNING e.id`
 	sqlExtend = `UPDATE {s}.integration_events SET lease_until = $3
@@ -227,6 +235,7 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 		maskedIn        []json.RawMessage
 		maskedCanon     []json.RawMessage
 		masked          bool
+		methods, urls   []string
 	)
 	for _, i := range send {
 		p := ps[i]
@@ -242,6 +251,11 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 		masked = masked || len(p.MaskedPayloadIn) > 0 || len(p.MaskedCanonical) > 0
 		maskedIn = append(maskedIn, jsonBytes(p.MaskedPayloadIn))
 		maskedCanon = append(maskedCanon, jsonBytes(p.MaskedCanonical))
+		if err := p.Call.Validate(); err != nil {
+			return nil, fmt.Errorf("postgres: complete event %s: %w", p.ID, err)
+		}
+		methods = append(methods, string(p.Call.Method))
+		urls = append(urls, p.Call.EndpointURL)
 		ids = append(ids, canon[i])
 		sendOwners = append(sendOwners, p.Owner)
 		codes = append(codes, int32(p.ResponseCode)) //nolint:gosec // HTTP codes fit
@@ -251,9 +265,9 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 	var changed map[string]bool
 	if masked {
 		changed, err = s.fencedUpdate(ctx, "complete events", s.q.completeMasked, ids, sendOwners, codes, times, outs,
-			s.now(), maskedIn, maskedCanon)
+			s.now(), maskedIn, maskedCanon, methods, urls)
 	} else {
-		changed, err = s.fencedUpdate(ctx, "complete events", s.q.complete, ids, sendOwners, codes, times, outs, s.now())
+		changed, err = s.fencedUpdate(ctx, "complete events", s.q.complete, ids, sendOwners, codes, times, outs, s.now(), methods, urls)
 	}
 	if err != nil {
 		return nil, err
@@ -285,6 +299,7 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 		codes                     []int32
 		times                     []int64
 		outs, details             []json.RawMessage
+		methods, urls             []string
 	)
 	for _, i := range send {
 		p := ps[i]
@@ -304,6 +319,11 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 		if err := checkJSON("error_details of event "+p.ID, p.ErrorDetails); err != nil {
 			return nil, err
 		}
+		if err := p.Call.Validate(); err != nil {
+			return nil, fmt.Errorf("postgres: fail event %s: %w", p.ID, err)
+		}
+		methods = append(methods, string(p.Call.Method))
+		urls = append(urls, p.Call.EndpointURL)
 		na := pgtype.Timestamptz{}
 		if !p.NextAttemptAt.IsZero() {
 			na = pgtype.Timestamptz{Time: store.Timestamp(p.NextAttemptAt), Valid: true}
@@ -320,7 +340,7 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 	}
 	now := s.now()
 	changed, err := s.fencedUpdate(ctx, "fail events", s.q.fail, ids, sendOwners, statuses, next, keep,
-		codes, times, outs, details, now)
+		codes, times, outs, details, now, methods, urls)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -369,20 +370,26 @@ func scanMetric(row pgx.Row) (*store.HealthMetric, error) {
 
 const analyticsCols = `id, service_id, service_name, period, period_start, total_events,
 	successes, failures, avg_response_time_ms, error_rate, uptime_percent, data_volume_bytes,
-	chairman_interventions, cost, created_at, updated_at`
+	chairman_interventions, cost, created_at, updated_at, performance_trends`
 
 const (
 	sqlUpsertAnalytics = `INSERT INTO {s}.integration_analytics (` + analyticsCols + `)
-	SELECT u.*, $14, $14 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],
+	SELECT u.id, u.service_id, u.service_name, u.period, u.period_start, u.total_events,
+		u.successes, u.failures, u.avg_response_time_ms, u.error_rate, u.uptime_percent,
+		u.data_volume_bytes, u.chairman_interventions, u.cost, $14, $14, u.performance_trends
+	FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],
 		$5::timestamptz[], $6::bigint[], $7::bigint[], $8::bigint[], $9::float8[], $10::float8[],
-		$11::float8[], $12::bigint[], $13::bigint[], $15::float8[]) AS u
+		$11::float8[], $12::bigint[], $13::bigint[], $15::float8[], $16::jsonb[])
+		AS u(id, service_id, service_name, period, period_start, total_events, successes,
+			failures, avg_response_time_ms, error_rate, uptime_percent, data_volume_bytes,
+			chairman_interventions, cost, performance_trends)
 	ON CONFLICT (service_id, period, period_start) DO UPDATE SET
 		service_name = EXCLUDED.service_name, total_events = EXCLUDED.total_events,
 		successes = EXCLUDED.successes, failures = EXCLUDED.failures,
 		avg_response_time_ms = EXCLUDED.avg_response_time_ms, error_rate = EXCLUDED.error_rate,
 		uptime_percent = EXCLUDED.uptime_percent, data_volume_bytes = EXCLUDED.data_volume_bytes,
 		chairman_interventions = EXCLUDED.chairman_interventions, cost = EXCLUDED.cost,
-		updated_at = EXCLUDED.updated_at`
+		performance_trends = EXCLUDED.performance_trends, updated_at = EXCLUDED.updated_at`
 	sqlListAnalytics = `SELECT ` + analyticsCols + ` FROM {s}.integration_analytics`
 )
 
@@ -413,7 +420,9 @@ func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup
 		ids, svcs, names, periods           []string
 		starts                              []pgtype.Timestamptz
 		totals, succ, fails, volume, interv []int64
-		avg, errRate, uptime, cost          []float64
+		avg, errRate, cost                  []float64
+		uptime                              []pgtype.Float8
+		trends                              []json.RawMessage
 	)
 	for i, r := range rs {
 		if last[key{canonical(r.ServiceID), string(r.Period), store.Timestamp(r.PeriodStart).UnixMicro()}] != i {
@@ -436,13 +445,18 @@ func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup
 		fails = append(fails, r.Failures)
 		avg = append(avg, r.AvgResponseTimeMS)
 		errRate = append(errRate, r.ErrorRate)
-		uptime = append(uptime, r.UptimePercent)
+		up := pgtype.Float8{}
+		if r.UptimePercent != nil {
+			up = pgtype.Float8{Float64: *r.UptimePercent, Valid: true}
+		}
+		uptime = append(uptime, up)
+		trends = append(trends, jsonBytes(r.PerformanceTrends))
 		volume = append(volume, r.DataVolumeBytes)
 		interv = append(interv, r.ChairmanInterventions)
 		cost = append(cost, r.Cost)
 	}
 	if _, err := s.pool.Exec(ctx, s.q.upsertAnalytics, ids, svcs, names, periods, starts, totals,
-		succ, fails, avg, errRate, uptime, volume, interv, s.now(), cost); err != nil {
+		succ, fails, avg, errRate, uptime, volume, interv, s.now(), cost, trends); err != nil {
 		return mapError(fmt.Errorf("postgres: upsert analytics: %w", err))
 	}
 	return nil
@@ -493,13 +507,19 @@ func scanAnalytics(row pgx.Row) (*store.AnalyticsRollup, error) {
 	var (
 		a      store.AnalyticsRollup
 		period string
+		uptime pgtype.Float8
+		trends []byte
 	)
 	if err := row.Scan(&a.ID, &a.ServiceID, &a.ServiceName, &period, &a.PeriodStart,
 		&a.TotalEvents, &a.Successes, &a.Failures, &a.AvgResponseTimeMS, &a.ErrorRate,
-		&a.UptimePercent, &a.DataVolumeBytes, &a.ChairmanInterventions, &a.Cost, &a.CreatedAt,
-		&a.UpdatedAt); err != nil {
+		&uptime, &a.DataVolumeBytes, &a.ChairmanInterventions, &a.Cost, &a.CreatedAt,
+		&a.UpdatedAt, &trends); err != nil {
 		return nil, err
 	}
+	if uptime.Valid {
+		a.UptimePercent = &uptime.Float64
+	}
+	a.PerformanceTrends = jsonOut(trends)
 	a.Period = store.Period(period)
 	a.PeriodStart = a.PeriodStart.UTC()
 	a.CreatedAt = a.CreatedAt.UTC()
@@ -596,6 +616,7 @@ func scanAudit(row pgx.Row) (*store.AuditEntry, error) {
 
 // Interface guards.
 var (
-	_ store.Store    = (*Store)(nil)
-	_ store.Notifier = (*Store)(nil)
+	_ store.Store                 = (*Store)(nil)
+	_ store.Notifier              = (*Store)(nil)
+	_ store.ServiceHealthRecorder = (*Store)(nil)
 )

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ehg/hub/store"
 )
@@ -13,11 +14,11 @@ import (
 const serviceCols = `id, name, category, connector_kind, base_url, authentication_config,
 	connector_config, rate_limits, circuit_breaker_config, retry_config, max_retries,
 	schema_mappings, health_check_config, backup_urls, is_active, health_status, created_at,
-	updated_at, data_region`
+	updated_at, data_region, last_health_check`
 
 const (
 	sqlInsertService = `INSERT INTO {s}.integration_services (` + serviceCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19)
 	RETURNING ` + serviceCols
 	sqlGetServiceByID   = `SELECT ` + serviceCols + ` FROM {s}.integration_services WHERE id = $1`
 	sqlGetServiceByName = `SELECT ` + serviceCols + ` FROM {s}.integration_services WHERE name = $1`
@@ -25,12 +26,21 @@ const (
 	connector_kind = $4, base_url = $5, authentication_config = $6, connector_config = $7,
 	rate_limits = $8, circuit_breaker_config = $9, retry_config = $10, max_retries = $11,
 	schema_mappings = $12, health_check_config = $13, backup_urls = $14, is_active = $15,
-	health_status = $16, updated_at = $17, data_region = $18
+	health_status = $16, updated_at = $17, data_region = $18, last_health_check = $19
 	WHERE id = $1 RETURNING ` + serviceCols
+	// sqlRecordServiceHealth applies an observation unless it is older than the stored one;
+	// the select returns the service as it stands either way.
+	sqlRecordServiceHealth = `WITH u AS (
+		UPDATE {s}.integration_services SET last_health_check = $2,
+			health_status = coalesce(nullif($3, ''), health_status)
+		WHERE id = $1 AND (last_health_check IS NULL OR last_health_check <= $2)
+		RETURNING ` + serviceCols + `)
+	SELECT * FROM u UNION ALL
+	SELECT ` + serviceCols + ` FROM {s}.integration_services WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM u)`
 	sqlListServices = `SELECT ` + serviceCols + ` FROM {s}.integration_services`
 )
 
-// serviceArgs returns the arguments $1..$18 of the insert and update statements.
+// serviceArgs returns the arguments $1..$19 of the insert and update statements.
 func serviceArgs(sv *store.Service, id string, health store.HealthStatus, now any) []any {
 	urls := sv.BackupURLs
 	if urls == nil {
@@ -40,7 +50,7 @@ func serviceArgs(sv *store.Service, id string, health store.HealthStatus, now an
 		jsonArg(sv.AuthenticationConfig), jsonArg(sv.ConnectorConfig), jsonArg(sv.RateLimits),
 		jsonArg(sv.CircuitBreakerConfig), jsonArg(sv.RetryConfig), sv.MaxRetries,
 		jsonArg(sv.SchemaMappings), jsonArg(sv.HealthCheckConfig), urls, sv.IsActive,
-		string(health), now, sv.DataRegion}
+		string(health), now, sv.DataRegion, timeArg(sv.LastHealthCheck)}
 }
 
 // CreateService implements [store.ServiceStore].
@@ -163,10 +173,11 @@ func scanService(row pgx.Row) (*store.Service, error) {
 		auth, conn, rate, breaker, retry, maps []byte
 		check                                  []byte
 		urls                                   []string
+		checked                                pgtype.Timestamptz
 	)
 	if err := row.Scan(&sv.ID, &sv.Name, &category, &sv.ConnectorKind, &sv.BaseURL, &auth,
 		&conn, &rate, &breaker, &retry, &sv.MaxRetries, &maps, &check, &urls, &sv.IsActive,
-		&health, &sv.CreatedAt, &sv.UpdatedAt, &sv.DataRegion); err != nil {
+		&health, &sv.CreatedAt, &sv.UpdatedAt, &sv.DataRegion, &checked); err != nil {
 		return nil, err
 	}
 	sv.Category = store.ServiceCategory(category)
@@ -183,6 +194,10 @@ func scanService(row pgx.Row) (*store.Service, error) {
 	}
 	sv.CreatedAt = sv.CreatedAt.UTC()
 	sv.UpdatedAt = sv.UpdatedAt.UTC()
+	if checked.Valid {
+		t := checked.Time.UTC()
+		sv.LastHealthCheck = &t
+	}
 	return &sv, nil
 }
 
@@ -205,3 +220,21 @@ func collect[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
 
 // notFound reports whether err is the store's not-found sentinel.
 func notFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// RecordServiceHealth implements [store.ServiceHealthRecorder] with one statement: the
+// update when the observation is not older than the stored one, and the service as it
+// stands.
+func (s *Store) RecordServiceHealth(ctx context.Context, p store.ServiceHealthParams) (*store.Service, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("postgres: record service health: %w", err)
+	}
+	out, err := scanService(s.pool.QueryRow(ctx, s.q.recordServiceHealth, p.ServiceID,
+		pgtype.Timestamptz{Time: store.Timestamp(p.At), Valid: true}, string(p.Status)))
+	if err != nil {
+		return nil, mapError(fmt.Errorf("postgres: record health of service %s: %w", p.ServiceID, err))
+	}
+	return out, nil
+}

@@ -197,3 +197,55 @@ func TestOpenNewFileTogether(t *testing.T) {
 		}
 	}
 }
+
+// TestMigration0002KeepsRollups migrates a database written at version 1: the rebuilt
+// integration_analytics keeps its rows and their uptime, the new columns start empty.
+func TestMigration0002KeepsRollups(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "hub.db")
+	ms, err := sqlite.Migrations()
+	require.NoError(t, err)
+	db, err := sql.Open(sqlite.DriverName, sqlite.DSN(path, sqlite.Options{}))
+	require.NoError(t, err)
+	for _, q := range []string{
+		ms[0].SQL,
+		`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`,
+		`INSERT INTO schema_migrations VALUES (1, 'init', 0)`,
+		`INSERT INTO integration_services (id, name, category, connector_kind, created_at, updated_at)
+			VALUES ('0b5d6c1e-1d7a-4a53-9a51-5d1c2d3e4f50', 'github', 'development', 'http', 0, 0)`,
+		`INSERT INTO integration_analytics (id, service_id, service_name, period, period_start,
+			total_events, successes, failures, uptime_percent, created_at, updated_at)
+			VALUES ('4a1c1f0e-6b7d-4c8e-9f00-112233445566', '0b5d6c1e-1d7a-4a53-9a51-5d1c2d3e4f50',
+			'github', 'hour', 3600000000, 10, 9, 1, 87.5, 0, 0)`,
+	} {
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.Close())
+
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	v, err := s.SchemaVersion(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, ms[len(ms)-1].Version, v)
+	rs, err := s.ListAnalytics(ctx, store.AnalyticsFilter{})
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	assert.Equal(t, "4a1c1f0e-6b7d-4c8e-9f00-112233445566", rs[0].ID)
+	assert.EqualValues(t, 10, rs[0].TotalEvents)
+	require.NotNil(t, rs[0].UptimePercent)
+	assert.InDelta(t, 87.5, *rs[0].UptimePercent, 1e-9)
+	assert.Empty(t, rs[0].PerformanceTrends)
+	sv, err := s.GetServiceByName(ctx, "github")
+	require.NoError(t, err)
+	assert.Nil(t, sv.LastHealthCheck)
+	// The rebuilt table still refuses a second row for the same service, period and start.
+	dup := rs[0].Clone()
+	dup.ID = ""
+	require.NoError(t, s.UpsertAnalytics(ctx, []*store.AnalyticsRollup{dup}))
+	rs, err = s.ListAnalytics(ctx, store.AnalyticsFilter{})
+	require.NoError(t, err)
+	assert.Len(t, rs, 1)
+}

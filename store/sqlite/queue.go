@@ -133,7 +133,9 @@ func (s *Store) claim(ctx context.Context, p store.ClaimParams, regions []string
 
 const completeSQL = `UPDATE integration_events
 	SET status = 'succeeded', response_code = ?, response_time_ms = ?, payload_out = ?,
-		completed_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
+		completed_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL,
+		request_method = coalesce(nullif(?, ''), request_method),
+		endpoint_url = coalesce(nullif(?, ''), endpoint_url)
 	WHERE id = ? AND status = 'processing' AND lease_owner = ?`
 
 // completeMaskedSQL is completeSQL replacing the documents with their masked forms too
@@ -141,7 +143,9 @@ const completeSQL = `UPDATE integration_events
 const completeMaskedSQL = `UPDATE integration_events
 	SET status = 'succeeded', response_code = ?, response_time_ms = ?, payload_out = ?,
 		completed_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL,
-		payload_in = coalesce(?, payload_in), canonical_mapping = coalesce(?, canonical_mapping)
+		payload_in = coalesce(?, payload_in), canonical_mapping = coalesce(?, canonical_mapping),
+		request_method = coalesce(nullif(?, ''), request_method),
+		endpoint_url = coalesce(nullif(?, ''), endpoint_url)
 	WHERE id = ? AND status = 'processing' AND lease_owner = ?`
 
 // CompleteEvents implements store.QueueStore: one IMMEDIATE transaction, one prepared
@@ -166,6 +170,9 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 		case len(p.MaskedCanonical) > 0 && !json.Valid(p.MaskedCanonical):
 			return nil, invalidf("complete %s: masked canonical_mapping is not well-formed JSON", p.ID)
 		}
+		if err := p.Call.Validate(); err != nil {
+			return nil, fmt.Errorf("complete %s: %w", p.ID, err)
+		}
 	}
 	if len(ps) == 0 {
 		return nil, nil
@@ -186,6 +193,7 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 				}
 				args = append(args, jsonArg(p.MaskedPayloadIn), jsonArg(p.MaskedCanonical))
 			}
+			args = append(args, string(p.Call.Method), p.Call.EndpointURL)
 			res, err := st.ExecContext(ctx, append(args, ids[i], p.Owner)...)
 			if err != nil {
 				return fmt.Errorf("complete event %s: %w", p.ID, mapError(err))
@@ -207,7 +215,9 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 const failSQL = `UPDATE integration_events
 	SET status = ?, next_attempt_at = coalesce(?, next_attempt_at), retry_count = retry_count + ?,
 		response_code = ?, response_time_ms = ?, payload_out = ?, error_details = ?,
-		completed_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
+		completed_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL,
+		request_method = coalesce(nullif(?, ''), request_method),
+		endpoint_url = coalesce(nullif(?, ''), endpoint_url)
 	WHERE id = ? AND status = 'processing' AND lease_owner = ?`
 
 // FailEvents implements store.QueueStore like CompleteEvents.
@@ -233,6 +243,9 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 			return nil, invalidf("fail %s: payload_out is not well-formed JSON", p.ID)
 		case len(p.ErrorDetails) > 0 && !json.Valid(p.ErrorDetails):
 			return nil, invalidf("fail %s: error_details is not well-formed JSON", p.ID)
+		}
+		if err := p.Call.Validate(); err != nil {
+			return nil, fmt.Errorf("fail %s: %w", p.ID, err)
 		}
 	}
 	if len(ps) == 0 {
@@ -260,7 +273,7 @@ func (s *Store) FailEvents(ctx context.Context, ps []store.FailParams) ([]string
 			}
 			res, err := stmt.ExecContext(ctx, string(p.Status), next, inc, p.ResponseCode,
 				p.ResponseTimeMS, jsonArg(p.PayloadOut), jsonArg(p.ErrorDetails), completed, now,
-				ids[i], p.Owner)
+				string(p.Call.Method), p.Call.EndpointURL, ids[i], p.Owner)
 			if err != nil {
 				return fmt.Errorf("fail event %s: %w", p.ID, mapError(err))
 			}

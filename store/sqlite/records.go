@@ -388,7 +388,7 @@ func (s *Store) ListHealthMetrics(ctx context.Context, f store.HealthMetricFilte
 
 const analyticsCols = `id, service_id, service_name, period, period_start, total_events,
 	successes, failures, avg_response_time_ms, error_rate, uptime_percent, data_volume_bytes,
-	chairman_interventions, cost, created_at, updated_at`
+	chairman_interventions, cost, created_at, updated_at, performance_trends`
 
 func scanAnalytics(sc scanner) (*store.AnalyticsRollup, error) {
 	var (
@@ -397,7 +397,8 @@ func scanAnalytics(sc scanner) (*store.AnalyticsRollup, error) {
 	)
 	if err := sc.Scan(&a.ID, &a.ServiceID, &a.ServiceName, &a.Period, &start, &a.TotalEvents,
 		&a.Successes, &a.Failures, &a.AvgResponseTimeMS, &a.ErrorRate, &a.UptimePercent,
-		&a.DataVolumeBytes, &a.ChairmanInterventions, &a.Cost, &created, &updated); err != nil {
+		&a.DataVolumeBytes, &a.ChairmanInterventions, &a.Cost, &created, &updated,
+		rawDest(&a.PerformanceTrends)); err != nil {
 		return nil, err
 	}
 	a.PeriodStart = fromMicros(start)
@@ -437,7 +438,7 @@ func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup
 	now := micros(s.now())
 	err := s.write(ctx, func(ctx context.Context, q *txConn) error {
 		stmt, err := q.stmt(ctx, `INSERT INTO integration_analytics (`+analyticsCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (service_id, period, period_start) DO UPDATE SET
 				service_name = excluded.service_name, total_events = excluded.total_events,
 				successes = excluded.successes, failures = excluded.failures,
@@ -445,7 +446,7 @@ func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup
 				error_rate = excluded.error_rate, uptime_percent = excluded.uptime_percent,
 				data_volume_bytes = excluded.data_volume_bytes,
 				chairman_interventions = excluded.chairman_interventions, cost = excluded.cost,
-				updated_at = excluded.updated_at`)
+				performance_trends = excluded.performance_trends, updated_at = excluded.updated_at`)
 		if err != nil {
 			return err
 		}
@@ -453,7 +454,7 @@ func (s *Store) UpsertAnalytics(ctx context.Context, rs []*store.AnalyticsRollup
 			if _, err := stmt.ExecContext(ctx, r.ID, r.ServiceID, r.ServiceName, string(r.Period),
 				micros(r.PeriodStart), r.TotalEvents, r.Successes, r.Failures, r.AvgResponseTimeMS,
 				r.ErrorRate, r.UptimePercent, r.DataVolumeBytes, r.ChairmanInterventions, r.Cost,
-				now, now); err != nil {
+				now, now, jsonArg(r.PerformanceTrends)); err != nil {
 				return fmt.Errorf("rollup of service %s at %s: %w", r.ServiceID, r.PeriodStart, mapError(err))
 			}
 		}

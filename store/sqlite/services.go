@@ -12,7 +12,7 @@ import (
 const serviceCols = `id, name, category, connector_kind, base_url, authentication_config,
 	connector_config, rate_limits, circuit_breaker_config, retry_config, max_retries,
 	schema_mappings, health_check_config, backup_urls, is_active, health_status, created_at,
-	updated_at, data_region`
+	updated_at, data_region, last_health_check`
 
 func scanService(sc scanner) (*store.Service, error) {
 	var (
@@ -20,12 +20,13 @@ func scanService(sc scanner) (*store.Service, error) {
 		backup           sql.NullString
 		active           int
 		created, updated int64
+		checked          sql.NullInt64
 	)
 	err := sc.Scan(&v.ID, &v.Name, &v.Category, &v.ConnectorKind, &v.BaseURL,
 		rawDest(&v.AuthenticationConfig), rawDest(&v.ConnectorConfig), rawDest(&v.RateLimits),
 		rawDest(&v.CircuitBreakerConfig), rawDest(&v.RetryConfig), &v.MaxRetries,
 		rawDest(&v.SchemaMappings), rawDest(&v.HealthCheckConfig), &backup, &active,
-		&v.HealthStatus, &created, &updated, &v.DataRegion)
+		&v.HealthStatus, &created, &updated, &v.DataRegion, &checked)
 	if err != nil {
 		return nil, err
 	}
@@ -37,6 +38,7 @@ func scanService(sc scanner) (*store.Service, error) {
 	v.IsActive = active != 0
 	v.CreatedAt = fromMicros(created)
 	v.UpdatedAt = fromMicros(updated)
+	v.LastHealthCheck = timePtr(checked)
 	return &v, nil
 }
 
@@ -73,18 +75,21 @@ func (s *Store) CreateService(ctx context.Context, in *store.Service) (*store.Se
 	}
 	now := s.nowTS()
 	v.CreatedAt, v.UpdatedAt = now, now
+	if v.LastHealthCheck != nil {
+		v.LastHealthCheck = timePtrOf(store.Timestamp(*v.LastHealthCheck))
+	}
 	backup, err := backupArg(v.BackupURLs)
 	if err != nil {
 		return nil, err
 	}
 	err = s.write(ctx, func(ctx context.Context, q *txConn) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO integration_services (`+serviceCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			v.ID, v.Name, string(v.Category), v.ConnectorKind, v.BaseURL,
 			jsonArg(v.AuthenticationConfig), jsonArg(v.ConnectorConfig), jsonArg(v.RateLimits),
 			jsonArg(v.CircuitBreakerConfig), jsonArg(v.RetryConfig), v.MaxRetries,
 			jsonArg(v.SchemaMappings), jsonArg(v.HealthCheckConfig), backup, boolInt(v.IsActive),
-			string(v.HealthStatus), micros(now), micros(now), v.DataRegion)
+			string(v.HealthStatus), micros(now), micros(now), v.DataRegion, microsArg(v.LastHealthCheck))
 		return err
 	})
 	if err != nil {
@@ -156,13 +161,13 @@ func (s *Store) UpdateService(ctx context.Context, in *store.Service) (*store.Se
 			name = ?, category = ?, connector_kind = ?, base_url = ?, authentication_config = ?,
 			connector_config = ?, rate_limits = ?, circuit_breaker_config = ?, retry_config = ?,
 			max_retries = ?, schema_mappings = ?, health_check_config = ?, backup_urls = ?,
-			is_active = ?, health_status = ?, updated_at = ?, data_region = ?
+			is_active = ?, health_status = ?, updated_at = ?, data_region = ?, last_health_check = ?
 			WHERE id = ? RETURNING `+serviceCols,
 			v.Name, string(v.Category), v.ConnectorKind, v.BaseURL,
 			jsonArg(v.AuthenticationConfig), jsonArg(v.ConnectorConfig), jsonArg(v.RateLimits),
 			jsonArg(v.CircuitBreakerConfig), jsonArg(v.RetryConfig), v.MaxRetries,
 			jsonArg(v.SchemaMappings), jsonArg(v.HealthCheckConfig), backup, boolInt(v.IsActive),
-			string(v.HealthStatus), micros(now), v.DataRegion, v.ID))
+			string(v.HealthStatus), micros(now), v.DataRegion, microsArg(v.LastHealthCheck), v.ID))
 		return err
 	})
 	if err != nil {
@@ -210,6 +215,37 @@ func (s *Store) ListServices(ctx context.Context, f store.ServiceFilter) ([]*sto
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list services: %w", mapError(err))
+	}
+	return out, nil
+}
+
+// RecordServiceHealth implements store.ServiceHealthRecorder: one UPDATE that applies only
+// when the observation is not older than the stored one, then the service as it stands.
+func (s *Store) RecordServiceHealth(ctx context.Context, p store.ServiceHealthParams) (*store.Service, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	id, err := canonicalID("service", p.ServiceID)
+	if err != nil {
+		return nil, err
+	}
+	var out *store.Service
+	err = s.write(ctx, func(ctx context.Context, q *txConn) error {
+		if _, err := q.ExecContext(ctx, `UPDATE integration_services SET
+			last_health_check = ?1, health_status = coalesce(nullif(?2, ''), health_status)
+			WHERE id = ?3 AND (last_health_check IS NULL OR last_health_check <= ?1)`,
+			micros(p.At), string(p.Status), id); err != nil {
+			return err
+		}
+		var err error
+		out, err = scanService(q.QueryRowContext(ctx, `SELECT `+serviceCols+` FROM integration_services WHERE id = ?`, id))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record health of service %s: %w", id, mapError(err))
 	}
 	return out, nil
 }

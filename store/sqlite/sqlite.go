@@ -295,6 +295,7 @@ func (s *Store) readDB() (*sql.DB, error) {
 
 // Interface guards.
 var (
-	_ store.Store    = (*Store)(nil)
-	_ store.Notifier = (*Store)(nil)
+	_ store.Store                 = (*Store)(nil)
+	_ store.Notifier              = (*Store)(nil)
+	_ store.ServiceHealthRecorder = (*Store)(nil)
 )

@@ -15,6 +15,7 @@ func analyticsCases() []testCase {
 		{"UpsertInsertsAndReplaces", testAnalyticsUpsert},
 		{"ListOrderFiltersAndPages", testAnalyticsList},
 		{"InvalidBatchStoresNothing", testAnalyticsInvalid},
+		{"UnknownUptimeAndTrends", testAnalyticsUptimeAndTrends},
 	}
 }
 
@@ -24,7 +25,7 @@ func newRollup(sv *store.Service, p store.Period, start time.Time, total int64) 
 	return &store.AnalyticsRollup{
 		ServiceID: sv.ID, ServiceName: sv.Name, Period: p, PeriodStart: start,
 		TotalEvents: total, Successes: total - 1, Failures: 1, AvgResponseTimeMS: 123.5,
-		ErrorRate: 1 / float64(total), UptimePercent: 99.5, DataVolumeBytes: 4096,
+		ErrorRate: 1 / float64(total), UptimePercent: ptr(99.5), DataVolumeBytes: 4096,
 		ChairmanInterventions: 2, Cost: 0.25,
 	}
 }

@@ -20,8 +20,8 @@
 // [RunWithOptions] scales the concurrency cases ([Options]): by default 16 claimers share
 // 10,000 events, or 1,000 under go test -short. The cases of the optional capabilities
 // ([store.Notifier], [store.RetentionStore], [store.SubjectStore], [store.RegionClaimer],
-// [store.EventCanceller]) skip, saying so, when a store does not implement them; every other
-// case applies to every store.
+// [store.EventCanceller], [store.ServiceHealthRecorder]) skip, saying so, when a store does
+// not implement them; every other case applies to every store.
 // Cases that run operations concurrently retry [store.ErrBusy], which the contract allows a
 // database to return when it cannot serialise an operation.
 //

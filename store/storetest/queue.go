@@ -33,6 +33,7 @@ func queueCases(opts Options) []testCase {
 		{"FailKeepRetryCount", testFailKeepRetryCount},
 		{"FailInvalid", testFailInvalid},
 		{"FailFencing", testFailFencing},
+		{"CallRecorded", testCallRecorded},
 		{"ExtendLease", testExtendLease},
 		{"ReleaseExpiredLeases", testReleaseExpiredLeases},
 		{"LeaseLostAfterRelease", testLeaseLostAfterRelease},

@@ -22,6 +22,7 @@ func serviceCases() []testCase {
 		{"UpdateConflictAndMissing", testServiceUpdateConflict},
 		{"ListFiltersAndPages", testServiceList},
 		{"CopyInCopyOut", testServiceCopies},
+		{"HealthRecorded", testServiceHealthRecorded},
 	}
 }
 
@@ -37,6 +38,7 @@ func fullService(name string) *store.Service {
 	sv.BackupURLs = []string{"https://backup1.example.com", "http://backup2.example.com:8080/x"}
 	sv.HealthStatus = store.HealthDegraded
 	sv.DataRegion = "eu-west"
+	sv.LastHealthCheck = ptr(start.Add(-time.Minute).Truncate(time.Second))
 	return sv
 }
 
