@@ -1,20 +1,30 @@
 package benchmarks
 
 import (
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ehg/hub"
+	"github.com/ehg/hub/store"
 )
 
-// ErrNoRetention is returned by RetentionOption while the hub offers no retention policy.
-var ErrNoRetention = errors.New("benchmarks: this version of the hub has no retention API")
-
 // RetentionOption returns the hub option that keeps delivered (succeeded) events for keep
-// and then deletes them, for the soak's -retention flag. This version of the hub has no
-// retention API: it returns ErrNoRetention and the soak runs with every event kept (and
-// says so). It is the one place to change when the hub gains retention.
+// and then deletes them, for the soak's -retention flag: a hub.RetentionPolicy on the
+// succeeded status, with the background cleaner running every keep/2 (at most once a
+// minute, at least once a second) so the table stays near keep's worth of events.
 func RetentionOption(keep time.Duration) (hub.Option, error) {
-	_ = keep
-	return nil, ErrNoRetention
+	if keep <= 0 {
+		return nil, fmt.Errorf("benchmarks: retention must be positive, got %s", keep)
+	}
+	interval := min(max(keep/2, time.Second), time.Minute)
+	policy := hub.WithRetention(hub.RetentionPolicy{
+		Events: map[store.EventStatus]time.Duration{store.StatusSucceeded: keep},
+	})
+	cleanup := hub.WithCleanup(interval, 0)
+	return func(c *hub.Config) error {
+		if err := policy(c); err != nil {
+			return err
+		}
+		return cleanup(c)
+	}, nil
 }

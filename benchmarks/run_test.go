@@ -16,7 +16,9 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/ehg/hub"
 	"github.com/ehg/hub/connectors"
+	"github.com/ehg/hub/store"
 )
 
 // postgresURL returns the test database, or skips: only PostgreSQL tests may skip.
@@ -264,7 +266,7 @@ func TestRunPipeline(t *testing.T) {
 	}
 }
 
-// TestSoak runs a small soak with retention requested: windows, sizes, latency and the
+// TestSoak runs a small soak with retention on: windows, sizes, latency and the
 // retention note are all reported.
 func TestSoak(t *testing.T) {
 	url := postgresURL(t)
@@ -276,7 +278,7 @@ func TestSoak(t *testing.T) {
 	if len(rep.Windows) != 4 || rep.StartRate <= 0 || rep.EndRate <= 0 || rep.P99 <= 0 || rep.PeakHeap == 0 || rep.WAL == nil {
 		t.Errorf("report %+v", rep)
 	}
-	if !strings.Contains(rep.Retention, "no retention API") {
+	if !strings.Contains(rep.Retention, "deleted after 1m0s") {
 		t.Errorf("retention: %q", rep.Retention)
 	}
 	var events *RelationSize
@@ -290,7 +292,7 @@ func TestSoak(t *testing.T) {
 	}
 	var out strings.Builder
 	rep.Print(&out)
-	for _, want := range []string{"integration_events", "p99", "peak live heap", "within 20%", "no retention API"} {
+	for _, want := range []string{"integration_events", "p99", "peak live heap", "within 20%", "deleted after 1m0s"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
@@ -317,4 +319,34 @@ func TestCompare(t *testing.T) {
 		}
 	}
 	t.Log("\n" + out.String())
+}
+
+// TestRetentionOption: the soak's -retention flag becomes the hub's retention policy on
+// delivered events and a cleaner interval between a second and a minute.
+func TestRetentionOption(t *testing.T) {
+	for _, tc := range []struct {
+		keep, interval time.Duration
+	}{
+		{time.Second, time.Second},
+		{10 * time.Second, 5 * time.Second},
+		{time.Hour, time.Minute},
+	} {
+		opt, err := RetentionOption(tc.keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c hub.Config
+		if err := opt(&c); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Retention.Events[store.StatusSucceeded]; got != tc.keep {
+			t.Errorf("keep %s: policy keeps succeeded events %s", tc.keep, got)
+		}
+		if c.CleanupInterval != tc.interval {
+			t.Errorf("keep %s: cleaner every %s, want %s", tc.keep, c.CleanupInterval, tc.interval)
+		}
+	}
+	if _, err := RetentionOption(0); err == nil {
+		t.Error("RetentionOption(0) returned no error")
+	}
 }

@@ -2,7 +2,6 @@ package benchmarks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"runtime/metrics"
@@ -26,8 +25,8 @@ type SoakConfig struct {
 	// MaxQueued is the hub's backpressure limit (0: none): the producers push as fast as
 	// the hub takes events and, with a limit, wait (ErrBusy) while this many are undelivered.
 	MaxQueued int
-	// Retention, when positive, asks the hub to delete delivered events older than it (see
-	// RetentionOption: without a retention API in the hub the run says so and keeps all).
+	// Retention, when positive, has the hub delete delivered events older than it (see
+	// RetentionOption).
 	Retention time.Duration
 	// Keep leaves the schema in the database for inspection.
 	Keep bool
@@ -90,15 +89,11 @@ func Soak(ctx context.Context, w *Workload, cfg SoakConfig) (*SoakReport, error)
 	rep := &SoakReport{Config: cfg, Variant: hc.Variant(), Retention: "off"}
 	if cfg.Retention > 0 {
 		opt, err := RetentionOption(cfg.Retention)
-		switch {
-		case errors.Is(err, ErrNoRetention):
-			rep.Retention = fmt.Sprintf("requested (delete delivered events after %s), but this hub has no retention API yet: every event is kept", cfg.Retention)
-		case err != nil:
+		if err != nil {
 			return nil, err
-		default:
-			hc.Options = append(hc.Options, opt)
-			rep.Retention = fmt.Sprintf("on: delivered events deleted after %s", cfg.Retention)
 		}
+		hc.Options = append(hc.Options, opt)
+		rep.Retention = fmt.Sprintf("on: delivered events deleted after %s", cfg.Retention)
 	}
 	s, err := OpenHub(ctx, w, hc)
 	if err != nil {

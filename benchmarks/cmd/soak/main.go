@@ -7,9 +7,8 @@
 //	cd benchmarks && go run ./cmd/soak -events 200000 -window 20000    # a shorter one
 //	cd benchmarks && go run ./cmd/soak -retention 1m                   # with a retention policy
 //
-// -retention asks the hub to delete delivered events older than the duration. This
-// version of the hub has no retention API, so the flag has no effect yet and the report
-// says so (benchmarks.RetentionOption is where it is wired). The database is
+// -retention has the hub delete delivered events older than the duration (a
+// hub.RetentionPolicy applied by the background cleaner). The database is
 // -postgres-url (default $HUB_TEST_POSTGRES_URL); the run creates a schema of its own and
 // drops it (-keep leaves it). The command exits 1 when the run fails or the end is not
 // within 20% of the start.
@@ -36,7 +35,7 @@ func main() {
 	flag.IntVar(&cfg.Workers, "workers", 16, "hub delivery workers")
 	flag.IntVar(&cfg.ClaimBatch, "claim-batch", 256, "hub claim batch size")
 	flag.IntVar(&cfg.MaxQueued, "max-queued", 0, "hub backpressure limit: producers wait while this many events are undelivered (0: none)")
-	flag.DurationVar(&cfg.Retention, "retention", 0, "delete delivered events older than this (0: off; no effect while the hub has no retention API)")
+	flag.DurationVar(&cfg.Retention, "retention", 0, "delete delivered events older than this (0: off)")
 	flag.BoolVar(&cfg.Keep, "keep", false, "keep the schema after the run")
 	flag.Parse()
 	if cfg.Events <= 0 || cfg.Window <= 0 {
