@@ -46,6 +46,8 @@ type Store struct {
 	// subjects indexes the events by subject key; requests holds the subject requests.
 	subjects map[string]map[*entry]struct{}
 	requests map[string]*store.SubjectRequest
+	// approvals holds the approval requests (created on first use).
+	approvals map[string]*store.Approval
 
 	notify notifier
 }
