@@ -101,6 +101,11 @@ func (f *activityFeed) unsubscribe(s *activitySub) {
 // than 256 activities behind loses the newest ones rather than slowing deliveries. Safe for
 // concurrent use; each call is an independent subscription.
 func (h *Hub) WatchActivity(ctx context.Context) <-chan Activity {
+	if err := h.guard(ctx, call{method: "WatchActivity", perms: perms(PermRead)}); err != nil {
+		ch := make(chan Activity)
+		close(ch)
+		return ch
+	}
 	s := h.activity.subscribe()
 	go func() {
 		select {

@@ -45,6 +45,9 @@ type AuditPage struct {
 // append-only, so a cursor stays valid while entries are added: they appear on later pages.
 // Errors: ErrInvalidInput (negative limit, malformed cursor); store errors; ErrClosed.
 func (h *Hub) ListAudit(ctx context.Context, q AuditQuery) (*AuditPage, error) {
+	if err := h.guard(ctx, call{method: "ListAudit", perms: perms(PermReadAudit)}); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}

@@ -36,6 +36,9 @@ type ServiceInfo struct {
 // mappings, credentials redacted. Errors: ErrUnknownService; a *ConfigError when the
 // stored configuration no longer loads; ErrClosed.
 func (h *Hub) GetService(ctx context.Context, idOrName string) (*ServiceInfo, error) {
+	if err := h.guard(ctx, call{method: "GetService", service: idOrName, perms: perms(PermRead)}); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -55,6 +58,9 @@ func (h *Hub) GetService(ctx context.Context, idOrName string) (*ServiceInfo, er
 // ListServices returns every registered service ordered by name, as GetService does. Errors:
 // store errors; ErrClosed.
 func (h *Hub) ListServices(ctx context.Context) ([]*ServiceInfo, error) {
+	if err := h.guard(ctx, call{method: "ListServices", perms: perms(PermRead)}); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}

@@ -138,6 +138,9 @@ func CommandGrammar() []CommandRule {
 // reason and suggestions. Retry plans list the exact events they would requeue. Errors:
 // store errors; ErrClosed.
 func (h *Hub) Command(ctx context.Context, text string) (*CommandPlan, error) {
+	if err := h.guard(ctx, call{method: "Command", perms: perms(PermCommand)}); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}

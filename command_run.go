@@ -22,6 +22,9 @@ import (
 // made; errors.ErrUnsupported for intents this hub cannot serve; the errors of the hub
 // methods the plan calls.
 func (h *Hub) RunCommand(ctx context.Context, plan *CommandPlan) (*CommandResult, error) {
+	if err := h.guard(ctx, call{method: "RunCommand", perms: perms(PermCommand)}); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}

@@ -84,6 +84,9 @@ func (r *ComplianceReport) JSON() ([]byte, error) { return json.MarshalIndent(r,
 //
 // Errors: ErrInvalidInput when from is not before to; ErrClosed; store errors.
 func (h *Hub) ComplianceReport(ctx context.Context, from, to time.Time) (*ComplianceReport, error) {
+	if err := h.guard(ctx, call{method: "ComplianceReport", perms: perms(PermReadAudit)}); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}

@@ -69,6 +69,9 @@ func violationError(stage, name, version string, ve *contract.ValidationError) *
 // known version with another schema; ErrInvalidInput for data that is not a usable JSON
 // document (too large, too deep, invalid UTF-8, duplicate keys); the context's error.
 func (h *Hub) ValidateDataContract(ctx context.Context, data any, c contract.Contract) (*contract.Result, error) {
+	if err := h.guard(ctx, call{method: "ValidateDataContract", perms: perms(PermTransform)}); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

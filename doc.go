@@ -95,6 +95,37 @@
 // the account of a period: services and regions, data held, personal fields, retention in
 // force and removed, subject requests and their completion, chairman overrides.
 //
+// # Who may do what: authorization, approvals, overrides
+//
+// Every call passes one trust layer before it acts: the principal travels in the context
+// ([WithPrincipal]), the hub checks the permission the call needs, then the approval
+// policy, then acts and audits what it did with the principal as the actor. Without
+// [WithAuthorization] nothing is checked and a single-tenant embedding stays one line.
+//
+// With it, a call without a principal, or whose principal lacks the permission, returns a
+// *[ForbiddenError] ([ErrForbidden]) naming the permission and the rule that decided, and
+// the refusal is audited ("access.denied"). The built-in roles ([DefaultRoles]) are
+// chairman (everything), admin (services, credentials, endpoints, data, audit, approvals,
+// Start and Close), operator (events, retries, recovery, escalation, enable/disable, tests)
+// and viewer (health, analytics, services, text commands, each of whose steps is checked as
+// its own call); an [Authorizer] plugs in a platform's own policy and fails closed.
+// Store, InstanceID and EngineStats take no context: whoever holds the *Hub holds them.
+//
+// [WithApprovals] names the kinds of change that wait for a second person ([ChangeKind]:
+// registering a service, credentials, endpoints, enabling a disabled service, bulk retries,
+// deleting data). Such a call stores a pending request (the change sealed under
+// Config.SecretKey, shown to approvers with secrets redacted; [WithReason] adds the
+// justification) and returns an *[ApprovalRequiredError] with its ID. [Hub.Approve]
+// applies it as the requester's call, exactly once among hubs sharing the store (a
+// conditional status change pending to applying); the approver must hold approval.decide
+// and differ from the requester. [Hub.Reject] refuses it; an undecided request expires
+// after ApprovalPolicy.TTL and is escalated through the escalation service.
+//
+// A chairman overrides with [WithOverride] and a mandatory reason: a held-back change
+// applies at once, and an event with EventData.ChairmanOverride goes to the front of the
+// queue. Each override is audited as an intervention ("governance.intervention");
+// [Hub.GovernanceReport] counts interventions, refusals and approvals per period.
+//
 // # Errors
 //
 // Errors wrap the sentinels of this package ([ErrNotFound], [ErrUnknownService],

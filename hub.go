@@ -110,6 +110,9 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 	if err := h.initLifecycle(); err != nil {
 		return nil, err
 	}
+	if err := h.initGovernance(); err != nil {
+		return nil, err
+	}
 	if h.reg == nil {
 		h.reg = builtin.NewRegistry()
 	}
@@ -153,6 +156,9 @@ func (h *Hub) InstanceID() string { return h.cfg.InstanceID }
 // refresh, analytics rollup). It returns ErrClosed after Close and an error when already
 // started. ctx bounds start-up only.
 func (h *Hub) Start(ctx context.Context) error {
+	if err := h.guard(ctx, call{method: "Start", perms: perms(PermLifecycle)}); err != nil {
+		return err
+	}
 	if h.closed.Load() {
 		return ErrClosed
 	}
@@ -170,6 +176,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	}
 	h.startMonitoring(bg)
 	h.startLifecycle(bg)
+	h.startGovernance(bg)
 	h.bgWG.Add(1)
 	go h.refreshLoop(bg)
 	if h.cfg.RollupInterval > 0 {
@@ -185,6 +192,9 @@ func (h *Hub) Start(ctx context.Context) error {
 // store or deliver. It closes the idle connections of the hub's HTTP transport. Close is
 // idempotent; it closes the store only when New created it.
 func (h *Hub) Close(ctx context.Context) error {
+	if err := h.guard(ctx, call{method: "Close", perms: perms(PermLifecycle)}); err != nil {
+		return err
+	}
 	var err error
 	h.closeOnce.Do(func() {
 		h.closed.Store(true)

@@ -82,6 +82,9 @@ func decodeObject(in []byte) (map[string]any, error) {
 // transform package's *FieldError naming target and expression) when a field fails; the
 // context's error.
 func (h *Hub) TransformData(ctx context.Context, data any, rules transform.Rules) (any, error) {
+	if err := h.guard(ctx, call{method: "TransformData", perms: perms(PermTransform)}); err != nil {
+		return nil, err
+	}
 	prog, err := transform.Compile(rules)
 	if err != nil {
 		return nil, configErr("transform.Rules", "", err)

@@ -48,6 +48,9 @@ func (h *Hub) observe(o engine.Outcome) {
 //
 // Errors: ErrUnknownService; store errors.
 func (h *Hub) GetIntegrationHealth(ctx context.Context, serviceID string) (*HealthReport, error) {
+	if err := h.guard(ctx, call{method: "GetIntegrationHealth", service: serviceID, perms: perms(PermRead)}); err != nil {
+		return nil, err
+	}
 	var rts []*runtime
 	if serviceID != "" {
 		rt, err := h.runtimeFor(ctx, serviceID)
@@ -204,6 +207,9 @@ func (h *Hub) slaOf(serviceID string) int64 {
 // percentiles are the largest of the services'; its mean and spread pool every succeeded
 // event. Errors: ErrInvalidInput for an empty range; store errors.
 func (h *Hub) GetPerformanceMetrics(ctx context.Context, r TimeRange) (*PerformanceMetrics, error) {
+	if err := h.guard(ctx, call{method: "GetPerformanceMetrics", perms: perms(PermRead)}); err != nil {
+		return nil, err
+	}
 	r, err := r.resolve(h.cfg.Clock(), time.Hour)
 	if err != nil {
 		return nil, err
@@ -309,6 +315,9 @@ func share(part, whole int64) float64 {
 // unaligned end includes its partial period). Errors: ErrUnknownService, ErrInvalidInput
 // (unknown period, empty range), store errors.
 func (h *Hub) GetIntegrationAnalytics(ctx context.Context, q AnalyticsQuery) (*Analytics, error) {
+	if err := h.guard(ctx, call{method: "GetIntegrationAnalytics", service: q.Service, perms: perms(PermRead)}); err != nil {
+		return nil, err
+	}
 	if q.Period == "" {
 		q.Period = store.PeriodHour
 	}

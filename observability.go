@@ -91,6 +91,11 @@ type HealthThresholds struct {
 // newest ones rather than slowing deliveries. Safe for concurrent use; each call is an
 // independent subscription.
 func (h *Hub) Subscribe(ctx context.Context) <-chan HealthChange {
+	if err := h.guard(ctx, call{method: "Subscribe", perms: perms(PermRead)}); err != nil {
+		ch := make(chan HealthChange)
+		close(ch)
+		return ch
+	}
 	in := h.mon.Subscribe(ctx)
 	out := make(chan HealthChange, 64)
 	go func() {

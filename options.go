@@ -140,6 +140,16 @@ type Config struct {
 	// of services whose DataRegion is one of them ("" standing for services without a
 	// region). The store must implement store.RegionClaimer. Default: every event.
 	Regions []string
+
+	// Governance (see governance.go and approvals.go).
+
+	// Authorizer, when set, turns authorization on: every call needs a Principal in its
+	// context (WithPrincipal) that holds the call's permission (see WithAuthorization).
+	// Default: nil, nothing is checked.
+	Authorizer Authorizer
+	// Approvals names the changes that wait for a second person's approval (see
+	// WithApprovals). The zero value holds nothing back.
+	Approvals ApprovalPolicy
 }
 
 // Option changes a Config; it returns an error wrapping ErrInvalidConfig for a bad value.

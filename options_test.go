@@ -52,6 +52,8 @@ func TestEveryConfigFieldHasAnOption(t *testing.T) {
 		"SubjectKey":          WithSubjectKey(key),
 		"MaskDelivered":       WithMaskDelivered(),
 		"Regions":             WithRegions("eu"),
+		"Authorizer":          WithAuthorization(nil),
+		"Approvals":           WithApprovals(ApprovalPolicy{Require: []ChangeKind{ChangeRegister}}),
 	}
 	for f := range reflect.TypeFor[Config]().Fields() {
 		t.Run(f.Name, func(t *testing.T) {

@@ -37,6 +37,9 @@ import (
 // ErrCircuitOpen (the breaker is open: the event waits), ErrServiceDisabled (the service is
 // inactive: the event waits), and the context's error when ctx ended while waiting.
 func (h *Hub) ProcessIntegrationEvent(ctx context.Context, in EventData) (*ProcessingResult, error) {
+	if err := h.guard(ctx, processCall("ProcessIntegrationEvent", in.Service, in)); err != nil {
+		return nil, err
+	}
 	ctx, span := h.tel.Start(ctx, telemetry.SpanProcess)
 	if span.IsRecording() {
 		span.SetAttributes(telemetry.AttrService.String(in.Service), telemetry.AttrOperation.String(in.Operation))
@@ -167,6 +170,9 @@ func (h *Hub) await(ctx context.Context, res *ProcessingResult, watch <-chan eng
 // wrapped with its index, e.g. "hub: event 3: hub: contract violation: ..."; ErrBusy when
 // the batch would exceed Config.MaxQueuedEvents; ErrClosed.
 func (h *Hub) ProcessIntegrationEvents(ctx context.Context, evs []EventData) ([]*ProcessingResult, error) {
+	if err := h.guard(ctx, processCall("ProcessIntegrationEvents", "", evs...)); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}

@@ -22,6 +22,9 @@ const escalationQuietPeriod = time.Minute
 // Errors: ErrNotFound (no such event), ErrInvalidTransition (the event is not failed or
 // dead), ErrInvalidInput (not a UUID), ErrClosed.
 func (h *Hub) RetryFailedIntegration(ctx context.Context, integrationID string) (*RetryResult, error) {
+	if err := h.guard(ctx, call{method: "RetryFailedIntegration", perms: perms(PermRetry)}); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -47,7 +50,7 @@ func (h *Hub) RetryFailedIntegration(ctx context.Context, integrationID string) 
 	}
 	h.eng.Wake()
 	_, _ = h.st.AppendAudit(context.WithoutCancel(ctx), &store.AuditEntry{
-		Actor: "hub", Action: "event.retry", EntityType: "event", EntityID: ev.ID,
+		Actor: actorIn(ctx, ""), Action: "event.retry", EntityType: "event", EntityID: ev.ID,
 		Before: mustJSON(map[string]any{"status": prev.Status, "retry_count": prev.RetryCount}),
 		After:  mustJSON(map[string]any{"status": ev.Status, "retry_count": ev.RetryCount}),
 	})
@@ -66,6 +69,9 @@ func (h *Hub) RetryFailedIntegration(ctx context.Context, integrationID string) 
 // service or the target), ErrClosed. A notification the target refuses (contract,
 // mapping) is reported in the error with the incident still recorded.
 func (h *Hub) EscalateIntegrationIssue(ctx context.Context, issue IntegrationIssue) (*EscalationResult, error) {
+	if err := h.guard(ctx, call{method: "EscalateIntegrationIssue", service: issue.Service, perms: perms(PermEscalate)}); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -95,7 +101,7 @@ func (h *Hub) EscalateIntegrationIssue(ctx context.Context, issue IntegrationIss
 		"event_id": issue.EventID, "details": issue.Details, "target": target,
 	}
 	entry, err := h.st.AppendAudit(ctx, &store.AuditEntry{
-		Actor: actor(issue.Actor), Action: "incident.escalate", EntityType: "incident", EntityID: rt.svc.ID, After: mustJSON(record),
+		Actor: actorIn(ctx, issue.Actor), Action: "incident.escalate", EntityType: "incident", EntityID: rt.svc.ID, After: mustJSON(record),
 	})
 	if err != nil {
 		return nil, mapStoreErr(err)
@@ -115,7 +121,7 @@ func (h *Hub) EscalateIntegrationIssue(ctx context.Context, issue IntegrationIss
 		"incident_id": entry.ID, "service": rt.svc.Name, "severity": issue.Severity, "summary": issue.Summary,
 		"event_id": issue.EventID, "details": issue.Details, "text": text, "at": now.UTC().Format(time.RFC3339Nano),
 	})
-	pr, err := h.ProcessIntegrationEvent(ctx, EventData{
+	pr, err := h.ProcessIntegrationEvent(trusted(ctx), EventData{
 		Service: target, Payload: payload, IdempotencyKey: "incident:" + entry.ID, Priority: store.PriorityHigh, Mode: Async,
 	})
 	if err != nil {
@@ -155,7 +161,7 @@ func (h *Hub) onDead(ev *store.Event, o engine.Outcome) {
 	if quiet {
 		return
 	}
-	_, err = h.EscalateIntegrationIssue(ctx, IntegrationIssue{
+	_, err = h.EscalateIntegrationIssue(trusted(ctx), IntegrationIssue{
 		Service: ev.ServiceID, EventID: ev.ID, Severity: SeverityHigh,
 		Summary: fmt.Sprintf("event exhausted %d retries: %s", ev.MaxRetries, o.ErrorText),
 		Details: map[string]any{"retry_count": o.RetryCount, "response_code": o.ResponseCode},
@@ -172,6 +178,9 @@ func (h *Hub) onDead(ev *store.Event, o engine.Outcome) {
 //
 // Errors: ErrUnknownService; ErrInvalidConfig (no actions, unknown action); ErrClosed.
 func (h *Hub) TriggerRecoveryAction(ctx context.Context, plan RecoveryPlan) (*RecoveryResult, error) {
+	if err := h.guard(ctx, h.recoveryCall(plan)); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -198,7 +207,7 @@ func (h *Hub) TriggerRecoveryAction(ctx context.Context, plan RecoveryPlan) (*Re
 		}
 		res.Steps = append(res.Steps, st)
 		_, _ = h.st.AppendAudit(context.WithoutCancel(ctx), &store.AuditEntry{
-			Actor: actor(plan.Actor), Action: "recovery." + string(a), EntityType: "service", EntityID: rt.svc.ID,
+			Actor: actorIn(ctx, plan.Actor), Action: "recovery." + string(a), EntityType: "service", EntityID: rt.svc.ID,
 			After: mustJSON(st),
 		})
 	}
@@ -230,7 +239,7 @@ func (h *Hub) runAction(ctx context.Context, id string, a RecoveryAction, plan R
 		st.Detail = "breaker forced open; events wait until reset_breaker"
 	case ActionDisable, ActionEnable:
 		active := a == ActionEnable
-		if _, err := h.ConfigureService(ctx, id, ServiceConfig{Active: &active, Actor: plan.Actor}); err != nil {
+		if _, err := h.ConfigureService(trusted(ctx), id, ServiceConfig{Active: &active, Actor: plan.Actor}); err != nil {
 			return err
 		}
 		st.Detail = "service " + map[bool]string{true: "enabled", false: "disabled"}[active]
@@ -254,7 +263,7 @@ func (h *Hub) runAction(ctx context.Context, id string, a RecoveryAction, plan R
 		if rt.svc.BaseURL != "" {
 			backups = append(backups, rt.svc.BaseURL)
 		}
-		if _, err := h.ConfigureService(ctx, id, ServiceConfig{BaseURL: &backup, BackupURLs: backups, Actor: plan.Actor}); err != nil {
+		if _, err := h.ConfigureService(trusted(ctx), id, ServiceConfig{BaseURL: &backup, BackupURLs: backups, Actor: plan.Actor}); err != nil {
 			return err
 		}
 		st.Detail = "base URL is now " + backup

@@ -61,6 +61,9 @@ type RemovalResult struct {
 // Errors: ErrUnknownService; ErrNotSupported when cancelling needs store.EventCanceller;
 // ErrClosed; store errors.
 func (h *Hub) RemoveService(ctx context.Context, serviceID string, opts RemoveOptions) (*RemovalResult, error) {
+	if err := h.guard(ctx, deletionCall("RemoveService", serviceID, PermRemove, proposedChange{Service: serviceID, Remove: &opts})); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -79,7 +82,7 @@ func (h *Hub) RemoveService(ctx context.Context, serviceID string, opts RemoveOp
 		if !opts.Drain && !canCancel {
 			return nil, fmt.Errorf("%w: cancelling a removed service's queue needs store.EventCanceller", ErrNotSupported)
 		}
-		meta.Removed = &removal{At: h.cfg.Clock(), Drain: opts.Drain, Actor: actor(opts.Actor), Name: cur.Name}
+		meta.Removed = &removal{At: h.cfg.Clock(), Drain: opts.Drain, Actor: actorIn(ctx, opts.Actor), Name: cur.Name}
 		next := cur.Clone()
 		if !opts.Drain {
 			next.IsActive = false // nothing more is claimed; attempts in flight finish

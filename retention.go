@@ -56,6 +56,9 @@ func (r *RetentionReport) Total() int64 { return r.Events + r.HealthMetrics + r.
 // Errors: ErrNotSupported when the store has no store.RetentionStore; ErrClosed; store
 // errors (the report then holds what was removed before).
 func (h *Hub) RunRetention(ctx context.Context) (*RetentionReport, error) {
+	if err := h.guard(ctx, deletionCall("RunRetention", "", PermRetention, proposedChange{})); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -221,7 +224,7 @@ func (h *Hub) auditData(ctx context.Context, who, action, entityType, entityID s
 		return
 	}
 	if _, err := h.st.AppendAudit(context.WithoutCancel(ctx), &store.AuditEntry{
-		Actor: actor(who), Action: action, EntityType: entityType, EntityID: entityID, After: b,
+		Actor: actorIn(ctx, who), Action: action, EntityType: entityType, EntityID: entityID, After: b,
 	}); err != nil {
 		h.log.Error("hub: appending audit entry failed", "action", action, "entity", entityID, "error", err)
 	}

@@ -29,6 +29,9 @@ const (
 // Errors: *ConfigError (ErrInvalidConfig) naming the bad field, including a taken name
 // (field IntegrationConfig.Name); ErrClosed; store errors.
 func (h *Hub) RegisterIntegration(ctx context.Context, cfg IntegrationConfig) (*Registration, error) {
+	if err := h.guard(ctx, registerCall(cfg)); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -180,6 +183,9 @@ func (h *Hub) RegisterIntegration(ctx context.Context, cfg IntegrationConfig) (*
 //
 // Errors: ErrUnknownService; *ConfigError naming the bad field; ErrClosed.
 func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg ServiceConfig) (*Configuration, error) {
+	if err := h.guard(ctx, h.configureCall(serviceID, cfg)); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -484,6 +490,9 @@ func (h *Hub) nextRuleVersion(ctx context.Context, name string) (int, error) {
 // delivery mapping on it. Each step reports its duration and result; OK is true when every
 // step that ran passed. Errors: ErrUnknownService, ErrClosed.
 func (h *Hub) TestIntegration(ctx context.Context, serviceID string, data TestData) (*TestResult, error) {
+	if err := h.guard(ctx, call{method: "TestIntegration", service: serviceID, perms: perms(PermTest)}); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -676,7 +685,7 @@ func redactedService(svc *store.Service, plainAuth json.RawMessage) json.RawMess
 // records has happened.
 func (h *Hub) audit(ctx context.Context, who, action, entityID string, before, after json.RawMessage) {
 	_, err := h.st.AppendAudit(context.WithoutCancel(ctx), &store.AuditEntry{
-		Actor: actor(who), Action: action, EntityType: "service", EntityID: entityID, Before: before, After: after,
+		Actor: actorIn(ctx, who), Action: action, EntityType: "service", EntityID: entityID, Before: before, After: after,
 	})
 	if err != nil {
 		h.log.Error("hub: appending audit entry failed", "action", action, "entity", entityID, "error", err)

@@ -77,6 +77,9 @@ func (h *Hub) subjectStore(subject string) (store.SubjectStore, string, error) {
 // ErrNotSupported without store.SubjectStore; ErrClosed; the context's error (the result is
 // then set, status running); store errors.
 func (h *Hub) EraseSubject(ctx context.Context, subject string) (*ErasureResult, error) {
+	if err := h.guard(ctx, deletionCall("EraseSubject", "", PermErase, proposedChange{Subject: subject})); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -86,7 +89,7 @@ func (h *Hub) EraseSubject(ctx context.Context, subject string) (*ErasureResult,
 	}
 	now := h.cfg.Clock()
 	req, err := ss.CreateSubjectRequest(ctx, &store.SubjectRequest{
-		Kind: store.RequestErasure, SubjectKey: key, Status: store.RequestRunning, Actor: actor(""),
+		Kind: store.RequestErasure, SubjectKey: key, Status: store.RequestRunning, Actor: actorIn(ctx, ""),
 		Owner: h.cfg.InstanceID, LeaseUntil: ptrTime(now.Add(h.cfg.Lease)),
 	})
 	if err != nil {
@@ -250,6 +253,9 @@ func (h *Hub) resumeErasures(ctx context.Context) error {
 //
 // Errors: as EraseSubject's.
 func (h *Hub) ExportSubject(ctx context.Context, subject string) (*SubjectExport, error) {
+	if err := h.guard(ctx, call{method: "ExportSubject", perms: perms(PermExport)}); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -273,7 +279,7 @@ func (h *Hub) ExportSubject(ctx context.Context, subject string) (*SubjectExport
 	sortEvents(out.Events)
 	now := h.cfg.Clock()
 	req, err := ss.CreateSubjectRequest(ctx, &store.SubjectRequest{Kind: store.RequestAccess, Status: store.RequestCompleted,
-		Actor: actor(""), Records: int64(len(out.Events)), RequestedAt: out.GeneratedAt, CompletedAt: &now})
+		Actor: actorIn(ctx, ""), Records: int64(len(out.Events)), RequestedAt: out.GeneratedAt, CompletedAt: &now})
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}

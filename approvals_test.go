@@ -1,0 +1,258 @@
+package hub_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ehg/hub"
+	"github.com/ehg/hub/hubtest"
+	"github.com/ehg/hub/store"
+	"github.com/ehg/hub/store/storetest"
+)
+
+// governed is a principal's context.
+func governed(ctx context.Context, id string, roles ...hub.Role) context.Context {
+	return hub.WithPrincipal(ctx, hub.Principal{ID: id, Roles: roles})
+}
+
+// approvalPolicy holds back every change kind the issue names.
+var approvalPolicy = hub.ApprovalPolicy{
+	Require: []hub.ChangeKind{hub.ChangeRegister, hub.ChangeCredentials, hub.ChangeEndpoints, hub.ChangeEnable,
+		hub.ChangeBulkRetry, hub.ChangeDataDeletion},
+	TTL: time.Hour,
+}
+
+// TestApprovals runs the approval workflow on each store with two hubs sharing it: a
+// request, self-approval refused, two approvers racing on two hubs (exactly one applies), a
+// rejection, an expiry escalated to the escalation service, and the chairman's overrides
+// audited and counted.
+func TestApprovals(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"memory", "sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			testApprovals(t, kind)
+		})
+	}
+}
+
+func testApprovals(t *testing.T, kind string) {
+	clk := storetest.NewClock(time.Now().UTC())
+	ls := openLifecycleStore(t, kind, clk.Now)
+	key := make([]byte, hub.SecretKeySize)
+	for i := range key {
+		key[i] = byte(i)
+	}
+	newHub := func(st store.Store, opts ...hub.Option) *hub.Hub {
+		h, err := hub.New(st, append(hubtest.Fast(), append([]hub.Option{hub.WithSecretKey(key), hub.WithClock(clk.Now),
+			hub.WithAuthorization(nil), hub.WithEscalationService("pager")}, opts...)...)...)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, h.Close(adminCtx(context.Background()))) })
+		return h
+	}
+	ctx := t.Context()
+	alice := governed(ctx, "alice", hub.RoleAdmin)
+	bob := governed(ctx, "bob", hub.RoleAdmin)
+	carol := governed(ctx, "carol", hub.RoleAdmin)
+	chair := governed(ctx, "chair", hub.RoleChairman)
+	viewer := governed(ctx, "vic", hub.RoleViewer)
+
+	// Before the policy: the escalation target and a service to change.
+	setup := newHub(ls.st)
+	_, err := setup.RegisterIntegration(alice, hub.IntegrationConfig{Name: "pager", Connector: "http", BaseURL: "https://pager.example.com"})
+	require.NoError(t, err)
+	_, err = setup.RegisterIntegration(alice, hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com",
+		Auth: json.RawMessage(`{"type":"bearer","token":"crm-token-1"}`)})
+	require.NoError(t, err)
+
+	h1 := newHub(ls.st, hub.WithApprovals(approvalPolicy))
+	h2 := newHub(ls.reopen(t, clk.Now), hub.WithApprovals(approvalPolicy))
+
+	// A request: nothing happens, the change waits, sealed, with the secret redacted.
+	_, err = h1.RegisterIntegration(hub.WithReason(alice, "billing goes live Monday"), hub.IntegrationConfig{Name: "billing",
+		Connector: "http", BaseURL: "https://billing.example.com", Auth: json.RawMessage(`{"type":"bearer","token":"billing-secret-9"}`)})
+	var are *hub.ApprovalRequiredError
+	require.ErrorAs(t, err, &are)
+	require.ErrorIs(t, err, hub.ErrApprovalRequired)
+	assert.Equal(t, "RegisterIntegration", are.Method)
+	assert.Equal(t, []hub.ChangeKind{hub.ChangeRegister}, are.Changes)
+	_, err = h1.GetService(alice, "billing")
+	require.ErrorIs(t, err, hub.ErrUnknownService, "nothing registered yet")
+	pending, err := h2.ListApprovals(viewer, hub.ApprovalQuery{Status: store.ApprovalPending})
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	req := pending[0]
+	assert.Equal(t, are.ID, req.ID)
+	assert.Equal(t, "alice", req.Requester)
+	assert.Equal(t, "billing goes live Monday", req.Reason)
+	assert.Equal(t, "billing", req.Target)
+	assert.Nil(t, req.Sealed, "the sealed change is not listed")
+	assert.Contains(t, string(req.Change), "[REDACTED]")
+	raw, err := ls.st.(store.ApprovalStore).GetApproval(ctx, req.ID)
+	require.NoError(t, err)
+	for _, doc := range []json.RawMessage{raw.Change, raw.Sealed} {
+		assert.NotContains(t, string(doc), "billing-secret-9", "the secret never reaches the store in clear")
+	}
+	if dump := ls.dump(t); dump != nil {
+		assert.NotContains(t, string(dump), "billing-secret-9")
+	}
+
+	// Self-approval and a viewer's approval are refused, and audited.
+	_, err = h1.Approve(alice, req.ID, "mine")
+	var fe *hub.ForbiddenError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "the approver must differ from the requester", fe.Rule)
+	_, err = h1.Approve(viewer, req.ID, "")
+	require.ErrorIs(t, err, hub.ErrForbidden)
+
+	// Two approvers on two hubs at once: exactly one applies the change.
+	type outcome struct {
+		res *hub.ApprovalResult
+		err error
+	}
+	outs := make([]outcome, 2)
+	var wg sync.WaitGroup
+	for i, a := range []struct {
+		h   *hub.Hub
+		ctx context.Context
+	}{{h1, bob}, {h2, carol}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := a.h.Approve(a.ctx, req.ID, "checked the contract")
+			outs[i] = outcome{res, err}
+		}()
+	}
+	wg.Wait()
+	applied := 0
+	for _, o := range outs {
+		if o.err == nil {
+			applied++
+			assert.Equal(t, store.ApprovalApplied, o.res.Approval.Status)
+			reg, ok := o.res.Result.(*hub.Registration)
+			require.True(t, ok, "the result is the registration")
+			assert.Equal(t, "billing", reg.Name)
+		} else {
+			require.ErrorIs(t, o.err, hub.ErrInvalidTransition)
+		}
+	}
+	require.Equal(t, 1, applied, "exactly one approval applies")
+	svc, err := h2.GetService(viewer, "billing")
+	require.NoError(t, err)
+	regs, err := ls.st.ListAudit(ctx, store.AuditFilter{EntityType: "service", EntityID: svc.Service.ID})
+	require.NoError(t, err)
+	require.Len(t, regs, 1, "registered once")
+	assert.Equal(t, "service.register", regs[0].Action)
+	assert.Equal(t, "alice", regs[0].Actor, "the change is the requester's")
+	done, err := ls.st.(store.ApprovalStore).GetApproval(ctx, req.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.ApprovalApplied, done.Status)
+	assert.Contains(t, []string{"bob", "carol"}, done.DecidedBy)
+
+	// A rejection: the credentials stay.
+	_, err = h1.ConfigureService(alice, "crm", hub.ServiceConfig{Auth: json.RawMessage(`{"type":"bearer","token":"crm-token-2"}`)})
+	require.ErrorAs(t, err, &are)
+	assert.Equal(t, []hub.ChangeKind{hub.ChangeCredentials}, are.Changes)
+	rej, err := h2.Reject(bob, are.ID, "rotate through the vault")
+	require.NoError(t, err)
+	assert.Equal(t, store.ApprovalRejected, rej.Status)
+	assert.Equal(t, "bob", rej.DecidedBy)
+	_, err = h1.Approve(carol, are.ID, "")
+	require.ErrorIs(t, err, hub.ErrInvalidTransition)
+
+	// Expiry: an undecided bulk retry expires and is escalated to the escalation service.
+	_, err = h1.TriggerRecoveryAction(alice, hub.RecoveryPlan{Service: "crm", Actions: []hub.RecoveryAction{hub.ActionRetryFailed}})
+	require.ErrorAs(t, err, &are)
+	expiring := are.ID
+	clk.Advance(2 * time.Hour)
+	n, err := h2.ExpireApprovals(bob)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	n, err = h1.ExpireApprovals(bob)
+	require.NoError(t, err)
+	assert.Equal(t, 0, n, "expired once")
+	exp, err := ls.st.(store.ApprovalStore).GetApproval(ctx, expiring)
+	require.NoError(t, err)
+	assert.Equal(t, store.ApprovalExpired, exp.Status)
+	_, err = h1.Approve(carol, expiring, "")
+	require.ErrorIs(t, err, hub.ErrInvalidTransition)
+	pagerSvc, err := h1.GetService(viewer, "pager")
+	require.NoError(t, err)
+	notes, err := ls.st.ListEvents(ctx, store.EventFilter{ServiceID: pagerSvc.Service.ID})
+	require.NoError(t, err)
+	require.Len(t, notes, 1, "one escalation")
+	assert.Contains(t, string(notes[0].PayloadIn), expiring)
+	assert.Contains(t, string(notes[0].PayloadIn), "expired undecided")
+
+	// The chairman's override: with a reason, at once, audited as an intervention.
+	_, err = h1.RegisterIntegration(hub.WithOverride(chair, ""), hub.IntegrationConfig{Name: "urgent", Connector: "http", BaseURL: "https://urgent.example.com"})
+	require.ErrorIs(t, err, hub.ErrInvalidInput, "an override needs a reason")
+	_, err = h1.RegisterIntegration(hub.WithOverride(alice, "I am in a hurry"), hub.IntegrationConfig{Name: "urgent", Connector: "http", BaseURL: "https://urgent.example.com"})
+	require.ErrorAs(t, err, &fe, "only a chairman overrides")
+	assert.Equal(t, hub.PermOverride, fe.Permission)
+	reg, err := h1.RegisterIntegration(hub.WithOverride(chair, "regulator deadline today"), hub.IntegrationConfig{Name: "urgent",
+		Connector: "http", BaseURL: "https://urgent.example.com"})
+	require.NoError(t, err)
+	assert.Equal(t, "urgent", reg.Name)
+	_, err = h2.ProcessIntegrationEvent(hub.WithOverride(chair, "board asks now"), hub.EventData{Service: "crm",
+		Payload: json.RawMessage(`{"n":1}`), ChairmanOverride: true, Mode: hub.Async})
+	require.NoError(t, err)
+	_, err = h2.ProcessIntegrationEvent(chair, hub.EventData{Service: "crm", Payload: json.RawMessage(`{"n":2}`), ChairmanOverride: true, Mode: hub.Async})
+	require.ErrorIs(t, err, hub.ErrForbidden, "a queue override needs its reason")
+	interventions, err := ls.st.ListAudit(ctx, store.AuditFilter{EntityType: "intervention"})
+	require.NoError(t, err)
+	require.Len(t, interventions, 2)
+	reasons := []string{}
+	for _, e := range interventions {
+		assert.Equal(t, "chair", e.Actor)
+		assert.Equal(t, "governance.intervention", e.Action)
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal(e.After, &rec))
+		reasons = append(reasons, rec["reason"].(string))
+	}
+	assert.ElementsMatch(t, []string{"regulator deadline today", "board asks now"}, reasons)
+
+	rep, err := h2.GovernanceReport(bob, hub.GovernanceQuery{Period: store.PeriodHour})
+	require.NoError(t, err)
+	tot := rep.Totals
+	assert.Equal(t, int64(2), tot.Interventions)
+	assert.Equal(t, int64(1), tot.ApprovalBypasses)
+	assert.Equal(t, int64(1), tot.PriorityOverrides)
+	assert.Equal(t, int64(3), tot.ApprovalsRequested)
+	assert.Equal(t, int64(1), tot.Approved)
+	assert.Equal(t, int64(1), tot.Rejected)
+	assert.Equal(t, int64(1), tot.Expired)
+	assert.Equal(t, int64(4), tot.Denials, "self-approval, a viewer, an admin's override, a queue override without reason (a lost race is no denial)")
+	assert.InDelta(t, 0.25, tot.InterventionRate, 1e-9)
+	var inPeriods int64
+	for _, p := range rep.Periods {
+		inPeriods += p.Interventions
+	}
+	assert.Equal(t, int64(2), inPeriods, "counted per period")
+	t.Logf("%s: %d requests, %d interventions (rate %.2f), %d denials over %d periods",
+		kind, tot.ApprovalsRequested, tot.Interventions, tot.InterventionRate, tot.Denials, len(rep.Periods))
+}
+
+// TestApprovalsNeedTheirPrerequisites: a policy without authorization or a secret key is a
+// configuration error naming the field.
+func TestApprovalsNeedTheirPrerequisites(t *testing.T) {
+	t.Parallel()
+	key := make([]byte, hub.SecretKeySize)
+	for name, opts := range map[string][]hub.Option{
+		"authorization": {hub.WithSecretKey(key), hub.WithApprovals(approvalPolicy)},
+		"secret key":    {hub.WithAuthorization(nil), hub.WithApprovals(approvalPolicy)},
+		"change kind":   {hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{"service.everything"}})},
+	} {
+		_, err := hub.New(nil, opts...)
+		var ce *hub.ConfigError
+		require.ErrorAs(t, err, &ce, name)
+		assert.True(t, strings.Contains(ce.Field, "Approvals"), "%s: %s", name, ce.Field)
+	}
+}
