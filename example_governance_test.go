@@ -14,8 +14,9 @@ import (
 // one at once, with a reason, and the governance report counts the intervention.
 func ExampleWithApprovals() {
 	ctx := context.Background()
-	key := []byte(strings.Repeat("k", hub.SecretKeySize))                      // proposed changes are stored sealed
-	h, err := hub.New(nil, hub.WithSecretKey(key), hub.WithAuthorization(nil), // the built-in roles
+	// Proposed changes are stored sealed under the secret key; nil is the built-in roles.
+	key := []byte(strings.Repeat("k", hub.SecretKeySize))
+	h, err := hub.New(nil, hub.WithSecretKey(key), hub.WithAuthorization(nil),
 		hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{hub.ChangeRegister, hub.ChangeCredentials}}))
 	if err != nil {
 		panic(err)
