@@ -114,6 +114,8 @@ type CommandResult struct {
 	Metrics    *PerformanceMetrics
 	Analytics  *Analytics
 	Help       []CommandRule
+	// Approvals are the requests listed or decided (their changes redacted).
+	Approvals []*store.Approval
 }
 
 // CommandRule documents one command of the grammar.

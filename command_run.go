@@ -164,8 +164,34 @@ func (h *Hub) RunCommand(ctx context.Context, plan *CommandPlan) (*CommandResult
 		}
 		res.Analytics = an
 		res.Message = fmt.Sprintf("%d events, cost %.2f, error rate %.1f%%.", an.Totals.Events, an.Totals.Cost, 100*an.Totals.ErrorRate)
-	case command.Approvals, command.Approve, command.Reject, command.VerifyAudit:
-		return nil, fmt.Errorf("%w: %s needs the hub's governance (approvals and audit chain)", errors.ErrUnsupported, plan.Intent)
+	case command.Approvals:
+		list, err := h.ListApprovals(ctx, ApprovalQuery{Status: store.ApprovalPending})
+		if err != nil {
+			return nil, err
+		}
+		res.Approvals = list
+		res.Message = fmt.Sprintf("%d %s waiting for a decision.", len(list), plural(len(list), "change", "changes"))
+		for _, a := range list {
+			res.Message += fmt.Sprintf("\n%s: %s %s by %s", a.ID, a.Method, a.Target, a.Requester)
+		}
+	case command.Approve:
+		ar, err := h.Approve(ctx, plan.ApprovalID, plan.Text)
+		if ar != nil && ar.Approval != nil {
+			res.Approvals = []*store.Approval{ar.Approval}
+		}
+		if err != nil {
+			return nil, err
+		}
+		res.Message = fmt.Sprintf("Approval %s approved: %s.", ar.Approval.ID, ar.Approval.Status)
+	case command.Reject:
+		a, err := h.Reject(ctx, plan.ApprovalID, plan.Text)
+		if err != nil {
+			return nil, err
+		}
+		res.Approvals = []*store.Approval{a}
+		res.Message = fmt.Sprintf("Approval %s rejected.", a.ID)
+	case command.VerifyAudit:
+		return nil, fmt.Errorf("%w: %s needs the hub's audit chain", errors.ErrUnsupported, plan.Intent)
 	default:
 		return nil, fmt.Errorf("%w: unknown intent %q", ErrInvalidInput, plan.Intent)
 	}

@@ -232,7 +232,8 @@ func authorizedHub(t *testing.T, opts ...hub.Option) *hub.Hub {
 	h, err := hub.New(memory.New(memory.Options{}), append(hubtest.Fast(), append([]hub.Option{hub.WithAuthorization(nil)}, opts...)...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, h.Close(adminCtx(context.Background()))) })
-	_, err = h.RegisterIntegration(adminCtx(t.Context()), hub.IntegrationConfig{Name: "crm", Connector: "http",
+	setUp := hub.WithOverride(hub.WithPrincipal(t.Context(), hub.Principal{ID: "chair", Roles: []hub.Role{hub.RoleChairman}}), "test set-up")
+	_, err = h.RegisterIntegration(setUp, hub.IntegrationConfig{Name: "crm", Connector: "http",
 		BaseURL: "https://crm.example.com", Auth: json.RawMessage(`{"type":"bearer","token":"t1"}`)})
 	require.NoError(t, err)
 	return h
@@ -348,4 +349,44 @@ func TestAuthorizerPlugin(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, entries, 2)
 	assert.Equal(t, []string{"bob", "eve"}, []string{entries[0].Actor, entries[1].Actor})
+}
+
+// TestApprovalCommands: the text commands list, approve and reject approval requests, each
+// step checked as the speaker's own call.
+func TestApprovalCommands(t *testing.T) {
+	t.Parallel()
+	h := authorizedHub(t, hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{hub.ChangeRegister}}))
+	alice := governed(t.Context(), "alice", hub.RoleAdmin)
+	chair := governed(t.Context(), "chair", hub.RoleChairman)
+	vic := governed(t.Context(), "vic", hub.RoleViewer)
+	var ids []string
+	for _, name := range []string{"billing", "erp"} {
+		_, err := h.RegisterIntegration(alice, hub.IntegrationConfig{Name: name, Connector: "http", BaseURL: "https://" + name + ".example.com"})
+		var are *hub.ApprovalRequiredError
+		require.ErrorAs(t, err, &are)
+		ids = append(ids, are.ID)
+	}
+	run := func(ctx context.Context, text string) (*hub.CommandResult, error) {
+		t.Helper()
+		plan, err := h.Command(ctx, text)
+		require.NoError(t, err)
+		require.True(t, plan.Understood, "%q: %s", text, plan.Reason)
+		return h.RunCommand(ctx, plan)
+	}
+	res, err := run(vic, "show pending approvals")
+	require.NoError(t, err)
+	require.Len(t, res.Approvals, 2)
+	assert.Contains(t, res.Message, "2 changes waiting")
+	_, err = run(vic, "approve "+ids[0])
+	require.ErrorIs(t, err, hub.ErrForbidden, "a viewer may not decide")
+	res, err = run(chair, "approve "+ids[0])
+	require.NoError(t, err)
+	assert.Equal(t, store.ApprovalApplied, res.Approvals[0].Status)
+	res, err = run(chair, "reject "+ids[1])
+	require.NoError(t, err)
+	assert.Equal(t, store.ApprovalRejected, res.Approvals[0].Status)
+	_, err = h.GetService(vic, "billing")
+	require.NoError(t, err)
+	_, err = h.GetService(vic, "erp")
+	require.ErrorIs(t, err, hub.ErrUnknownService)
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/ehg/hub"
 )
 
 // Principal is the authenticated caller of a request: an ID and the roles it holds. The
@@ -80,5 +82,11 @@ func (x *Handler) authenticate(r *http.Request) (context.Context, error) {
 	if p.ID == "" {
 		return nil, errors.New("hubhttp: the authenticated principal has no ID")
 	}
-	return context.WithValue(r.Context(), ctxKey{}, p), nil
+	roles := make([]hub.Role, len(p.Roles))
+	for i, role := range p.Roles {
+		roles[i] = hub.Role(role)
+	}
+	// The hub checks the principal's permissions when it was built WithAuthorization.
+	ctx := hub.WithPrincipal(r.Context(), hub.Principal{ID: p.ID, Roles: roles})
+	return context.WithValue(ctx, ctxKey{}, p), nil
 }

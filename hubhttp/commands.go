@@ -88,6 +88,9 @@ func hubPlan(p apiv1.CommandPlan) *hub.CommandPlan {
 
 func commandResultOf(r *hub.CommandResult) *apiv1.CommandResult {
 	out := &apiv1.CommandResult{Intent: r.Intent, OK: r.OK, Message: r.Message, Retried: r.Retried}
+	for _, a := range r.Approvals {
+		out.Approvals = append(out.Approvals, approvalOf(a))
+	}
 	if r.Health != nil {
 		out.Health = healthReportOf(r.Health)
 	}

@@ -16,11 +16,23 @@ func problemOf(err error) *apiv1.Problem {
 	var (
 		ce *hub.ConfigError
 		cv *hub.ContractViolationError
+		fe *hub.ForbiddenError
+		ar *hub.ApprovalRequiredError
 	)
 	p := func(status int, code, title string) *apiv1.Problem {
 		return apiv1.NewProblem(status, code, title, err.Error())
 	}
 	switch {
+	case errors.As(err, &fe):
+		pr := p(http.StatusForbidden, apiv1.CodeForbidden, "Forbidden")
+		pr.Permission, pr.Rule, pr.Principal = string(fe.Permission), fe.Rule, fe.Principal
+		return pr
+	case errors.Is(err, hub.ErrForbidden):
+		return p(http.StatusForbidden, apiv1.CodeForbidden, "Forbidden")
+	case errors.As(err, &ar):
+		pr := p(http.StatusAccepted, apiv1.CodeApprovalRequired, "Approval required")
+		pr.ApprovalID = ar.ID
+		return pr
 	case errors.As(err, &cv):
 		pr := p(http.StatusUnprocessableEntity, apiv1.CodeContractViolation, "Contract violation")
 		pr.Violations = violations(cv.Violations)

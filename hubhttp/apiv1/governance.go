@@ -21,7 +21,7 @@ type Approval struct {
 	Permissions    []string        `json:"permissions,omitempty"`
 	Change         json.RawMessage `json:"change,omitempty" doc:"the proposed change, secrets redacted"`
 	Summary        string          `json:"summary,omitempty" doc:"the change in words"`
-	Status         string          `json:"status" enum:"pending,applied,rejected,expired,failed"`
+	Status         string          `json:"status" enum:"pending,applying,applied,rejected,expired,failed"`
 	DecidedBy      string          `json:"decided_by,omitempty"`
 	DecisionReason string          `json:"decision_reason,omitempty"`
 	DecidedAt      *time.Time      `json:"decided_at,omitempty"`

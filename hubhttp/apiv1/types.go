@@ -651,6 +651,7 @@ type CommandResult struct {
 	Metrics    *Performance      `json:"metrics,omitempty"`
 	Analytics  *Analytics        `json:"analytics,omitempty"`
 	Help       []CommandRule     `json:"help,omitempty"`
+	Approvals  []Approval        `json:"approvals,omitempty"`
 }
 
 // CommandRule documents one command of the grammar.

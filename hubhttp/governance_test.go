@@ -1,0 +1,89 @@
+package hubhttp_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ehg/hub"
+	"github.com/ehg/hub/hubhttp"
+	"github.com/ehg/hub/hubhttp/apiv1"
+	"github.com/ehg/hub/hubtest"
+)
+
+// setupGoverned serves a hub built with authorization (the built-in roles) and an approval
+// policy holding back registrations: the API's principals are the hub's.
+func setupGoverned(t *testing.T) *apiBundle {
+	t.Helper()
+	admin := hub.WithPrincipal(context.Background(), hub.Principal{ID: "ops", Roles: []hub.Role{hub.RoleAdmin}})
+	h, err := hub.New(nil, append(hubtest.Fast(), hub.WithAuthorization(nil),
+		hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{hub.ChangeRegister}}))...)
+	require.NoError(t, err)
+	require.NoError(t, h.Start(admin))
+	t.Cleanup(func() { require.NoError(t, h.Close(admin)) })
+	x, err := hubhttp.New(h, hubhttp.Options{Authenticate: hubhttp.BearerTokens(testPrincipals)})
+	require.NoError(t, err)
+	srv := httptest.NewServer(x)
+	t.Cleanup(func() {
+		x.Close()
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	b := &apiBundle{hub: h, handler: x, srv: srv}
+	b.doc, b.router = loadDoc(t, srv.URL)
+	return b
+}
+
+// TestGovernanceOverHTTP: the hub's refusals are 403 problems naming the permission and the
+// rule; a held-back change is 202 approval-required with the request's ID, listed, approved
+// by a second principal (not its requester) and applied, or rejected.
+func TestGovernanceOverHTTP(t *testing.T) {
+	t.Parallel()
+	b := setupGoverned(t)
+
+	pr := b.call(t, "GET", "/api/v1/audit", tokViewer, nil).problem(t)
+	assert.Equal(t, 403, pr.Status)
+	assert.Equal(t, apiv1.CodeForbidden, pr.Code)
+	assert.Equal(t, "audit.read", pr.Permission)
+	assert.Equal(t, "vera", pr.Principal)
+	assert.Equal(t, "no role grants audit.read (roles: viewer)", pr.Rule)
+
+	reg := apiv1.RegisterRequest{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com"}
+	pr = b.json(t, "POST", "/api/v1/services", tokAdmin, reg).problem(t)
+	assert.Equal(t, 202, pr.Status)
+	assert.Equal(t, apiv1.CodeApprovalRequired, pr.Code)
+	require.NotEmpty(t, pr.ApprovalID)
+	id := pr.ApprovalID
+	assert.Equal(t, 404, b.call(t, "GET", "/api/v1/services/crm", tokViewer, nil).Status, "not registered yet")
+
+	var list apiv1.ApprovalList
+	b.call(t, "GET", "/api/v1/approvals?status=pending", tokViewer, nil).decode(t, &list)
+	require.Len(t, list.Approvals, 1)
+	assert.Equal(t, id, list.Approvals[0].ID)
+	assert.Equal(t, "alice", list.Approvals[0].RequestedBy)
+	assert.Equal(t, "service.register", list.Approvals[0].Action)
+
+	pr = b.json(t, "POST", "/api/v1/approvals/"+id+"/approve", tokAdmin, apiv1.DecisionRequest{}).problem(t)
+	assert.Equal(t, 403, pr.Status)
+	assert.Equal(t, "the approver must differ from the requester", pr.Rule)
+
+	res := b.json(t, "POST", "/api/v1/approvals/"+id+"/approve", tokChair, apiv1.DecisionRequest{Reason: "checked"})
+	require.Equal(t, 200, res.Status, "%s", res.Body)
+	var a apiv1.Approval
+	res.decode(t, &a)
+	assert.Equal(t, "applied", a.Status)
+	assert.Equal(t, "chair", a.DecidedBy)
+	assert.Equal(t, "checked", a.DecisionReason)
+	assert.Equal(t, 200, b.call(t, "GET", "/api/v1/services/crm", tokViewer, nil).Status)
+
+	pr = b.json(t, "POST", "/api/v1/services", tokAdmin, apiv1.RegisterRequest{Name: "erp", Connector: "http",
+		BaseURL: "https://erp.example.com"}).problem(t)
+	res = b.json(t, "POST", "/api/v1/approvals/"+pr.ApprovalID+"/reject", tokChair, apiv1.DecisionRequest{Reason: "not this quarter"})
+	require.Equal(t, 200, res.Status, "%s", res.Body)
+	res.decode(t, &a)
+	assert.Equal(t, "rejected", a.Status)
+	assert.Equal(t, 409, b.json(t, "POST", "/api/v1/approvals/"+pr.ApprovalID+"/approve", tokChair, apiv1.DecisionRequest{}).Status)
+}
