@@ -110,6 +110,8 @@
 // and viewer (health, analytics, services, text commands, each of whose steps is checked as
 // its own call); an [Authorizer] plugs in a platform's own policy and fails closed.
 // Store, InstanceID and EngineStats take no context: whoever holds the *Hub holds them.
+// [Hub.Authorize] lets a layer that serves hub data to many callers (hubhttp's live
+// stream) check each one the same way.
 //
 // [WithApprovals] names the kinds of change that wait for a second person ([ChangeKind]:
 // registering a service, credentials, endpoints, enabling a disabled service, bulk retries,

@@ -430,5 +430,14 @@ func (h *Hub) intervention(ctx context.Context, p Principal, c call, kind string
 	h.log.Info("hub: chairman intervention", "principal", p.ID, "method", c.method, "kind", kind)
 }
 
+// Authorize checks, as every method does before it acts, whether ctx's principal holds
+// every permission of perms; a refusal is a *ForbiddenError (ErrForbidden), audited. It is
+// for layers over the hub that serve what they read from it once to many callers (a
+// shared live stream): they check each caller here. Without authorization it allows
+// everything.
+func (h *Hub) Authorize(ctx context.Context, perms ...Permission) error {
+	return h.guard(ctx, call{method: "Authorize", perms: perms})
+}
+
 // perms is a shorthand for a permission list.
 func perms(ps ...Permission) []Permission { return ps }

@@ -193,6 +193,12 @@ var matrix = []struct {
 		_, err := h.ExpireApprovals(ctx)
 		return err
 	}},
+	{"Authorize", access{1, 1, 1, 1, 0}, func(ctx context.Context, h *hub.Hub) error {
+		return h.Authorize(ctx, hub.PermRead)
+	}},
+	{"Authorize/audit.read", access{1, 1, 0, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
+		return h.Authorize(ctx, hub.PermReadAudit)
+	}},
 	{"GovernanceReport", access{1, 1, 0, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
 		_, err := h.GovernanceReport(ctx, hub.GovernanceQuery{})
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -86,4 +87,17 @@ func TestGovernanceOverHTTP(t *testing.T) {
 	res.decode(t, &a)
 	assert.Equal(t, "rejected", a.Status)
 	assert.Equal(t, 409, b.json(t, "POST", "/api/v1/approvals/"+pr.ApprovalID+"/approve", tokChair, apiv1.DecisionRequest{}).Status)
+
+	// The live stream: each caller is checked by the hub, and the feed runs.
+	assert.Equal(t, 401, b.call(t, "GET", "/api/v1/stream", "", nil).Status)
+	msgs := b.openStream(t, "?types=breaker", "")
+	admin := hub.WithPrincipal(t.Context(), hub.Principal{ID: "ops", Roles: []hub.Role{hub.RoleAdmin}})
+	_, err := b.hub.TriggerRecoveryAction(admin, hub.RecoveryPlan{Service: "crm", Actions: []hub.RecoveryAction{hub.ActionOpenBreaker}})
+	require.NoError(t, err)
+	select {
+	case m := <-msgs:
+		assert.Equal(t, "breaker", m.Event)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("no breaker change on the stream")
+	}
 }

@@ -1,6 +1,6 @@
 // Package hubhttp is the hub's management HTTP API and web console in one http.Handler that
 // a host service mounts: JSON endpoints under /api/v1 (services, events, health, metrics,
-// analytics, escalations, recovery, audit, mappings, contracts, text commands), a
+// analytics, escalations, recovery, audit, approvals, mappings, contracts, text commands), a
 // Server-Sent Events stream of live changes at /api/v1/stream, the OpenAPI 3.1 document at
 // /api/v1/openapi.json, and the console's pages and files (embedded; no network needed) at
 // every other path.

@@ -73,13 +73,19 @@ func (b *broker) addSource(f func(ctx context.Context, emit func(apiv1.StreamEve
 	b.sources = append(b.sources, f)
 }
 
-func (b *broker) start() {
+// start starts the feeds on the first client's request: they read the hub as that
+// client's principal (each later client is checked by the hub before it joins).
+func (b *broker) start(first context.Context) {
 	b.startOnce.Do(func() {
+		feed := b.ctx
+		if p, ok := hub.PrincipalFrom(first); ok {
+			feed = hub.WithPrincipal(feed, p)
+		}
 		for _, src := range b.sources {
 			b.wg.Add(1)
 			go func() {
 				defer b.wg.Done()
-				src(b.ctx, b.emit)
+				src(feed, b.emit)
 				// a feed ends when the hub closes: end the others and the streams
 				b.cancel()
 			}()
@@ -184,6 +190,10 @@ type streamParams struct {
 // serveStream streams live changes as Server-Sent Events until the client leaves, the
 // handler closes or the hub closes.
 func (x *Handler) serveStream(w http.ResponseWriter, r *http.Request, ctx context.Context) {
+	if err := x.hub.Authorize(ctx, hub.PermRead); err != nil {
+		apiendpoint.WriteError(x.env, w, r, err)
+		return
+	}
 	rc := http.NewResponseController(w)
 	q := r.URL.Query()
 	var types []string
@@ -216,7 +226,7 @@ func (x *Handler) serveStream(w http.ResponseWriter, r *http.Request, ctx contex
 	if lastID == "" {
 		lastID = q.Get("last_event_id")
 	}
-	x.stream.start()
+	x.stream.start(ctx)
 	replay, reset := x.stream.join(c, lastID)
 	defer x.stream.leave(c)
 
