@@ -434,9 +434,10 @@ func (h *Hub) applyChange(ctx context.Context, c proposedChange) (any, error) {
 }
 
 // ExpireApprovals expires every pending request past its expiry and escalates each through
-// the escalation service (the service's, else Config.EscalationService): an audit entry
-// "approval.expire" and, when a target is configured, a notification event shaped as an
-// incident's. The hub also does this in the background while started. It returns how many
+// the escalation service: an audit entry "approval.expire", then, when the request names a
+// registered service, an incident of that service as EscalateIntegrationIssue records and
+// notifies it (the service's escalation service, else Config.EscalationService); otherwise
+// a notification event shaped as an incident's to Config.EscalationService. The hub also does this in the background while started. It returns how many
 // requests this call expired (of hubs sharing the store, one expires each).
 //
 // Errors: ErrForbidden; ErrNotSupported; store errors; ErrClosed.
@@ -512,6 +513,17 @@ func (h *Hub) expire(ctx context.Context, a *store.Approval) error {
 		return mapStoreErr(err)
 	}
 	h.log.Warn("hub: approval request expired", "approval", a.ID, "method", a.Method, "target", target)
+	details := map[string]any{"approval_id": a.ID, "method": a.Method, "changes": a.Action, "requester": a.Requester}
+	if a.Target != "" {
+		if _, err := h.runtimeFor(ctx, a.Target); err == nil {
+			// The service exists: escalate as any incident of it (recorded, then notified).
+			if _, err := h.EscalateIntegrationIssue(trusted(ctx), IntegrationIssue{Service: a.Target, Severity: SeverityHigh,
+				Summary: summary, Details: details, Actor: "hub"}); err != nil {
+				return within(err, "approval %s expired but escalating it failed", a.ID)
+			}
+			return nil
+		}
+	}
 	if target == "" {
 		return nil
 	}
@@ -519,8 +531,7 @@ func (h *Hub) expire(ctx context.Context, a *store.Approval) error {
 	text := fmt.Sprintf("[%s] %s", SeverityHigh, summary)
 	payload := mustJSON(map[string]any{
 		"incident_id": entry.ID, "service": a.Target, "severity": SeverityHigh, "summary": summary,
-		"details": map[string]any{"approval_id": a.ID, "method": a.Method, "changes": a.Action, "requester": a.Requester},
-		"text":    text, "at": now.UTC().Format(time.RFC3339Nano),
+		"details": details, "text": text, "at": now.UTC().Format(time.RFC3339Nano),
 	})
 	if _, err := h.ProcessIntegrationEvent(trusted(ctx), EventData{Service: target, Payload: payload,
 		IdempotencyKey: "approval:" + a.ID, Priority: store.PriorityHigh, Mode: Async}); err != nil {

@@ -62,6 +62,17 @@ func BearerTokens(tokens map[string]Principal) AuthenticateFunc {
 	}
 }
 
+// Request headers that carry governance context to the hub.
+const (
+	// ReasonHeader carries the justification an approval request stores (hub.WithReason).
+	ReasonHeader = "Hub-Reason"
+	// OverrideHeader makes the request a chairman's override with its reason
+	// (hub.WithOverride): a change held for approval applies at once, an event with
+	// chairman_override goes to the front of the queue. The hub refuses it without the
+	// governance.override permission or with an empty reason.
+	OverrideHeader = "Hub-Override-Reason"
+)
+
 // BearerToken returns the token of the request's Authorization: Bearer header.
 func BearerToken(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
@@ -88,5 +99,11 @@ func (x *Handler) authenticate(r *http.Request) (context.Context, error) {
 	}
 	// The hub checks the principal's permissions when it was built WithAuthorization.
 	ctx := hub.WithPrincipal(r.Context(), hub.Principal{ID: p.ID, Roles: roles})
+	if reason := strings.TrimSpace(r.Header.Get(ReasonHeader)); reason != "" {
+		ctx = hub.WithReason(ctx, reason)
+	}
+	if reason, ok := r.Header[http.CanonicalHeaderKey(OverrideHeader)]; ok {
+		ctx = hub.WithOverride(ctx, strings.Join(reason, " ")) // an empty reason is refused by the hub
+	}
 	return context.WithValue(ctx, ctxKey{}, p), nil
 }

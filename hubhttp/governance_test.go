@@ -1,7 +1,10 @@
 package hubhttp_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -87,6 +90,34 @@ func TestGovernanceOverHTTP(t *testing.T) {
 	res.decode(t, &a)
 	assert.Equal(t, "rejected", a.Status)
 	assert.Equal(t, 409, b.json(t, "POST", "/api/v1/approvals/"+pr.ApprovalID+"/approve", tokChair, apiv1.DecisionRequest{}).Status)
+
+	// A chairman's override with its reason, and a justification, as headers.
+	override := func(token string, hdr map[string]string, body any) int {
+		raw, err := json.Marshal(body)
+		require.NoError(t, err)
+		req, err := http.NewRequestWithContext(t.Context(), "POST", b.srv.URL+"/api/v1/services", bytes.NewReader(raw))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, 202, override(tokAdmin, map[string]string{hubhttp.ReasonHeader: "quarter close"},
+		apiv1.RegisterRequest{Name: "ledger", Connector: "http", BaseURL: "https://ledger.example.com"}))
+	b.call(t, "GET", "/api/v1/approvals?status=pending", tokViewer, nil).decode(t, &list)
+	require.Len(t, list.Approvals, 1)
+	assert.Equal(t, "quarter close", list.Approvals[0].Reason)
+	assert.Equal(t, 403, override(tokAdmin, map[string]string{hubhttp.OverrideHeader: "hurry"},
+		apiv1.RegisterRequest{Name: "fast", Connector: "http", BaseURL: "https://fast.example.com"}), "only a chairman overrides")
+	assert.Equal(t, 400, override(tokChair, map[string]string{hubhttp.OverrideHeader: " "},
+		apiv1.RegisterRequest{Name: "fast", Connector: "http", BaseURL: "https://fast.example.com"}), "an override needs a reason")
+	assert.Equal(t, 201, override(tokChair, map[string]string{hubhttp.OverrideHeader: "regulator deadline"},
+		apiv1.RegisterRequest{Name: "fast", Connector: "http", BaseURL: "https://fast.example.com"}))
 
 	// The live stream: each caller is checked by the hub, and the feed runs.
 	assert.Equal(t, 401, b.call(t, "GET", "/api/v1/stream", "", nil).Status)
