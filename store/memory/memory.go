@@ -48,6 +48,8 @@ type Store struct {
 	requests map[string]*store.SubjectRequest
 	// approvals holds the approval requests (created on first use).
 	approvals map[string]*store.Approval
+	// config is the configuration state (nil before the first swap).
+	config *store.ConfigState
 
 	notify notifier
 }

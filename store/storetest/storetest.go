@@ -56,7 +56,7 @@ func Run(t *testing.T, newStore Factory) {
 
 // RunWithOptions runs the whole suite with opts. Cases are grouped by area (Services,
 // Events, Lifecycle, Queue, Stats, Rules, Contracts, Health, Analytics, Audit, Context, and
-// the optional capabilities Retention, Subjects, Regions and Approvals, whose cases skip, saying so,
+// the optional capabilities Retention, Subjects, Regions, Approvals and ConfigState, whose cases skip, saying so,
 // on a store without them); each is a parallel subtest with its own store.
 func RunWithOptions(t *testing.T, newStore Factory, opts Options) {
 	t.Helper()
@@ -80,6 +80,7 @@ func RunWithOptions(t *testing.T, newStore Factory, opts Options) {
 		{"Subjects", subjectCases()},
 		{"Regions", regionCases()},
 		{"Approvals", approvalCases()},
+		{"ConfigState", configStateCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
