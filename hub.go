@@ -65,6 +65,9 @@ type Hub struct {
 	subjectKey []byte
 	// removalMu serialises this hub's service removals (a call and the cleaner).
 	removalMu sync.Mutex
+	// appliedRetention is the retention policy a configuration document applied (nil:
+	// Config.Retention); see retentionPolicy.
+	appliedRetention atomic.Pointer[RetentionPolicy]
 }
 
 // New builds a hub on st (a new in-memory store when st is nil) with the given options,

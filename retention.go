@@ -115,7 +115,7 @@ func (h *Hub) runRetention(ctx context.Context) (*RetentionReport, error) {
 // retentionRules turns the policy into deletions with cut-offs at now: per status, first
 // the services with a policy of their own, then everything else.
 func (h *Hub) retentionRules(ctx context.Context, now time.Time) ([]retention.Rule, error) {
-	p := h.cfg.Retention
+	p := h.retentionPolicy()
 	type override struct {
 		id string
 		s  ServiceRetention
@@ -167,7 +167,7 @@ func (h *Hub) retentionRules(ctx context.Context, now time.Time) ([]retention.Ru
 // RetentionInForce describes the policy as the compliance report shows it: per table,
 // status and service, the age kept ("forever" when nothing is deleted).
 func (h *Hub) retentionInForce() []RetentionRule {
-	p := h.cfg.Retention
+	p := h.retentionPolicy()
 	age := func(d time.Duration) string {
 		if d <= 0 {
 			return "forever"
@@ -256,7 +256,7 @@ func (h *Hub) cleanOnce(ctx context.Context) {
 	}
 	warn("resuming erasures", h.resumeErasures(ctx))
 	warn("finishing service removals", h.finishRemovals(ctx))
-	if !h.cfg.Retention.IsZero() {
+	if !h.retentionPolicy().IsZero() {
 		_, err := h.runRetention(ctx)
 		warn("retention", err)
 	}
