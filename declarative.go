@@ -178,6 +178,16 @@ type ApplyResult struct {
 	Revision int64 `json:"revision"`
 	// Applied lists the objects created, updated or removed.
 	Applied []ConfigChange `json:"applied"`
+	// Pending lists the changes the approval policy held back: each waits as an approval
+	// request and is carried out when approved (see Approve).
+	Pending []PendingChange `json:"pending,omitempty"`
+}
+
+// PendingChange is a change of an applied plan that waits for approval.
+type PendingChange struct {
+	Change ConfigChange `json:"change"`
+	// ApprovalID identifies the approval request.
+	ApprovalID string `json:"approval_id"`
 }
 
 // snapshot is the store's configuration as Plan, Apply and Export see it.
@@ -346,8 +356,14 @@ func (h *Hub) serviceView(ctx context.Context, ss *snapService, last *config.Doc
 // member). Encode the result with config.Encode; exporting, applying the export to an
 // empty hub and exporting again gives the same bytes.
 //
-// Errors: ErrNotSupported when the store has no store.ConfigStateStore; store errors.
+// Needs PermRead when the hub has an Authorizer.
+//
+// Errors: ErrNotSupported when the store has no store.ConfigStateStore; *ForbiddenError;
+// store errors.
 func (h *Hub) Export(ctx context.Context) (*config.Document, error) {
+	if err := h.guard(ctx, call{method: "Export", perms: perms(PermRead)}); err != nil {
+		return nil, err
+	}
 	s, err := h.snapshot(ctx)
 	if err != nil {
 		return nil, err
@@ -366,10 +382,14 @@ func (h *Hub) Export(ctx context.Context) (*config.Document, error) {
 //
 // Errors: config.Errors or *config.Error (config.ErrInvalid) naming the file, line and
 // path of each problem, including unresolvable secret references (config.ErrSecret);
-// ErrNotSupported when the store has no store.ConfigStateStore; store errors.
+// ErrNotSupported when the store has no store.ConfigStateStore; *ForbiddenError (Plan
+// needs PermRead when the hub has an Authorizer); store errors.
 func (h *Hub) Plan(ctx context.Context, doc *config.Document) (*ConfigPlan, error) {
 	if h.closed.Load() {
 		return nil, ErrClosed
+	}
+	if err := h.guard(ctx, call{method: "Plan", perms: perms(PermRead)}); err != nil {
+		return nil, err
 	}
 	if doc == nil {
 		return nil, configErr("config.Document", "the document is nil", nil)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -35,7 +36,13 @@ func (h *Hub) retentionPolicy() RetentionPolicy {
 // store, exactly one is applied. Applying is idempotent in effect: after an interrupted
 // apply, a new plan of the same document lists exactly what is left.
 //
-// Errors: ErrStalePlan; ErrNotSupported when the store has no store.ConfigStateStore; a
+// With an Authorizer, Apply needs PermConfigure (and PermRegister when the plan stores
+// contracts, PermRetention when it sets the retention policy), and every step passes the
+// permission and approval checks of the call it stands for: a step the approval policy
+// holds back is stored as an approval request and listed in ApplyResult.Pending, while
+// the other steps go ahead; it is carried out when approved.
+//
+// Errors: ErrStalePlan; *ForbiddenError; ErrNotSupported when the store has no store.ConfigStateStore; a
 // *config.Error naming the document path of a step that failed (wrapping the hub's
 // error), with the result listing the steps applied before it; ErrClosed.
 func (h *Hub) Apply(ctx context.Context, p *ConfigPlan) (*ApplyResult, error) {
@@ -44,6 +51,9 @@ func (h *Hub) Apply(ctx context.Context, p *ConfigPlan) (*ApplyResult, error) {
 	}
 	if p == nil || p.doc == nil {
 		return nil, configErr("ConfigPlan", "the plan was not made by Plan", nil)
+	}
+	if err := h.guard(ctx, call{method: "Apply", perms: p.permissions()}); err != nil {
+		return nil, err
 	}
 	cs, err := h.configStore()
 	if err != nil {
@@ -64,7 +74,7 @@ func (h *Hub) Apply(ctx context.Context, p *ConfigPlan) (*ApplyResult, error) {
 		return nil, fmt.Errorf("hub: encoding the configuration document: %w", err)
 	}
 	sum := sha256.Sum256(docJSON)
-	who := actor(p.Actor)
+	who := actorIn(ctx, p.Actor)
 	state, err := cs.SwapConfigState(ctx, store.SwapConfigStateParams{Revision: p.Revision, Document: docJSON, Fingerprint: hex.EncodeToString(sum[:]), Actor: who})
 	if errors.Is(err, store.ErrConflict) {
 		return nil, fmt.Errorf("%w: another change set was applied at revision %d first; plan again", ErrStalePlan, p.Revision+1)
@@ -80,6 +90,21 @@ func (h *Hub) Apply(ctx context.Context, p *ConfigPlan) (*ApplyResult, error) {
 	}
 	h.log.Info("hub: configuration applied", "revision", res.Revision, "changes", len(res.Applied), "change_set", res.ChangeSetID)
 	return res, nil
+}
+
+// permissions are what applying the plan needs besides each step's own.
+func (p *ConfigPlan) permissions() []Permission {
+	out := []Permission{PermConfigure}
+	for _, c := range p.Changes {
+		switch {
+		case c.Action == PlanUnchanged:
+		case c.Kind == KindContract && !slices.Contains(out, PermRegister):
+			out = append(out, PermRegister)
+		case c.Kind == KindRetention:
+			out = append(out, PermRetention)
+		}
+	}
+	return out
 }
 
 func (h *Hub) applyChanges(ctx context.Context, p *ConfigPlan, snap *snapshot, who string, res *ApplyResult) error {
@@ -118,6 +143,11 @@ func (h *Hub) applyChanges(ctx context.Context, p *ConfigPlan, snap *snapshot, w
 					h.appliedRetention.Store(&pol)
 				}
 			}
+		}
+		var ar *ApprovalRequiredError
+		if errors.As(err, &ar) {
+			res.Pending = append(res.Pending, PendingChange{Change: ch, ApprovalID: ar.ID})
+			continue
 		}
 		if err != nil {
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {

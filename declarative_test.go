@@ -375,3 +375,49 @@ func TestConfigDrift(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, exp.Services, 1)
 }
+
+// TestConfigApprovals: an apply goes through the approval policy step by step; the held
+// steps wait as approval requests and, once approved, the document is in force.
+func TestConfigApprovals(t *testing.T) {
+	t.Parallel()
+	sink := hubtest.NewSink(t)
+	h, err := hub.New(nil, append(hubtest.Fast(), hub.WithAuthorization(nil), hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{hub.ChangeRegister}}))...)
+	require.NoError(t, err)
+	as := func(id string, r hub.Role) context.Context {
+		return hub.WithPrincipal(t.Context(), hub.Principal{ID: id, Roles: []hub.Role{r}})
+	}
+	ada, bob, vic := as("ada", hub.RoleAdmin), as("bob", hub.RoleAdmin), as("vic", hub.RoleViewer)
+	t.Cleanup(func() {
+		_ = h.Close(hub.WithPrincipal(context.Background(), hub.Principal{ID: "ada", Roles: []hub.Role{hub.RoleAdmin}}))
+	})
+	doc := parseDoc(t, "fleet.yaml", fleetDoc(t, 2, sink.URL, nil))
+
+	plan, err := h.Plan(vic, doc)
+	require.NoError(t, err, "a viewer may plan")
+	_, err = h.Apply(vic, plan)
+	var fe *hub.ForbiddenError
+	require.ErrorAs(t, err, &fe)
+
+	plan, err = h.Plan(ada, doc)
+	require.NoError(t, err)
+	res, err := h.Apply(hub.WithReason(ada, "fleet goes live"), plan)
+	require.NoError(t, err)
+	require.Len(t, res.Pending, 2)
+	require.Len(t, res.Applied, 1) // the contract
+	for _, p := range res.Pending {
+		_, err := h.Approve(bob, p.ApprovalID, "checked")
+		require.NoError(t, err)
+	}
+	after, err := h.Plan(ada, doc)
+	require.NoError(t, err)
+	assert.False(t, after.HasChanges(), after.String())
+	entries, err := h.ListAudit(bob, hub.AuditQuery{})
+	require.NoError(t, err)
+	found := false
+	for _, e := range entries.Entries {
+		if e.Action == "configuration.apply" && e.Actor == "ada" {
+			found = true
+		}
+	}
+	assert.True(t, found, "the change set is audited")
+}
