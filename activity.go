@@ -20,6 +20,8 @@ const (
 	ActivityEventOutcome ActivityKind = "event_outcome"
 	// ActivityBreaker: a service's primary circuit breaker changed state.
 	ActivityBreaker ActivityKind = "breaker"
+	// ActivityApproval: an approval request was made, decided, applied or expired.
+	ActivityApproval ActivityKind = "approval"
 )
 
 // Activity is one thing that happened in this hub, delivered by WatchActivity: an event's
@@ -46,6 +48,11 @@ type Activity struct {
 	Endpoint string
 	From, To string
 	Forced   bool
+	// ApprovalID, Action and Actor describe an approval request's step (Kind
+	// ActivityApproval): Action is the audit action ("approval.request", "approval.approve",
+	// "approval.applied", "approval.failed", "approval.reject", "approval.expire"), Actor
+	// who took it; ServiceName is the service the request names, if any.
+	ApprovalID, Action, Actor string
 }
 
 // activityBufferSize is how many activities a subscriber may be behind before it loses
@@ -95,8 +102,8 @@ func (f *activityFeed) unsubscribe(s *activitySub) {
 	}
 }
 
-// WatchActivity returns a channel that receives this hub's event outcomes and breaker
-// transitions as they happen, until ctx ends or the hub closes; then the channel is
+// WatchActivity returns a channel that receives this hub's event outcomes, breaker
+// transitions and approval steps as they happen, until ctx ends or the hub closes; then the channel is
 // closed. Outcomes recorded by other hubs sharing the store are not seen. A subscriber more
 // than 256 activities behind loses the newest ones rather than slowing deliveries. Safe for
 // concurrent use; each call is an independent subscription.

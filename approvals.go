@@ -231,6 +231,13 @@ func (h *Hub) auditApproval(ctx context.Context, who, action string, a *store.Ap
 	}); err != nil {
 		h.log.Error("hub: appending audit entry failed", "action", action, "approval", a.ID, "error", err)
 	}
+	h.publishApproval(a, action, who)
+}
+
+// publishApproval tells WatchActivity subscribers about an approval request's step.
+func (h *Hub) publishApproval(a *store.Approval, action, who string) {
+	h.activity.publish(Activity{Kind: ActivityApproval, At: h.cfg.Clock(), ServiceName: a.Target,
+		ApprovalID: a.ID, Action: action, Actor: who})
 }
 
 // approvals returns the store's ApprovalStore, or ErrNotSupported.
@@ -513,6 +520,7 @@ func (h *Hub) expire(ctx context.Context, a *store.Approval) error {
 		return mapStoreErr(err)
 	}
 	h.log.Warn("hub: approval request expired", "approval", a.ID, "method", a.Method, "target", target)
+	h.publishApproval(a, "approval.expire", "hub")
 	details := map[string]any{"approval_id": a.ID, "method": a.Method, "changes": a.Action, "requester": a.Requester}
 	if a.Target != "" {
 		if _, err := h.runtimeFor(ctx, a.Target); err == nil {

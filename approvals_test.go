@@ -3,8 +3,11 @@ package hub_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,6 +159,54 @@ func testApprovals(t *testing.T, kind string) {
 	assert.Equal(t, store.ApprovalApplied, done.Status)
 	assert.Contains(t, []string{"bob", "carol"}, done.DecidedBy)
 
+	// More races: each of racedRequests requests is approved at once on both hubs.
+	const racedRequests = 10
+	var raced []string
+	for i := range racedRequests {
+		_, err := h1.RegisterIntegration(alice, hub.IntegrationConfig{Name: fmt.Sprintf("raced-%d", i), Connector: "http",
+			BaseURL: "https://raced.example.com"})
+		require.ErrorAs(t, err, &are)
+		raced = append(raced, are.ID)
+	}
+	var wins, lost atomic.Int32
+	for _, id := range raced {
+		for _, a := range []struct {
+			h   *hub.Hub
+			ctx context.Context
+		}{{h1, bob}, {h2, carol}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := a.h.Approve(a.ctx, id, "")
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case errors.Is(err, hub.ErrInvalidTransition):
+					lost.Add(1)
+				default:
+					t.Errorf("approve %s: %v", id, err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	assert.Equal(t, int32(racedRequests), wins.Load(), "one approval applies each request")
+	assert.Equal(t, int32(racedRequests), lost.Load(), "the other finds it decided")
+	registered, err := ls.st.ListAudit(ctx, store.AuditFilter{EntityType: "service"})
+	require.NoError(t, err)
+	perName := map[string]int{}
+	for _, e := range registered {
+		if e.Action == "service.register" {
+			var rec struct{ Name string }
+			require.NoError(t, json.Unmarshal(e.After, &rec))
+			perName[rec.Name]++
+		}
+	}
+	for i := range racedRequests {
+		assert.Equal(t, 1, perName[fmt.Sprintf("raced-%d", i)], "raced-%d registered once", i)
+	}
+	t.Logf("%s: %d requests raced by 2 hubs: %d applied, %d refused as decided", kind, racedRequests, wins.Load(), lost.Load())
+
 	// A rejection: the credentials stay.
 	_, err = h1.ConfigureService(alice, "crm", hub.ServiceConfig{Auth: json.RawMessage(`{"type":"bearer","token":"crm-token-2"}`)})
 	require.ErrorAs(t, err, &are)
@@ -225,12 +276,12 @@ func testApprovals(t *testing.T, kind string) {
 	assert.Equal(t, int64(2), tot.Interventions)
 	assert.Equal(t, int64(1), tot.ApprovalBypasses)
 	assert.Equal(t, int64(1), tot.PriorityOverrides)
-	assert.Equal(t, int64(3), tot.ApprovalsRequested)
-	assert.Equal(t, int64(1), tot.Approved)
+	assert.Equal(t, int64(3+racedRequests), tot.ApprovalsRequested)
+	assert.Equal(t, int64(1+racedRequests), tot.Approved)
 	assert.Equal(t, int64(1), tot.Rejected)
 	assert.Equal(t, int64(1), tot.Expired)
 	assert.Equal(t, int64(4), tot.Denials, "self-approval, a viewer, an admin's override, a queue override without reason (a lost race is no denial)")
-	assert.InDelta(t, 0.25, tot.InterventionRate, 1e-9)
+	assert.InDelta(t, 1.0/float64(1+3+racedRequests), tot.InterventionRate, 1e-9)
 	var inPeriods int64
 	for _, p := range rep.Periods {
 		inPeriods += p.Interventions

@@ -55,6 +55,7 @@ func TestGovernanceOverHTTP(t *testing.T) {
 	assert.Equal(t, "vera", pr.Principal)
 	assert.Equal(t, "no role grants audit.read (roles: viewer)", pr.Rule)
 
+	approvals := b.openStream(t, "?types=approval", "")
 	reg := apiv1.RegisterRequest{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com"}
 	pr = b.json(t, "POST", "/api/v1/services", tokAdmin, reg).problem(t)
 	assert.Equal(t, 202, pr.Status)
@@ -62,6 +63,17 @@ func TestGovernanceOverHTTP(t *testing.T) {
 	require.NotEmpty(t, pr.ApprovalID)
 	id := pr.ApprovalID
 	assert.Equal(t, 404, b.call(t, "GET", "/api/v1/services/crm", tokViewer, nil).Status, "not registered yet")
+	select {
+	case m := <-approvals:
+		var ev apiv1.StreamEvent
+		require.NoError(t, json.Unmarshal(m.Data, &ev))
+		assert.Equal(t, "approval", ev.Type)
+		assert.Equal(t, id, ev.ApprovalID)
+		assert.Equal(t, "approval.request", ev.Action)
+		assert.Equal(t, "alice", ev.Actor)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("no approval message on the stream")
+	}
 
 	var list apiv1.ApprovalList
 	b.call(t, "GET", "/api/v1/approvals?status=pending", tokViewer, nil).decode(t, &list)

@@ -113,6 +113,9 @@ func (b *broker) activitySource(ctx context.Context, emit func(apiv1.StreamEvent
 		case hub.ActivityEventOutcome:
 			emit(apiv1.StreamEvent{Type: "event", At: a.At, ServiceID: a.ServiceID, ServiceName: a.ServiceName, EventID: a.EventID,
 				Status: string(a.Status), RetryCount: a.RetryCount, ResponseCode: a.ResponseCode, LatencyMS: ms(a.Latency), Error: a.Error})
+		case hub.ActivityApproval:
+			emit(apiv1.StreamEvent{Type: "approval", At: a.At, ServiceName: a.ServiceName, ApprovalID: a.ApprovalID,
+				Action: a.Action, Actor: a.Actor})
 		}
 	}
 }
