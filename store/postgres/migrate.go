@@ -108,7 +108,8 @@ type MigrateResult struct {
 // transaction-scoped advisory lock keyed by the schema name meanwhile, so processes starting
 // at once apply each migration exactly once and the others then find nothing to do.
 // Re-running it is a no-op. It refuses (with a [*SchemaVersionError]) a schema migrated by a
-// newer build. Only opts.Schema and opts.Now are used. Safe for concurrent use.
+// newer build. Only opts.Schema, opts.MigrateTo and opts.Now are used. Safe for concurrent
+// use.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, opts Options) (MigrateResult, error) {
 	if pool == nil {
 		return MigrateResult{}, fmt.Errorf("%w: postgres: nil pool", errInvalidOption)
@@ -169,7 +170,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, o Options, fsys fs.FS) (re
 		return res, err
 	}
 	for _, m := range ms {
-		if applied[m.version] {
+		if applied[m.version] || (o.MigrateTo > 0 && m.version > o.MigrateTo) {
 			continue
 		}
 		body := strings.ReplaceAll(m.sql, "{schema}", schema)

@@ -53,6 +53,11 @@ type Options struct {
 	// PostgreSQL serialises notifying commits, so notifications are sent on their own,
 	// never inside the writing transaction.
 	NotifyInterval time.Duration
+	// MigrateTo, when positive, stops the migrations at that version: the later ones are
+	// left for a later Open (or Migrate) without it. A rolling deploy runs the new build's
+	// forward-compatible migrations while the previous build still serves; see
+	// docs/deploys.md. Zero applies every migration of this build.
+	MigrateTo int
 }
 
 // withDefaults validates o and fills its defaults.
@@ -80,6 +85,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.NotifyInterval == 0 {
 		o.NotifyInterval = DefaultNotifyInterval
+	}
+	if o.MigrateTo < 0 {
+		return o, fmt.Errorf("%w: MigrateTo %d is negative", errInvalidOption, o.MigrateTo)
 	}
 	return o, nil
 }
