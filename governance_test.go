@@ -199,6 +199,30 @@ var matrix = []struct {
 	{"Authorize/audit.read", access{1, 1, 0, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
 		return h.Authorize(ctx, hub.PermReadAudit)
 	}},
+	{"Export", access{1, 1, 1, 1, 0}, func(ctx context.Context, h *hub.Hub) error {
+		_, err := h.Export(ctx)
+		return err
+	}},
+	{"Plan", access{1, 1, 1, 1, 0}, func(ctx context.Context, h *hub.Hub) error {
+		doc, err := h.Export(adminCtx(ctx))
+		if err != nil {
+			return err
+		}
+		_, err = h.Plan(ctx, doc)
+		return err
+	}},
+	{"Apply", access{1, 1, 0, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
+		doc, err := h.Export(adminCtx(ctx))
+		if err != nil {
+			return err
+		}
+		plan, err := h.Plan(adminCtx(ctx), doc)
+		if err != nil {
+			return err
+		}
+		_, err = h.Apply(ctx, plan)
+		return err
+	}},
 	{"GovernanceReport", access{1, 1, 0, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
 		_, err := h.GovernanceReport(ctx, hub.GovernanceQuery{})
 		return err
