@@ -259,3 +259,19 @@ func (d *Document) Validate(opts ...Option) error {
 	}
 	return nil
 }
+
+// WithOptions returns a copy of the document that resolves secret references with opts
+// (resolvers, environment lookup, base folder) in place of the ones it was loaded with —
+// for a document built in Go or exported by a hub, which has none. Positions are kept.
+func (d *Document) WithOptions(opts ...Option) *Document {
+	out := d.Clone()
+	src := newSource("", opts)
+	if out.src != nil {
+		src.pos = out.src.pos
+		if src.dir == "" {
+			src.dir = out.src.dir
+		}
+	}
+	out.src = src
+	return out
+}
