@@ -142,6 +142,12 @@ type Event struct {
 	// marks "x-subject"), or empty. It indexes the event for erasure and access requests and
 	// holds no personal data; an erasure clears it.
 	SubjectKey string `json:"subject_key,omitempty"`
+	// Direction says whether the event goes out to its service (outbound, the default; empty
+	// means outbound) or came in from it (inbound: a verified webhook or a pulled record).
+	Direction EventDirection `json:"direction,omitempty"`
+	// SourceEventID is the inbound event this event was derived from by a route (a fan-out
+	// is one event per destination, each naming its source), or empty.
+	SourceEventID string `json:"source_event_id,omitempty"`
 }
 
 // Validate checks what a store enforces on insert: UUIDs where set, a service id and name,
@@ -169,6 +175,9 @@ func (e *Event) Validate() error {
 		return invalid("event retry_count %d is negative", e.RetryCount)
 	}
 	if err := checkSubjectKey(e.SubjectKey); err != nil {
+		return err
+	}
+	if err := e.checkInbound(); err != nil {
 		return err
 	}
 	for _, c := range []struct {

@@ -136,6 +136,12 @@ func (s *Store) fill(e *entry, p *prepared, now time.Time) {
 	if ev.PriorityLevel == "" {
 		ev.PriorityLevel = store.PriorityNormal
 	}
+	if ev.Direction == "" {
+		ev.Direction = store.DirectionOutbound
+	}
+	if ev.SourceEventID != "" {
+		ev.SourceEventID, _ = canonicalID("event", ev.SourceEventID) // validated
+	}
 	ev.CreatedAt, ev.UpdatedAt = now, now
 	if ev.NextAttemptAt.IsZero() {
 		ev.NextAttemptAt = now

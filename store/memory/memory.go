@@ -50,6 +50,8 @@ type Store struct {
 	approvals map[string]*store.Approval
 	// config is the configuration state (nil before the first swap).
 	config *store.ConfigState
+	// syncs holds the sync schedules by service id (created on first use).
+	syncs map[string]*store.SyncSchedule
 
 	notify notifier
 }

@@ -16,7 +16,8 @@ const eventCols = `id, venture_id, service_id, service_name, service_type, opera
 	endpoint_url, request_method, payload_in, payload_out, transformation_applied,
 	canonical_mapping, status, response_code, response_time_ms, error_details, retry_count,
 	max_retries, priority_level, chairman_override, created_at, updated_at, completed_at,
-	expires_at, idempotency_key, next_attempt_at, lease_owner, lease_until, subject_key`
+	expires_at, idempotency_key, next_attempt_at, lease_owner, lease_until, subject_key,
+	direction, source_event_id`
 
 // eventColsE is eventCols qualified by the alias e, for UPDATE … FROM … RETURNING.
 const eventColsE = `e.id, e.venture_id, e.service_id, e.service_name, e.service_type, e.operation,
@@ -24,7 +25,7 @@ const eventColsE = `e.id, e.venture_id, e.service_id, e.service_name, e.service_
 	e.canonical_mapping, e.status, e.response_code, e.response_time_ms, e.error_details,
 	e.retry_count, e.max_retries, e.priority_level, e.chairman_override, e.created_at,
 	e.updated_at, e.completed_at, e.expires_at, e.idempotency_key, e.next_attempt_at,
-	e.lease_owner, e.lease_until, e.subject_key`
+	e.lease_owner, e.lease_until, e.subject_key, e.direction, e.source_event_id`
 
 const (
 	// sqlInsertEvents inserts a batch given as parallel arrays; $20 is now. Rows whose
@@ -34,23 +35,24 @@ const (
 		payload_in_bytes, payload_out, transformation_applied, canonical_mapping, status,
 		response_code, response_time_ms, error_details, retry_count, max_retries,
 		priority_level, chairman_override, created_at, updated_at, completed_at, expires_at,
-		idempotency_key, next_attempt_at, subject_key)
+		idempotency_key, next_attempt_at, subject_key, direction, source_event_id)
 	SELECT u.id, NULLIF(u.venture_id, '')::uuid, u.service_id, u.service_name, u.service_type,
 		u.operation, u.endpoint_url, u.request_method, u.payload_in, u.payload_in_bytes,
 		u.payload_out, u.transformation_applied, u.canonical_mapping, 'pending',
 		u.response_code, u.response_time_ms, u.error_details, u.retry_count, u.max_retries,
 		u.priority_level, u.chairman_override, $20, $20, u.completed_at, u.expires_at,
-		NULLIF(u.idempotency_key, ''), u.next_attempt_at, NULLIF(u.subject_key, '')
+		NULLIF(u.idempotency_key, ''), u.next_attempt_at, NULLIF(u.subject_key, ''),
+		u.direction, NULLIF(u.source_event_id, '')::uuid
 	FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
 		$7::text[], $8::text[], $9::jsonb[], $10::bigint[], $11::jsonb[], $12::jsonb[],
 		$13::jsonb[], $14::integer[], $15::bigint[], $16::jsonb[], $17::integer[],
 		$18::integer[], $19::text[], $21::boolean[], $22::timestamptz[], $23::timestamptz[],
-		$24::text[], $25::timestamptz[], $26::text[])
+		$24::text[], $25::timestamptz[], $26::text[], $27::text[], $28::text[])
 		AS u(id, venture_id, service_id, service_name, service_type, operation, endpoint_url,
 			request_method, payload_in, payload_in_bytes, payload_out, transformation_applied,
 			canonical_mapping, response_code, response_time_ms, error_details, retry_count,
 			max_retries, priority_level, chairman_override, completed_at, expires_at,
-			idempotency_key, next_attempt_at, subject_key)
+			idempotency_key, next_attempt_at, subject_key, direction, source_event_id)
 	ON CONFLICT (service_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING id`
 	sqlSelectEventsByKeys = `SELECT ` + eventColsE + ` FROM {s}.integration_events e
@@ -76,7 +78,7 @@ const (
 // insertBatch is the parallel-array form of the events InsertEvents writes.
 type insertBatch struct {
 	id, ventureID, serviceID, serviceName, serviceType, operation, endpointURL []string
-	method, priority, key, subjectKey                                          []string
+	method, priority, key, subjectKey, direction, sourceID                     []string
 	payloadIn, payloadOut, transformation, canonical, errorDetails             []json.RawMessage
 	payloadBytes, responseTimeMS                                               []int64
 	responseCode, retryCount, maxRetries                                       []int32
@@ -100,6 +102,12 @@ func newStored(e *store.Event, id string, now time.Time) *store.Event {
 	}
 	if ev.PriorityLevel == "" {
 		ev.PriorityLevel = store.PriorityNormal
+	}
+	if ev.Direction == "" {
+		ev.Direction = store.DirectionOutbound
+	}
+	if ev.SourceEventID != "" {
+		ev.SourceEventID = canonical(ev.SourceEventID)
 	}
 	ev.CreatedAt, ev.UpdatedAt = now, now
 	if ev.NextAttemptAt.IsZero() {
@@ -137,6 +145,8 @@ func (b *insertBatch) add(e *store.Event) {
 	b.priority = append(b.priority, string(e.PriorityLevel))
 	b.key = append(b.key, e.IdempotencyKey)
 	b.subjectKey = append(b.subjectKey, e.SubjectKey)
+	b.direction = append(b.direction, string(e.Direction))
+	b.sourceID = append(b.sourceID, e.SourceEventID)
 	b.payloadIn = append(b.payloadIn, e.PayloadIn)
 	b.payloadOut = append(b.payloadOut, e.PayloadOut)
 	b.transformation = append(b.transformation, e.TransformationApplied)
@@ -158,7 +168,7 @@ func (b *insertBatch) args(now time.Time) []any {
 		b.endpointURL, b.method, b.payloadIn, b.payloadBytes, b.payloadOut,
 		b.transformation, b.canonical, b.responseCode, b.responseTimeMS,
 		b.errorDetails, b.retryCount, b.maxRetries, b.priority, now, b.override,
-		b.completedAt, b.expiresAt, b.key, b.nextAttemptAt, b.subjectKey}
+		b.completedAt, b.expiresAt, b.key, b.nextAttemptAt, b.subjectKey, b.direction, b.sourceID}
 }
 
 // jsonBytes returns v as a jsonb[] element: nil (SQL NULL) when empty.
@@ -453,6 +463,7 @@ func scanEvent(row pgx.Row) (*store.Event, error) {
 	var (
 		e                                          store.Event
 		venture, key, leaseOwner, subject          pgtype.Text
+		direction, source                          pgtype.Text
 		method, status, priority                   string
 		in, out, transformation, canonical, errDet []byte
 		completed, expires, leaseUntil             pgtype.Timestamptz
@@ -463,7 +474,7 @@ func scanEvent(row pgx.Row) (*store.Event, error) {
 		&e.Operation, &e.EndpointURL, &method, &in, &out, &transformation, &canonical, &status,
 		&code, &e.ResponseTimeMS, &errDet, &retries, &maxRetries, &priority,
 		&e.ChairmanOverride, &e.CreatedAt, &e.UpdatedAt, &completed, &expires, &key,
-		&e.NextAttemptAt, &leaseOwner, &leaseUntil, &subject); err != nil {
+		&e.NextAttemptAt, &leaseOwner, &leaseUntil, &subject, &direction, &source); err != nil {
 		return nil, err
 	}
 	e.VentureID = strOut(venture)
@@ -487,5 +498,7 @@ func scanEvent(row pgx.Row) (*store.Event, error) {
 	e.LeaseOwner = strOut(leaseOwner)
 	e.LeaseUntil = timeOut(leaseUntil)
 	e.SubjectKey = strOut(subject)
+	e.Direction = store.EventDirection(strOut(direction))
+	e.SourceEventID = strOut(source)
 	return &e, nil
 }

@@ -14,15 +14,16 @@ const eventCols = `id, venture_id, service_id, service_name, service_type, opera
 	endpoint_url, request_method, payload_in, payload_out, transformation_applied,
 	canonical_mapping, status, response_code, response_time_ms, error_details, retry_count,
 	max_retries, priority_level, chairman_override, created_at, updated_at, completed_at,
-	expires_at, idempotency_key, next_attempt_at, lease_owner, lease_until, subject_key`
+	expires_at, idempotency_key, next_attempt_at, lease_owner, lease_until, subject_key,
+	direction, source_event_id`
 
 const insertEventSQL = `INSERT INTO integration_events (id, venture_id, service_id,
 	service_name, service_type, operation, endpoint_url, request_method, payload_in,
 	payload_in_bytes, payload_out, transformation_applied, canonical_mapping, status,
 	response_code, response_time_ms, error_details, retry_count, max_retries, priority_level,
 	priority_rank, chairman_override, created_at, updated_at, completed_at, expires_at, idempotency_key,
-	next_attempt_at, lease_owner, lease_until, subject_key)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)`
+	next_attempt_at, lease_owner, lease_until, subject_key, direction, source_event_id)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)`
 
 const eventByKeySQL = `SELECT ` + eventCols + ` FROM integration_events
 	WHERE service_id = ? AND idempotency_key = ?`
@@ -31,6 +32,7 @@ func scanEvent(sc scanner) (*store.Event, error) {
 	var (
 		e                               store.Event
 		venture, key, owner, subject    sql.NullString
+		source                          sql.NullString
 		completed, expires, leaseUntil  sql.NullInt64
 		created, updated, nextAttemptAt int64
 		override                        int
@@ -40,7 +42,7 @@ func scanEvent(sc scanner) (*store.Event, error) {
 		rawDest(&e.TransformationApplied), rawDest(&e.CanonicalMapping), &e.Status,
 		&e.ResponseCode, &e.ResponseTimeMS, rawDest(&e.ErrorDetails), &e.RetryCount,
 		&e.MaxRetries, &e.PriorityLevel, &override, &created, &updated, &completed, &expires,
-		&key, &nextAttemptAt, &owner, &leaseUntil, &subject)
+		&key, &nextAttemptAt, &owner, &leaseUntil, &subject, &e.Direction, &source)
 	if err != nil {
 		return nil, err
 	}
@@ -48,6 +50,7 @@ func scanEvent(sc scanner) (*store.Event, error) {
 	e.IdempotencyKey = key.String
 	e.LeaseOwner = owner.String
 	e.SubjectKey = subject.String
+	e.SourceEventID = source.String
 	e.ChairmanOverride = override != 0
 	e.CreatedAt = fromMicros(created)
 	e.UpdatedAt = fromMicros(updated)
@@ -111,6 +114,12 @@ func prepareEvent(e *store.Event, now time.Time) (*store.Event, error) {
 	if c.RequestMethod == "" {
 		c.RequestMethod = store.MethodPost
 	}
+	if c.Direction == "" {
+		c.Direction = store.DirectionOutbound
+	}
+	if c.SourceEventID, err = optionalID("source event", c.SourceEventID); err != nil {
+		return nil, err
+	}
 	if c.CompletedAt != nil {
 		c.CompletedAt = timePtrOf(store.Timestamp(*c.CompletedAt))
 	}
@@ -158,7 +167,7 @@ func (ins *eventInserter) add(ctx context.Context, c *store.Event) (store.Insert
 		jsonArg(c.ErrorDetails), c.RetryCount, c.MaxRetries, string(c.PriorityLevel),
 		c.PriorityLevel.Rank(), boolInt(c.ChairmanOverride), micros(c.CreatedAt), micros(c.UpdatedAt),
 		microsArg(c.CompletedAt), microsArg(c.ExpiresAt), textArg(c.IdempotencyKey),
-		micros(c.NextAttemptAt), textArg(c.SubjectKey))
+		micros(c.NextAttemptAt), textArg(c.SubjectKey), string(c.Direction), textArg(c.SourceEventID))
 	if err != nil {
 		return store.InsertResult{}, fmt.Errorf("insert event %s: %w", c.ID, mapError(err))
 	}

@@ -136,6 +136,9 @@ func normEvent(t *testing.T, e *store.Event) *store.Event {
 	c.TransformationApplied = canonJSON(t, c.TransformationApplied)
 	c.CanonicalMapping = canonJSON(t, c.CanonicalMapping)
 	c.ErrorDetails = canonJSON(t, c.ErrorDetails)
+	if c.Direction == "" {
+		c.Direction = store.DirectionOutbound // what stores return for an event inserted without one
+	}
 	return c
 }
 

@@ -81,6 +81,8 @@ func RunWithOptions(t *testing.T, newStore Factory, opts Options) {
 		{"Regions", regionCases()},
 		{"Approvals", approvalCases()},
 		{"ConfigState", configStateCases()},
+		{"Inbound", inboundCases()},
+		{"Sync", syncCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
