@@ -68,6 +68,8 @@ type Hub struct {
 	// appliedRetention is the retention policy a configuration document applied (nil:
 	// Config.Retention); see retentionPolicy.
 	appliedRetention atomic.Pointer[RetentionPolicy]
+	// routes caches the compiled routes of each source service (routes.go).
+	routes routeCache
 }
 
 // New builds a hub on st (a new in-memory store when st is nil) with the given options,

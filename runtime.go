@@ -293,6 +293,9 @@ type engineTarget struct {
 
 // Deliver performs one attempt inside a hub.deliver span.
 func (e engineTarget) Deliver(ctx context.Context, ev *store.Event) (*connectors.Response, error) {
+	if ev.Direction == store.DirectionInbound {
+		return acknowledge(ev), nil // received from the service: nothing goes back to it
+	}
 	ctx, span := e.h.startDeliverSpan(ctx, e.rt, ev)
 	resp, err := e.rt.deliver(ctx, ev)
 	err = e.rt.personal.scrubErr(ev, err) // the remote may echo personal values

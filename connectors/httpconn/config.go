@@ -66,10 +66,22 @@ type Auth struct {
 	// ClientAuthInParams sends client_id/client_secret in the token request body
 	// instead of HTTP basic auth (x/oauth2 AuthStyleInParams).
 	ClientAuthInParams bool `json:"client_auth_in_params,omitempty"`
+	// WebhookSecret and WebhookSecrets verify inbound webhooks under Options.Webhook; any
+	// of them may match, so a key can be rotated by adding the new one first.
+	WebhookSecret  string   `json:"webhook_secret,omitempty"`
+	WebhookSecrets []string `json:"webhook_secrets,omitempty"`
 }
 
 func (a *Auth) secrets() []string {
-	return []string{a.Token, a.Password, a.Key, a.ClientSecret, a.RefreshToken}
+	return append([]string{a.Token, a.Password, a.Key, a.ClientSecret, a.RefreshToken, a.WebhookSecret}, a.WebhookSecrets...)
+}
+
+// webhookSecrets are the secrets inbound webhooks are verified with.
+func (a *Auth) webhookSecrets() []string {
+	if a.WebhookSecret == "" {
+		return a.WebhookSecrets
+	}
+	return append([]string{a.WebhookSecret}, a.WebhookSecrets...)
 }
 
 func (a *Auth) validate() error {
@@ -209,6 +221,9 @@ type Options struct {
 	// answer other than 401, 403, 408, 429 or 5xx counts as healthy: the remote is
 	// reachable and accepts the credentials.
 	CheckPath string `json:"check_path,omitempty"`
+	// Webhook, when set, is how the service signs the webhooks it sends (HMAC, Stripe or
+	// Standard Webhooks); the secrets are Auth.WebhookSecret and Auth.WebhookSecrets.
+	Webhook *connectors.WebhookScheme `json:"webhook,omitempty"`
 }
 
 func (o *Options) normalise() error {

@@ -39,6 +39,7 @@ type Connector struct {
 	opts      Options
 	tokens    *oauthtoken.Cache // OAuth2 types only
 	secrets   []string
+	webhook   connectors.WebhookVerifier // nil without Options.Webhook
 }
 
 // Factory is the [connectors.Factory] for kind "http": cfg.Auth decodes into [Auth]
@@ -73,6 +74,11 @@ func New(cfg connectors.Config) (*Connector, error) {
 		return nil, err
 	}
 	c.secrets = c.auth.secrets()
+	if c.opts.Webhook != nil {
+		if c.webhook, err = c.opts.Webhook.Verifier(c.auth.webhookSecrets(), c.now); err != nil {
+			return nil, err
+		}
+	}
 	if c.auth.Type == AuthBasic {
 		// The encoded header value is as much a secret as the password: remotes echo it.
 		c.secrets = append(c.secrets, base64.StdEncoding.EncodeToString([]byte(c.auth.Username+":"+c.auth.Password)))
@@ -505,9 +511,21 @@ func ErrorFields(body []byte) (code, message string) {
 	return code, message
 }
 
+// VerifyWebhook verifies an inbound webhook under Options.Webhook with the webhook
+// secrets of Auth (see [connectors.WebhookScheme]). Without Options.Webhook every
+// delivery is refused. Errors wrap connectors.ErrInvalidSignature or
+// connectors.ErrStaleWebhook.
+func (c *Connector) VerifyWebhook(header http.Header, body []byte) (*connectors.WebhookEvent, error) {
+	if c.webhook == nil {
+		return nil, fmt.Errorf("httpconn: %w: options.webhook is not configured", connectors.ErrInvalidSignature)
+	}
+	return c.webhook.VerifyWebhook(header, body)
+}
+
 // Interface guards.
 var (
-	_ connectors.Connector = (*Connector)(nil)
-	_ connectors.Lister    = (*Connector)(nil)
-	_ connectors.Factory   = Factory
+	_ connectors.Connector       = (*Connector)(nil)
+	_ connectors.Lister          = (*Connector)(nil)
+	_ connectors.WebhookVerifier = (*Connector)(nil)
+	_ connectors.Factory         = Factory
 )
