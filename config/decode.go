@@ -104,18 +104,48 @@ func Load(path string, opts ...Option) (*Document, error) {
 		return nil, &Error{Position: Position{File: path}, Message: "the folder holds no *.yaml, *.yml or *.json file"}
 	}
 	slices.Sort(files)
-	src := newSource(path, opts)
-	d := &decoder{src: src}
-	var merged Document
+	parts := make([]File, 0, len(files))
 	for _, f := range files {
 		data, err := readBounded(f)
 		if err != nil {
 			return nil, err
 		}
 		rel, _ := filepath.Rel(path, f)
+		parts = append(parts, File{Name: filepath.ToSlash(rel), Data: data})
+	}
+	return parseFiles(parts, newSource(path, opts))
+}
+
+// File is one part of a document: its name (as errors give it) and content.
+type File struct {
+	Name string `json:"name"`
+	Data []byte `json:"data"`
+}
+
+// ParseFiles reads a document given in parts, as Load reads a folder: files in the order
+// given. Relative "file:" references resolve against the working directory unless
+// WithBaseDir says otherwise. Errors as [Load].
+func ParseFiles(files []File, opts ...Option) (*Document, error) {
+	if len(files) == 0 {
+		return nil, &Error{Message: "no document files"}
+	}
+	total := 0
+	for _, f := range files {
+		total += len(f.Data)
+		if total > MaxFileBytes {
+			return nil, &Error{Position: Position{File: f.Name}, Message: fmt.Sprintf("the document is over %d bytes", MaxFileBytes)}
+		}
+	}
+	return parseFiles(files, newSource("", opts))
+}
+
+func parseFiles(files []File, src *source) (*Document, error) {
+	d := &decoder{src: src}
+	var merged Document
+	for _, f := range files {
 		var part Document
-		d.file = filepath.ToSlash(rel)
-		d.decodeFile(data, &part)
+		d.file = f.Name
+		d.decodeFile(f.Data, &part)
 		d.merge(&merged, &part)
 	}
 	merged.src = src

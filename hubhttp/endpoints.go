@@ -78,7 +78,7 @@ func (x *Handler) routes() []*apiendpoint.Endpoint {
 
 // laterRoutes are endpoints over optional hub capabilities.
 func (x *Handler) laterRoutes() []*apiendpoint.Endpoint {
-	return append(append(x.removalRoutes(), x.commandRoutes()...), x.approvalRoutes()...)
+	return append(append(append(x.removalRoutes(), x.commandRoutes()...), x.approvalRoutes()...), x.configRoutes()...)
 }
 
 type noParams struct{}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/ehg/hub"
+	"github.com/ehg/hub/config"
 	"github.com/ehg/hub/hubhttp/apiv1"
 )
 
@@ -32,6 +33,10 @@ func problemOf(err error) *apiv1.Problem {
 	case errors.As(err, &ar):
 		pr := p(http.StatusAccepted, apiv1.CodeApprovalRequired, "Approval required")
 		pr.ApprovalID = ar.ID
+		return pr
+	case errors.Is(err, config.ErrInvalid) && !errors.Is(err, hub.ErrStalePlan):
+		pr := p(http.StatusUnprocessableEntity, apiv1.CodeInvalidConfig, "Invalid configuration document")
+		pr.Violations = configViolations(err)
 		return pr
 	case errors.As(err, &cv):
 		pr := p(http.StatusUnprocessableEntity, apiv1.CodeContractViolation, "Contract violation")

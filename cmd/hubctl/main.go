@@ -21,6 +21,10 @@
 //	watch [-types health,breaker,event,approval] [-service S]
 //	                                follow live changes until interrupted
 //	do [-yes] SENTENCE...           plan a text command, and run it after confirmation
+//	plan [-env E] FILE|FOLDER       what applying a configuration document would change
+//	apply [-env E] [-yes] FILE|FOLDER
+//	                                plan, show the diff and apply it after confirmation
+//	export                          the hub's configuration as a YAML document
 //
 // Times are RFC 3339 or relative durations such as 2h or 30m (meaning that long ago).
 // Exit status: 0 success, 1 the hub refused or failed, 2 bad usage.

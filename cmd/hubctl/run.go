@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "hubctl: a command is required: status, services, health, events, retry, redrive, pause, resume, reset-breaker, open-breaker, test, approvals, approve, reject, audit, watch, do")
+		fmt.Fprintln(stderr, "hubctl: a command is required: status, services, health, events, retry, redrive, pause, resume, reset-breaker, open-breaker, test, approvals, approve, reject, audit, watch, do, plan, apply, export")
 		return 2
 	}
 	if *base == "" {
@@ -107,6 +107,12 @@ func (c *cli) dispatch(ctx context.Context, cmd string, args []string) error {
 		return c.watch(ctx, args)
 	case "do":
 		return c.do(ctx, args)
+	case "plan":
+		return c.plan(ctx, args)
+	case "apply":
+		return c.apply(ctx, args)
+	case "export":
+		return c.export(ctx, args)
 	}
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 }
