@@ -5,30 +5,30 @@ import (
 	"net/url"
 
 	"github.com/ehg/hub/internal/engine"
-	"github.com/ehg/hub/internal/seal"
 	"github.com/ehg/hub/store"
 )
 
 // callRecording wraps a service's transport so that each request a delivery attempt sends
 // is recorded in the attempt's engine.CallRecorder: the event then stores the method and the
 // endpoint actually used (a PATCH as PATCH; after a failover, the backup's URL). The URL is
-// stored without credentials, query or fragment, and with the service's secrets scrubbed
-// (a Slack webhook URL is itself a secret).
-func callRecording(secrets []string) func(http.RoundTripper) http.RoundTripper {
+// stored without credentials, query or fragment, and redacted (a Slack webhook URL is
+// itself a secret). Below the recorder, the credentials the request carries are registered
+// with the hub's redactor (see observeCredentials).
+func callRecording(h *Hub) func(http.RoundTripper) http.RoundTripper {
 	return func(next http.RoundTripper) http.RoundTripper {
-		return &recordingTransport{next: next, secrets: secrets}
+		return &recordingTransport{next: h.observeCredentials(next), h: h}
 	}
 }
 
 type recordingTransport struct {
-	next    http.RoundTripper
-	secrets []string
+	next http.RoundTripper
+	h    *Hub
 }
 
 // RoundTrip records req in the attempt's recorder, if any, and sends it.
 func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if rec := engine.CallRecorderFrom(req.Context()); rec != nil && req.URL != nil {
-		rec.Record(store.HTTPMethod(req.Method), seal.Scrub(endpointOf(req.URL), t.secrets))
+		rec.Record(store.HTTPMethod(req.Method), t.h.scrub(endpointOf(req.URL)))
 	}
 	return t.next.RoundTrip(req)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/ehg/hub/contract"
 	"github.com/ehg/hub/internal/engine"
 	"github.com/ehg/hub/internal/health"
+	"github.com/ehg/hub/internal/redact"
 	"github.com/ehg/hub/internal/seal"
 	"github.com/ehg/hub/internal/telemetry"
 	"github.com/ehg/hub/store"
@@ -35,7 +36,8 @@ type Hub struct {
 	reg       *connectors.Registry
 	contracts *contract.Registry
 	eng       *engine.Engine
-	egress    *egressClient // guarded outbound HTTP
+	egress    *egressClient    // guarded outbound HTTP
+	red       *redact.Redactor // every credential form of every service (redaction.go)
 
 	mu    sync.RWMutex
 	byID  map[string]*runtime
@@ -89,6 +91,7 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
+	red := newRedaction(&cfg)
 	sealer, err := seal.New(cfg.SecretKey)
 	if err != nil {
 		return nil, configErr("Config.SecretKey", "unusable", err)
@@ -98,6 +101,7 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 		st:        st,
 		log:       cfg.Logger,
 		sealer:    sealer,
+		red:       red,
 		reg:       cfg.Connectors,
 		contracts: contract.NewRegistry(contract.WithLogger(cfg.Logger), contract.WithLimits(contract.Limits{MaxBytes: cfg.MaxPayloadBytes, MaxDepth: cfg.MaxPayloadDepth})),
 		byID:      make(map[string]*runtime),

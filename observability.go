@@ -220,10 +220,9 @@ func (h *Hub) probeTargets() map[string]health.CheckFunc {
 		if c == nil {
 			continue
 		}
-		secrets := rt.secrets
 		out[id] = func(ctx context.Context) error {
 			if err := c.Check(ctx); err != nil {
-				return scrubErr(err, secrets)
+				return h.scrubErr(err)
 			}
 			return nil
 		}

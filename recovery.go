@@ -202,7 +202,7 @@ func (h *Hub) TriggerRecoveryAction(ctx context.Context, plan RecoveryPlan) (*Re
 	for _, a := range plan.Actions {
 		st := RecoveryStep{Action: a, OK: true}
 		if err := h.runAction(ctx, rt.svc.ID, a, plan, &st); err != nil {
-			st.OK, st.Error = false, err.Error()
+			st.OK, st.Error = false, h.scrub(err.Error())
 			res.OK = false
 		}
 		res.Steps = append(res.Steps, st)

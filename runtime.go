@@ -75,8 +75,7 @@ type runtime struct {
 	delivery *compiledRule
 	// pipe runs input contract, mapping, canonical contract and delivery mapping in one
 	// compiled pass over each event (internal/pipeline).
-	pipe    *pipeline.Pipeline
-	secrets []string
+	pipe *pipeline.Pipeline
 	// quota feeds a response's rate-limit headers to the health monitor's forecast.
 	quota func(http.Header)
 	// unwatch stops feeding the policy's breaker transitions to the health monitor.
@@ -88,7 +87,8 @@ type runtime struct {
 // buildRuntime compiles svc (whose authentication_config is sealed) with the given sources.
 // Errors are *ConfigError naming the field.
 func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta serviceMeta, src sources) (*runtime, error) {
-	rt := &runtime{svc: svc, meta: meta, conns: map[string]connectors.Connector{}, secrets: seal.Secrets(plainAuth)}
+	rt := &runtime{svc: svc, meta: meta, conns: map[string]connectors.Connector{}}
+	h.registerCredentials(plainAuth)
 	rt.quota = func(hdr http.Header) { h.observeQuota(svc.ID, hdr) }
 	if _, ok := h.reg.Lookup(svc.ConnectorKind); !ok {
 		return nil, configErr("IntegrationConfig.Connector", fmt.Sprintf("unknown connector kind %q (known: %v)", svc.ConnectorKind, h.reg.Kinds()), nil)
@@ -119,7 +119,7 @@ func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta s
 		return nil, configErr(resilienceField(err), "", err)
 	}
 	rt.policy, rt.override = pol, over
-	client, err := h.egress.client(meta.Redirects, callRecording(rt.secrets))
+	client, err := h.egress.client(meta.Redirects, callRecording(h))
 	if err != nil {
 		return nil, configErr("IntegrationConfig.Redirects", "unknown redirect policy", err)
 	}
@@ -139,7 +139,7 @@ func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta s
 			if ep != svc.BaseURL {
 				field = "IntegrationConfig.BackupURLs"
 			}
-			return nil, configErr(field, "", scrubErr(err, rt.secrets))
+			return nil, configErr(field, "", h.scrubErr(err))
 		}
 		rt.conns[ep] = c
 	}
@@ -246,22 +246,6 @@ func (rt *runtime) deliver(ctx context.Context, ev *store.Event) (*connectors.Re
 	return resp, err
 }
 
-func scrubErr(err error, secrets []string) error {
-	if err == nil || len(secrets) == 0 {
-		return err
-	}
-	return &scrubbedError{msg: seal.Scrub(err.Error(), secrets), err: err}
-}
-
-// scrubbedError keeps the chain of err for errors.Is/As but prints a text without secrets.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
 // targets adapts the hub to engine.Targets.
 type targets Hub
 
@@ -299,6 +283,7 @@ func (e engineTarget) Deliver(ctx context.Context, ev *store.Event) (*connectors
 	ctx, span := e.h.startDeliverSpan(ctx, e.rt, ev)
 	resp, err := e.rt.deliver(ctx, ev)
 	err = e.rt.personal.scrubErr(ev, err) // the remote may echo personal values
+	err = e.h.scrubErr(err)               // and credentials (a 401 echoing the request)
 	endDeliverSpan(span, resp, err)
 	return resp, err
 }
@@ -307,7 +292,7 @@ func (e engineTarget) Backoff(retry int, err error) time.Duration {
 	return e.rt.policy.NextBackoff(retry, err)
 }
 
-func (e engineTarget) Scrub(s string) string { return seal.Scrub(s, e.rt.secrets) }
+func (e engineTarget) Scrub(s string) string { return e.h.scrub(s) }
 
 // runtimeFor returns the runtime of the service with the given ID or name, loading and
 // compiling it on first use. Errors: ErrUnknownService, or a *ConfigError when the stored

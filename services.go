@@ -514,7 +514,7 @@ func (h *Hub) TestIntegration(ctx context.Context, serviceID string, data TestDa
 					cv = rt.personal.maskViolations(cv)
 					s.Violations, err = cv.Violations, cv
 				}
-				s.Error = seal.Scrub(err.Error(), rt.secrets)
+				s.Error = h.scrub(err.Error())
 				res.OK = false
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ehg/hub/internal/redact"
 )
 
 // Class says what a caller should do about a failed call.
@@ -193,16 +195,30 @@ func (e *Error) RetryAfter() time.Duration {
 const Redacted = "[REDACTED]"
 
 // Redact returns s with every occurrence of each non-empty secret replaced by
-// [Redacted]. Connectors pass vendor messages through it before putting them in an
-// [*Error], since some remotes echo request data back.
+// [Redacted], in every form the secret can take in an echoed request: raw,
+// percent-encoded (query and path), JSON- and Go-escaped, base64, and the secret segments
+// and query values of a secret URL. Connectors pass vendor messages through it before
+// putting them in an [*Error], since some remotes echo request data back.
 func Redact(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if sec == "" {
-			continue
-		}
-		s = strings.ReplaceAll(s, sec, Redacted)
+	if s == "" {
+		return s
 	}
-	return s
+	var forms []string
+	for _, sec := range secrets {
+		switch {
+		case sec == "":
+		case len(sec) < redact.MinSecretLen:
+			s = strings.ReplaceAll(s, sec, Redacted)
+		default:
+			forms = append(forms, redact.Forms(sec)...)
+		}
+	}
+	if len(forms) == 0 {
+		return s
+	}
+	r := redact.New()
+	r.Add(forms...)
+	return r.String(s)
 }
 
 // ClassForStatus maps an HTTP status code that is not a success to a class:
