@@ -52,7 +52,9 @@ type Hub struct {
 
 	started   atomic.Bool
 	closed    atomic.Bool
-	done      chan struct{} // closed by Close
+	done      chan struct{}   // closed by Close
+	closing   context.Context // cancelled by Close: stops running mappings (untilClose)
+	closeRuns context.CancelFunc
 	closeOnce sync.Once
 	bgCancel  context.CancelFunc
 	bgWG      sync.WaitGroup
@@ -109,6 +111,7 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 		escalated: make(map[string]time.Time),
 		done:      make(chan struct{}),
 	}
+	h.closing, h.closeRuns = context.WithCancel(context.Background())
 	if h.egress, err = newEgress(cfg); err != nil {
 		return nil, err
 	}
@@ -208,6 +211,7 @@ func (h *Hub) Close(ctx context.Context) error {
 	h.closeOnce.Do(func() {
 		h.closed.Store(true)
 		close(h.done)
+		h.closeRuns()
 		if h.started.Load() {
 			sctx, cancel := context.WithTimeout(ctx, h.cfg.ShutdownTimeout)
 			err = h.eng.Stop(sctx)

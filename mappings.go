@@ -115,6 +115,8 @@ func (h *Hub) TransformData(ctx context.Context, data any, rules transform.Rules
 			return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 		}
 	}
+	ctx, stop := h.untilClose(ctx, true)
+	defer stop()
 	out, _, err := prog.Apply(ctx, in)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {

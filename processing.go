@@ -288,7 +288,9 @@ type prepared struct {
 // hub's errors.
 func (h *Hub) run(ctx context.Context, rt *runtime, payload json.RawMessage) (*prepared, error) {
 	start := time.Now()
-	res, err := rt.pipe.Run(ctx, payload)
+	rctx, stop := h.untilClose(ctx, rt.mapping != nil || rt.delivery != nil)
+	res, err := rt.pipe.Run(rctx, payload)
+	stop()
 	var herr error
 	if err != nil {
 		herr = h.pipelineErr(ctx, rt, err)

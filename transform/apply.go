@@ -8,7 +8,6 @@ import (
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
-	"github.com/expr-lang/expr/vm"
 )
 
 // Applied records what one Apply did, for the event record's transformation_applied
@@ -86,9 +85,11 @@ func (p *Program) Apply(ctx context.Context, in map[string]any) (map[string]any,
 	if in == nil {
 		in = map[string]any{}
 	}
-	machine := p.vms.Get().(*vm.VM)
-	out, set, err := p.run(ctx, machine, in, &a)
-	p.vms.Put(machine)
+	r := p.vms.Get().(*runner)
+	r.start(ctx)
+	out, set, err := p.run(ctx, r, in, &a)
+	r.stop()
+	p.vms.Put(r)
 	if err != nil {
 		return nil, Applied{}, err
 	}
@@ -97,7 +98,7 @@ func (p *Program) Apply(ctx context.Context, in map[string]any) (map[string]any,
 	return out, a, nil
 }
 
-func (p *Program) run(ctx context.Context, machine *vm.VM, in map[string]any, a *Applied) (out map[string]any, set []string, err error) {
+func (p *Program) run(ctx context.Context, r *runner, in map[string]any, a *Applied) (out map[string]any, set []string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: rules %q: internal panic: %v", ErrEval, p.rules.Name, r)
@@ -118,7 +119,7 @@ func (p *Program) run(ctx context.Context, machine *vm.VM, in map[string]any, a 
 		f := &p.fields[i]
 		useDefault := false
 		if f.whenP != nil {
-			c, err := machine.Run(f.whenP, in)
+			c, err := r.vm.Run(r.program(f.whenP, f.whenSlot), in)
 			if err != nil {
 				return nil, nil, p.fieldError(f, PartWhen, f.when, err)
 			}
@@ -133,7 +134,7 @@ func (p *Program) run(ctx context.Context, machine *vm.VM, in map[string]any, a 
 		}
 		var v any
 		if !useDefault && f.prog != nil {
-			if v, err = machine.Run(f.prog, in); err != nil {
+			if v, err = r.vm.Run(r.program(f.prog, f.progSlot), in); err != nil {
 				return nil, nil, p.fieldError(f, PartExpr, f.expr, err)
 			}
 		}
@@ -218,6 +219,10 @@ func (p *Program) fieldError(f *compiledField, part Part, src string, err error)
 	}
 	if errors.Is(err, ErrMemoryLimit) {
 		fe.limit = true
+	}
+	var ie *interruptError
+	if errors.As(err, &ie) {
+		fe.Msg = ie.Error()
 	}
 	return fe
 }

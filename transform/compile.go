@@ -45,7 +45,9 @@ type config struct {
 	maxExprBytes   int
 	memoryBudget   uint
 	maxStringBytes int
+	maxLoopBytes   int
 	functions      map[string]Func
+	safe           map[uintptr]safeFunc // checked Safe builtins (bounds.go)
 }
 
 // Func is an extra helper made available to expressions with WithFunction. It must be
@@ -125,12 +127,14 @@ func newConfig(opts []Option) *config {
 		maxExprBytes:   DefaultMaxExprBytes,
 		memoryBudget:   DefaultMemoryBudget,
 		maxStringBytes: DefaultMaxStringBytes,
+		maxLoopBytes:   DefaultMaxLoopBytes,
 	}
 	for _, o := range opts {
 		if o != nil {
 			o(c)
 		}
 	}
+	c.safe = checkedSafe(c)
 	return c
 }
 
@@ -145,7 +149,12 @@ type Program struct {
 	targets   []string // every target, in order: Applied.Fields when all are set
 	topLevel  int      // number of distinct first segments, to size the output map
 	budget    uint
-	vms       sync.Pool
+	vms       sync.Pool // of *runner
+	// state is the placeholder the loops of the compiled expressions refer to; looped are
+	// the programs with loops, which each runner copies bound to its own state.
+	state        *evalState
+	looped       []*vm.Program
+	maxLoopBytes int
 }
 
 type compiledField struct {
@@ -160,6 +169,8 @@ type compiledField struct {
 	def     any
 	hasDef  bool
 	defCopy bool // the default is a map or slice: copied per use
+	// progSlot and whenSlot index Program.looped when the expression has loops, else -1.
+	progSlot, whenSlot int
 }
 
 // Compile type-checks and compiles every expression of r (and of its inverse). It fails
@@ -198,8 +209,9 @@ func MustCompile(r Rules, opts ...Option) *Program {
 }
 
 func compileRules(r Rules, tables map[string]map[string]any, c *config, inverse bool) (*Program, error) {
-	p := &Program{rules: cloneRules(r), isInverse: inverse, budget: c.memoryBudget}
-	p.vms.New = func() any { return &vm.VM{MemoryBudget: p.budget} }
+	p := &Program{rules: cloneRules(r), isInverse: inverse, budget: c.memoryBudget,
+		state: &evalState{}, maxLoopBytes: c.maxLoopBytes}
+	p.vms.New = func() any { return p.newRunner() }
 	if len(r.Fields) == 0 {
 		if r.Name == "" {
 			return nil, invalid("no fields")
@@ -210,7 +222,7 @@ func compileRules(r Rules, tables map[string]map[string]any, c *config, inverse 
 		return nil, fmt.Errorf("%w: rules %q have %d fields, over the limit of %d", ErrTooComplex, r.Name, len(r.Fields), c.maxFields)
 	}
 	tables = cloneTables(tables)
-	exprOpts := exprOptions(c, tables)
+	exprOpts := exprOptions(c, tables, p.state)
 	trie := map[string]bool{} // every target and every proper prefix
 	leaves := map[string]bool{}
 	top := map[string]bool{}
@@ -233,7 +245,7 @@ func compileRules(r Rules, tables map[string]map[string]any, c *config, inverse 
 		leaves[f.Target] = true
 		top[path[0]] = true
 
-		cf := compiledField{target: f.Target, path: path, expr: f.Expr, when: f.When}
+		cf := compiledField{target: f.Target, path: path, expr: f.Expr, when: f.When, progSlot: -1, whenSlot: -1}
 		if f.Default != nil {
 			def, err := normalizeJSON(f.Default)
 			if err != nil {
@@ -265,6 +277,14 @@ func compileRules(r Rules, tables map[string]map[string]any, c *config, inverse 
 			if cf.whenP, cf.whenN, err = compileExpr(f.When, c, tables, exprOpts); err != nil {
 				return nil, ce(PartWhen, err)
 			}
+		}
+		if cf.prog != nil && hasState(cf.prog, p.state) {
+			cf.progSlot = len(p.looped)
+			p.looped = append(p.looped, cf.prog)
+		}
+		if cf.whenP != nil && hasState(cf.whenP, p.state) {
+			cf.whenSlot = len(p.looped)
+			p.looped = append(p.looped, cf.whenP)
 		}
 		p.fields = append(p.fields, cf)
 		p.targets = append(p.targets, f.Target)
@@ -331,7 +351,7 @@ func cloneRules(r Rules) Rules {
 }
 
 // exprOptions are the expr options shared by every expression of one Rules.
-func exprOptions(c *config, tables map[string]map[string]any) []expr.Option {
+func exprOptions(c *config, tables map[string]map[string]any, state *evalState) []expr.Option {
 	opts := []expr.Option{
 		// A map environment: identifiers compile to direct map lookups (OpLoadFast), and
 		// nothing but the input and the registered functions is reachable.
@@ -340,7 +360,9 @@ func exprOptions(c *config, tables map[string]map[string]any) []expr.Option {
 		expr.Optimize(true),
 		expr.MaxNodes(uint(c.maxNodes)),
 		expr.Patch(newNumberPatch(c.maxStringBytes)),
+		expr.Patch(loopPatch{state: state}),
 		limitedBuiltins(c),
+		checkedBuiltins(c),
 	}
 	for _, h := range helpers(c, tables) {
 		opts = append(opts, expr.Function(h.name, h.fn, h.types...))
@@ -377,10 +399,16 @@ func compileExpr(src string, c *config, tables map[string]map[string]any, opts [
 		ce.Line, ce.Column = lineColumn(src, pos)
 		return nil, nil, ce
 	}
+	if pos, err := checkConstantSizes(tree.Node, c); err != nil {
+		ce := &CompileError{Expr: src, Kind: ErrTooComplex, Msg: err.Error(), Err: err}
+		ce.Line, ce.Column = lineColumn(src, pos)
+		return nil, nil, ce
+	}
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, nil, exprCompileError(src, err)
 	}
+	bindChecked(prog, c.safe)
 	return prog, tree.Node, nil
 }
 

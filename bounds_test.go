@@ -1,0 +1,69 @@
+package hub_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ehg/hub"
+	"github.com/ehg/hub/transform"
+)
+
+// runawayMapping never ends on its own within any reasonable time: 2·10⁸ comparisons.
+const runawayMapping = `{"n": "count(xs, count(xs, # > 0) > 0)"}`
+
+func runawayPayload() json.RawMessage {
+	var b strings.Builder
+	b.WriteString(`{"xs":[`)
+	for i := range 14000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprint(&b, i)
+	}
+	b.WriteString(`]}`)
+	return json.RawMessage(b.String())
+}
+
+// TestRunawayMappingStops: a mapping that would run for minutes stops with a typed error
+// when the caller's deadline passes, and when the hub closes.
+func TestRunawayMappingStops(t *testing.T) {
+	t.Parallel()
+	payload := runawayPayload()
+	for _, how := range []string{"deadline", "close"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			register(t, b.hub, "runaway", b.sink.URL, func(c *hub.IntegrationConfig) { c.Mapping = json.RawMessage(runawayMapping) })
+			ctx := t.Context()
+			const after = 50 * time.Millisecond
+			if how == "deadline" {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, after)
+				defer cancel()
+			} else {
+				time.AfterFunc(after, func() { _ = b.hub.Close(context.Background()) })
+			}
+			start := time.Now()
+			_, err := b.hub.ProcessIntegrationEvent(ctx, hub.EventData{Service: "runaway", Payload: payload, Mode: hub.Async})
+			took := time.Since(start)
+			t.Logf("%s: stopped after %v (%v past the %v trigger): %v", how, took, max(took-after, 0), after, err)
+			if how == "close" {
+				require.ErrorIs(t, err, hub.ErrTransform)
+				require.ErrorIs(t, err, transform.ErrInterrupted)
+				require.ErrorIs(t, err, hub.ErrClosed)
+			} else {
+				// the caller's own deadline: the hub returns the context's error
+				require.ErrorIs(t, err, context.DeadlineExceeded)
+			}
+			require.Less(t, took, time.Minute, "the mapping was not stopped")
+			require.False(t, errors.Is(err, hub.ErrInvalidInput))
+		})
+	}
+}
