@@ -27,6 +27,12 @@ const (
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
 	codeLockNotAvailable     = "55P03"
+	// codeUntranslatable and codeNotInRepertoire: text PostgreSQL cannot hold (a NUL
+	// character decoded from "\u0000" into a jsonb column); codeProgramLimit: a value over
+	// an implementation limit (a jsonb number or document too large).
+	codeUntranslatable  = "22P05"
+	codeNotInRepertoire = "22021"
+	codeProgramLimit    = "54000"
 )
 
 // mapError is the one place where pgx and PostgreSQL errors become store sentinels:
@@ -60,7 +66,8 @@ func mapError(err error) error {
 		case codeSerializationFailure, codeDeadlockDetected, codeLockNotAvailable:
 			return fmt.Errorf("%w: %w", store.ErrBusy, err)
 		case codeNotNullViolation, codeForeignKeyViolation, codeCheckViolation, codeInvalidText,
-			codeNumericOutOfRange, codeStringTooLong, codeDatetimeOverflow:
+			codeNumericOutOfRange, codeStringTooLong, codeDatetimeOverflow, codeUntranslatable,
+			codeNotInRepertoire, codeProgramLimit:
 			return fmt.Errorf("%w: %w", store.ErrInvalidArgument, err)
 		}
 	}

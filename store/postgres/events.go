@@ -44,8 +44,8 @@ const (
 		NULLIF(u.idempotency_key, ''), u.next_attempt_at, NULLIF(u.subject_key, ''),
 		u.direction, NULLIF(u.source_event_id, '')::uuid
 	FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
-		$7::text[], $8::text[], $9::jsonb[], $10::bigint[], $11::jsonb[], $12::jsonb[],
-		$13::jsonb[], $14::integer[], $15::bigint[], $16::jsonb[], $17::integer[],
+		$7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::jsonb[],
+		$13::text[], $14::integer[], $15::bigint[], $16::jsonb[], $17::integer[],
 		$18::integer[], $19::text[], $21::boolean[], $22::timestamptz[], $23::timestamptz[],
 		$24::text[], $25::timestamptz[], $26::text[], $27::text[], $28::text[])
 		AS u(id, venture_id, service_id, service_name, service_type, operation, endpoint_url,
@@ -171,7 +171,8 @@ func (b *insertBatch) args(now time.Time) []any {
 		b.completedAt, b.expiresAt, b.key, b.nextAttemptAt, b.subjectKey, b.direction, b.sourceID}
 }
 
-// jsonBytes returns v as a jsonb[] element: nil (SQL NULL) when empty.
+// jsonBytes returns v as an array element (text[] for the event documents, jsonb[] for the
+// others): nil (SQL NULL) when empty.
 func jsonBytes(v json.RawMessage) json.RawMessage {
 	if len(v) == 0 {
 		return nil

@@ -35,7 +35,7 @@ const (
 		subject_key = NULL,
 		status = CASE WHEN e.status IN ('pending', 'retrying') THEN 'cancelled' ELSE e.status END,
 		updated_at = CASE WHEN e.status IN ('pending', 'retrying') THEN $7 ELSE e.updated_at END
-	FROM unnest($1::uuid[], $2::timestamptz[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::jsonb[])
+	FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
 		AS u(id, updated_at, payload_in, payload_out, canonical_mapping, error_details)
 	WHERE e.id = u.id AND e.updated_at = u.updated_at AND e.status <> 'processing'
 	RETURNING e.id`

@@ -47,7 +47,7 @@ const (
 		updated_at = $6, lease_owner = NULL, lease_until = NULL,
 		request_method = coalesce(nullif(u.method, ''), e.request_method),
 		endpoint_url = coalesce(nullif(u.endpoint, ''), e.endpoint_url)
-	FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::bigint[], $5::jsonb[], $7::text[], $8::text[])
+	FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::bigint[], $5::text[], $7::text[], $8::text[])
 		AS u(id, owner, response_code, response_time_ms, payload_out, method, endpoint)
 	WHERE e.id = u.id AND e.status = 'processing' AND e.lease_owner = u.owner
 	RETURNING e.id`
@@ -61,7 +61,7 @@ const (
 		canonical_mapping = coalesce(u.canonical_mapping, e.canonical_mapping),
 		request_method = coalesce(nullif(u.method, ''), e.request_method),
 		endpoint_url = coalesce(nullif(u.endpoint, ''), e.endpoint_url)
-	FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::bigint[], $5::jsonb[], $7::jsonb[], $8::jsonb[],
+	FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::bigint[], $5::text[], $7::text[], $8::text[],
 		$9::text[], $10::text[])
 		AS u(id, owner, response_code, response_time_ms, payload_out, payload_in, canonical_mapping,
 			method, endpoint)
@@ -78,7 +78,7 @@ const (
 		request_method = coalesce(nullif(u.method, ''), e.request_method),
 		endpoint_url = coalesce(nullif(u.endpoint, ''), e.endpoint_url)
 	FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::boolean[],
-		$6::integer[], $7::bigint[], $8::jsonb[], $9::jsonb[], $11::text[], $12::text[])
+		$6::integer[], $7::bigint[], $8::text[], $9::jsonb[], $11::text[], $12::text[])
 		AS u(id, owner, status, next_attempt_at, keep_retry_count, response_code,
 			response_time_ms, payload_out, error_details, method, endpoint)
 	WHERE e.id = u.id AND e.status = 'processing' AND e.lease_owner = u.owner
