@@ -35,6 +35,7 @@ const (
 const (
 	KindService   = "service"
 	KindContract  = "contract"
+	KindRoute     = "route"
 	KindRetention = "retention"
 )
 
@@ -57,8 +58,8 @@ type ConfigPlan struct {
 
 // ConfigChange is what a plan does to one object.
 type ConfigChange struct {
-	// Kind is KindService, KindContract or KindRetention; Name the service name, the
-	// contract's NAME@VERSION or "retention".
+	// Kind is KindService, KindContract, KindRoute or KindRetention; Name the service or
+	// route name, the contract's NAME@VERSION or "retention".
 	Kind string `json:"kind"`
 	Name string `json:"name"`
 	// Path is the object's document path (services[NAME], contracts[NAME@VERSION]).
@@ -197,6 +198,7 @@ type snapshot struct {
 	last      *config.Document
 	services  map[string]*snapService
 	contracts map[string]*store.Contract // by NAME@VERSION
+	routes    map[string]config.Route    // enabled routes by name
 	export    *config.Document
 	// fingerprint hashes the export and the sealed credentials.
 	fingerprint string
@@ -227,7 +229,7 @@ func (h *Hub) snapshot(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
-	s := &snapshot{state: state, services: map[string]*snapService{}, contracts: map[string]*store.Contract{}}
+	s := &snapshot{state: state, services: map[string]*snapService{}, contracts: map[string]*store.Contract{}, routes: map[string]config.Route{}}
 	if len(state.Document) > 0 {
 		var last config.Document
 		if json.Unmarshal(state.Document, &last) == nil {
@@ -275,7 +277,13 @@ func (h *Hub) snapshot(ctx context.Context) (*snapshot, error) {
 			break
 		}
 	}
+	if err := h.snapshotRoutes(ctx, s); err != nil {
+		return nil, err
+	}
 	s.export = &config.Document{Version: config.FormatVersion, Retention: retentionDoc(h.retentionPolicy())}
+	for _, name := range sortedKeys(s.routes) {
+		s.export.Routes = append(s.export.Routes, s.routes[name])
+	}
 	for _, name := range sortedKeys(s.services) {
 		s.export.Services = append(s.export.Services, s.services[name].view)
 	}
@@ -350,7 +358,8 @@ func (h *Hub) serviceView(ctx context.Context, ss *snapService, last *config.Doc
 }
 
 // Export returns the hub's current configuration as a document: every service (removed
-// ones left out), every stored contract version and the retention policy. Credentials are
+// ones left out), every stored contract version, every route (deleted ones left out) and
+// the retention policy. Credentials are
 // the secret references of the last applied document; a service whose credentials were
 // set through the API has none, and its export keeps the stored credentials (no auth
 // member). Encode the result with config.Encode; exporting, applying the export to an
@@ -377,8 +386,8 @@ func (h *Hub) Export(ctx context.Context) (*config.Document, error) {
 // and its mappings and contracts are compiled. A new contract version that breaks
 // backward compatibility with another version of the same major is an error; a new major
 // version's breaking changes are listed. For a changed mapping the plan compares the new
-// and current outputs on up to 50 stored events of the service. Services in the store that
-// the document does not name are removed.
+// and current outputs on up to 50 stored events of the service. Services and routes in the
+// store that the document does not name are removed.
 //
 // Errors: config.Errors or *config.Error (config.ErrInvalid) naming the file, line and
 // path of each problem, including unresolvable secret references (config.ErrSecret);
@@ -436,6 +445,7 @@ func (h *Hub) Plan(ctx context.Context, doc *config.Document) (*ConfigPlan, erro
 			p.Changes = append(p.Changes, ConfigChange{Kind: KindService, Name: name, Path: config.ServicePath(name, ""), Action: PlanRemove})
 		}
 	}
+	h.planRoutes(ctx, doc, snap, contracts, p, addErr)
 	h.planRetention(doc, snap, p, addErr)
 	if len(errs) > 0 {
 		return nil, errs
@@ -452,8 +462,10 @@ func kindOrder(k string) int {
 		return 0
 	case KindService:
 		return 1
+	case KindRoute:
+		return 2
 	}
-	return 2
+	return 3
 }
 
 // planContracts plans the document's contracts and returns every schema known to the

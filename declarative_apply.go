@@ -123,7 +123,19 @@ func (h *Hub) applyChanges(ctx context.Context, p *ConfigPlan, snap *snapshot, w
 		}
 		return out
 	}
+	// routes are removed first: a route names services the plan may remove
+	ordered := make([]ConfigChange, 0, len(p.Changes))
 	for _, ch := range p.Changes {
+		if ch.Kind == KindRoute && ch.Action == PlanRemove {
+			ordered = append(ordered, ch)
+		}
+	}
+	for _, ch := range p.Changes {
+		if !(ch.Kind == KindRoute && ch.Action == PlanRemove) {
+			ordered = append(ordered, ch)
+		}
+	}
+	for _, ch := range ordered {
 		if ch.Action == PlanUnchanged {
 			continue
 		}
@@ -134,6 +146,8 @@ func (h *Hub) applyChanges(ctx context.Context, p *ConfigPlan, snap *snapshot, w
 			err = h.storeContract(ctx, "Contract", &ContractRef{Name: c.Name, Version: c.Version, Schema: c.Schema})
 		case KindService:
 			err = h.applyService(ctx, doc, snap, ch, who, ref)
+		case KindRoute:
+			err = h.applyRoute(ctx, doc, ch, who)
 		case KindRetention:
 			var pol RetentionPolicy
 			if pol, err = retentionPolicy(doc.Retention); err == nil {

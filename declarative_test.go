@@ -65,6 +65,14 @@ func fleetDoc(t testing.TB, n int, url string, edit func(i int, lines []string) 
 	return b.String()
 }
 
+// fleetRoutes are routes between fleetDoc's services; title is the mapped title
+// expression of the second route.
+func fleetRoutes(title string) string {
+	return "routes:\n" +
+		"  - name: fan-out\n    source: svc-00\n    condition: 'event == \"issues\"'\n    destinations:\n      - service: svc-10\n      - service: svc-11\n        priority: high\n" +
+		"  - name: titles\n    source: svc-01\n    mapping: {title: " + title + "}\n    destinations: [{service: svc-12}]\n"
+}
+
 func parseDoc(t testing.TB, name, text string) *config.Document {
 	t.Helper()
 	doc, err := config.Parse(name, []byte(text), config.WithLookupEnv(testEnv))
@@ -112,15 +120,18 @@ func TestConfigRoundTrip(t *testing.T) {
 			ctx := t.Context()
 			sink := hubtest.NewSink(t)
 			h := hubtest.New(t, sk.open(t))
-			doc := parseDoc(t, "fleet.yaml", fleetDoc(t, 20, sink.URL, nil))
+			doc := parseDoc(t, "fleet.yaml", fleetDoc(t, 20, sink.URL, nil)+fleetRoutes("payload.title"))
 
 			plan, err := h.Plan(ctx, doc)
 			require.NoError(t, err)
-			assert.Equal(t, 21, plan.Count()[hub.PlanCreate], plan.String())
+			assert.Equal(t, 23, plan.Count()[hub.PlanCreate], plan.String())
 			res, err := h.Apply(ctx, plan)
 			require.NoError(t, err)
 			assert.Equal(t, int64(1), res.Revision)
-			assert.Len(t, res.Applied, 21)
+			assert.Len(t, res.Applied, 23)
+			routes, err := h.Routes(ctx, "")
+			require.NoError(t, err)
+			assert.Len(t, routes, 2)
 
 			exported := exportBytes(t, h)
 			assert.NotContains(t, string(exported), "sink-secret")
@@ -151,8 +162,6 @@ func TestConfigRoundTrip(t *testing.T) {
 				switch i {
 				case 1:
 					lines[7] = "cost_per_call: 0.5"
-				case 2:
-					lines = append(lines, "max_retries: 7")
 				case 3:
 					lines = append(lines, "disabled: true")
 				case 4:
@@ -161,7 +170,7 @@ func TestConfigRoundTrip(t *testing.T) {
 					lines[3] = "auth: {type: bearer, token: env:SINK_TOKEN_2}"
 				}
 				return lines
-			})
+			}) + fleetRoutes(`"'[' + payload.title + ']'"`)
 			plan, err = h.Plan(ctx, parseDoc(t, "edited.yaml", edited))
 			require.NoError(t, err)
 			got := changed(plan)
@@ -172,7 +181,8 @@ func TestConfigRoundTrip(t *testing.T) {
 				require.Len(t, c.Fields, 1, name)
 				fields[c.Name] = c.Fields[0].Field
 			}
-			assert.Equal(t, map[string]string{"svc-01": "cost_per_call", "svc-02": "max_retries", "svc-03": "disabled", "svc-04": "mapping", "svc-05": "auth"}, fields)
+			assert.Equal(t, map[string]string{"svc-01": "cost_per_call", "titles": "mapping", "svc-03": "disabled", "svc-04": "mapping", "svc-05": "auth"}, fields)
+			assert.Equal(t, `{"title":"payload.title"}`, got["route titles"].Fields[0].Old)
 			assert.Equal(t, "0.002", got["service svc-01"].Fields[0].Old)
 			assert.Equal(t, "0.5", got["service svc-01"].Fields[0].New)
 			assert.Equal(t, `{"type":"bearer","token":"env:SINK_TOKEN"}`, got["service svc-05"].Fields[0].Old)
@@ -197,9 +207,11 @@ func TestConfigRoundTrip(t *testing.T) {
 			r, err = h.ProcessIntegrationEvent(ctx, hub.EventData{Service: "svc-03", Payload: issueEvent, Mode: hub.Async, IdempotencyKey: "disabled"})
 			require.NoError(t, err)
 			assert.Equal(t, store.StatusPending, r.Status)
-			svc, err := h.Store().GetServiceByName(ctx, "svc-02")
+			routes, err = h.Routes(ctx, "svc-01")
 			require.NoError(t, err)
-			assert.Equal(t, 7, svc.MaxRetries)
+			require.Len(t, routes, 1)
+			assert.Equal(t, 2, routes[0].Version)
+			assert.JSONEq(t, `{"title":"'[' + payload.title + ']'"}`, string(routes[0].Mapping))
 		})
 	}
 }
@@ -218,13 +230,11 @@ func TestConfigBadDocuments(t *testing.T) {
 		{"missing secret", base + "    auth: {token: env:NOT_SET_ANYWHERE}\n", "bad.yaml:10:12", "services[s].auth.token", config.ErrSecret},
 		{"literal secret", base + "    auth: {token: hunter2}\n", "bad.yaml:10:12", "services[s].auth.token", config.ErrInvalid},
 		{"mapping does not compile", base + "    mapping: {title: 'issue.title +* 2'}\n", "bad.yaml:10:5", "services[s].mapping", hub.ErrInvalidConfig},
-		{"breaking contract change in the same major", base + "  - name: t\n    connector: http\ncontracts:\n", "", "", nil},
+		{"route condition does not compile", base + "routes:\n  - name: r\n    source: s\n    condition: 'payload.x +* 1'\n    destinations: [{service: s}]\n", "bad.yaml:13:5", "routes[r].condition", hub.ErrInvalidConfig},
+		{"route to an unknown service", base + "routes:\n  - name: r\n    source: s\n    destinations: [{service: nope}]\n", "bad.yaml:13:21", "routes[r].destinations[0].service", hub.ErrUnknownService},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if tc.is == nil {
-				return // covered by TestConfigBreakingContract
-			}
 			h := hubtest.New(t, nil)
 			doc, err := config.Parse("bad.yaml", []byte(tc.doc), config.WithLookupEnv(testEnv))
 			if err == nil {

@@ -506,6 +506,7 @@ func (d *decoder) merge(into, part *Document) {
 	}
 	into.Services = append(into.Services, part.Services...)
 	into.Contracts = append(into.Contracts, part.Contracts...)
+	into.Routes = append(into.Routes, part.Routes...)
 	if part.Retention != nil {
 		if into.Retention != nil {
 			d.errorf(nil, "retention", "retention is set in more than one file")

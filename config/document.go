@@ -22,6 +22,9 @@ type Document struct {
 	// Contracts are the data contract versions, unique by name and version. A service
 	// names the ones it uses.
 	Contracts []Contract `yaml:"contracts,omitempty" json:"contracts,omitempty"`
+	// Routes send the inbound events of a service (verified webhooks, sync pulls) on to
+	// other services, by unique name.
+	Routes []Route `yaml:"routes,omitempty" json:"routes,omitempty"`
 	// Retention is the data retention policy; absent leaves the hub's policy as it is.
 	Retention *Retention `yaml:"retention,omitempty" json:"retention,omitempty"`
 	// Environments holds per-environment overrides by environment name; see
@@ -81,6 +84,46 @@ type Service struct {
 	Disabled bool `yaml:"disabled,omitempty" json:"disabled,omitempty"`
 	// Region pins the service's data to a data region.
 	Region string `yaml:"region,omitempty" json:"region,omitempty"`
+}
+
+// Route is one route: the hub's Route in document form. An inbound event of Source that
+// Condition accepts is mapped (Mapping, checked against Contract) and delivered to every
+// destination.
+type Route struct {
+	// Name is unique among routes. Required.
+	Name string `yaml:"name" json:"name"`
+	// Source names the service whose inbound events the route takes. Required.
+	Source string `yaml:"source" json:"source"`
+	// Condition is an expr-lang boolean over headers, payload, event, delivery_id and
+	// service; empty accepts every event.
+	Condition string `yaml:"condition,omitempty" json:"condition,omitempty"`
+	// Mapping turns the payload into the canonical document (transform rules).
+	Mapping json.RawMessage `yaml:"mapping,omitempty" json:"mapping,omitempty"`
+	// Contract is the canonical contract the mapped document must satisfy.
+	Contract *ContractRef `yaml:"contract,omitempty" json:"contract,omitempty"`
+	// Destinations receive the canonical document. At least one.
+	Destinations []RouteDestination `yaml:"destinations" json:"destinations"`
+}
+
+// RouteDestination is one service a route delivers to.
+type RouteDestination struct {
+	// Service names the destination. Required.
+	Service string `yaml:"service" json:"service"`
+	// DeliveryMapping replaces the service's delivery mapping for this route.
+	DeliveryMapping json.RawMessage `yaml:"delivery_mapping,omitempty" json:"delivery_mapping,omitempty"`
+	// Operation overrides the service's connector operation.
+	Operation string `yaml:"operation,omitempty" json:"operation,omitempty"`
+	// Priority of the delivered events (low, normal, high, critical); default normal.
+	Priority string `yaml:"priority,omitempty" json:"priority,omitempty"`
+}
+
+// RoutePath is the document path of a route's member: routes[NAME].member.
+func RoutePath(name, member string) string {
+	p := "routes[" + name + "]"
+	if member != "" {
+		p += "." + member
+	}
+	return p
 }
 
 // ContractRef names one contract version.

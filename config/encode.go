@@ -23,6 +23,7 @@ func Encode(doc *Document) ([]byte, error) {
 	slices.SortStableFunc(d.Contracts, func(a, b Contract) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
+	slices.SortStableFunc(d.Routes, func(a, b Route) int { return cmp.Compare(a.Name, b.Name) })
 	n, err := encodeValue(reflect.ValueOf(d).Elem())
 	if err != nil {
 		return nil, err

@@ -86,6 +86,34 @@ func (d *decoder) validate(doc *Document) {
 			d.errAt(p+".schema", "a schema is a mapping or a boolean")
 		}
 	}
+	seenR := map[string]bool{}
+	for i, r := range doc.Routes {
+		p := RoutePath(r.Name, "")
+		switch {
+		case r.Name == "":
+			p = fmt.Sprintf("routes[%d]", i)
+			d.errAt(p, "name is required")
+		case seenR[r.Name]:
+			d.dupAt(p, "route %q is defined twice", r.Name)
+		}
+		seenR[r.Name] = true
+		if r.Source == "" {
+			d.errAt(p, "source is required")
+		}
+		if len(r.Destinations) == 0 {
+			d.errAt(p, "at least one destination is required")
+		}
+		for j, dst := range r.Destinations {
+			if dst.Service == "" {
+				d.errAt(fmt.Sprintf("%s.destinations[%d]", p, j), "service is required")
+			}
+			d.checkObjects(fmt.Sprintf("%s.destinations[%d]", p, j), map[string]json.RawMessage{"delivery_mapping": dst.DeliveryMapping})
+		}
+		d.checkObjects(p, map[string]json.RawMessage{"mapping": r.Mapping})
+		if r.Contract != nil && (r.Contract.Name == "" || r.Contract.Version == "") {
+			d.errAt(p+".contract", "a contract reference needs name and version")
+		}
+	}
 	d.checkRetention(doc.Retention, "retention")
 	for _, env := range slices.Sorted(maps.Keys(doc.Environments)) {
 		e := doc.Environments[env]
@@ -191,6 +219,20 @@ func (d *Document) ForEnvironment(env string) (*Document, error) {
 // Clone returns a deep copy of the document (positions and resolvers shared by value).
 func (d *Document) Clone() *Document {
 	out := &Document{Version: d.Version, Retention: cloneRetention(d.Retention)}
+	for _, r := range d.Routes {
+		c := r
+		c.Mapping = slices.Clone(r.Mapping)
+		if r.Contract != nil {
+			v := *r.Contract
+			c.Contract = &v
+		}
+		c.Destinations = make([]RouteDestination, len(r.Destinations))
+		for i, dst := range r.Destinations {
+			dst.DeliveryMapping = slices.Clone(dst.DeliveryMapping)
+			c.Destinations[i] = dst
+		}
+		out.Routes = append(out.Routes, c)
+	}
 	for _, s := range d.Services {
 		out.Services = append(out.Services, cloneService(s))
 	}
