@@ -141,7 +141,13 @@ func (p loopPatch) Visit(node *ast.Node) {
 		}
 	}
 	body := pred.Node
-	call := &ast.CallNode{Callee: &ast.ConstantNode{Value: tickFunc}, Arguments: []ast.Node{&ast.ConstantNode{Value: p.state}, body}}
+	// Typed nodes, so the call compiles to a direct call (OpCallTyped) wherever the
+	// predicate ends up after optimisation.
+	callee := &ast.ConstantNode{Value: tickFunc}
+	callee.SetType(reflect.TypeOf(tickFunc))
+	state := &ast.ConstantNode{Value: p.state}
+	state.SetType(reflect.TypeOf(p.state))
+	call := &ast.CallNode{Callee: callee, Arguments: []ast.Node{state, body}}
 	call.SetType(body.Type())
 	ast.Patch(&pred.Node, call)
 }

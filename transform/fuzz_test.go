@@ -1,8 +1,10 @@
 package transform_test
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/ehg/hub/transform"
 )
@@ -16,6 +18,9 @@ func FuzzCompileApply(f *testing.F) {
 		"issue.title", "map(issue.labels, .name)", "issue.comments + 1", "'a' + issue.title",
 		"reduce(1..10, #acc + #acc, 'x')", "lookup({'a': 1}, issue.state)", "path($env, 'issue.user.login')",
 		"parseDate(issue.created_at)", "1..", "issue.number / 0", "sum(map(issue.labels, .id))",
+		"len(repeat(repeat('x', 4000), 1000000))", "reduce(1..100000, #acc + 'xxxxxxxxxx', '')",
+		"count(1..50000, count(1..50000, # > 0) > 0)", "replace(issue.title, '', issue.title)",
+		"split(repeat('a', 60000), '')", "concat(1..50000, 1..50000)", "flatten([[1..9]])",
 	} {
 		f.Add(s)
 	}
@@ -28,7 +33,10 @@ func FuzzCompileApply(f *testing.F) {
 			}
 			return
 		}
-		if _, _, err := p.Apply(t.Context(), in); err != nil && !errors.Is(err, transform.ErrEval) {
+		// A deadline bounds a runaway expression: it stops with ErrInterrupted (an ErrEval).
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		if _, _, err := p.Apply(ctx, in); err != nil && !errors.Is(err, transform.ErrEval) {
 			t.Fatalf("apply error of unexpected kind: %v", err)
 		}
 	})
