@@ -55,9 +55,10 @@ func TestRunawayMappingStops(t *testing.T) {
 			took := time.Since(start)
 			t.Logf("%s: stopped after %v (%v past the %v trigger): %v", how, took, max(took-after, 0), after, err)
 			if how == "close" {
+				// interrupted in a loop, or before a field when Close came before the mapping ran
 				require.ErrorIs(t, err, hub.ErrTransform)
-				require.ErrorIs(t, err, transform.ErrInterrupted)
 				require.ErrorIs(t, err, hub.ErrClosed)
+				require.True(t, errors.Is(err, transform.ErrInterrupted) || errors.Is(err, context.Canceled), "%v", err)
 			} else {
 				// the caller's own deadline: the hub returns the context's error
 				require.ErrorIs(t, err, context.DeadlineExceeded)

@@ -112,6 +112,9 @@ func (p *Program) run(ctx context.Context, r *runner, in map[string]any, a *Appl
 		if done != nil {
 			select {
 			case <-done:
+				if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+					return nil, nil, fmt.Errorf("transform: rules %q: %w: %w", p.rules.Name, ctx.Err(), cause)
+				}
 				return nil, nil, fmt.Errorf("transform: rules %q: %w", p.rules.Name, ctx.Err())
 			default:
 			}
