@@ -158,6 +158,7 @@ func testApprovals(t *testing.T, kind string) {
 	require.NoError(t, err)
 	assert.Equal(t, store.ApprovalApplied, done.Status)
 	assert.Contains(t, []string{"bob", "carol"}, done.DecidedBy)
+	assert.Nil(t, done.Sealed, "the sealed change (credentials) is dropped once applied")
 
 	// More races: each of racedRequests requests is approved at once on both hubs.
 	const racedRequests = 10

@@ -116,8 +116,8 @@
 // [WithApprovals] names the kinds of change that wait for a second person ([ChangeKind]:
 // registering a service, credentials, endpoints, enabling a disabled service, bulk retries,
 // deleting data). Such a call stores a pending request (the change sealed under
-// Config.SecretKey, shown to approvers with secrets redacted; [WithReason] adds the
-// justification) and returns an *[ApprovalRequiredError] with its ID. [Hub.Approve]
+// Config.SecretKey and dropped once the request is decided or expired, shown to approvers
+// with secrets redacted; [WithReason] adds the justification) and returns an *[ApprovalRequiredError] with its ID. [Hub.Approve]
 // applies it as the requester's call, exactly once among hubs sharing the store (a
 // conditional status change pending to applying); the approver must hold approval.decide
 // and differ from the requester. [Hub.Reject] refuses it; an undecided request expires

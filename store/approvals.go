@@ -25,9 +25,11 @@ type ApprovalStore interface {
 	ListApprovals(ctx context.Context, f ApprovalFilter) ([]*Approval, error)
 	// TransitionApproval moves request t.ID from status t.From to t.To (an allowed step, see
 	// ApprovalStatus.CanBecome) in one conditional update, setting updated_at to now and,
-	// when given, decided_by with decided_at = now, decision and result. When the stored
-	// status is not t.From nothing changes and the error is ErrInvalidTransition;
-	// ErrNotFound when there is no such request.
+	// when given, decided_by with decided_at = now, decision and result. A final status
+	// (ApprovalStatus.Final) clears sealed: the complete change, credentials included, is
+	// kept only while it may still be applied. When the stored status is not t.From nothing
+	// changes and the error is ErrInvalidTransition; ErrNotFound when there is no such
+	// request.
 	TransitionApproval(ctx context.Context, t ApprovalTransition) (*Approval, error)
 }
 
@@ -57,6 +59,11 @@ func (s ApprovalStatus) Valid() bool {
 		return true
 	}
 	return false
+}
+
+// Final reports whether s is a final status: applied, failed, rejected or expired.
+func (s ApprovalStatus) Final() bool {
+	return s == ApprovalApplied || s == ApprovalFailed || s == ApprovalRejected || s == ApprovalExpired
 }
 
 // CanBecome reports whether a request may go from s to next: pending to applying,

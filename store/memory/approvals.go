@@ -124,6 +124,9 @@ func (s *Store) TransitionApproval(ctx context.Context, t store.ApprovalTransiti
 	if t.Result != "" {
 		a.Result = t.Result
 	}
+	if t.To.Final() {
+		a.Sealed = nil
+	}
 	return a.Clone(), nil
 }
 

@@ -26,7 +26,8 @@ const (
 		decided_by = CASE WHEN $5 <> '' THEN $5 ELSE decided_by END,
 		decided_at = CASE WHEN $5 <> '' THEN $4 ELSE decided_at END,
 		decision = CASE WHEN $5 <> '' THEN $6 ELSE decision END,
-		result = CASE WHEN $7 <> '' THEN $7 ELSE result END
+		result = CASE WHEN $7 <> '' THEN $7 ELSE result END,
+		sealed = CASE WHEN $8 THEN NULL ELSE sealed END
 	WHERE id = $1 AND status = $3 RETURNING ` + approvalCols
 	sqlApprovalStatus = `SELECT status FROM {s}.integration_approvals WHERE id = $1`
 )
@@ -139,7 +140,7 @@ func (s *Store) TransitionApproval(ctx context.Context, t store.ApprovalTransiti
 		return nil, fmt.Errorf("postgres: transition approval: %w", err)
 	}
 	a, err := scanApproval(s.pool.QueryRow(ctx, s.approvalSQL(sqlTransitionApproval), t.ID, string(t.To), string(t.From),
-		s.now(), t.DecidedBy, t.Decision, t.Result))
+		s.now(), t.DecidedBy, t.Decision, t.Result, t.To.Final()))
 	if err == nil {
 		return a, nil
 	}

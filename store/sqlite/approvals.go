@@ -129,10 +129,11 @@ func (s *Store) TransitionApproval(ctx context.Context, t store.ApprovalTransiti
 				decided_by = CASE WHEN ? <> '' THEN ? ELSE decided_by END,
 				decided_at = CASE WHEN ? <> '' THEN ? ELSE decided_at END,
 				decision = CASE WHEN ? <> '' THEN ? ELSE decision END,
-				result = CASE WHEN ? <> '' THEN ? ELSE result END
+				result = CASE WHEN ? <> '' THEN ? ELSE result END,
+				sealed = CASE WHEN ? THEN NULL ELSE sealed END
 			WHERE id = ? AND status = ? RETURNING `+approvalCols,
 			string(t.To), now, t.DecidedBy, t.DecidedBy, t.DecidedBy, now, t.DecidedBy, t.Decision,
-			t.Result, t.Result, id, string(t.From)))
+			t.Result, t.Result, t.To.Final(), id, string(t.From)))
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}

@@ -126,6 +126,7 @@ func testApprovalTransitions(t *testing.T, b *bundle) {
 	require.NotNil(t, got.DecidedAt)
 	assert.Equal(t, b.now(), *got.DecidedAt)
 	assert.Equal(t, b.now(), got.UpdatedAt)
+	assert.JSONEq(t, `{"sealed":"v1.abc"}`, string(got.Sealed), "kept while the change may be applied")
 
 	// A second decision finds the request no longer pending.
 	_, err = as.TransitionApproval(b.ctx, store.ApprovalTransition{ID: a.ID, From: store.ApprovalPending,
@@ -139,9 +140,12 @@ func testApprovalTransitions(t *testing.T, b *bundle) {
 	assert.Equal(t, store.ApprovalApplied, done.Status)
 	assert.Equal(t, "bob", done.DecidedBy, "the decision stays")
 	assert.Equal(t, "applied", done.Result)
+	assert.Nil(t, done.Sealed, "a final status drops the sealed change")
 	read, err := as.GetApproval(b.ctx, a.ID)
 	require.NoError(t, err)
 	assert.Equal(t, store.ApprovalApplied, read.Status)
+	assert.Nil(t, read.Sealed)
+	assert.JSONEq(t, `{"name":"crm","auth":{"token":"[REDACTED]"}}`, string(read.Change), "the redacted change stays")
 	require.NotNil(t, read.DecidedAt)
 	assert.Equal(t, b.now().Add(-time.Second), *read.DecidedAt)
 
@@ -157,6 +161,7 @@ func testApprovalTransitions(t *testing.T, b *bundle) {
 	exp, err := as.TransitionApproval(b.ctx, store.ApprovalTransition{ID: expiring.ID, From: store.ApprovalPending, To: store.ApprovalExpired})
 	require.NoError(t, err)
 	assert.Equal(t, store.ApprovalExpired, exp.Status)
+	assert.Nil(t, exp.Sealed)
 	assert.Empty(t, exp.DecidedBy)
 	assert.Nil(t, exp.DecidedAt)
 
