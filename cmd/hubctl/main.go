@@ -1,8 +1,10 @@
 // Command hubctl operates an Integration Hub through its management API (package hubhttp).
 //
-//	hubctl [-url URL] [-token TOKEN] [-o table|json] COMMAND [ARGS]
+//	hubctl [-url URL] [-token TOKEN] [-o table|json] [-reason R] [-override R] COMMAND [ARGS]
 //
-// The URL and token default to $HUBCTL_URL and $HUBCTL_TOKEN. Commands:
+// The URL and token default to $HUBCTL_URL and $HUBCTL_TOKEN. -reason is stored with a
+// change the hub holds for approval; -override applies it at once as a chairman's override
+// with that reason (both are headers the hub audits). Commands:
 //
 //	status                          every service: status, breaker, throughput, error rate, p95, cost
 //	services                        the registered services

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -35,6 +36,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	base := fs.String("url", getenv("HUBCTL_URL"), "base URL of the hub's handler ($HUBCTL_URL)")
 	token := fs.String("token", getenv("HUBCTL_TOKEN"), "bearer token ($HUBCTL_TOKEN)")
 	output := fs.String("o", "table", "output: table or json")
+	reason := fs.String("reason", "", "why: stored with a change that waits for approval")
+	override := fs.String("override", "", "apply as a chairman's override, with this reason")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -54,7 +57,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "hubctl: -url %q is not an http or https URL\n", *base)
 		return 2
 	}
-	c := &cli{client: &apiv1.Client{BaseURL: *base, Token: *token}, json: *output == "json", in: bufio.NewReader(stdin), out: stdout, now: time.Now}
+	hdr := http.Header{}
+	if *reason != "" {
+		hdr.Set("Hub-Reason", *reason)
+	}
+	if *override != "" {
+		hdr.Set("Hub-Override-Reason", *override)
+	}
+	c := &cli{client: &apiv1.Client{BaseURL: *base, Token: *token, Header: hdr}, json: *output == "json", in: bufio.NewReader(stdin), out: stdout, now: time.Now}
 	err := c.dispatch(ctx, fs.Arg(0), fs.Args()[1:])
 	switch {
 	case err == nil:

@@ -24,6 +24,22 @@ type Client struct {
 	// HTTPClient sends the requests. Default: a client with a 30 s timeout (none for
 	// streams).
 	HTTPClient *http.Client
+	// Header is added to every request, for example the governance headers Hub-Reason
+	// (the justification an approval request stores) and Hub-Override-Reason (a
+	// chairman's override).
+	Header http.Header
+}
+
+// authorize sets the bearer token and the client's extra headers on req.
+func (c *Client) authorize(req *http.Request) {
+	for k, vs := range c.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
 }
 
 var defaultHTTP = &http.Client{Timeout: 30 * time.Second}
@@ -59,9 +75,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
+	c.authorize(req)
 	resp, err := c.http().Do(req)
 	if err != nil {
 		return fmt.Errorf("apiv1: %s %s: %w", method, path, err)
@@ -112,9 +126,7 @@ func (c *Client) Stream(ctx context.Context, query, lastID string, fn func(Strea
 	if err != nil {
 		return lastID, fmt.Errorf("apiv1: %w", err)
 	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
+	c.authorize(req)
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}

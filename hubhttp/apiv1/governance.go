@@ -75,9 +75,7 @@ func (c *Client) Export(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("apiv1: %w", err)
 	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
+	c.authorize(req)
 	hc := *c.http()
 	hc.Timeout = 0
 	resp, err := hc.Do(req)
