@@ -330,7 +330,7 @@ func (h *Hub) guard(ctx context.Context, c call) error {
 		if len(c.perms) > 0 {
 			perm = c.perms[0]
 		}
-		return h.deny(ctx, c, &ForbiddenError{Method: c.method, Permission: perm, Rule: "the context carries no principal (WithPrincipal)"})
+		return h.deny(ctx, c, &ForbiddenError{Method: c.method, Permission: perm, Rule: "the context carries no principal, see WithPrincipal"})
 	}
 	for _, perm := range c.perms {
 		if err := h.authorize(ctx, p, c, perm); err != nil {
