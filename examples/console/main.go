@@ -9,7 +9,9 @@
 //	go run ./examples/console
 //
 // It prints the console's URL with a sign-in token (the chairman's) and the tokens of the
-// other roles, for a second browser. Stop it with Ctrl-C.
+// other roles, for a second browser: the hub checks each role's permissions, and holds
+// changes of credentials and endpoints, enabling and deletions for approval. Stop it with
+// Ctrl-C.
 package main
 
 import (
@@ -99,17 +101,27 @@ func run(ctx context.Context, cfg config, out io.Writer, ready func(base string,
 	key := make([]byte, hub.SecretKeySize)
 	_, _ = crand.Read(key)
 	h, err := hub.New(st, hub.WithSecretKey(key),
+		// The built-in roles decide what each token may do, and changes of credentials or
+		// endpoints, enabling a disabled service, bulk retries and deletions wait for a
+		// second person's approval (the console's approvals page).
+		hub.WithAuthorization(nil),
+		hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{hub.ChangeCredentials, hub.ChangeEndpoints,
+			hub.ChangeEnable, hub.ChangeBulkRetry, hub.ChangeDataDeletion}}),
 		// the stand-ins listen on loopback, which the destination guard refuses by default
 		hub.WithAllowedNetworks(netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")),
 		hub.WithPollInterval(100*time.Millisecond), hub.WithMaintenanceInterval(time.Second))
 	if err != nil {
 		return err
 	}
+	// The example itself acts as an admin: it starts and stops the hub, registers the
+	// stand-ins and sends the demo traffic.
+	self := hub.Principal{ID: "console-example", Roles: []hub.Role{hub.RoleAdmin}}
+	ctx = hub.WithPrincipal(ctx, self)
 	if err := h.Start(ctx); err != nil {
 		return err
 	}
 	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cctx, cancel := context.WithTimeout(hub.WithPrincipal(context.Background(), self), 10*time.Second)
 		defer cancel()
 		_ = h.Close(cctx)
 	}()

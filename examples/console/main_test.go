@@ -61,6 +61,12 @@ func TestConsoleExample(t *testing.T) {
 		return n >= 6
 	}, 20*time.Second, 200*time.Millisecond, "no traffic")
 
+	viewer := &apiv1.Client{BaseURL: s.base, Token: s.tokens["viewer"]}
+	err := viewer.Do(ctx, "POST", "recovery", apiv1.RecoveryRequest{Service: list.Services[0].Name, Actions: []string{"disable"}}, nil)
+	var refused *apiv1.Problem
+	require.ErrorAs(t, err, &refused)
+	require.Equal(t, 403, refused.Status, "a viewer may not pause a service")
+
 	resp, err := http.Get(s.base + "/")
 	require.NoError(t, err)
 	resp.Body.Close()
