@@ -90,7 +90,8 @@ func hmacHex(msg string) string {
 
 // FuzzVerifyWebhook runs every built-in webhook verifier (registry-wide) on arbitrary
 // headers and bodies: none panics, every refusal wraps connectors.ErrInvalidSignature (or
-// ErrInvalidConfig for a verifier the document does not configure), and an accepted
+// ErrStaleWebhook for a signed delivery outside the replay window, or ErrInvalidConfig
+// for a verifier the document does not configure), and an accepted
 // delivery hands back exactly the body it was given.
 func FuzzVerifyWebhook(f *testing.F) {
 	kinds, vs, priv := verifiers(f)
@@ -126,7 +127,7 @@ func FuzzVerifyWebhook(f *testing.F) {
 		i := int(which) % len(vs)
 		ev, err := vs[i].VerifyWebhook(parseHeaders(headers), body)
 		if err != nil {
-			if !errors.Is(err, connectors.ErrInvalidSignature) && !errors.Is(err, connectors.ErrInvalidConfig) {
+			if !errors.Is(err, connectors.ErrInvalidSignature) && !errors.Is(err, connectors.ErrStaleWebhook) && !errors.Is(err, connectors.ErrInvalidConfig) {
 				t.Fatalf("%s: refusal of an unexpected kind: %v", kinds[i], err)
 			}
 			if ev != nil {
