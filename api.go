@@ -71,6 +71,7 @@ type API interface {
 	Processing
 	Monitoring
 	Recovery
+	Events
 }
 
 // ContractRef names a data contract version and, when Schema is set, defines it: the hub

@@ -47,6 +47,17 @@
 // rejected, canceled or expired), status, vendor code, Retry-After and scrubbed message of
 // the last failed attempt.
 //
+// # Finding events again
+//
+// GetEvent reads one event; WaitEvent returns it once it reaches a terminal status
+// (succeeded, failed, dead, expired, cancelled), woken by this hub's workers or polling the
+// store for deliveries by other hubs; ListEvents pages through the events of a service, of
+// some statuses, of a creation range or of one data subject. Its pages are keyset pages over
+// (created_at, id) with an opaque cursor: following NextCursor returns every event that
+// existed when the listing began exactly once, however many arrive meanwhile, and listing
+// again from the last cursor later returns only what came since. Listing needs a store with
+// store.EventQuerier (memory, SQLite and PostgreSQL have it).
+//
 // # Many instances
 //
 // Hubs sharing a PostgreSQL database share the work: claims use FOR UPDATE SKIP LOCKED,
@@ -199,5 +210,6 @@
 // # Testing
 //
 // Package hubtest starts hubs for tests and provides Sink, a stand-in remote that counts
-// deliveries by idempotency key and fails on demand.
+// deliveries by idempotency key and fails on demand, WaitForStatus, and a fake Clock shared
+// by the store and the hub (NewWithClock).
 package hub

@@ -16,7 +16,8 @@ type Factory func(t *testing.T, now func() time.Time) store.Store
 // Options tune the suite for a backend. The zero value runs the full suite.
 type Options struct {
 	// ConcurrentEvents is the number of events the concurrent-claimers case inserts and
-	// claims. Zero means DefaultConcurrentEvents, or ShortConcurrentEvents under
+	// claims, and the number of events the query case pages through while others are
+	// inserted. Zero means DefaultConcurrentEvents, or ShortConcurrentEvents under
 	// testing.Short.
 	ConcurrentEvents int
 	// ConcurrentClaimers is the number of goroutines claiming at once. Zero means
@@ -56,7 +57,7 @@ func Run(t *testing.T, newStore Factory) {
 
 // RunWithOptions runs the whole suite with opts. Cases are grouped by area (Services,
 // Events, Lifecycle, Queue, Stats, Rules, Contracts, Health, Analytics, Audit, Context, and
-// the optional capabilities Retention, Subjects, Regions, Approvals and ConfigState, whose cases skip, saying so,
+// the optional capabilities Retention, Subjects, Regions, Approvals, ConfigState and Query, whose cases skip, saying so,
 // on a store without them); each is a parallel subtest with its own store.
 func RunWithOptions(t *testing.T, newStore Factory, opts Options) {
 	t.Helper()
@@ -83,6 +84,7 @@ func RunWithOptions(t *testing.T, newStore Factory, opts Options) {
 		{"ConfigState", configStateCases()},
 		{"Inbound", inboundCases()},
 		{"Sync", syncCases()},
+		{"Query", queryCases(s.opts)},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
