@@ -58,6 +58,17 @@
 // again from the last cursor later returns only what came since. Listing needs a store with
 // store.EventQuerier (memory, SQLite and PostgreSQL have it).
 //
+// # Transactional accept
+//
+// ProcessIntegrationEventTx accepts an event inside the caller's own transaction (a pgx.Tx
+// on PostgreSQL, a *sql.Tx on the SQLite store's file): the event exists if and only if the
+// transaction commits, so a service writes its rows and the event announcing them
+// atomically (the outbox pattern). Delivery starts after the commit: PostgreSQL's NOTIFY,
+// sent in the transaction, fires on commit; SQLite's workers find the event on their next
+// poll. SQLite has one writer: the store's own writes wait while the caller's transaction
+// holds the lock, so keep it short. The in-memory store has no caller transactions
+// (ErrNotSupported).
+//
 // # Many instances
 //
 // Hubs sharing a PostgreSQL database share the work: claims use FOR UPDATE SKIP LOCKED,

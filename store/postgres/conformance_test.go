@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -12,7 +13,22 @@ import (
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	testURL(t)
-	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
+	storetest.RunWithOptions(t, func(t *testing.T, now func() time.Time) store.Store {
 		return newTestStore(t, now)
-	})
+	}, storetest.Options{BeginTx: beginCallerTx})
+}
+
+// beginCallerTx begins a transaction on the store's pool, as a service sharing the pool
+// with the hub does.
+func beginCallerTx(t *testing.T, st store.Store) storetest.Tx {
+	t.Helper()
+	s := st.(*Store)
+	tx, err := s.Pool().Begin(t.Context())
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	return storetest.Tx{Tx: tx,
+		Commit:   func() error { return tx.Commit(context.Background()) },
+		Rollback: func() error { return tx.Rollback(context.Background()) }}
 }

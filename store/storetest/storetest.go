@@ -23,6 +23,9 @@ type Options struct {
 	// ConcurrentClaimers is the number of goroutines claiming at once. Zero means
 	// DefaultConcurrentClaimers.
 	ConcurrentClaimers int
+	// BeginTx opens a transaction of the caller's own on a store's database, for the cases
+	// of store.TxInserter; nil skips them.
+	BeginTx BeginTxFunc
 }
 
 // Defaults of [Options].
@@ -57,8 +60,9 @@ func Run(t *testing.T, newStore Factory) {
 
 // RunWithOptions runs the whole suite with opts. Cases are grouped by area (Services,
 // Events, Lifecycle, Queue, Stats, Rules, Contracts, Health, Analytics, Audit, Context, and
-// the optional capabilities Retention, Subjects, Regions, Approvals, ConfigState and Query, whose cases skip, saying so,
-// on a store without them); each is a parallel subtest with its own store.
+// the optional capabilities Retention, Subjects, Regions, Approvals, ConfigState, Query and
+// Tx, whose cases skip, saying so, on a store without them); each is a parallel subtest
+// with its own store.
 func RunWithOptions(t *testing.T, newStore Factory, opts Options) {
 	t.Helper()
 	s := &suite{newStore: newStore, opts: opts.withDefaults()}
@@ -85,6 +89,7 @@ func RunWithOptions(t *testing.T, newStore Factory, opts Options) {
 		{"Inbound", inboundCases()},
 		{"Sync", syncCases()},
 		{"Query", queryCases(s.opts)},
+		{"Tx", txCases(s.opts)},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
