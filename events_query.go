@@ -70,8 +70,17 @@ type EventPage struct {
 // GetEvent returns the event with the id, with every column (payloads as stored: personal
 // fields of delivered events are masked, see the package documentation).
 //
-// Errors: ErrInvalidInput (not a UUID), ErrNotFound, ErrClosed, store errors.
+// It needs PermRead when authorization is on.
+//
+// Errors: ErrInvalidInput (not a UUID), ErrNotFound, ErrClosed, ErrForbidden, store errors.
 func (h *Hub) GetEvent(ctx context.Context, id string) (*store.Event, error) {
+	if err := h.guard(ctx, call{method: "GetEvent", perms: perms(PermRead)}); err != nil {
+		return nil, err
+	}
+	return h.getEvent(ctx, id)
+}
+
+func (h *Hub) getEvent(ctx context.Context, id string) (*store.Event, error) {
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -96,9 +105,12 @@ func (h *Hub) GetEvent(ctx context.Context, id string) (*store.Event, error) {
 //
 // Errors: ErrInvalidInput (unknown status, malformed cursor, negative limit, a cursor of
 // the other order), ErrUnknownService, *ConfigError (Subject without a subject index key),
-// ErrNotSupported (the store does not implement store.EventQuerier), ErrClosed, store
-// errors.
+// ErrNotSupported (the store does not implement store.EventQuerier), ErrClosed,
+// ErrForbidden (it needs PermRead), store errors.
 func (h *Hub) ListEvents(ctx context.Context, q EventQuery) (*EventPage, error) {
+	if err := h.guard(ctx, call{method: "ListEvents", service: q.Service, perms: perms(PermRead)}); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -210,8 +222,11 @@ const (
 //
 // Errors: ErrInvalidInput (not a UUID), ErrNotFound (no such event, also when it is
 // deleted while waited for), ErrClosed (the hub closed while waiting), the context's error
-// (wrapped; the event goes on), store errors.
+// (wrapped; the event goes on), ErrForbidden (it needs PermRead), store errors.
 func (h *Hub) WaitEvent(ctx context.Context, id string) (*store.Event, error) {
+	if err := h.guard(ctx, call{method: "WaitEvent", perms: perms(PermRead)}); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -222,7 +237,7 @@ func (h *Hub) WaitEvent(ctx context.Context, id string) (*store.Event, error) {
 	for {
 		// Watch before reading, so an outcome recorded in between is not missed.
 		watch, stop := h.eng.Watch(id)
-		ev, err := h.GetEvent(ctx, id)
+		ev, err := h.getEvent(ctx, id)
 		if err != nil || ev.Status.Terminal() {
 			stop()
 			return ev, err

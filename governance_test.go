@@ -101,6 +101,22 @@ var matrix = []struct {
 		_, err := h.GetIntegrationAnalytics(ctx, hub.AnalyticsQuery{})
 		return err
 	}},
+	{"GetEvent", access{1, 1, 1, 1, 0}, func(ctx context.Context, h *hub.Hub) error {
+		_, err := h.GetEvent(ctx, uuid.NewString())
+		return err
+	}},
+	{"ListEvents", access{1, 1, 1, 1, 0}, func(ctx context.Context, h *hub.Hub) error {
+		_, err := h.ListEvents(ctx, hub.EventQuery{Service: "crm"})
+		return err
+	}},
+	{"WaitEvent", access{1, 1, 1, 1, 0}, func(ctx context.Context, h *hub.Hub) error {
+		_, err := h.WaitEvent(ctx, uuid.NewString())
+		return err
+	}},
+	{"ProcessIntegrationEventTx", access{1, 1, 1, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
+		_, err := h.ProcessIntegrationEventTx(ctx, struct{}{}, hub.EventData{Service: "crm", Payload: json.RawMessage(`{"n":3}`)})
+		return err
+	}},
 	{"RetryFailedIntegration", access{1, 1, 1, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
 		_, err := h.RetryFailedIntegration(ctx, uuid.NewString())
 		return err

@@ -28,11 +28,15 @@ import (
 //
 // Errors (nothing inserted): those of ProcessIntegrationEvent before storing
 // (ErrInvalidInput, ErrUnknownService, *ContractViolationError, ErrTransform, ErrExpired,
-// ErrBusy, ErrClosed); ErrNotSupported when the store does not implement
+// ErrBusy, ErrClosed, ErrForbidden: it needs PermProcess as ProcessIntegrationEvent does);
+// ErrNotSupported when the store does not implement
 // store.TxInserter (the in-memory store); ErrInvalidInput when tx is not the store's kind
 // of transaction or is on another database. After a store error roll tx back: PostgreSQL
 // aborts a transaction on any failed statement.
 func (h *Hub) ProcessIntegrationEventTx(ctx context.Context, tx any, ev EventData) (*ProcessingResult, error) {
+	if err := h.guard(ctx, processCall("ProcessIntegrationEventTx", ev.Service, ev)); err != nil {
+		return nil, err
+	}
 	ctx, span := h.tel.Start(ctx, telemetry.SpanProcess)
 	if span.IsRecording() {
 		span.SetAttributes(telemetry.AttrService.String(ev.Service), telemetry.AttrOperation.String(ev.Operation))
