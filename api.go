@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ehg/hub/contract"
+	"github.com/ehg/hub/resilience"
 	"github.com/ehg/hub/store"
 	"github.com/ehg/hub/transform"
 )
@@ -111,6 +112,17 @@ type IntegrationConfig struct {
 	MaxRetries *int
 	// HealthCheck is the health_check_config column (thresholds for monitoring).
 	HealthCheck json.RawMessage
+	// RetryPolicy, BreakerPolicy, RateLimitPolicy and HealthPolicy are the typed forms of
+	// Retry, CircuitBreaker, RateLimits and HealthCheck, for Go callers who want the
+	// compiler to check them. Each is the whole section: start from
+	// resilience.DefaultRetryConfig(), resilience.DefaultCircuitBreakerConfig(),
+	// resilience.DefaultRateLimitConfig() (a HealthCheckConfig's zero fields are its
+	// defaults). The hub validates them and stores them as the JSON columns. A typed policy
+	// given with its JSON document is a *ConfigError unless both say the same.
+	RetryPolicy     *resilience.RetryConfig
+	BreakerPolicy   *resilience.CircuitBreakerConfig
+	RateLimitPolicy *resilience.RateLimitConfig
+	HealthPolicy    *HealthCheckConfig
 	// InputContract optionally validates events as received.
 	InputContract *ContractRef
 	// Contract is the canonical contract the mapped payload must satisfy (optional).
@@ -169,6 +181,13 @@ type ServiceConfig struct {
 	// DataRegion moves the service to another data region ("" for none); its queued
 	// events follow it.
 	DataRegion *string
+	// RetryPolicy, BreakerPolicy, RateLimitPolicy and HealthPolicy replace Retry,
+	// CircuitBreaker, RateLimits and HealthCheck with typed values, as in
+	// IntegrationConfig; nil leaves them as they are.
+	RetryPolicy     *resilience.RetryConfig
+	BreakerPolicy   *resilience.CircuitBreakerConfig
+	RateLimitPolicy *resilience.RateLimitConfig
+	HealthPolicy    *HealthCheckConfig
 }
 
 // Registration is the result of RegisterIntegration.

@@ -58,6 +58,15 @@
 // again from the last cursor later returns only what came since. Listing needs a store with
 // store.EventQuerier (memory, SQLite and PostgreSQL have it).
 //
+// # Typed policies
+//
+// A service's retry, circuit-breaker, rate-limit and health documents can be given as Go
+// values (IntegrationConfig.RetryPolicy, BreakerPolicy, RateLimitPolicy, HealthPolicy: the
+// resilience package's RetryConfig, CircuitBreakerConfig, RateLimitConfig and
+// HealthCheckConfig), checked by the compiler; the hub stores them as the JSON documents
+// that configuration files and the store keep. A typed value given with a JSON document
+// that says something else is a *ConfigError.
+//
 // # Transactional accept
 //
 // ProcessIntegrationEventTx accepts an event inside the caller's own transaction (a pgx.Tx

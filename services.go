@@ -35,6 +35,9 @@ func (h *Hub) RegisterIntegration(ctx context.Context, cfg IntegrationConfig) (*
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
+	if err := cfg.resolvePolicies(); err != nil {
+		return nil, err
+	}
 	if err := checkName(cfg.Name); err != nil {
 		return nil, err
 	}
@@ -188,6 +191,9 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 	}
 	if h.closed.Load() {
 		return nil, ErrClosed
+	}
+	if err := cfg.resolvePolicies(); err != nil {
+		return nil, err
 	}
 	cur, err := h.loadService(ctx, serviceID)
 	if err != nil {
