@@ -78,7 +78,10 @@ func (x *Handler) routes() []*apiendpoint.Endpoint {
 
 // laterRoutes are endpoints over optional hub capabilities.
 func (x *Handler) laterRoutes() []*apiendpoint.Endpoint {
-	return append(append(append(x.removalRoutes(), x.commandRoutes()...), x.approvalRoutes()...), x.configRoutes()...)
+	eps := append(x.removalRoutes(), x.commandRoutes()...)
+	eps = append(eps, x.approvalRoutes()...)
+	eps = append(eps, x.configRoutes()...)
+	return append(eps, x.eventRoutes()...)
 }
 
 type noParams struct{}

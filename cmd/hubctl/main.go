@@ -10,6 +10,8 @@
 //	services                        the registered services
 //	health [SERVICE]                health with reasons and early warnings
 //	events [-service S] [-status S] [-since T] [-limit N] [-cursor C] [-newest]
+//	                                events in pages (status may list several: failed,dead)
+//	event EVENT-ID                  one event with its documents and outcome
 //	retry EVENT-ID...               requeue failed or dead events
 //	redrive [-service S] [-status dead|failed] [-since T] [EVENT-ID...]
 //	                                requeue dead letters in bulk

@@ -258,3 +258,36 @@ func TestRemove(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "not-found")
 }
+
+func TestEventsAndEvent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	var ids []string
+	for i := range 3 {
+		r, err := b.hub.ProcessIntegrationEvent(ctx, hub.EventData{Service: "sink", Payload: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))})
+		require.NoError(t, err)
+		ids = append(ids, r.EventID)
+	}
+	code, out, errOut := b.hubctl(t, "", "events", "-service", "sink", "-limit", "2")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, ids[0])
+	require.Contains(t, out, ids[1])
+	require.NotContains(t, out, ids[2])
+	require.Contains(t, out, "more: -cursor ")
+
+	code, out, errOut = b.hubctl(t, "", "-o", "json", "events", "-status", "succeeded", "-newest")
+	require.Equal(t, 0, code, errOut)
+	var page apiv1.EventPage
+	require.NoError(t, json.Unmarshal([]byte(out), &page))
+	require.Len(t, page.Events, 3)
+	require.Equal(t, ids[2], page.Events[0].ID)
+
+	code, out, errOut = b.hubctl(t, "", "event", ids[1])
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `status\s+succeeded`, out)
+	require.Contains(t, out, `{"n":1}`)
+
+	code, _, _ = b.hubctl(t, "", "event")
+	require.Equal(t, 2, code)
+}

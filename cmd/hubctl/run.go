@@ -97,6 +97,8 @@ func (c *cli) dispatch(ctx context.Context, cmd string, args []string) error {
 		return c.health(ctx, args)
 	case "events":
 		return c.events(ctx, args)
+	case "event":
+		return c.event(ctx, args)
 	case "retry":
 		return c.retry(ctx, args)
 	case "redrive":
