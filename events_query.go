@@ -101,7 +101,10 @@ func (h *Hub) getEvent(ctx context.Context, id string) (*store.Event, error) {
 // for the next page. Pages are keyset pages over (created_at, id): following NextCursor
 // returns every event that existed when the listing began exactly once, whatever is
 // inserted or deleted meanwhile; filters apply to the events as they are when each page is
-// read (an event whose status changes may enter or leave a Status filter).
+// read (an event whose status changes may enter or leave a Status filter). An event
+// accepted in a caller's transaction (ProcessIntegrationEventTx) takes its created_at when
+// it is inserted but appears when the transaction commits: a listing whose cursor has
+// passed that time by then does not return it; a new listing does.
 //
 // Errors: ErrInvalidInput (unknown status, malformed cursor, negative limit, a cursor of
 // the other order), ErrUnknownService, *ConfigError (Subject without a subject index key),
