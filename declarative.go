@@ -428,7 +428,7 @@ func (h *Hub) Plan(ctx context.Context, doc *config.Document) (*ConfigPlan, erro
 		case errors.As(err, &ce):
 			errs = append(errs, ce)
 		default:
-			errs = append(errs, &config.Error{Message: err.Error(), Err: err})
+			errs = append(errs, &config.Error{Err: err})
 		}
 	}
 	contracts, err := h.planContracts(ctx, doc, snap, p, addErr)
