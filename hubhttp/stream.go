@@ -44,7 +44,9 @@ type broker struct {
 	seq     uint64      // the last number given
 	ring    []sequenced // the latest events: event n is at ring[n % len(ring)] while n > seq-len(ring)
 	clients map[*client]struct{}
-	sources []func(ctx context.Context, emit func(apiv1.StreamEvent))
+	// sources subscribe to the hub when called (so nothing that happens after start is
+	// missed) and return the loop that feeds what they receive to emit.
+	sources []source
 }
 
 type sequenced struct {
@@ -64,12 +66,12 @@ func newBroker(h *hub.Hub, capacity int, log *slog.Logger) *broker {
 	ctx, cancel := context.WithCancel(context.Background())
 	br := &broker{hub: h, log: log, epoch: hex.EncodeToString(b[:]), ctx: ctx, cancel: cancel,
 		ring: make([]sequenced, capacity), clients: map[*client]struct{}{}}
-	br.sources = []func(context.Context, func(apiv1.StreamEvent)){br.healthSource, br.activitySource}
+	br.sources = []source{br.healthSource, br.activitySource}
 	return br
 }
 
 // addSource adds a feed; it must be called before the first client.
-func (b *broker) addSource(f func(ctx context.Context, emit func(apiv1.StreamEvent))) {
+func (b *broker) addSource(f source) {
 	b.sources = append(b.sources, f)
 }
 
@@ -82,10 +84,11 @@ func (b *broker) start(first context.Context) {
 			feed = hub.WithPrincipal(feed, p)
 		}
 		for _, src := range b.sources {
+			run := src(feed) // subscribed before the first client is answered
 			b.wg.Add(1)
 			go func() {
 				defer b.wg.Done()
-				src(feed, b.emit)
+				run(b.emit)
 				// a feed ends when the hub closes: end the others and the streams
 				b.cancel()
 			}()
@@ -98,15 +101,29 @@ func (b *broker) close() {
 	b.wg.Wait()
 }
 
-func (b *broker) healthSource(ctx context.Context, emit func(apiv1.StreamEvent)) {
-	for c := range b.hub.Subscribe(ctx) {
+// source subscribes to a feed of the hub and returns the loop that emits what it receives
+// until the feed ends.
+type source func(ctx context.Context) func(emit func(apiv1.StreamEvent))
+
+func (b *broker) healthSource(ctx context.Context) func(func(apiv1.StreamEvent)) {
+	changes := b.hub.Subscribe(ctx)
+	return func(emit func(apiv1.StreamEvent)) { emitHealth(changes, emit) }
+}
+
+func emitHealth(changes <-chan hub.HealthChange, emit func(apiv1.StreamEvent)) {
+	for c := range changes {
 		emit(apiv1.StreamEvent{Type: "health", At: c.At, ServiceID: c.ServiceID, ServiceName: c.ServiceName,
 			From: string(c.From), To: string(c.To), Reason: c.Reason})
 	}
 }
 
-func (b *broker) activitySource(ctx context.Context, emit func(apiv1.StreamEvent)) {
-	for a := range b.hub.WatchActivity(ctx) {
+func (b *broker) activitySource(ctx context.Context) func(func(apiv1.StreamEvent)) {
+	acts := b.hub.WatchActivity(ctx)
+	return func(emit func(apiv1.StreamEvent)) { emitActivity(acts, emit) }
+}
+
+func emitActivity(acts <-chan hub.Activity, emit func(apiv1.StreamEvent)) {
+	for a := range acts {
 		switch a.Kind {
 		case hub.ActivityBreaker:
 			emit(apiv1.StreamEvent{Type: "breaker", At: a.At, ServiceID: a.ServiceID, ServiceName: a.ServiceName, From: a.From, To: a.To})
