@@ -189,6 +189,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	h.startMonitoring(bg)
 	h.startLifecycle(bg)
 	h.startGovernance(bg)
+	h.startSync(bg)
 	h.bgWG.Add(1)
 	go h.refreshLoop(bg)
 	if h.cfg.RollupInterval > 0 {

@@ -150,6 +150,15 @@ type Config struct {
 	// Approvals names the changes that wait for a second person's approval (see
 	// WithApprovals). The zero value holds nothing back.
 	Approvals ApprovalPolicy
+
+	// Scheduled sync (see sync.go).
+
+	// SyncInterval is how often the hub looks for due sync schedules; negative disables
+	// pulling on this hub. Default SyncIntervalDefault.
+	SyncInterval time.Duration
+	// SyncLease is how long a hub holds a sync schedule without progress; each page saved
+	// extends it. Default SyncLeaseDefault.
+	SyncLease time.Duration
 }
 
 // Option changes a Config; it returns an error wrapping ErrInvalidConfig for a bad value.

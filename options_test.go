@@ -54,6 +54,8 @@ func TestEveryConfigFieldHasAnOption(t *testing.T) {
 		"Regions":             WithRegions("eu"),
 		"Authorizer":          WithAuthorization(nil),
 		"Approvals":           WithApprovals(ApprovalPolicy{Require: []ChangeKind{ChangeRegister}}),
+		"SyncInterval":        WithSyncInterval(time.Second),
+		"SyncLease":           WithSyncLease(time.Minute),
 	}
 	for f := range reflect.TypeFor[Config]().Fields() {
 		t.Run(f.Name, func(t *testing.T) {
