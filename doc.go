@@ -84,6 +84,20 @@
 // LISTEN/NOTIFY wakes idle workers, and leases fence completions. Every hub needs the same
 // Config.SecretKey. Circuit breakers and rate limiters are per process.
 //
+// # Inbound events: webhooks, routes, scheduled sync
+//
+// Events also come in. [Hub.WebhookHandler] serves POST /{service} for every service whose
+// connector verifies webhooks (connectors.WebhookVerifier): it checks the signature and
+// replay window with the service's sealed credentials (401 without detail when they fail,
+// 413 over Config.MaxPayloadBytes) and stores the delivery as an inbound event
+// (store.DirectionInbound) keyed by the provider's delivery id, answering 200 only once it
+// is stored, so a provider's retry is deduplicated. [Hub.ScheduleSync] pulls services whose
+// connector lists records (connectors.Lister) on a schedule kept in the store, one hub per
+// service at a time, saving the cursor after each page; each record version becomes one
+// inbound event. A [Route] turns the inbound events of a source it accepts into one outbound
+// event per destination, stored in the same transaction and naming its source
+// ([Hub.EventFanOut]); the hub acknowledges inbound events rather than delivering them.
+//
 // # Credentials
 //
 // Services' authentication_config is sealed with AES-256-GCM under Config.SecretKey before

@@ -1,15 +1,21 @@
 // Command quickstart shows the Integration Hub end to end, offline, in a few seconds.
 //
-// It opens the embedded SQLite store in a temporary folder, starts two local stand-ins —
-// a GitHub that sends signed "issues" webhooks and a Slack that accepts chat.postMessage —
-// registers the Slack service with the canonical work-item contract and the GitHub → work
-// item mapping, then:
+// It opens the embedded SQLite store in a temporary folder and starts local stand-ins: a
+// GitHub that sends signed "issues" webhooks, a Slack that accepts chat.postMessage and a
+// tracker (any JSON API) that accepts work items. It registers GitHub as a source, Slack and
+// the tracker as destinations with the canonical work-item contract, and one route: GitHub
+// issues events → the GitHub → work item mapping → the contract → Slack and the tracker.
+// GitHub's webhooks reach the hub through its WebhookHandler, which verifies each signature
+// and stores the delivery, with one delivery per destination, before answering 200. Then:
 //
-//  1. processes the shared GitHub issue event and a few variants (delivered synchronously);
-//  2. processes one that breaks the contract, and prints every violation;
-//  3. sends a burst while the Slack stand-in fails: the breaker opens, the events wait,
-//     and drain once the stand-in recovers;
-//  4. prints a summary: delivered, retried, dead, health and latency.
+//  1. the shared GitHub issue event and two variants arrive: each becomes a work item in
+//     Slack and in the tracker;
+//  2. a tampered delivery is refused (401) and a redelivery is recognised (not sent twice);
+//  3. an event that breaks the contract is received but routed nowhere: every violation is
+//     printed;
+//  4. a burst arrives while Slack answers 503: Slack's breaker opens and its deliveries
+//     wait, the tracker's go through at once, and Slack's drain once it recovers;
+//  5. a summary: delivered, retried, dead, health and latency.
 //
 // With SLACK_BOT_TOKEN and SLACK_CHANNEL set, messages go to the real Slack instead of the
 // stand-in (the failure burst is then skipped).
@@ -18,6 +24,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -33,14 +40,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ehg/hub"
-	"github.com/ehg/hub/connectors"
-	"github.com/ehg/hub/connectors/github"
 	"github.com/ehg/hub/store"
 	"github.com/ehg/hub/store/sqlite"
 )
@@ -83,19 +88,15 @@ func run(ctx context.Context, out io.Writer) error {
 	if _, err := rand.Read(key); err != nil {
 		return err
 	}
-	opts := []hub.Option{
-		hub.WithSecretKey(key),
+	h, err := hub.New(st,
+		hub.WithSecretKey(key), // seals every service's credentials, webhook secrets included
 		hub.WithWorkers(4),
-		hub.WithPollInterval(20 * time.Millisecond),
-		hub.WithMaintenanceInterval(100 * time.Millisecond),
-	}
-	if os.Getenv("SLACK_BOT_TOKEN") == "" || os.Getenv("SLACK_CHANNEL") == "" {
-		// The hub refuses loopback and other internal destinations by default; the Slack
-		// stand-in listens on loopback, so open exactly that. Posting to the real Slack
-		// needs no such option.
-		opts = append(opts, hub.WithAllowedNetworks(netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")))
-	}
-	h, err := hub.New(st, opts...)
+		hub.WithPollInterval(20*time.Millisecond),
+		hub.WithMaintenanceInterval(100*time.Millisecond),
+		// The hub refuses loopback and other internal destinations by default; the
+		// stand-ins listen on loopback, so open exactly that.
+		hub.WithAllowedNetworks(netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")),
+	)
 	if err != nil {
 		return err
 	}
@@ -104,7 +105,7 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	defer h.Close(context.Background())
 
-	// Slack: the real one when configured, else a local stand-in.
+	// The stand-ins. Slack is the real one when configured.
 	token, channel := os.Getenv("SLACK_BOT_TOKEN"), os.Getenv("SLACK_CHANNEL")
 	real := token != "" && channel != ""
 	slackURL := "https://slack.com/api"
@@ -117,8 +118,27 @@ func run(ctx context.Context, out io.Writer) error {
 	} else {
 		fmt.Fprintf(out, "posting to the real Slack, channel %s\n", channel)
 	}
+	tracker := newTrackerStandIn()
+	defer tracker.Close()
+	githubAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"resources":{}}`) // GitHub's API, for the health check only
+	}))
+	defer githubAPI.Close()
 
-	reg, err := h.RegisterIntegration(ctx, hub.IntegrationConfig{
+	// The source: GitHub. Its webhook secret is part of its credentials, stored sealed.
+	if _, err := h.RegisterIntegration(ctx, hub.IntegrationConfig{
+		Name:      "github",
+		Category:  store.CategoryDevelopment,
+		Connector: "github",
+		BaseURL:   githubAPI.URL,
+		Auth:      mustJSON(map[string]string{"token": "ghp-unused", "webhook_secret": webhookSecret}),
+	}); err != nil {
+		return fmt.Errorf("register github: %w", err)
+	}
+	// The destinations take work items (the contract); each has its own breaker and retries.
+	workItem := &hub.ContractRef{Name: "work-item", Version: "1.0.0", Schema: workItemSchema}
+	if _, err := h.RegisterIntegration(ctx, hub.IntegrationConfig{
 		Name:             "slack-eng",
 		Category:         store.CategoryCommunication,
 		Connector:        "slack",
@@ -128,64 +148,44 @@ func run(ctx context.Context, out io.Writer) error {
 		RateLimits:       json.RawMessage(`{"requests_per_minute": 600, "burst": 50}`),
 		CircuitBreaker:   json.RawMessage(`{"failure_threshold": 3, "recovery_timeout": "400ms"}`),
 		Retry:            json.RawMessage(`{"max_retries": 8, "initial_backoff": "50ms", "max_backoff": "500ms", "inline_retries": 0, "timeout": "10s"}`),
-		Contract:         &hub.ContractRef{Name: "work-item", Version: "1.0.0", Schema: workItemSchema},
-		Mapping:          workItemMapping,
-	})
-	if err != nil {
+		Contract:         workItem,
+	}); err != nil {
 		return fmt.Errorf("register slack: %w", err)
 	}
-	fmt.Fprintf(out, "registered %q (mapping v%d, contract work-item@1.0.0, credentials sealed)\n\n", reg.Name, reg.MappingVersion)
-
-	// GitHub: a stand-in that sends signed issues webhooks to our receiver, which verifies
-	// them and hands them to the hub.
-	gh, err := github.New(connectors.Config{Auth: mustJSON(map[string]string{"token": "ghp-unused", "webhook_secret": webhookSecret})})
+	if _, err := h.RegisterIntegration(ctx, hub.IntegrationConfig{
+		Name:      "tracker",
+		Category:  store.CategoryDevelopment,
+		Connector: "http",
+		BaseURL:   tracker.URL + "/work-items",
+		Auth:      json.RawMessage(`{"type": "bearer", "token": "tracker-quickstart-token"}`),
+		Retry:     json.RawMessage(`{"max_retries": 8, "initial_backoff": "50ms", "max_backoff": "500ms", "inline_retries": 0, "timeout": "10s"}`),
+		Contract:  &hub.ContractRef{Name: "work-item", Version: "1.0.0"},
+	}); err != nil {
+		return fmt.Errorf("register tracker: %w", err)
+	}
+	// The route: GitHub issues events, mapped to work items, to both destinations.
+	route, err := h.PutRoute(ctx, hub.Route{
+		Name:         "github-issues",
+		Source:       "github",
+		Condition:    `headers["X-GitHub-Event"] == "issues"`,
+		Mapping:      workItemMapping,
+		Contract:     &hub.ContractRef{Name: "work-item", Version: "1.0.0"},
+		Destinations: []hub.RouteDestination{{Service: "slack-eng"}, {Service: "tracker"}},
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("route: %w", err)
 	}
-	var mu sync.Mutex
-	var results []*hub.ProcessingResult
-	var failures []error
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		wh, err := gh.VerifyWebhook(r.Header, body)
-		if err != nil {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
-			return
-		}
-		mode := hub.Sync
-		if r.URL.Query().Get("async") == "1" {
-			mode = hub.Async
-		}
-		res, err := h.ProcessIntegrationEvent(r.Context(), hub.EventData{
-			Service: "slack-eng", Payload: wh.Body, IdempotencyKey: "github:" + wh.DeliveryID, Mode: mode,
-		})
-		mu.Lock()
-		results = append(results, res)
-		failures = append(failures, err)
-		mu.Unlock()
-		switch {
-		case res == nil:
-			w.WriteHeader(http.StatusUnprocessableEntity)
-		default:
-			w.WriteHeader(http.StatusAccepted)
-		}
-	}))
-	defer receiver.Close()
-	send := func(delivery string, payload []byte, async bool) (*hub.ProcessingResult, error) {
-		u := receiver.URL
-		if async {
-			u += "?async=1"
-		}
-		if err := sendWebhook(ctx, u, delivery, payload); err != nil {
-			return nil, err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		return results[len(results)-1], failures[len(failures)-1]
-	}
+	fmt.Fprintf(out, "route %q v%d: github issues → work-item@1.0.0 → slack-eng, tracker\n\n", route.Name, route.Version)
 
-	// 1. The shared event and a few variants.
-	fmt.Fprintln(out, "1. GitHub issues webhooks → work item → Slack (sync)")
+	// The hub's webhook receiver, mounted under /webhooks/ as an embedding service would.
+	mux := http.NewServeMux()
+	mux.Handle("/webhooks/", http.StripPrefix("/webhooks", h.WebhookHandler()))
+	receiver := httptest.NewServer(mux)
+	defer receiver.Close()
+	github := &githubStandIn{url: receiver.URL + "/webhooks/github", secret: webhookSecret}
+
+	// 1. The shared event and two variants.
+	fmt.Fprintln(out, "1. GitHub issues webhooks → work item → Slack and the tracker")
 	variants := []struct {
 		name string
 		edit func(map[string]any)
@@ -199,47 +199,66 @@ func run(ctx context.Context, out io.Writer) error {
 		}},
 	}
 	for i, v := range variants {
-		payload := edit(issueEvent, v.edit)
-		res, err := send(fmt.Sprintf("delivery-%d", i), payload, false)
+		res, err := github.send(ctx, fmt.Sprintf("delivery-%d", i), edit(issueEvent, v.edit))
 		if err != nil {
 			return fmt.Errorf("%s: %w", v.name, err)
 		}
-		var wi struct {
-			ID, Status, Priority string
+		kids, err := waitFanOut(ctx, h, res.EventID, 2)
+		if err != nil {
+			return fmt.Errorf("%s: %w", v.name, err)
 		}
-		_ = json.Unmarshal(res.Canonical, &wi)
-		fmt.Fprintf(out, "   %-22s %-28s status=%-11s priority=%-6s → %s (HTTP %d, %s, rule %s v%d)\n",
-			v.name, wi.ID, wi.Status, wi.Priority, res.Status, res.ResponseCode, res.ResponseTime.Round(10*time.Microsecond), res.RuleName, res.RuleVersion)
+		slices.SortFunc(kids, func(a, b *store.Event) int { return strings.Compare(a.ServiceName, b.ServiceName) })
+		var wi struct{ ID, Status, Priority string }
+		_ = json.Unmarshal(kids[0].PayloadIn, &wi) // the work item the route made
+		fmt.Fprintf(out, "   %-22s %-36s status=%-11s priority=%-6s\n", v.name, wi.ID, wi.Status, wi.Priority)
+		for _, k := range kids {
+			fmt.Fprintf(out, "   %-22s → %-9s %s (HTTP %d, %d ms)\n", "", k.ServiceName, k.Status, k.ResponseCode, k.ResponseTimeMS)
+		}
 	}
 
-	// 2. A contract violation: the mapping runs, the canonical contract refuses it.
-	fmt.Fprintln(out, "\n2. An event that breaks the work-item contract")
-	bad := edit(issueEvent, func(e map[string]any) {
+	// 2. What the receiver refuses and what it recognises.
+	fmt.Fprintln(out, "\n2. A tampered delivery and a redelivery")
+	code, err := github.post(ctx, "delivery-tampered", issueEvent, []byte(`{"action":"opened","forged":true}`))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "   tampered body: HTTP %d, nothing stored\n", code)
+	again, err := github.send(ctx, "delivery-0", edit(issueEvent, variants[0].edit))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "   redelivery of delivery-0: HTTP 200, duplicate=%v, not sent again\n", again.Duplicate)
+
+	// 3. A contract violation: the mapping runs, the contract refuses it, nothing is sent.
+	fmt.Fprintln(out, "\n3. An event that breaks the work-item contract")
+	bad, err := github.send(ctx, "delivery-bad", edit(issueEvent, func(e map[string]any) {
 		issue(e)["title"] = ""
 		issue(e)["html_url"] = "not a url"
 		issue(e)["number"] = 1350
-	})
-	_, err = send("delivery-bad", bad, false)
-	var cv *hub.ContractViolationError
-	switch {
-	case errors.As(err, &cv):
-		fmt.Fprintf(out, "   rejected (nothing stored): %s contract %s@%s, %d violations:\n", cv.Stage, cv.Contract, cv.Version, len(cv.Violations))
-		for _, v := range cv.Violations {
-			fmt.Fprintf(out, "     %-8s %-10s %s\n", v.Path, v.Keyword, v.Message)
-		}
-	case err == nil:
-		return errors.New("the bad event was accepted")
-	default:
+	}))
+	if err != nil {
 		return err
 	}
+	in, err := h.Store().GetEvent(ctx, bad.EventID)
+	if err != nil {
+		return err
+	}
+	var routing struct {
+		Routes []struct{ Route, Error string } `json:"routes"`
+	}
+	_ = json.Unmarshal(in.PayloadOut, &routing)
+	if len(routing.Routes) == 0 || routing.Routes[0].Error == "" {
+		return errors.New("the bad event was routed")
+	}
+	fmt.Fprintf(out, "   received (event %s) and routed nowhere:\n     %s\n", bad.EventID, routing.Routes[0].Error)
 
-	// 3. A burst while Slack fails: the breaker opens, events wait, then drain.
+	// 4. A burst while Slack fails: its breaker opens and its deliveries wait; the tracker's
+	// do not wait for Slack's.
 	if slack != nil {
-		fmt.Fprintln(out, "\n3. A burst of 20 events while the Slack stand-in answers 503")
+		fmt.Fprintln(out, "\n4. A burst of 20 webhooks while the Slack stand-in answers 503")
 		slack.fail.Store(true)
 		for i := range 20 {
-			payload := edit(issueEvent, func(e map[string]any) { issue(e)["number"] = 2000 + i })
-			if _, err := send(fmt.Sprintf("burst-%d", i), payload, true); err != nil {
+			if _, err := github.send(ctx, fmt.Sprintf("burst-%d", i), edit(issueEvent, func(e map[string]any) { issue(e)["number"] = 2000 + i })); err != nil {
 				return err
 			}
 		}
@@ -247,15 +266,16 @@ func run(ctx context.Context, out io.Writer) error {
 		// machine busy with other work.
 		waitFor(time.Minute, func() bool {
 			hr, err := h.GetIntegrationHealth(ctx, "slack-eng")
-			return err == nil && hr.Services[0].Breaker == "open"
+			return err == nil && hr.Services[0].Breaker == "open" && tracker.received.Load() >= 23
 		})
 		hr, err := h.GetIntegrationHealth(ctx, "slack-eng")
 		if err != nil {
 			return err
 		}
 		s := hr.Services[0]
-		fmt.Fprintf(out, "   breaker %s, health %s; waiting: %d pending, %d retrying (Slack saw %d failed calls)\n",
+		fmt.Fprintf(out, "   slack-eng: breaker %s, health %s; waiting: %d pending, %d retrying (Slack saw %d failed calls)\n",
 			s.Breaker, s.Status, s.QueueDepth[store.StatusPending], s.QueueDepth[store.StatusRetrying], slack.failed.Load())
+		fmt.Fprintf(out, "   tracker meanwhile: %d work items received\n", tracker.received.Load())
 		time.Sleep(300 * time.Millisecond)
 		fmt.Fprintln(out, "   Slack recovers …")
 		slack.fail.Store(false)
@@ -271,7 +291,7 @@ func run(ctx context.Context, out io.Writer) error {
 		fmt.Fprintf(out, "   drained=%v: breaker %s, %d succeeded in all\n", drained, hr.Services[0].Breaker, hr.Services[0].QueueDepth[store.StatusSucceeded])
 	}
 
-	// 4. Summary.
+	// 5. Summary.
 	pm, err := h.GetPerformanceMetrics(ctx, hub.TimeRange{From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Second)})
 	if err != nil {
 		return err
@@ -283,13 +303,37 @@ func run(ctx context.Context, out io.Writer) error {
 	s := hr.Services[0]
 	o := pm.Overall
 	fmt.Fprintln(out, "\nSummary")
-	fmt.Fprintf(out, "   events %d: delivered %d, retried %d, failed or dead %d\n", o.Events, o.Succeeded, o.Retried, o.Failed)
-	fmt.Fprintf(out, "   health %s (breaker %s, error rate over recent attempts %.0f%%)\n", s.Status, s.Breaker, 100*s.ErrorRate)
+	fmt.Fprintf(out, "   events %d (received and delivered): delivered %d, retried %d, failed or dead %d\n", o.Events, o.Succeeded, o.Retried, o.Failed)
+	fmt.Fprintf(out, "   slack-eng health %s (breaker %s, error rate over recent attempts %.0f%%)\n", s.Status, s.Breaker, 100*s.ErrorRate)
 	fmt.Fprintf(out, "   latency p50 %.0f ms, p95 %.0f ms, p99 %.0f ms\n", o.P50MS, o.P95MS, o.P99MS)
 	if slack != nil {
 		fmt.Fprintf(out, "   Slack stand-in received %d messages\n", slack.posted.Load())
 	}
+	fmt.Fprintf(out, "   tracker stand-in received %d work items\n", tracker.received.Load())
 	return nil
+}
+
+// waitFanOut waits until the n deliveries derived from the inbound event have left the
+// queue and returns them.
+func waitFanOut(ctx context.Context, h *hub.Hub, id string, n int) ([]*store.Event, error) {
+	var kids []*store.Event
+	ok := waitFor(time.Minute, func() bool {
+		var err error
+		kids, err = h.EventFanOut(ctx, id)
+		if err != nil || len(kids) != n {
+			return false
+		}
+		for _, k := range kids {
+			if k.Status != store.StatusSucceeded && !k.Status.Terminal() {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		return nil, fmt.Errorf("the deliveries of event %s did not finish", id)
+	}
+	return kids, nil
 }
 
 func issue(e map[string]any) map[string]any { return e["issue"].(map[string]any) }
@@ -322,25 +366,59 @@ func waitFor(d time.Duration, cond func() bool) bool {
 	return cond()
 }
 
-// sendWebhook plays GitHub: it signs payload with the webhook secret and posts it as an
-// "issues" delivery.
-func sendWebhook(ctx context.Context, url, delivery string, payload []byte) error {
-	mac := hmac.New(sha256.New, []byte(webhookSecret))
-	mac.Write(payload)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(string(payload)))
+// githubStandIn plays GitHub: it signs each payload with the webhook secret, as GitHub does
+// (X-Hub-Signature-256: HMAC-SHA256 of the body), and posts it as an "issues" delivery.
+type githubStandIn struct {
+	url, secret string
+}
+
+// send delivers payload and returns the receiver's answer, which must be 200.
+func (g *githubStandIn) send(ctx context.Context, delivery string, payload []byte) (*hub.WebhookResult, error) {
+	req, err := g.request(ctx, delivery, payload, payload)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("delivery %s: HTTP %d", delivery, resp.StatusCode)
+	}
+	var res hub.WebhookResult
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// post delivers body with the signature of signed and returns the status code.
+func (g *githubStandIn) post(ctx context.Context, delivery string, signed, body []byte) (int, error) {
+	req, err := g.request(ctx, delivery, signed, body)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func (g *githubStandIn) request(ctx context.Context, delivery string, signed, body []byte) (*http.Request, error) {
+	mac := hmac.New(sha256.New, []byte(g.secret))
+	mac.Write(signed)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", "issues")
 	req.Header.Set("X-GitHub-Delivery", delivery)
 	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	_ = resp.Body.Close()
-	return nil
+	return req, nil
 }
 
 // slackStandIn answers chat.postMessage and auth.test like Slack's Web API.
@@ -384,4 +462,44 @@ func newSlackStandIn() *slackStandIn {
 		}
 	}))
 	return s
+}
+
+// trackerStandIn is a tracker's REST API: POST /work-items stores a work item, once per
+// Idempotency-Key.
+type trackerStandIn struct {
+	*httptest.Server
+	received atomic.Int64
+}
+
+func newTrackerStandIn() *trackerStandIn {
+	t := &trackerStandIn{}
+	seen := map[string]bool{}
+	var mu = make(chan struct{}, 1)
+	t.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tracker-quickstart-token" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.Method != http.MethodPost || r.URL.Path != "/work-items" {
+			w.WriteHeader(http.StatusOK) // the health check
+			return
+		}
+		var item struct {
+			ID string `json:"id"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&item); err != nil || item.ID == "" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu <- struct{}{}
+		if key := r.Header.Get("Idempotency-Key"); !seen[key] {
+			seen[key] = true
+			t.received.Add(1)
+		}
+		<-mu
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"id":%q}`, item.ID)
+	}))
+	return t
 }

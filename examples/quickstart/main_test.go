@@ -25,4 +25,8 @@ func TestQuickstart(t *testing.T) {
 	assert.Contains(t, s, "drained=true")
 	assert.Contains(t, s, "failed or dead 0")
 	assert.Contains(t, s, "Slack stand-in received 23 messages")
+	assert.Contains(t, s, "tracker stand-in received 23 work items")
+	assert.Contains(t, s, "tampered body: HTTP 401")
+	assert.Contains(t, s, "duplicate=true")
+	assert.Contains(t, s, "tracker meanwhile: 23 work items received")
 }
