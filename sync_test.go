@@ -161,8 +161,11 @@ func TestScheduledSync(t *testing.T) {
 		t.Run(sk.name, func(t *testing.T) {
 			t.Parallel()
 			n, changes := 10000, 600
-			if raceEnabled && sk.name != "memory" {
-				n, changes = 1000, 100 // sized for a busy machine under the race detector
+			if raceEnabled { // sized for a busy machine under the race detector
+				n, changes = 2000, 150
+				if sk.name != "memory" {
+					n, changes = 1000, 100
+				}
 			}
 			testScheduledSync(t, sk.open(t), n, changes)
 		})

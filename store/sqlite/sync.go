@@ -163,8 +163,21 @@ func (s *Store) ClaimSyncSchedule(ctx context.Context, p store.ClaimSyncParams) 
 		return nil, err
 	}
 	now := micros(s.now())
+	// Most claims find nothing due: a read answers them without taking the write lock.
+	db, err := s.readDB()
+	if err != nil {
+		return nil, err
+	}
+	var due int
+	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sync_schedules
+		WHERE enabled = 1 AND next_run_at <= ? AND (lease_until IS NULL OR lease_until <= ?))`, now, now).Scan(&due); err != nil {
+		return nil, fmt.Errorf("claim sync schedule: %w", mapError(err))
+	}
+	if due == 0 {
+		return nil, fmt.Errorf("claim sync schedule: %w: none is due", store.ErrNotFound)
+	}
 	var out *store.SyncSchedule
-	err := s.write(ctx, func(ctx context.Context, q *txConn) error {
+	err = s.write(ctx, func(ctx context.Context, q *txConn) error {
 		var err error
 		out, err = scanSync(q.QueryRowContext(ctx, `UPDATE sync_schedules
 			SET owner = ?, lease_until = ?, updated_at = ?, run_started_at = coalesce(run_started_at, ?)
