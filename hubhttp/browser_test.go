@@ -18,7 +18,9 @@ import (
 
 	"github.com/ehg/hub"
 	"github.com/ehg/hub/hubhttp"
+	"github.com/ehg/hub/hubhttp/apiv1"
 	"github.com/ehg/hub/hubtest"
+	"github.com/ehg/hub/store"
 )
 
 // Browser tests drive the console in headless Chromium. They need a Chromium binary
@@ -311,4 +313,63 @@ func TestBrowserCommandBar(t *testing.T) {
 	eval[string](b, `document.getElementById('cmd').value = ''`)
 	b.run(chromedp.SendKeys(chromedp.ID("cmd"), "make me a sandwich\n"))
 	b.waitJS(`document.querySelectorAll('#plan .suggestions button').length > 0`)
+}
+
+// TestBrowserRedriveDeadLetter: a dead event is listed on its service's page; the Redrive
+// button requeues it and, the remote healthy again, it is delivered and leaves the list.
+func TestBrowserRedriveDeadLetter(t *testing.T) {
+	c := setupConsole(t)
+	ctx := t.Context()
+	zero := 0
+	_, err := c.hub.RegisterIntegration(ctx, hub.IntegrationConfig{
+		Name: "orders", Connector: "http", BaseURL: c.sink.URL, MaxRetries: &zero,
+		Retry:          json.RawMessage(hubtest.FastRetry),
+		RateLimits:     json.RawMessage(hubtest.Unlimited),
+		CircuitBreaker: json.RawMessage(`{"failure_threshold": 1000, "recovery_timeout": "100ms"}`),
+	})
+	require.NoError(t, err)
+	c.sink.FailWith(503)
+	// delivered at once (the default synchronous mode), it fails and, with no retries, is dead
+	res, err := c.hub.ProcessIntegrationEvent(ctx, hub.EventData{Service: "orders", Payload: json.RawMessage(`{"order":1}`)})
+	require.ErrorIs(t, err, hub.ErrDeliveryFailed)
+	require.NotNil(t, res)
+	hubtest.WaitForStatus(t, c.hub, res.EventID, store.StatusDead)
+	c.sink.FailWith(0)
+
+	b := newBrowser(t, c.srv.URL, 1280, 900)
+	b.open(tokOperator, "#/services/orders")
+	row := fmt.Sprintf(`tr.dead-letter[data-event-id=%q]`, res.EventID)
+	b.waitJS(`document.querySelector('` + row + `') !== null`)
+	b.screenshot("dead")
+	b.run(chromedp.Click(chromedp.CSS(row + ` button.redrive`)))
+	ev := hubtest.WaitForStatus(t, c.hub, res.EventID, store.StatusSucceeded)
+	require.Equal(t, store.StatusSucceeded, ev.Status)
+	b.run(chromedp.Evaluate[chromedp.Void](`location.hash = '#/'; location.hash = '#/services/orders'`))
+	b.waitJS(`document.getElementById('no-dead') !== null`)
+	b.screenshot("redriven")
+}
+
+// TestBrowserApproveAsSecondUser: a registration held for approval is listed for its
+// requester, who cannot approve it, and applied when a second user approves it.
+func TestBrowserApproveAsSecondUser(t *testing.T) {
+	g := setupGoverned(t)
+	reg := apiv1.RegisterRequest{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com"}
+	pr := g.json(t, "POST", "/api/v1/services", tokAdmin, reg).problem(t)
+	require.Equal(t, 202, pr.Status)
+	item := fmt.Sprintf(`li.approval[data-approval-id=%q]`, pr.ApprovalID)
+
+	requester := newBrowser(t, g.srv.URL, 1280, 900)
+	requester.open(tokAdmin, "#/approvals")
+	requester.waitJS(`document.querySelector('` + item + `') !== null`)
+	require.True(t, eval[bool](requester, `document.querySelector('`+item+` button.approve').disabled`),
+		"the requester can approve their own change")
+	requester.screenshot("requester")
+
+	second := newBrowser(t, g.srv.URL, 1280, 900)
+	second.open(tokChair, "#/approvals")
+	second.waitJS(`document.querySelector('` + item + ` button.approve') !== null && !document.querySelector('` + item + ` button.approve').disabled`)
+	second.run(chromedp.Click(chromedp.CSS(item + ` button.approve`)))
+	second.waitJS(`document.getElementById('no-approvals') !== null`)
+	second.screenshot("approved")
+	require.Equal(t, 200, g.call(t, "GET", "/api/v1/services/crm", tokViewer, nil).Status, "the approved registration was not applied")
 }
