@@ -434,6 +434,13 @@ type AuditEntry struct {
 	Before     json.RawMessage `json:"before,omitempty"`
 	After      json.RawMessage `json:"after,omitempty"`
 	CreatedAt  time.Time       `json:"created_at"`
+	// Seq, PrevHash and Hash chain the entry (see [AuditEntryHash]): Seq is its position in
+	// the store's one chain (1, 2, 3 ... without gaps), PrevHash the Hash of the entry at
+	// Seq-1 ([AuditGenesisHash] for the first), Hash the SHA-256 of its canonical encoding.
+	// The store assigns all three when it appends; values passed in are ignored.
+	Seq      int64  `json:"seq"`
+	PrevHash string `json:"prev_hash"`
+	Hash     string `json:"hash"`
 }
 
 // Validate checks that actor, action and entity type are set and the JSON is well-formed.

@@ -392,12 +392,15 @@ type AnalyticsFilter struct {
 	Page      Page
 }
 
-// AuditStore is the append-only audit log. There is no way to change or delete an entry.
+// AuditStore is the append-only audit log, one hash chain per store (see [AuditEntryHash]).
+// There is no way to change or delete an entry.
 type AuditStore interface {
-	// AppendAudit stores an entry after a.Validate; ID (when empty) and CreatedAt (now) are
-	// assigned. An entry is never replaced: an ID that exists is ErrConflict.
+	// AppendAudit stores an entry after a.Validate; ID (when empty), CreatedAt (now), Seq,
+	// PrevHash and Hash are assigned. Appends are serialised across every process sharing
+	// the store, so the entries form one chain: Seq is the head's plus one and PrevHash the
+	// head's Hash. An entry is never replaced: an ID that exists is ErrConflict.
 	AppendAudit(ctx context.Context, a *AuditEntry) (*AuditEntry, error)
-	// ListAudit returns the entries matching f, oldest first (created_at, then id).
+	// ListAudit returns the entries matching f in chain order (Seq ascending).
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
 }
 
@@ -407,5 +410,7 @@ type AuditFilter struct {
 	EntityID   string
 	Actor      string
 	From, To   time.Time
-	Page       Page
+	// FromSeq and ToSeq, when positive, bound Seq to [FromSeq, ToSeq].
+	FromSeq, ToSeq int64
+	Page           Page
 }

@@ -43,6 +43,8 @@ type Store struct {
 	analytics map[analyticsKey]*store.AnalyticsRollup
 	audit     []*store.AuditEntry
 	auditIDs  map[string]bool
+	// checkpoints holds the signed audit checkpoints by size.
+	checkpoints map[int64]*store.AuditCheckpoint
 	// subjects indexes the events by subject key; requests holds the subject requests.
 	subjects map[string]map[*entry]struct{}
 	requests map[string]*store.SubjectRequest
@@ -84,6 +86,7 @@ func New(opts Options) *Store {
 		metricIDs:      map[string]bool{},
 		analytics:      map[analyticsKey]*store.AnalyticsRollup{},
 		auditIDs:       map[string]bool{},
+		checkpoints:    map[int64]*store.AuditCheckpoint{},
 		subjects:       map[string]map[*entry]struct{}{},
 		requests:       map[string]*store.SubjectRequest{},
 	}

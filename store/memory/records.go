@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -440,6 +441,14 @@ func (s *Store) AppendAudit(ctx context.Context, in *store.AuditEntry) (*store.A
 		return nil, fmt.Errorf("%w: memory: audit entry %s exists and cannot be replaced", store.ErrConflict, a.ID)
 	}
 	a.CreatedAt = s.clock()
+	var headSeq int64
+	headHash := ""
+	if n := len(s.audit); n > 0 {
+		headSeq, headHash = s.audit[n-1].Seq, s.audit[n-1].Hash
+	}
+	if err := store.ChainAudit(a, headSeq, headHash); err != nil {
+		return nil, fmt.Errorf("memory: append audit: %w", err)
+	}
 	s.audit = append(s.audit, a)
 	s.auditIDs[a.ID] = true
 	return a.Clone(), nil
@@ -459,17 +468,15 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.Au
 	var match []*store.AuditEntry
 	for _, a := range s.audit {
 		if (f.EntityType != "" && a.EntityType != f.EntityType) || (f.EntityID != "" && a.EntityID != f.EntityID) ||
-			(f.Actor != "" && a.Actor != f.Actor) || !inRange(a.CreatedAt, f.From, f.To) {
+			(f.Actor != "" && a.Actor != f.Actor) || !inRange(a.CreatedAt, f.From, f.To) ||
+			(f.FromSeq > 0 && a.Seq < f.FromSeq) || (f.ToSeq > 0 && a.Seq > f.ToSeq) {
 			continue
 		}
 		match = append(match, a)
 	}
-	slices.SortStableFunc(match, func(a, b *store.AuditEntry) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	// chain order; entries are appended in it, and a stable sort keeps the slice's order
+	// for equal sequence numbers
+	slices.SortStableFunc(match, func(a, b *store.AuditEntry) int { return cmp.Compare(a.Seq, b.Seq) })
 	lo, hi := window(page, len(match))
 	out := make([]*store.AuditEntry, 0, hi-lo)
 	for _, a := range match[lo:hi] {

@@ -183,6 +183,12 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, o Options, fsys fs.FS) (re
 		}
 		res.Applied = append(res.Applied, m.version)
 		res.To = max(res.To, m.version)
+		applied[m.version] = true
+	}
+	if applied[auditChainVersion] {
+		if err = chainLegacyAudit(ctx, tx, o.Schema, schema); err != nil {
+			return res, mapError(err)
+		}
 	}
 	if err = tx.Commit(ctx); err != nil {
 		return res, mapError(fmt.Errorf("postgres: migrate: commit: %w", err))

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -527,15 +528,17 @@ func scanAnalytics(row pgx.Row) (*store.AnalyticsRollup, error) {
 	return &a, nil
 }
 
-const auditCols = `id, actor, action, entity_type, entity_id, before, after, created_at`
+const auditCols = `id, actor, action, entity_type, entity_id, before, after, created_at, seq, prev_hash, hash`
 
 const (
 	sqlInsertAudit = `INSERT INTO {s}.audit_log (` + auditCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ` + auditCols
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ` + auditCols
 	sqlListAudit = `SELECT ` + auditCols + ` FROM {s}.audit_log`
 )
 
-// AppendAudit implements [store.AuditStore].
+// AppendAudit implements [store.AuditStore]. The append holds a transaction-scoped advisory
+// lock of the schema's audit chain while it reads the head and inserts after it, so hubs
+// sharing the schema append one after another to one chain.
 func (s *Store) AppendAudit(ctx context.Context, a *store.AuditEntry) (*store.AuditEntry, error) {
 	if err := s.check(); err != nil {
 		return nil, err
@@ -546,16 +549,34 @@ func (s *Store) AppendAudit(ctx context.Context, a *store.AuditEntry) (*store.Au
 	if err := a.Validate(); err != nil {
 		return nil, fmt.Errorf("postgres: append audit: %w", err)
 	}
+	e := a.Clone()
 	// An entry handed in with an id keeps it, so replaying one is a conflict, not a copy.
-	id := a.ID
-	if id == "" {
+	if e.ID == "" {
 		var err error
-		if id, err = newID(); err != nil {
+		if e.ID, err = newID(); err != nil {
 			return nil, err
 		}
 	}
-	out, err := scanAudit(s.pool.QueryRow(ctx, s.q.insertAudit, id, a.Actor, a.Action,
-		a.EntityType, a.EntityID, jsonArg(a.Before), jsonArg(a.After), s.now()))
+	var out *store.AuditEntry
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", auditLockKey(s.opts.Schema)); err != nil {
+			return err
+		}
+		var headSeq int64
+		var headHash string
+		err := tx.QueryRow(ctx, s.schemaSQL(`SELECT seq, hash FROM {s}.audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1`)).
+			Scan(&headSeq, &headHash)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		e.CreatedAt = s.now()
+		if err := store.ChainAudit(e, headSeq, headHash); err != nil {
+			return err
+		}
+		out, err = scanAudit(tx.QueryRow(ctx, s.q.insertAudit, e.ID, e.Actor, e.Action,
+			e.EntityType, e.EntityID, jsonArg(e.Before), jsonArg(e.After), e.CreatedAt, e.Seq, e.PrevHash, e.Hash))
+		return err
+	})
 	if err != nil {
 		return nil, mapError(fmt.Errorf("postgres: append audit: %w", err))
 	}
@@ -587,7 +608,13 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.Au
 	if !f.To.IsZero() {
 		w.add("created_at < " + w.arg(store.Timestamp(f.To)))
 	}
-	rows, err := s.pool.Query(ctx, s.q.listAudit+w.sql()+" ORDER BY created_at, id"+w.page(page), w.args...)
+	if f.FromSeq > 0 {
+		w.add("seq >= " + w.arg(f.FromSeq))
+	}
+	if f.ToSeq > 0 {
+		w.add("seq <= " + w.arg(f.ToSeq))
+	}
+	rows, err := s.pool.Query(ctx, s.q.listAudit+w.sql()+" ORDER BY seq"+w.page(page), w.args...)
 	if err != nil {
 		return nil, mapError(fmt.Errorf("postgres: list audit: %w", err))
 	}
@@ -601,12 +628,23 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.Au
 // scanAudit reads one row of auditCols.
 func scanAudit(row pgx.Row) (*store.AuditEntry, error) {
 	var (
-		a             store.AuditEntry
-		before, after []byte
+		a              store.AuditEntry
+		before, after  []byte
+		seq            *int64
+		prevHash, hash *string
 	)
 	if err := row.Scan(&a.ID, &a.Actor, &a.Action, &a.EntityType, &a.EntityID, &before, &after,
-		&a.CreatedAt); err != nil {
+		&a.CreatedAt, &seq, &prevHash, &hash); err != nil {
 		return nil, err
+	}
+	if seq != nil {
+		a.Seq = *seq
+	}
+	if prevHash != nil {
+		a.PrevHash = *prevHash
+	}
+	if hash != nil {
+		a.Hash = *hash
 	}
 	a.Before = jsonOut(before)
 	a.After = jsonOut(after)

@@ -108,7 +108,7 @@ func (s *Store) migrate(ctx context.Context, ms []Migration, latest int) error {
 			}
 			s.log.InfoContext(ctx, "sqlite: applied migration", "version", m.Version, "name", m.Name)
 		}
-		return nil
+		return chainLegacyAudit(ctx, q)
 	})
 }
 

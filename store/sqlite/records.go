@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/ehg/hub/store"
@@ -505,18 +506,21 @@ func (s *Store) ListAnalytics(ctx context.Context, f store.AnalyticsFilter) ([]*
 
 // Audit log.
 
-const auditCols = `id, actor, action, entity_type, entity_id, before, after, created_at`
+const auditCols = `id, actor, action, entity_type, entity_id, before, after, created_at, seq, prev_hash, hash`
 
 func scanAudit(sc scanner) (*store.AuditEntry, error) {
 	var (
-		a       store.AuditEntry
-		created int64
+		a              store.AuditEntry
+		created        int64
+		seq            sql.NullInt64
+		prevHash, hash sql.NullString
 	)
 	if err := sc.Scan(&a.ID, &a.Actor, &a.Action, &a.EntityType, &a.EntityID,
-		rawDest(&a.Before), rawDest(&a.After), &created); err != nil {
+		rawDest(&a.Before), rawDest(&a.After), &created, &seq, &prevHash, &hash); err != nil {
 		return nil, err
 	}
 	a.CreatedAt = fromMicros(created)
+	a.Seq, a.PrevHash, a.Hash = seq.Int64, prevHash.String, hash.String
 	return &a, nil
 }
 
@@ -538,9 +542,21 @@ func (s *Store) AppendAudit(ctx context.Context, in *store.AuditEntry) (*store.A
 	}
 	a.CreatedAt = s.nowTS()
 	err = s.write(ctx, func(ctx context.Context, q *txConn) error {
-		_, err := q.ExecContext(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		// The write transaction holds SQLite's write lock, so reading the head and appending
+		// after it is serialised with every other writer, in this process and others.
+		var headSeq int64
+		var headHash string
+		err := q.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1`).
+			Scan(&headSeq, &headHash)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err := store.ChainAudit(a, headSeq, headHash); err != nil {
+			return err
+		}
+		_, err = q.ExecContext(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.ID, a.Actor, a.Action, a.EntityType, a.EntityID, jsonArg(a.Before), jsonArg(a.After),
-			micros(a.CreatedAt))
+			micros(a.CreatedAt), a.Seq, a.PrevHash, a.Hash)
 		return err
 	})
 	if err != nil {
@@ -570,12 +586,18 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]*store.Au
 	if !f.To.IsZero() {
 		w.add("created_at < ?", micros(f.To))
 	}
+	if f.FromSeq > 0 {
+		w.add("seq >= ?", f.FromSeq)
+	}
+	if f.ToSeq > 0 {
+		w.add("seq <= ?", f.ToSeq)
+	}
 	page, err := w.page(f.Page)
 	if err != nil {
 		return nil, err
 	}
 	as, err := list(ctx, s, scanAudit, `SELECT `+auditCols+` FROM audit_log`+w.String()+
-		` ORDER BY created_at, id`+page, w.args...)
+		` ORDER BY seq`+page, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}

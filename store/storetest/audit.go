@@ -17,6 +17,9 @@ func auditCases() []testCase {
 		{"AppendOnly", testAuditAppendOnly},
 		{"ListOrderFiltersAndPages", testAuditList},
 		{"Invalid", testAuditInvalid},
+		{"Chain", testAuditChain},
+		{"ConcurrentAppendsFormOneChain", testAuditConcurrentChain},
+		{"Checkpoints", testAuditCheckpoints},
 	}
 }
 
@@ -51,6 +54,10 @@ func testAuditAppend(t *testing.T, b *bundle) {
 	require.NotEmpty(t, got.ID)
 	want := in.Clone()
 	want.ID, want.CreatedAt = got.ID, b.now()
+	want.Seq, want.PrevHash = 1, store.AuditGenesisHash
+	var err error
+	want.Hash, err = store.AuditEntryHash(want)
+	require.NoError(t, err)
 	assert.Equal(t, normAudit(t, want), normAudit(t, got))
 	es, err := b.st.ListAudit(b.ctx, store.AuditFilter{})
 	require.NoError(t, err)
@@ -101,12 +108,14 @@ func testAuditList(t *testing.T, b *bundle) {
 	a3 := mk(time.Minute, 3, "alice", "service", "s2") // same time as a2: id order
 	a4 := mk(2*time.Minute, 2, "bob", "service", "s1")
 	a5 := mk(3*time.Minute, 1, "carol", "contract", "")
-	assert.Equal(t, []string{a1, a3, a2, a4, a5}, b.auditIDs(t, store.AuditFilter{}), "oldest first, then id")
+	assert.Equal(t, []string{a1, a2, a3, a4, a5}, b.auditIDs(t, store.AuditFilter{}), "chain order")
 	assert.Equal(t, []string{a1, a3, a4}, b.auditIDs(t, store.AuditFilter{EntityType: "service"}))
 	assert.Equal(t, []string{a1, a4}, b.auditIDs(t, store.AuditFilter{EntityType: "service", EntityID: "s1"}))
 	assert.Equal(t, []string{a2, a4}, b.auditIDs(t, store.AuditFilter{Actor: "bob"}))
-	assert.Equal(t, []string{a3, a2, a4}, b.auditIDs(t, store.AuditFilter{From: start.Add(time.Minute), To: start.Add(3 * time.Minute)}))
-	assert.Equal(t, []string{a2, a4}, b.auditIDs(t, store.AuditFilter{Page: store.Page{Limit: 2, Offset: 2}}))
+	assert.Equal(t, []string{a2, a3, a4}, b.auditIDs(t, store.AuditFilter{From: start.Add(time.Minute), To: start.Add(3 * time.Minute)}))
+	assert.Equal(t, []string{a3, a4}, b.auditIDs(t, store.AuditFilter{Page: store.Page{Limit: 2, Offset: 2}}))
+	assert.Equal(t, []string{a2, a3, a4}, b.auditIDs(t, store.AuditFilter{FromSeq: 2, ToSeq: 4}))
+	assert.Equal(t, []string{a4, a5}, b.auditIDs(t, store.AuditFilter{FromSeq: 4}))
 	assert.Equal(t, []string{}, b.auditIDs(t, store.AuditFilter{Actor: "dave"}))
 	_, err := b.st.ListAudit(b.ctx, store.AuditFilter{Page: store.Page{Offset: -3}})
 	assert.ErrorIs(t, err, store.ErrInvalidArgument)

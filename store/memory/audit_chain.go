@@ -1,0 +1,80 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/ehg/hub/store"
+)
+
+// AddAuditCheckpoint implements [store.AuditCheckpointStore].
+func (s *Store) AddAuditCheckpoint(ctx context.Context, in *store.AuditCheckpoint) error {
+	if err := begin(ctx, "add audit checkpoint"); err != nil {
+		return err
+	}
+	if in == nil {
+		return fmt.Errorf("%w: memory: add audit checkpoint: nil checkpoint", store.ErrInvalidArgument)
+	}
+	if err := in.Validate(); err != nil {
+		return fmt.Errorf("memory: add audit checkpoint: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.checkpoints[in.Size]; ok {
+		if cur.Hash != in.Hash {
+			return fmt.Errorf("%w: memory: an audit checkpoint of size %d with another hash exists", store.ErrConflict, in.Size)
+		}
+		return nil
+	}
+	c := *in
+	c.CreatedAt = s.clock()
+	s.checkpoints[c.Size] = &c
+	return nil
+}
+
+// ListAuditCheckpoints implements [store.AuditCheckpointStore].
+func (s *Store) ListAuditCheckpoints(ctx context.Context, fromSize, toSize int64, p store.Page) ([]*store.AuditCheckpoint, error) {
+	if err := begin(ctx, "list audit checkpoints"); err != nil {
+		return nil, err
+	}
+	page, err := normPage("list audit checkpoints", p)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	var match []*store.AuditCheckpoint
+	for _, c := range s.checkpoints {
+		if c.Size >= fromSize && (toSize <= 0 || c.Size <= toSize) {
+			cp := *c
+			match = append(match, &cp)
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(match, func(a, b *store.AuditCheckpoint) int { return cmp.Compare(a.Size, b.Size) })
+	lo, hi := window(page, len(match))
+	return match[lo:hi], nil
+}
+
+// LatestAuditCheckpoint implements [store.AuditCheckpointStore].
+func (s *Store) LatestAuditCheckpoint(ctx context.Context) (*store.AuditCheckpoint, error) {
+	if err := begin(ctx, "latest audit checkpoint"); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var best *store.AuditCheckpoint
+	for _, c := range s.checkpoints {
+		if best == nil || c.Size > best.Size {
+			best = c
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("%w: memory: no audit checkpoint", store.ErrNotFound)
+	}
+	cp := *best
+	return &cp, nil
+}
+
+var _ store.AuditCheckpointStore = (*Store)(nil)
