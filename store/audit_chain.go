@@ -236,4 +236,7 @@ type AuditCheckpointStore interface {
 	ListAuditCheckpoints(ctx context.Context, fromSize, toSize int64, page Page) ([]*AuditCheckpoint, error)
 	// LatestAuditCheckpoint returns the checkpoint of the largest Size, or ErrNotFound.
 	LatestAuditCheckpoint(ctx context.Context) (*AuditCheckpoint, error)
+	// AuditHead returns the newest entry of the chain (the largest Seq), or ErrNotFound
+	// when the log is empty.
+	AuditHead(ctx context.Context) (*AuditEntry, error)
 }

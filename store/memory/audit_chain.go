@@ -77,4 +77,23 @@ func (s *Store) LatestAuditCheckpoint(ctx context.Context) (*store.AuditCheckpoi
 	return &cp, nil
 }
 
+// AuditHead implements [store.AuditCheckpointStore].
+func (s *Store) AuditHead(ctx context.Context) (*store.AuditEntry, error) {
+	if err := begin(ctx, "audit head"); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var head *store.AuditEntry
+	for _, a := range s.audit {
+		if head == nil || a.Seq > head.Seq {
+			head = a
+		}
+	}
+	if head == nil {
+		return nil, fmt.Errorf("%w: memory: the audit log is empty", store.ErrNotFound)
+	}
+	return head.Clone(), nil
+}
+
 var _ store.AuditCheckpointStore = (*Store)(nil)

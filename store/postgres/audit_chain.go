@@ -151,4 +151,19 @@ func (s *Store) LatestAuditCheckpoint(ctx context.Context) (*store.AuditCheckpoi
 	return c, nil
 }
 
+// AuditHead implements [store.AuditCheckpointStore].
+func (s *Store) AuditHead(ctx context.Context) (*store.AuditEntry, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	a, err := scanAudit(s.pool.QueryRow(ctx, s.schemaSQL(`SELECT `+auditCols+` FROM {s}.audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1`)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: postgres: the audit log is empty", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, mapError(fmt.Errorf("postgres: audit head: %w", err))
+	}
+	return a, nil
+}
+
 var _ store.AuditCheckpointStore = (*Store)(nil)

@@ -137,4 +137,19 @@ func (s *Store) LatestAuditCheckpoint(ctx context.Context) (*store.AuditCheckpoi
 	return cs[0], nil
 }
 
+// AuditHead implements [store.AuditCheckpointStore].
+func (s *Store) AuditHead(ctx context.Context) (*store.AuditEntry, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	as, err := list(ctx, s, scanAudit, `SELECT `+auditCols+` FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1`)
+	if err != nil {
+		return nil, fmt.Errorf("audit head: %w", err)
+	}
+	if len(as) == 0 {
+		return nil, fmt.Errorf("%w: the audit log is empty", store.ErrNotFound)
+	}
+	return as[0], nil
+}
+
 var _ store.AuditCheckpointStore = (*Store)(nil)

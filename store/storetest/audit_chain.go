@@ -81,10 +81,15 @@ func testAuditCheckpoints(t *testing.T, b *bundle) {
 	}
 	_, err := cs.LatestAuditCheckpoint(b.ctx)
 	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = cs.AuditHead(b.ctx)
+	require.ErrorIs(t, err, store.ErrNotFound)
 	signer, _ := testKey(t)
 	var heads []*store.AuditEntry
 	for i := range 3 {
 		heads = append(heads, b.audit(t, newAudit("alice", "x", "service", fmt.Sprint(i))))
+		head, err := cs.AuditHead(b.ctx)
+		require.NoError(t, err)
+		assert.Equal(t, normAudit(t, heads[i]), normAudit(t, head))
 	}
 	for _, i := range []int{2, 0} {
 		c, err := audit.SignCheckpoint(signer, heads[i].Seq, heads[i].Hash)
