@@ -22,6 +22,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(eraseChildEnv) != "" {
 		os.Exit(eraseChild())
 	}
+	if os.Getenv(auditChildEnv) != "" {
+		os.Exit(auditChild())
+	}
 	goleak.VerifyTestMain(m,
 		// pgx pools and net/http keep-alive readers wind down asynchronously after Close.
 		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),

@@ -74,6 +74,8 @@ type Hub struct {
 	appliedRetention atomic.Pointer[RetentionPolicy]
 	// routes caches the compiled routes of each source service (routes.go).
 	routes routeCache
+	// chain signs the audit chain's checkpoints.
+	chain *auditChain
 }
 
 // New builds a hub on st (a new in-memory store when st is nil) with the given options,
@@ -123,6 +125,9 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 		return nil, err
 	}
 	if err := h.initGovernance(); err != nil {
+		return nil, err
+	}
+	if err := h.initAuditChain(); err != nil {
 		return nil, err
 	}
 	if h.reg == nil {
@@ -190,6 +195,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	h.startLifecycle(bg)
 	h.startGovernance(bg)
 	h.startSync(bg)
+	h.startAuditChain(bg)
 	h.bgWG.Add(1)
 	go h.refreshLoop(bg)
 	if h.cfg.RollupInterval > 0 {
@@ -231,6 +237,7 @@ func (h *Hub) Close(ctx context.Context) error {
 		if h.gaugesOff != nil {
 			err = errors.Join(err, h.gaugesOff())
 		}
+		h.closeAuditChain(ctx)
 		if h.ownsStore {
 			if c, ok := h.st.(interface{ Close() error }); ok {
 				err = errors.Join(err, c.Close())

@@ -109,6 +109,15 @@ type Config struct {
 	// before it reaches the store. Required to register a service with credentials;
 	// every hub sharing a database needs the same key.
 	SecretKey []byte
+	// AuditKey is the private key (golang.org/x/mod/sumdb/note form) that signs checkpoints
+	// of the audit chain. Default: derived from SecretKey (audit.DeriveKey); with neither,
+	// the chain is kept and verified but no checkpoint is signed, so deleting the newest
+	// entries goes unnoticed.
+	AuditKey string
+	// AuditCheckpointInterval is how often the hub signs a checkpoint of the audit chain's
+	// head when it moved; negative: only on CheckpointAudit, ExportAudit and Close.
+	// Default AuditCheckpointIntervalDefault.
+	AuditCheckpointInterval time.Duration
 	// EscalationService names the service that receives escalations when an issue names
 	// none (for example a Slack channel). Empty: escalations are recorded, not sent.
 	EscalationService string

@@ -38,8 +38,20 @@ func (h *Hub) RetryFailedIntegration(ctx context.Context, integrationID string) 
 		}
 		return nil, mapStoreErr(err)
 	}
+	if prev.Status != store.StatusFailed && prev.Status != store.StatusDead {
+		return nil, fmt.Errorf("%w: event %s has status %s: only failed or dead events can be retried", ErrInvalidTransition, integrationID, prev.Status)
+	}
+	intent, err := h.appendAudit(ctx, &store.AuditEntry{
+		Actor: actorIn(ctx, ""), Action: "event.retry", EntityType: "event", EntityID: prev.ID,
+		Before: mustJSON(map[string]any{"status": prev.Status, "retry_count": prev.RetryCount}),
+		After:  mustJSON(map[string]any{"status": store.StatusPending, "retry_count": 0}),
+	})
+	if err != nil {
+		return nil, err
+	}
 	ev, err := h.st.RequeueEvent(ctx, integrationID, true)
 	if err != nil {
+		h.auditAborted(ctx, intent, err)
 		if errors.Is(err, store.ErrInvalidTransition) {
 			return nil, kindf(ErrInvalidTransition, err, "hub: event %s has status %s: only failed or dead events can be retried", integrationID, prev.Status)
 		}
@@ -49,11 +61,6 @@ func (h *Hub) RetryFailedIntegration(ctx context.Context, integrationID string) 
 		return nil, mapStoreErr(err)
 	}
 	h.eng.Wake()
-	_, _ = h.st.AppendAudit(context.WithoutCancel(ctx), &store.AuditEntry{
-		Actor: actorIn(ctx, ""), Action: "event.retry", EntityType: "event", EntityID: ev.ID,
-		Before: mustJSON(map[string]any{"status": prev.Status, "retry_count": prev.RetryCount}),
-		After:  mustJSON(map[string]any{"status": ev.Status, "retry_count": ev.RetryCount}),
-	})
 	return &RetryResult{EventID: ev.ID, PreviousStatus: prev.Status, Status: ev.Status}, nil
 }
 
@@ -201,15 +208,23 @@ func (h *Hub) TriggerRecoveryAction(ctx context.Context, plan RecoveryPlan) (*Re
 	res := &RecoveryResult{ServiceID: rt.svc.ID, OK: true}
 	for _, a := range plan.Actions {
 		st := RecoveryStep{Action: a, OK: true}
+		// the step's entry first: a step whose entry cannot be written is not taken
+		intent, err := h.appendAudit(ctx, &store.AuditEntry{
+			Actor: actorIn(ctx, plan.Actor), Action: "recovery." + string(a), EntityType: "service", EntityID: rt.svc.ID,
+			After: mustJSON(map[string]any{"action": a}),
+		})
+		if err != nil {
+			st.OK, st.Error = false, err.Error()
+			res.OK = false
+			res.Steps = append(res.Steps, st)
+			continue
+		}
 		if err := h.runAction(ctx, rt.svc.ID, a, plan, &st); err != nil {
 			st.OK, st.Error = false, h.scrub(err.Error())
 			res.OK = false
+			h.auditAborted(ctx, intent, err)
 		}
 		res.Steps = append(res.Steps, st)
-		_, _ = h.st.AppendAudit(context.WithoutCancel(ctx), &store.AuditEntry{
-			Actor: actorIn(ctx, plan.Actor), Action: "recovery." + string(a), EntityType: "service", EntityID: rt.svc.ID,
-			After: mustJSON(st),
-		})
 	}
 	return res, nil
 }

@@ -157,9 +157,15 @@ func (h *Hub) RegisterIntegration(ctx context.Context, cfg IntegrationConfig) (*
 		rt.close(ctx)
 		return nil, err
 	}
+	intent, err := h.audit(ctx, cfg.Actor, "service.register", svc.ID, nil, redactedService(svc, cfg.Auth))
+	if err != nil {
+		rt.close(ctx)
+		return nil, err
+	}
 	stored, err := h.st.CreateService(ctx, svc)
 	if err != nil {
 		rt.close(ctx)
+		h.auditAborted(ctx, intent, err)
 		if errors.Is(err, store.ErrConflict) {
 			return nil, configErr("IntegrationConfig.Name", fmt.Sprintf("a service named %q exists", cfg.Name), err)
 		}
@@ -167,7 +173,6 @@ func (h *Hub) RegisterIntegration(ctx context.Context, cfg IntegrationConfig) (*
 	}
 	rt.svc = stored
 	h.put(ctx, rt)
-	h.audit(ctx, cfg.Actor, "service.register", stored.ID, nil, redactedService(stored, cfg.Auth))
 	h.log.Info("hub: service registered", "service", stored.Name, "connector", stored.ConnectorKind)
 	return &Registration{
 		ServiceID:              stored.ID,
@@ -387,9 +392,15 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 		res.Service = publicService(cur, oldAuth)
 		return res, nil
 	}
+	intent, err := h.audit(ctx, cfg.Actor, "service.configure", cur.ID, redactedService(cur, oldAuth), redactedService(next, auth))
+	if err != nil {
+		rt.close(ctx)
+		return nil, err
+	}
 	stored, err := h.st.UpdateService(ctx, next)
 	if err != nil {
 		rt.close(ctx)
+		h.auditAborted(ctx, intent, err)
 		return nil, mapStoreErr(err)
 	}
 	rt.svc = stored
@@ -406,7 +417,6 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 	} else {
 		h.put(ctx, rt)
 	}
-	h.audit(ctx, cfg.Actor, "service.configure", cur.ID, redactedService(cur, oldAuth), redactedService(stored, auth))
 	if next.IsActive && !cur.IsActive {
 		h.eng.Wake()
 	}
@@ -687,13 +697,10 @@ func redactedService(svc *store.Service, plainAuth json.RawMessage) json.RawMess
 	return b
 }
 
-// audit appends an audit entry; a failure is logged, not returned, since the change it
-// records has happened.
-func (h *Hub) audit(ctx context.Context, who, action, entityID string, before, after json.RawMessage) {
-	_, err := h.st.AppendAudit(context.WithoutCancel(ctx), &store.AuditEntry{
+// audit appends the audit entry of a change to a service before the change is made (fail
+// closed, see appendAudit): an error (ErrAuditUnavailable) means the change must not be made.
+func (h *Hub) audit(ctx context.Context, who, action, entityID string, before, after json.RawMessage) (*store.AuditEntry, error) {
+	return h.appendAudit(ctx, &store.AuditEntry{
 		Actor: actorIn(ctx, who), Action: action, EntityType: "service", EntityID: entityID, Before: before, After: after,
 	})
-	if err != nil {
-		h.log.Error("hub: appending audit entry failed", "action", action, "entity", entityID, "error", err)
-	}
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/base64"
@@ -62,6 +63,25 @@ func ParseSignerKey(skey string) (note.Signer, error) {
 		return nil, fmt.Errorf("audit: signing key: %w", err)
 	}
 	return s, nil
+}
+
+// VerifierKeyOf returns the public verifier key (note text form) of an Ed25519 private key
+// in note text form ("PRIVATE+KEY+name+hash+data").
+func VerifierKeyOf(skey string) (string, error) {
+	if _, err := note.NewSigner(skey); err != nil {
+		return "", fmt.Errorf("audit: signing key: %w", err)
+	}
+	parts := strings.SplitN(skey, "+", 5)
+	raw, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		return "", fmt.Errorf("audit: signing key: not an Ed25519 key")
+	}
+	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	vkey, err := note.NewEd25519VerifierKey(parts[2], pub)
+	if err != nil {
+		return "", fmt.Errorf("audit: signing key: %w", err)
+	}
+	return vkey, nil
 }
 
 // ParseVerifierKey returns the verifier of a public key in note text form.

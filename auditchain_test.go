@@ -1,0 +1,421 @@
+package hub_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ehg/hub"
+	"github.com/ehg/hub/audit"
+	"github.com/ehg/hub/hubtest"
+	"github.com/ehg/hub/store"
+	"github.com/ehg/hub/store/memory"
+	"github.com/ehg/hub/store/postgres"
+	"github.com/ehg/hub/store/sqlite"
+)
+
+func testSecretKey(t testing.TB) []byte {
+	t.Helper()
+	key := make([]byte, hub.SecretKeySize)
+	_, err := rand.Read(key)
+	require.NoError(t, err)
+	return key
+}
+
+// deleteNewestAudit removes the newest n audit entries behind the store's back, as an
+// attacker with the database would (triggers disabled): a *sql.DB on the SQLite file or a
+// pool on the PostgreSQL schema.
+type auditAttacker func(t *testing.T, n int)
+
+// TestVerifyAuditAndExport registers, configures and retries through a hub on each store,
+// then: VerifyAudit finds the log intact, an export verifies offline with the hub's public
+// key, and after an attacker deletes the newest entries both name the deletion.
+func TestVerifyAuditAndExport(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"memory", "sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			var (
+				st     store.Store
+				attack auditAttacker
+			)
+			switch kind {
+			case "memory":
+				st = memory.New(memory.Options{})
+			case "sqlite":
+				path := filepath.Join(t.TempDir(), "hub.db")
+				st = openSQLite(t, path)
+				attack = func(t *testing.T, n int) {
+					db, err := sql.Open(sqlite.DriverName, sqlite.DSN(path, sqlite.Options{}))
+					require.NoError(t, err)
+					defer db.Close()
+					for _, q := range []string{`DROP TRIGGER audit_log_no_delete`,
+						fmt.Sprintf(`DELETE FROM audit_log WHERE seq > (SELECT max(seq) FROM audit_log) - %d`, n)} {
+						_, err := db.ExecContext(t.Context(), q)
+						require.NoError(t, err)
+					}
+				}
+			case "postgres":
+				schema := newSchema(t)
+				st = openPostgres(t, schema)
+				attack = func(t *testing.T, n int) {
+					pool, err := pgxpool.New(t.Context(), postgresURL(t))
+					require.NoError(t, err)
+					defer pool.Close()
+					tbl := pgx.Identifier{schema, "audit_log"}.Sanitize()
+					for _, q := range []string{`ALTER TABLE ` + tbl + ` DISABLE TRIGGER USER`,
+						fmt.Sprintf(`DELETE FROM %s WHERE seq > (SELECT max(seq) FROM %s) - %d`, tbl, tbl, n)} {
+						_, err := pool.Exec(t.Context(), q)
+						require.NoError(t, err)
+					}
+				}
+			}
+			ctx := t.Context()
+			h := hubtest.New(t, st, hub.WithSecretKey(testSecretKey(t)), hub.WithAuditCheckpointInterval(-1))
+			sink := hubtest.NewSink(t)
+			for i := range 3 {
+				_, err := h.RegisterIntegration(ctx, hub.IntegrationConfig{Name: fmt.Sprint("svc", i), Connector: "http", BaseURL: sink.URL,
+					Auth: json.RawMessage(`{"type":"bearer","token":"audit-secret-token"}`)})
+				require.NoError(t, err)
+			}
+			off := false
+			_, err := h.ConfigureService(ctx, "svc1", hub.ServiceConfig{Active: &off, Actor: "alice"})
+			require.NoError(t, err)
+			cp, err := h.CheckpointAudit(ctx)
+			require.NoError(t, err)
+			require.Equal(t, int64(4), cp.Size)
+
+			rep, err := h.VerifyAudit(ctx, time.Time{}, time.Time{})
+			require.NoError(t, err)
+			require.True(t, rep.OK)
+			assert.Equal(t, int64(4), rep.Entries)
+			assert.Equal(t, 1, rep.Checkpoints)
+			assert.Equal(t, int64(4), rep.SignedSize)
+
+			key, err := audit.ParseVerifierKey(h.AuditVerifierKey())
+			require.NoError(t, err)
+			var export bytes.Buffer
+			n, err := h.ExportAudit(ctx, &export, time.Time{}, time.Time{})
+			require.NoError(t, err)
+			require.Equal(t, int64(4), n)
+			require.NotContains(t, export.String(), "audit-secret-token", "credentials are redacted in the log")
+			rep, err = audit.VerifyExport(bytes.NewReader(export.Bytes()), key)
+			require.NoError(t, err)
+			require.True(t, rep.OK, "%+v", rep.Problems)
+
+			// A forged key does not verify the checkpoints.
+			_, otherV, err := audit.DeriveKey("hub-audit", testSecretKey(t))
+			require.NoError(t, err)
+			other, err := audit.ParseVerifierKey(otherV)
+			require.NoError(t, err)
+			rep, err = audit.VerifyExport(bytes.NewReader(export.Bytes()), other)
+			require.NoError(t, err)
+			require.False(t, rep.OK)
+			assert.Equal(t, audit.BadCheckpoint, rep.Problems[0].Kind)
+
+			if attack == nil {
+				return
+			}
+			attack(t, 2)
+			rep, err = h.VerifyAudit(ctx, time.Time{}, time.Time{})
+			require.ErrorIs(t, err, hub.ErrAuditTampered)
+			var p *audit.Problem
+			require.ErrorAs(t, err, &p)
+			assert.Equal(t, audit.Truncated, p.Kind)
+			assert.Equal(t, int64(3), p.Seq)
+			assert.Equal(t, int64(4), p.ToSeq)
+			assert.False(t, rep.OK)
+			t.Logf("VerifyAudit after deleting the newest 2 entries: %v", err)
+
+			export.Reset()
+			_, err = h.ExportAudit(ctx, &export, time.Time{}, time.Time{})
+			require.NoError(t, err)
+			rep, err = audit.VerifyExport(&export, key)
+			require.NoError(t, err)
+			require.ErrorIs(t, rep.Err(), audit.ErrTampered)
+			assert.Equal(t, audit.Truncated, rep.Problems[0].Kind)
+		})
+	}
+}
+
+// failingAudit is a store whose audit log cannot be written.
+type failingAudit struct{ store.Store }
+
+func (failingAudit) AppendAudit(context.Context, *store.AuditEntry) (*store.AuditEntry, error) {
+	return nil, fmt.Errorf("disk full: %w", store.ErrBusy)
+}
+
+// TestAuditFailsClosed: when the audit entry cannot be written, the action does not happen.
+func TestAuditFailsClosed(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	mem := memory.New(memory.Options{})
+	h := hubtest.New(t, failingAudit{mem}, hub.WithSecretKey(testSecretKey(t)))
+	_, err := h.RegisterIntegration(ctx, hub.IntegrationConfig{Name: "svc", Connector: "http", BaseURL: "https://example.com"})
+	require.ErrorIs(t, err, hub.ErrAuditUnavailable)
+	_, err = mem.GetServiceByName(ctx, "svc")
+	require.ErrorIs(t, err, store.ErrNotFound, "no service without its audit entry")
+
+	// a service registered while the log worked cannot be reconfigured while it does not
+	h2 := hubtest.New(t, mem, hub.WithSecretKey(testSecretKey(t)))
+	_, err = h2.RegisterIntegration(ctx, hub.IntegrationConfig{Name: "svc", Connector: "http", BaseURL: "https://example.com"})
+	require.NoError(t, err)
+	url := "https://example.org"
+	_, err = h.ConfigureService(ctx, "svc", hub.ServiceConfig{BaseURL: &url})
+	require.ErrorIs(t, err, hub.ErrAuditUnavailable)
+	svc, err := mem.GetServiceByName(ctx, "svc")
+	require.NoError(t, err)
+	assert.Equal(t, "https://example.com", svc.BaseURL)
+}
+
+// TestVerifyAudit10k verifies an untouched log of 10,000 entries on each store and reports
+// the time. The memory store's entries are appended one by one by 8 writers; the SQL
+// stores' are chained by the test and bulk-inserted in one transaction (appending them one
+// transaction each would only measure the machine's fsync), which is what the stores write.
+func TestVerifyAudit10k(t *testing.T) {
+	t.Parallel()
+	const entries = 10000
+	entry := func(i int) *store.AuditEntry {
+		return &store.AuditEntry{Actor: "alice", Action: "service.configure", EntityType: "service",
+			EntityID: fmt.Sprint("svc-", i%50), After: json.RawMessage(fmt.Sprintf(`{"n":%d,"base_url":"https://example.com/%d"}`, i, i))}
+	}
+	chained := func(t *testing.T) []*store.AuditEntry {
+		out := make([]*store.AuditEntry, entries)
+		var head *store.AuditEntry
+		at := time.Now().Add(-time.Hour)
+		for i := range out {
+			e := entry(i)
+			e.ID, e.CreatedAt = uuid.NewString(), store.Timestamp(at.Add(time.Duration(i)*time.Millisecond))
+			var err error
+			if head == nil {
+				err = store.ChainAudit(e, 0, "")
+			} else {
+				err = store.ChainAudit(e, head.Seq, head.Hash)
+			}
+			require.NoError(t, err)
+			out[i], head = e, e
+		}
+		return out
+	}
+	for _, kind := range []string{"memory", "sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			var st store.Store
+			t0 := time.Now()
+			switch kind {
+			case "memory":
+				st = memory.New(memory.Options{})
+				var wg sync.WaitGroup
+				errs := make(chan error, 8)
+				for w := range 8 {
+					wg.Go(func() {
+						for i := w; i < entries; i += 8 {
+							if _, err := st.AppendAudit(ctx, entry(i)); err != nil {
+								errs <- err
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				close(errs)
+				require.NoError(t, <-errs)
+			case "sqlite":
+				path := filepath.Join(t.TempDir(), "hub.db")
+				st = openSQLite(t, path)
+				db, err := sql.Open(sqlite.DriverName, sqlite.DSN(path, sqlite.Options{}))
+				require.NoError(t, err)
+				defer db.Close()
+				tx, err := db.BeginTx(ctx, nil)
+				require.NoError(t, err)
+				for _, e := range chained(t) {
+					_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (id, actor, action, entity_type, entity_id, before, after, created_at, seq, prev_hash, hash)
+						VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)`, e.ID, e.Actor, e.Action, e.EntityType, e.EntityID, string(e.After),
+						e.CreatedAt.UnixMicro(), e.Seq, e.PrevHash, e.Hash)
+					require.NoError(t, err)
+				}
+				require.NoError(t, tx.Commit())
+			case "postgres":
+				schema := newSchema(t)
+				st = openPostgres(t, schema)
+				pool, err := pgxpool.New(ctx, postgresURL(t))
+				require.NoError(t, err)
+				defer pool.Close()
+				rows := [][]any{}
+				for _, e := range chained(t) {
+					rows = append(rows, []any{e.ID, e.Actor, e.Action, e.EntityType, e.EntityID, string(e.After), e.CreatedAt, e.Seq, e.PrevHash, e.Hash})
+				}
+				_, err = pool.CopyFrom(ctx, pgx.Identifier{schema, "audit_log"},
+					[]string{"id", "actor", "action", "entity_type", "entity_id", "after", "created_at", "seq", "prev_hash", "hash"}, pgx.CopyFromRows(rows))
+				require.NoError(t, err)
+			}
+			written := time.Since(t0)
+			h := hubtest.New(t, st, hub.WithSecretKey(testSecretKey(t)), hub.WithAuditCheckpointInterval(-1))
+			_, err := h.CheckpointAudit(ctx)
+			require.NoError(t, err)
+			rep, err := h.VerifyAudit(ctx, time.Time{}, time.Time{})
+			require.NoError(t, err)
+			require.True(t, rep.OK)
+			require.Equal(t, int64(entries), rep.Entries)
+			require.Equal(t, 1, rep.Checkpoints)
+			t.Logf("%s: wrote %d entries in %s; VerifyAudit verified them and 1 checkpoint in %s",
+				kind, entries, written.Round(time.Millisecond), rep.Duration.Round(time.Millisecond))
+			fmt.Printf("AUDIT-VERIFY %s: entries=%d verify=%s\n", kind, entries, rep.Duration.Round(time.Millisecond))
+		})
+	}
+}
+
+// auditChildEnv makes TestMain run auditChild: a hub doing audited actions until killed.
+const auditChildEnv = "HUB_AUDIT_CHILD"
+
+// TestAuditKill kills a hub (SIGKILL) while it registers and reconfigures services; on the
+// same store afterwards every service has its register entry, every reconfiguration that
+// took effect its configure entry, and the chain verifies.
+func TestAuditKill(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			var dsn string
+			switch kind {
+			case "sqlite":
+				dsn = filepath.Join(t.TempDir(), "audit.db")
+			case "postgres":
+				dsn = postgresURL(t) + "#" + newSchema(t)
+			}
+			key := testSecretKey(t)
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), auditChildEnv+"=1", "HUB_CRASH_KIND="+kind, "HUB_CRASH_DSN="+dsn,
+				"HUB_CRASH_KEY="+hex.EncodeToString(key))
+			stdout, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			cmd.Stderr = os.Stderr
+			require.NoError(t, cmd.Start())
+			progress := make(chan int, 1000)
+			go func() {
+				sc := bufio.NewScanner(stdout)
+				for sc.Scan() {
+					var n int
+					if _, err := fmt.Sscanf(sc.Text(), "done %d", &n); err == nil {
+						progress <- n
+					}
+				}
+				close(progress)
+			}()
+			deadline := time.After(2 * time.Minute)
+		wait:
+			for {
+				select {
+				case n, ok := <-progress:
+					require.True(t, ok, "the child ended early")
+					if n >= 20 {
+						break wait
+					}
+				case <-deadline:
+					_ = cmd.Process.Kill()
+					t.Fatal("the child made no progress")
+				}
+			}
+			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+			_ = cmd.Wait()
+
+			st := reopen(t, kind, dsn)
+			ctx := t.Context()
+			entries, err := st.ListAudit(ctx, store.AuditFilter{Page: store.Page{Limit: store.MaxPageLimit}})
+			require.NoError(t, err)
+			registered, configured := map[string]bool{}, map[string]bool{}
+			for _, e := range entries {
+				switch e.Action {
+				case "service.register":
+					registered[e.EntityID] = true
+				case "service.configure":
+					configured[e.EntityID] = true
+				}
+			}
+			svcs, err := st.ListServices(ctx, store.ServiceFilter{Page: store.Page{Limit: store.MaxPageLimit}})
+			require.NoError(t, err)
+			require.NotEmpty(t, svcs)
+			reconfigured := 0
+			for _, s := range svcs {
+				assert.True(t, registered[s.ID], "service %s has its register entry", s.Name)
+				if strings.HasSuffix(s.BaseURL, "/v2") {
+					reconfigured++
+					assert.True(t, configured[s.ID], "service %s has its configure entry", s.Name)
+				}
+			}
+			h := hubtest.New(t, st, hub.WithSecretKey(key))
+			rep, err := h.VerifyAudit(ctx, time.Time{}, time.Time{})
+			require.NoError(t, err)
+			require.True(t, rep.OK)
+			t.Logf("%s: killed after %d services (%d reconfigured); %d audit entries, chain intact, %d checkpoints", kind, len(svcs), reconfigured, rep.Entries, rep.Checkpoints)
+		})
+	}
+}
+
+// auditChild registers and reconfigures services in a loop, printing "done n" after each,
+// until it is killed.
+func auditChild() int {
+	ctx := context.Background()
+	kind, dsn := os.Getenv("HUB_CRASH_KIND"), os.Getenv("HUB_CRASH_DSN")
+	key, err := hex.DecodeString(os.Getenv("HUB_CRASH_KEY"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "audit child: key:", err)
+		return 2
+	}
+	var st store.Store
+	switch kind {
+	case "sqlite":
+		st, err = sqlite.Open(ctx, dsn, sqlite.Options{})
+	default:
+		u, schema, _ := strings.Cut(dsn, "#")
+		st, err = postgres.Open(ctx, u, postgres.Options{Schema: schema})
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "audit child: open store:", err)
+		return 2
+	}
+	h, err := hub.New(st, append(hubtest.Fast(), hub.WithSecretKey(key), hub.WithAuditCheckpointInterval(20*time.Millisecond))...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "audit child: new hub:", err)
+		return 2
+	}
+	if err := h.Start(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "audit child: start:", err)
+		return 2
+	}
+	for i := 0; ; i++ {
+		name := fmt.Sprint("svc-", i)
+		if _, err := h.RegisterIntegration(ctx, hub.IntegrationConfig{Name: name, Connector: "http", BaseURL: "https://example.com/v1",
+			Auth: json.RawMessage(`{"type":"bearer","token":"kill-secret"}`)}); err != nil {
+			fmt.Fprintln(os.Stderr, "audit child: register:", err)
+			return 2
+		}
+		url := "https://example.com/v2"
+		if _, err := h.ConfigureService(ctx, name, hub.ServiceConfig{BaseURL: &url, Actor: "kill-test"}); err != nil && !errors.Is(err, hub.ErrClosed) {
+			fmt.Fprintln(os.Stderr, "audit child: configure:", err)
+			return 2
+		}
+		fmt.Printf("done %d\n", i+1)
+	}
+}
