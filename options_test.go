@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/ehg/hub/audit"
 	"github.com/ehg/hub/connectors"
 )
 
@@ -23,39 +24,43 @@ func TestEveryConfigFieldHasAnOption(t *testing.T) {
 	t.Parallel()
 	key := make([]byte, SecretKeySize)
 	_, _ = rand.Read(key)
+	auditSKey, _, err := audit.DeriveKey("test", key)
+	require.NoError(t, err)
 	options := map[string]Option{
-		"Connectors":          WithConnectors(connectors.NewRegistry()),
-		"HTTPClient":          WithHTTPClient(&http.Client{}),
-		"AllowedNetworks":     WithAllowedNetworks(netip.MustParsePrefix("10.0.0.0/8")),
-		"Logger":              WithLogger(slog.New(slog.DiscardHandler)),
-		"TracerProvider":      WithTracerProvider(tracenoop.NewTracerProvider()),
-		"MeterProvider":       WithMeterProvider(noop.NewMeterProvider()),
-		"Clock":               WithClock(time.Now),
-		"InstanceID":          WithInstanceID("hub-1"),
-		"Workers":             WithWorkers(3),
-		"BatchSize":           WithBatchSize(7),
-		"Lease":               WithLease(time.Minute),
-		"PollInterval":        WithPollInterval(time.Second),
-		"MaintenanceInterval": WithMaintenanceInterval(time.Second),
-		"RollupInterval":      WithRollupInterval(-1),
-		"ShutdownTimeout":     WithShutdownTimeout(time.Second),
-		"MaxPayloadBytes":     WithPayloadLimits(1000, 10),
-		"MaxPayloadDepth":     WithPayloadLimits(1000, 10),
-		"MaxQueuedEvents":     WithMaxQueuedEvents(10),
-		"MaxRetriesDefault":   WithMaxRetriesDefault(5),
-		"SecretKey":           WithSecretKey(key),
-		"EscalationService":   WithEscalationService("pager"),
-		"Ventures":            WithVentures(map[string]string{"Acme": "8d7c6b5a-4f3e-4d2c-8b1a-0f9e8d7c6b5a"}),
-		"Retention":           WithRetention(RetentionPolicy{HealthMetrics: time.Hour}),
-		"CleanupInterval":     WithCleanup(time.Second, 10),
-		"CleanupBatch":        WithCleanup(time.Second, 10),
-		"SubjectKey":          WithSubjectKey(key),
-		"MaskDelivered":       WithMaskDelivered(),
-		"Regions":             WithRegions("eu"),
-		"Authorizer":          WithAuthorization(nil),
-		"Approvals":           WithApprovals(ApprovalPolicy{Require: []ChangeKind{ChangeRegister}}),
-		"SyncInterval":        WithSyncInterval(time.Second),
-		"SyncLease":           WithSyncLease(time.Minute),
+		"Connectors":              WithConnectors(connectors.NewRegistry()),
+		"HTTPClient":              WithHTTPClient(&http.Client{}),
+		"AllowedNetworks":         WithAllowedNetworks(netip.MustParsePrefix("10.0.0.0/8")),
+		"Logger":                  WithLogger(slog.New(slog.DiscardHandler)),
+		"TracerProvider":          WithTracerProvider(tracenoop.NewTracerProvider()),
+		"MeterProvider":           WithMeterProvider(noop.NewMeterProvider()),
+		"Clock":                   WithClock(time.Now),
+		"InstanceID":              WithInstanceID("hub-1"),
+		"Workers":                 WithWorkers(3),
+		"BatchSize":               WithBatchSize(7),
+		"Lease":                   WithLease(time.Minute),
+		"PollInterval":            WithPollInterval(time.Second),
+		"MaintenanceInterval":     WithMaintenanceInterval(time.Second),
+		"RollupInterval":          WithRollupInterval(-1),
+		"ShutdownTimeout":         WithShutdownTimeout(time.Second),
+		"MaxPayloadBytes":         WithPayloadLimits(1000, 10),
+		"MaxPayloadDepth":         WithPayloadLimits(1000, 10),
+		"MaxQueuedEvents":         WithMaxQueuedEvents(10),
+		"MaxRetriesDefault":       WithMaxRetriesDefault(5),
+		"SecretKey":               WithSecretKey(key),
+		"EscalationService":       WithEscalationService("pager"),
+		"Ventures":                WithVentures(map[string]string{"Acme": "8d7c6b5a-4f3e-4d2c-8b1a-0f9e8d7c6b5a"}),
+		"Retention":               WithRetention(RetentionPolicy{HealthMetrics: time.Hour}),
+		"CleanupInterval":         WithCleanup(time.Second, 10),
+		"CleanupBatch":            WithCleanup(time.Second, 10),
+		"SubjectKey":              WithSubjectKey(key),
+		"MaskDelivered":           WithMaskDelivered(),
+		"Regions":                 WithRegions("eu"),
+		"Authorizer":              WithAuthorization(nil),
+		"Approvals":               WithApprovals(ApprovalPolicy{Require: []ChangeKind{ChangeRegister}}),
+		"SyncInterval":            WithSyncInterval(time.Second),
+		"SyncLease":               WithSyncLease(time.Minute),
+		"AuditKey":                WithAuditKey(auditSKey),
+		"AuditCheckpointInterval": WithAuditCheckpointInterval(time.Minute),
 	}
 	for f := range reflect.TypeFor[Config]().Fields() {
 		t.Run(f.Name, func(t *testing.T) {

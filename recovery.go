@@ -38,9 +38,6 @@ func (h *Hub) RetryFailedIntegration(ctx context.Context, integrationID string) 
 		}
 		return nil, mapStoreErr(err)
 	}
-	if prev.Status != store.StatusFailed && prev.Status != store.StatusDead {
-		return nil, fmt.Errorf("%w: event %s has status %s: only failed or dead events can be retried", ErrInvalidTransition, integrationID, prev.Status)
-	}
 	intent, err := h.appendAudit(ctx, &store.AuditEntry{
 		Actor: actorIn(ctx, ""), Action: "event.retry", EntityType: "event", EntityID: prev.ID,
 		Before: mustJSON(map[string]any{"status": prev.Status, "retry_count": prev.RetryCount}),
