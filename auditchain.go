@@ -140,9 +140,12 @@ func (h *Hub) AuditVerifierKey() string { return h.chain.vkey }
 // Config.AuditCheckpointInterval and when it closes. Entries appended after the newest
 // checkpoint can be removed without VerifyAudit noticing; those before it cannot.
 //
-// Errors: ErrNotSupported (the store keeps no checkpoints, or the hub has no audit key);
-// store errors; ErrClosed.
+// Errors: ErrForbidden (authorization on, no audit.read permission); ErrNotSupported (the
+// store keeps no checkpoints, or the hub has no audit key); store errors; ErrClosed.
 func (h *Hub) CheckpointAudit(ctx context.Context) (*store.AuditCheckpoint, error) {
+	if err := h.guard(ctx, call{method: "CheckpointAudit", perms: perms(PermReadAudit)}); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -192,8 +195,12 @@ func (h *Hub) checkpointAudit(ctx context.Context) (*store.AuditCheckpoint, erro
 // The entry just before the range is trusted as stored; verify from the start to check
 // everything.
 //
-// Other errors: store errors; ErrClosed.
+// Other errors: ErrForbidden (authorization on, no audit.read permission); store errors;
+// ErrClosed.
 func (h *Hub) VerifyAudit(ctx context.Context, from, to time.Time) (*AuditReport, error) {
+	if err := h.guard(ctx, call{method: "VerifyAudit", perms: perms(PermReadAudit)}); err != nil {
+		return nil, err
+	}
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -214,8 +221,12 @@ func (h *Hub) VerifyAudit(ctx context.Context, from, to time.Time) (*AuditReport
 // checkpoint of the current head. audit.VerifyExport verifies the export offline with
 // AuditVerifierKey's key. It returns how many entries it wrote.
 //
-// Errors: store errors; write errors; ErrClosed.
+// Errors: ErrForbidden (authorization on, no audit.read permission); store errors; write
+// errors; ErrClosed.
 func (h *Hub) ExportAudit(ctx context.Context, w io.Writer, from, to time.Time) (int64, error) {
+	if err := h.guard(ctx, call{method: "ExportAudit", perms: perms(PermReadAudit)}); err != nil {
+		return 0, err
+	}
 	if h.closed.Load() {
 		return 0, ErrClosed
 	}

@@ -112,6 +112,13 @@ func TestVerifyAuditAndExport(t *testing.T) {
 			assert.Equal(t, 1, rep.Checkpoints)
 			assert.Equal(t, int64(4), rep.SignedSize)
 
+			plan, err := h.Command(ctx, "verify the audit chain")
+			require.NoError(t, err)
+			res, err := h.RunCommand(ctx, plan)
+			require.NoError(t, err)
+			require.True(t, res.OK, res.Message)
+			require.Equal(t, int64(4), res.Audit.Entries)
+
 			key, err := audit.ParseVerifierKey(h.AuditVerifierKey())
 			require.NoError(t, err)
 			var export bytes.Buffer

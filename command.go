@@ -113,6 +113,7 @@ type CommandResult struct {
 	Removal    *RemovalResult
 	Metrics    *PerformanceMetrics
 	Analytics  *Analytics
+	Audit      *AuditReport
 	Help       []CommandRule
 	// Approvals are the requests listed or decided (their changes redacted).
 	Approvals []*store.Approval

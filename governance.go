@@ -77,7 +77,8 @@ const (
 	PermTransform Permission = "data.transform"
 	// PermRead: health, performance, analytics, services, activity, approvals.
 	PermRead Permission = "hub.read"
-	// PermReadAudit: ListAudit, ComplianceReport and GovernanceReport.
+	// PermReadAudit: ListAudit, VerifyAudit, ExportAudit, CheckpointAudit, ComplianceReport
+	// and GovernanceReport.
 	PermReadAudit Permission = "audit.read"
 	// PermCommand: Command and RunCommand (each step the plan runs is checked too).
 	PermCommand Permission = "command.run"

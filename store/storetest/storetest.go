@@ -84,6 +84,7 @@ func RunWithOptions(t *testing.T, newStore Factory, opts Options) {
 		{"Retention", retentionCases()},
 		{"Subjects", subjectCases()},
 		{"Regions", regionCases()},
+		{"Credentials", credentialCases()},
 		{"Approvals", approvalCases()},
 		{"ConfigState", configStateCases()},
 		{"Inbound", inboundCases()},
