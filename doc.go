@@ -105,6 +105,31 @@
 // errors, results, stored payloads or audit entries (which show the keys with redacted
 // values). Every service change and recovery action is appended to the audit log.
 //
+// A sealed document names the key that sealed it ([Hub.SecretKeyID], a hash of the key). To
+// rotate the key, give every hub the new key as SecretKey and the old one with
+// [WithPreviousSecretKeys], then call [Hub.RotateSecretKey]: it re-seals every credential
+// under the new key in batches, each replaced only if unchanged meanwhile, while deliveries
+// continue; afterwards the old key can go. Documents sealed before key ids still open.
+//
+// # Tamper-evident audit log
+//
+// The audit log is one hash chain per store: each entry records its position (Seq), the
+// hash of the entry before it and its own SHA-256 over a canonical encoding
+// ([store.AuditCanonical]); appends are serialised even across hubs sharing PostgreSQL.
+// The hub signs checkpoints of the chain's head (size and hash, an Ed25519 signed note as
+// Go's checksum database signs its tree) with a key derived from Config.SecretKey or set with
+// [WithAuditKey], every Config.AuditCheckpointInterval and on close. [Hub.VerifyAudit]
+// recomputes the chain and names the first altered, inserted, missing or reordered entry,
+// and newest entries deleted after a checkpoint ([ErrAuditTampered]; the problems are
+// *audit.Problem). [Hub.ExportAudit] writes JSON Lines that package audit verifies offline
+// with the public key ([Hub.AuditVerifierKey]) and no store. SQLite and PostgreSQL refuse
+// updates and deletes with triggers; an attacker who bypasses them is caught by
+// verification. The log fails closed: an action's entry is written before the action
+// (register, configure, retry, recovery steps), and when it cannot be written the action
+// is refused with [ErrAuditUnavailable]; an action that then fails is followed by an
+// "<action>.aborted" entry, so a crash leaves at most an entry without its action, never
+// an action without its entry.
+//
 // # Data lifecycle and personal data
 //
 // Contracts mark personal fields with "x-pii": true or a category ("email", "phone",

@@ -27,7 +27,7 @@ var matrixCallers = []string{"chairman", "admin", "operator", "viewer", "none"}
 
 // exemptMethods are the *Hub methods without a context, so without a caller: the process
 // that holds the *Hub holds the store and the counters anyway.
-var exemptMethods = map[string]bool{"Store": true, "InstanceID": true, "EngineStats": true, "AuditVerifierKey": true}
+var exemptMethods = map[string]bool{"Store": true, "InstanceID": true, "EngineStats": true, "AuditVerifierKey": true, "SecretKeyID": true}
 
 // matrixCall calls one hub method (or one action of it) as ctx's caller. It returns the
 // error; methods returning a channel report ErrForbidden when the channel is closed at once.
@@ -140,6 +140,10 @@ var matrix = []struct {
 	}},
 	{"TriggerRecoveryAction/failover", access{1, 1, 1, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
 		_, err := h.TriggerRecoveryAction(ctx, hub.RecoveryPlan{Service: "crm", Actions: []hub.RecoveryAction{hub.ActionFailover}})
+		return err
+	}},
+	{"RotateSecretKey", access{1, 1, 0, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
+		_, err := h.RotateSecretKey(ctx, hub.RotateOptions{})
 		return err
 	}},
 	{"VerifyAudit", access{1, 1, 0, 0, 0}, func(ctx context.Context, h *hub.Hub) error {

@@ -96,9 +96,9 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 		return nil, err
 	}
 	red := newRedaction(&cfg)
-	sealer, err := seal.New(cfg.SecretKey)
+	sealer, err := newSealer(cfg)
 	if err != nil {
-		return nil, configErr("Config.SecretKey", "unusable", err)
+		return nil, err
 	}
 	h := &Hub{
 		cfg:       cfg,

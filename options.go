@@ -109,6 +109,9 @@ type Config struct {
 	// before it reaches the store. Required to register a service with credentials;
 	// every hub sharing a database needs the same key.
 	SecretKey []byte
+	// PreviousSecretKeys only open credentials: those sealed under earlier keys, until
+	// RotateSecretKey re-seals them under SecretKey. Default none.
+	PreviousSecretKeys [][]byte
 	// AuditKey is the private key (golang.org/x/mod/sumdb/note form) that signs checkpoints
 	// of the audit chain. Default: derived from SecretKey (audit.DeriveKey); with neither,
 	// the chain is kept and verified but no checkpoint is signed, so deleting the newest

@@ -59,6 +59,7 @@ func TestEveryConfigFieldHasAnOption(t *testing.T) {
 		"Approvals":               WithApprovals(ApprovalPolicy{Require: []ChangeKind{ChangeRegister}}),
 		"SyncInterval":            WithSyncInterval(time.Second),
 		"SyncLease":               WithSyncLease(time.Minute),
+		"PreviousSecretKeys":      WithPreviousSecretKeys(key),
 		"AuditKey":                WithAuditKey(auditSKey),
 		"AuditCheckpointInterval": WithAuditCheckpointInterval(time.Minute),
 	}
