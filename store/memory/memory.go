@@ -45,6 +45,8 @@ type Store struct {
 	auditIDs  map[string]bool
 	// checkpoints holds the signed audit checkpoints by size.
 	checkpoints map[int64]*store.AuditCheckpoint
+	// oauth holds the OAuth tokens, with its own locks (held while a refresh runs).
+	oauth tokenTable
 	// subjects indexes the events by subject key; requests holds the subject requests.
 	subjects map[string]map[*entry]struct{}
 	requests map[string]*store.SubjectRequest

@@ -89,6 +89,8 @@ type Store struct {
 	log    *slog.Logger
 	wr     writer
 	notify notifier
+	// tokenLocks serialises OAuth token refreshes per service in this process.
+	tokenLocks tokenLocks
 
 	closeOnce sync.Once
 	closed    chan struct{}

@@ -85,6 +85,7 @@ func RunWithOptions(t *testing.T, newStore Factory, opts Options) {
 		{"Subjects", subjectCases()},
 		{"Regions", regionCases()},
 		{"Credentials", credentialCases()},
+		{"Tokens", tokenCases()},
 		{"Approvals", approvalCases()},
 		{"ConfigState", configStateCases()},
 		{"Inbound", inboundCases()},
