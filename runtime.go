@@ -132,6 +132,7 @@ func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta s
 			HTTPClient: client,
 			Logger:     h.log,
 			Now:        h.cfg.Clock,
+			Tokens:     h.tokenKeeperFor(svc),
 		})
 		if err != nil {
 			rt.close(context.Background())

@@ -50,6 +50,9 @@ type Config struct {
 	// Now is the clock (Retry-After dates, rate-limit resets, webhook replay
 	// windows, token expiry); nil means time.Now.
 	Now func() time.Time `json:"-"`
+	// Tokens, when set, persists the OAuth tokens the connector obtains or rotates
+	// (connectors with OAuth flows use it; others ignore it).
+	Tokens TokenKeeper `json:"-"`
 }
 
 // Client returns HTTPClient or http.DefaultClient.

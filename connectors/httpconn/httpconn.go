@@ -107,7 +107,7 @@ func New(cfg connectors.Config) (*Connector, error) {
 				rt = prev.RefreshToken // rotated by the server
 			}
 			return oc.TokenSource(oauthtoken.WithClient(ctx, c.client), &oauth2.Token{RefreshToken: rt}).Token()
-		}, &oauth2.Token{RefreshToken: c.auth.RefreshToken}, c.now)
+		}, &oauth2.Token{RefreshToken: c.auth.RefreshToken}, c.now).Persist(cfg.Tokens)
 	}
 	return c, nil
 }

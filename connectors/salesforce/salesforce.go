@@ -216,7 +216,7 @@ func New(cfg connectors.Config) (*Connector, error) {
 				rt = prev.RefreshToken
 			}
 			return oc.TokenSource(oauthtoken.WithClient(ctx, c.client), &oauth2.Token{RefreshToken: rt}).Token()
-		}, seed, c.now)
+		}, seed, c.now).Persist(cfg.Tokens)
 	default:
 		return nil, fmt.Errorf("%w: auth.flow must be client_credentials, refresh_token or static, got %q", connectors.ErrInvalidConfig, c.auth.Flow)
 	}

@@ -40,6 +40,18 @@ type Cache struct {
 
 	mu  sync.Mutex
 	tok *oauth2.Token
+
+	keeper   connectors.TokenKeeper // persists tokens; nil keeps them in memory
+	loaded   bool                   // the keeper's token was loaded (under sem)
+	rejected string                 // the access token Invalidate dropped
+}
+
+// Persist makes the cache load its first token from k and refresh through k, so tokens
+// survive restarts and are shared with every process using k's store. A nil k changes
+// nothing. It returns c.
+func (c *Cache) Persist(k connectors.TokenKeeper) *Cache {
+	c.keeper = k
+	return c
 }
 
 // New returns a cache that fetches with fetch, starting from initial (which may be
@@ -78,19 +90,58 @@ func (c *Cache) Token(ctx context.Context) (*oauth2.Token, error) {
 		return nil, ctx.Err()
 	}
 	defer func() { <-c.sem }()
+	if c.keeper != nil && !c.loaded {
+		// the newest persisted token supersedes the configured one: its refresh token is
+		// the one the server last issued
+		t, err := c.keeper.Load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.loaded = true
+		if t != nil {
+			c.mu.Lock()
+			c.tok = t
+			c.mu.Unlock()
+		}
+	}
 	prev := c.current()
 	if c.valid(prev) { // another caller fetched while we waited
 		return prev, nil
 	}
-	t, err := c.fetch(ctx, prev)
+	fetch := func(ctx context.Context, prev *oauth2.Token) (*oauth2.Token, error) {
+		t, err := c.fetch(ctx, prev)
+		if err != nil {
+			return nil, err
+		}
+		if t == nil || t.AccessToken == "" {
+			return nil, ErrNoAccessToken
+		}
+		if t.RefreshToken == "" && prev != nil {
+			t.RefreshToken = prev.RefreshToken // servers that do not rotate omit it
+		}
+		return t, nil
+	}
+	var (
+		t   *oauth2.Token
+		err error
+	)
+	if c.keeper != nil {
+		stale := &oauth2.Token{}
+		if prev != nil {
+			*stale = *prev
+		}
+		if stale.AccessToken == "" {
+			stale.AccessToken = c.rejected
+		}
+		t, err = c.keeper.Refresh(ctx, stale, fetch)
+		if err == nil && (t == nil || t.AccessToken == "") {
+			err = ErrNoAccessToken
+		}
+	} else {
+		t, err = fetch(ctx, prev)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if t == nil || t.AccessToken == "" {
-		return nil, ErrNoAccessToken
-	}
-	if t.RefreshToken == "" && prev != nil {
-		t.RefreshToken = prev.RefreshToken // servers that do not rotate omit it
 	}
 	c.mu.Lock()
 	c.tok = t
@@ -106,6 +157,7 @@ func (c *Cache) Invalidate(accessToken string) {
 	defer c.mu.Unlock()
 	if c.tok != nil && c.tok.AccessToken == accessToken {
 		c.tok = &oauth2.Token{RefreshToken: c.tok.RefreshToken}
+		c.rejected = accessToken
 	}
 }
 

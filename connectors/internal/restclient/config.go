@@ -22,7 +22,7 @@ func New(cfg connectors.Config, defaultUserAgent string) (*Client, error) {
 		ua = defaultUserAgent
 	}
 	now := cfg.Clock()
-	return &Client{HTTP: cfg.Client(), Limit: limit, UserAgent: ua, Now: now, Gate: NewGate(now)}, nil
+	return &Client{HTTP: cfg.Client(), Limit: limit, UserAgent: ua, Now: now, Gate: NewGate(now), Keeper: cfg.Tokens}, nil
 }
 
 // UseHeader makes the client authenticate every request with the fixed header
@@ -52,7 +52,7 @@ func (cl *Client) UseRefreshFlow(f RefreshFlow, defaultTokenURL string, needSecr
 	} else if _, err := connectors.ParseBaseURL(f.TokenURL); err != nil {
 		return fmt.Errorf("%w: auth.token_url must be an absolute http(s) URL", connectors.ErrInvalidConfig)
 	}
-	cl.Tokens = NewRefreshCache(f, cl.HTTP, cl.Now)
+	cl.Tokens = NewRefreshCache(f, cl.HTTP, cl.Now).Persist(cl.Keeper)
 	cl.Authorize = BearerFrom(cl.Tokens)
 	return nil
 }

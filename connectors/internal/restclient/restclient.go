@@ -103,6 +103,8 @@ type Client struct {
 	Gate *Gate
 	// Tokens, when set, is invalidated after a 401 and the call retried once.
 	Tokens *oauthtoken.Cache
+	// Keeper, when set, persists the OAuth tokens of a refresh flow (connectors.Config.Tokens).
+	Keeper connectors.TokenKeeper
 	// Secrets are redacted from token-endpoint errors.
 	Secrets []string
 	// Authorize sets the request's credentials (and any fixed vendor headers) and

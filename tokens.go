@@ -1,0 +1,107 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/ehg/hub/connectors"
+	"github.com/ehg/hub/store"
+)
+
+// tokenExpiryDelta is how close to its expiry a persisted token counts as expired (the
+// margin the connectors' token caches use).
+const tokenExpiryDelta = 10 * time.Second
+
+// tokenKeeper persists one service's OAuth tokens in the store, sealed under the
+// credential key and bound to the service (connectors.TokenKeeper).
+type tokenKeeper struct {
+	h         *Hub
+	ts        store.TokenStore
+	serviceID string
+	name      string
+}
+
+// tokenKeeperFor returns the keeper of svc's tokens, or nil when the store keeps no
+// tokens or the hub has no key to seal them with.
+func (h *Hub) tokenKeeperFor(svc *store.Service) connectors.TokenKeeper {
+	ts, ok := h.st.(store.TokenStore)
+	if !ok || h.sealer.PrimaryKeyID() == "" {
+		return nil
+	}
+	return &tokenKeeper{h: h, ts: ts, serviceID: svc.ID, name: svc.Name}
+}
+
+// aad binds a sealed token to its service, apart from the service's credentials.
+func (k *tokenKeeper) aad() string { return k.name + "#oauth-token" }
+
+func (k *tokenKeeper) open(rec *store.OAuthToken) (*oauth2.Token, error) {
+	if rec == nil || len(rec.Sealed) == 0 {
+		return nil, nil
+	}
+	plain, err := k.h.sealer.Open(k.aad(), rec.Sealed)
+	if err != nil {
+		return nil, fmt.Errorf("hub: the persisted OAuth token of %s cannot be opened: %w", k.name, err)
+	}
+	var t oauth2.Token
+	if err := json.Unmarshal(plain, &t); err != nil {
+		return nil, fmt.Errorf("hub: the persisted OAuth token of %s is malformed", k.name)
+	}
+	return &t, nil
+}
+
+// Load implements connectors.TokenKeeper.
+func (k *tokenKeeper) Load(ctx context.Context) (*oauth2.Token, error) {
+	rec, err := k.ts.GetOAuthToken(ctx, k.serviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	return k.open(rec)
+}
+
+// Refresh implements connectors.TokenKeeper: under the store's token lock (a row lock
+// on PostgreSQL), a token another hub saved meanwhile is used as is; otherwise fetch runs
+// with the newest refresh token and its result is sealed and saved before the lock goes.
+func (k *tokenKeeper) Refresh(ctx context.Context, stale *oauth2.Token, fetch func(context.Context, *oauth2.Token) (*oauth2.Token, error)) (*oauth2.Token, error) {
+	var out *oauth2.Token
+	_, err := k.ts.UpdateOAuthToken(ctx, k.serviceID, func(cur *store.OAuthToken) (json.RawMessage, error) {
+		newest, err := k.open(cur)
+		if err != nil {
+			return nil, err
+		}
+		if newest != nil && newest.AccessToken != "" && (stale == nil || newest.AccessToken != stale.AccessToken) &&
+			(newest.Expiry.IsZero() || k.h.cfg.Clock().Add(tokenExpiryDelta).Before(newest.Expiry)) {
+			out = newest
+			return nil, nil
+		}
+		base := newest
+		if base == nil || base.RefreshToken == "" {
+			base = stale
+		}
+		t, err := fetch(ctx, base)
+		if err != nil {
+			return nil, err
+		}
+		plain, err := json.Marshal(t)
+		if err != nil {
+			return nil, fmt.Errorf("hub: encoding an OAuth token: %w", err)
+		}
+		sealed, err := k.h.sealer.Seal(k.aad(), plain)
+		if err != nil {
+			return nil, err
+		}
+		out = t
+		return sealed, nil
+	})
+	if err != nil {
+		return nil, err // fetch's errors as they are: the connector classifies them
+	}
+	return out, nil
+}
