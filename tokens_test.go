@@ -85,7 +85,7 @@ func (c *offsetClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
 
 func oauthService(p *rotatingProvider) hub.IntegrationConfig {
 	return hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: p.URL + "/api",
-		Auth: json.RawMessage(fmt.Sprintf(`{"type":"oauth2_refresh_token","token_url":%q,"client_id":"app","client_secret":"app-secret","refresh_token":"rt-0"}`, p.URL+"/token")),
+		Auth:  json.RawMessage(fmt.Sprintf(`{"type":"oauth2_refresh_token","token_url":%q,"client_id":"app","client_secret":"app-secret","refresh_token":"rt-0"}`, p.URL+"/token")),
 		Retry: json.RawMessage(hubtest.FastRetry), RateLimits: json.RawMessage(hubtest.Unlimited)}
 }
 
