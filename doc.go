@@ -111,6 +111,15 @@
 // under the new key in batches, each replaced only if unchanged meanwhile, while deliveries
 // continue; afterwards the old key can go. Documents sealed before key ids still open.
 //
+// OAuth tokens a connector obtains or rotates (refresh-token flows) are sealed and saved in
+// the store (store.TokenStore), so a restarted hub, or another hub on the same store, uses
+// the newest refresh token — with providers that rotate single-use refresh tokens, the only
+// one still valid. A refresh runs under the store's token lock: a row lock on PostgreSQL,
+// so one refresh happens across all hubs sharing the database; SQLite and memory lock
+// within the store handle, so hubs of one process should share it. A service registered
+// with auth_url and no refresh token gets its first tokens by consent: [Hub.AuthCodeURL]
+// (PKCE, S256) and [Hub.Exchange] with the code the provider returns.
+//
 // # Tamper-evident audit log
 //
 // The audit log is one hash chain per store: each entry records its position (Seq), the

@@ -142,6 +142,13 @@ var matrix = []struct {
 		_, err := h.TriggerRecoveryAction(ctx, hub.RecoveryPlan{Service: "crm", Actions: []hub.RecoveryAction{hub.ActionFailover}})
 		return err
 	}},
+	{"AuthCodeURL", access{1, 1, 0, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
+		_, err := h.AuthCodeURL(ctx, "crm", "state")
+		return err
+	}},
+	{"Exchange", access{1, 1, 0, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
+		return h.Exchange(ctx, "crm", "code", "verifier")
+	}},
 	{"RotateSecretKey", access{1, 1, 0, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
 		_, err := h.RotateSecretKey(ctx, hub.RotateOptions{})
 		return err

@@ -171,6 +171,12 @@ func (h *Hub) finishRemoval(ctx context.Context, svc *store.Service) (int64, boo
 	if next.SchemaMappings, err = json.Marshal(meta); err != nil {
 		return 0, false, fmt.Errorf("hub: encoding service metadata: %w", err)
 	}
+	if ts, ok := h.st.(store.TokenStore); ok {
+		// the persisted OAuth tokens go with the credentials
+		if err := ts.DeleteOAuthToken(ctx, svc.ID); err != nil {
+			return 0, false, mapStoreErr(err)
+		}
+	}
 	stored, err := h.st.UpdateService(ctx, next)
 	if err != nil {
 		return 0, false, mapStoreErr(err)

@@ -1,10 +1,14 @@
 package hub_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,31 +37,58 @@ type rotatingProvider struct {
 	invalid  atomic.Int64
 	apiCalls atomic.Int64
 	clock    *offsetClock
+	codes    map[string]string // authorization code -> PKCE challenge
+}
+
+// consent plays the user approving the app: the provider issues code for the challenge
+// of an authorization URL.
+func (p *rotatingProvider) consent(code, challenge string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.codes[code] = challenge
+}
+
+// issue rotates the refresh token and issues an access token, under p.mu.
+func (p *rotatingProvider) issue(w http.ResponseWriter) {
+	n := p.refresh.Add(1)
+	p.current = fmt.Sprintf("rt-%d", n)
+	at := fmt.Sprintf("at-%d", n)
+	p.access[at] = p.clock.Now().Add(time.Hour)
+	// x/oauth2 dates the expiry from the wall clock: the lifetime is stretched by the
+	// test clock's offset so the token expires an hour from now on the test clock
+	lifetime := time.Hour + time.Duration(p.clock.off.Load())
+	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": at, "token_type": "Bearer",
+		"expires_in": int(lifetime / time.Second), "refresh_token": p.current})
 }
 
 func newRotatingProvider(t *testing.T, clock *offsetClock) *rotatingProvider {
-	p := &rotatingProvider{current: "rt-0", access: map[string]time.Time{}, clock: clock}
+	p := &rotatingProvider{current: "rt-0", access: map[string]time.Time{}, clock: clock, codes: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		if r.Form.Get("grant_type") == "authorization_code" {
+			challenge, ok := p.codes[r.Form.Get("code")]
+			sum := sha256.Sum256([]byte(r.Form.Get("code_verifier")))
+			if !ok || base64.RawURLEncoding.EncodeToString(sum[:]) != challenge {
+				p.invalid.Add(1)
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"code or PKCE verifier wrong"}`))
+				return
+			}
+			delete(p.codes, r.Form.Get("code"))
+			p.issue(w)
+			return
+		}
 		if r.Form.Get("grant_type") != "refresh_token" || r.Form.Get("refresh_token") != p.current {
 			p.invalid.Add(1)
 			w.WriteHeader(http.StatusBadRequest)
 			_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"refresh token reused or unknown"}`))
 			return
 		}
-		n := p.refresh.Add(1)
-		p.current = fmt.Sprintf("rt-%d", n)
-		at := fmt.Sprintf("at-%d", n)
-		p.access[at] = p.clock.Now().Add(time.Hour)
-		// x/oauth2 dates the expiry from the wall clock: the lifetime is stretched by the
-		// test clock's offset so the token expires an hour from now on the test clock
-		lifetime := time.Hour + time.Duration(p.clock.off.Load())
-		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": at, "token_type": "Bearer",
-			"expires_in": int(lifetime / time.Second), "refresh_token": p.current})
+		p.issue(w)
 	})
 	mux.HandleFunc("/api", func(w http.ResponseWriter, r *http.Request) {
 		p.apiCalls.Add(1)
@@ -200,4 +231,59 @@ func TestOAuthOneRefreshAcrossHubs(t *testing.T) {
 			assert.Zero(t, failed.Load())
 		})
 	}
+}
+
+// TestOAuthAuthorizationCodePKCE: a service registered without a refresh token gets its
+// first tokens by consent — AuthCodeURL (S256 challenge), the provider's code, Exchange
+// with the verifier — and delivers with them; a wrong verifier is refused without leaking
+// it; a new hub on the same store refreshes with the token the exchange stored.
+func TestOAuthAuthorizationCodePKCE(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	clock := &offsetClock{}
+	p := newRotatingProvider(t, clock)
+	key := testSecretKey(t)
+	path := filepath.Join(t.TempDir(), "hub.db")
+	st := openSQLite(t, path)
+	h := hubtest.New(t, st, hub.WithSecretKey(key), hub.WithClock(clock.Now))
+	cfg := oauthService(p)
+	cfg.Auth = json.RawMessage(fmt.Sprintf(`{"type":"oauth2_refresh_token","auth_url":%q,"token_url":%q,"client_id":"app","client_secret":"app-secret","redirect_url":"https://app.example/callback","scopes":["crm.write"]}`,
+		p.URL+"/authorize", p.URL+"/token"))
+	_, err := h.RegisterIntegration(ctx, cfg)
+	require.NoError(t, err)
+
+	req, err := h.AuthCodeURL(ctx, "crm", "state-1")
+	require.NoError(t, err)
+	u, err := url.Parse(req.URL)
+	require.NoError(t, err)
+	q := u.Query()
+	assert.Equal(t, "/authorize", u.Path)
+	assert.Equal(t, "state-1", q.Get("state"))
+	assert.Equal(t, "S256", q.Get("code_challenge_method"))
+	assert.Equal(t, "https://app.example/callback", q.Get("redirect_uri"))
+	assert.NotContains(t, req.URL, req.Verifier, "only the challenge travels")
+	p.consent("code-1", q.Get("code_challenge"))
+
+	err = h.Exchange(ctx, "crm", "code-1", "not-the-verifier-at-all-0123456789-abcdefghijklmnop")
+	require.ErrorIs(t, err, hub.ErrInvalidInput)
+	assert.NotContains(t, err.Error(), "not-the-verifier")
+	assert.NotContains(t, err.Error(), "app-secret")
+	p.consent("code-2", q.Get("code_challenge"))
+	require.NoError(t, h.Exchange(ctx, "crm", "code-2", req.Verifier))
+	deliver(t, h, 1)
+
+	require.NoError(t, h.Close(ctx))
+	clock.Advance(2 * time.Hour)
+	h2 := hubtest.New(t, openSQLite(t, path), hub.WithSecretKey(key), hub.WithClock(clock.Now))
+	deliver(t, h2, 2)
+	assert.Equal(t, int64(2), p.refresh.Load(), "the exchange, then one refresh with its refresh token")
+	assert.Equal(t, int64(1), p.invalid.Load(), "only the wrong verifier")
+
+	_, err = h2.AuthCodeURL(ctx, "crm", "")
+	require.ErrorIs(t, err, hub.ErrInvalidInput)
+	sink := hubtest.NewSink(t)
+	_, err = h2.RegisterIntegration(ctx, hub.IntegrationConfig{Name: "plain", Connector: "http", BaseURL: sink.URL})
+	require.NoError(t, err)
+	_, err = h2.AuthCodeURL(ctx, "plain", "s")
+	require.True(t, errors.Is(err, hub.ErrInvalidInput), "a service without OAuth settings")
 }

@@ -57,8 +57,14 @@ type Auth struct {
 	ClientID string `json:"client_id,omitempty"`
 	// ClientSecret is the OAuth2 client secret.
 	ClientSecret string `json:"client_secret,omitempty"`
-	// RefreshToken is the OAuth2 refresh token (refresh-token flow).
+	// RefreshToken is the OAuth2 refresh token (refresh-token flow). It may be left out
+	// when AuthURL is set: the hub's authorization-code flow (Hub.AuthCodeURL and
+	// Hub.Exchange) then obtains the first token.
 	RefreshToken string `json:"refresh_token,omitempty"`
+	// AuthURL is the OAuth2 authorization endpoint, for the authorization-code flow with
+	// PKCE; RedirectURL is where the provider sends the user back with the code.
+	AuthURL     string `json:"auth_url,omitempty"`
+	RedirectURL string `json:"redirect_url,omitempty"`
 	// Scopes are the OAuth2 scopes requested.
 	Scopes []string `json:"scopes,omitempty"`
 	// EndpointParams are extra token request parameters (e.g. "audience").
@@ -115,8 +121,13 @@ func (a *Auth) validate() error {
 		if a.ClientID == "" {
 			return bad("client_id is required for type %s", a.Type)
 		}
-		if a.Type == AuthOAuth2RefreshToken && a.RefreshToken == "" {
-			return bad("refresh_token is required for type oauth2_refresh_token")
+		if a.Type == AuthOAuth2RefreshToken && a.RefreshToken == "" && a.AuthURL == "" {
+			return bad("refresh_token (or auth_url, to obtain one by consent) is required for type oauth2_refresh_token")
+		}
+		if a.AuthURL != "" {
+			if u, err := url.Parse(a.AuthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return bad("auth_url must be an absolute http(s) URL")
+			}
 		}
 	default:
 		return bad("unknown type %q (want none, bearer, basic, api_key, oauth2_client_credentials or oauth2_refresh_token)", a.Type)
