@@ -81,6 +81,7 @@ func (x *Handler) laterRoutes() []*apiendpoint.Endpoint {
 	eps := append(x.removalRoutes(), x.commandRoutes()...)
 	eps = append(eps, x.approvalRoutes()...)
 	eps = append(eps, x.configRoutes()...)
+	eps = append(eps, x.auditRoutes()...)
 	return append(eps, x.eventRoutes()...)
 }
 

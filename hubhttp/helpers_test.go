@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -50,9 +52,28 @@ var covered = struct {
 	ops map[string]bool
 }{ops: map[string]bool{}}
 
+// jsonLinesDecoder decodes a JSON Lines body for validation: every line must be JSON, and
+// the first is validated against the documented line schema.
+func jsonLinesDecoder(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+	dec := json.NewDecoder(body)
+	var first any
+	for i := 0; ; i++ {
+		var v any
+		if err := dec.Decode(&v); errors.Is(err, io.EOF) {
+			return first, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("line %d: %w", i+1, err)
+		}
+		if i == 0 {
+			first = v
+		}
+	}
+}
+
 func TestMain(m *testing.M) {
 	openapi3filter.RegisterBodyDecoder(apiv1.ProblemContentType, openapi3filter.JSONBodyDecoder)
 	openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.JSONBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("application/jsonl", jsonLinesDecoder)
 	code := m.Run()
 	if code == 0 && !testing.Short() && os.Getenv("HUBHTTP_SKIP_COVERAGE") == "" && runAll() {
 		code = checkCoverage()
