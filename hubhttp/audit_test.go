@@ -31,7 +31,6 @@ func TestAuditVerifyAndExport(t *testing.T) {
 	assert.True(t, got.OK)
 	assert.Equal(t, rep.Entries, got.Entries)
 
-
 	// with authorization on, a viewer may do neither
 	g := setupGoverned(t)
 	pr := g.call(t, "GET", "/api/v1/audit/export", tokViewer, nil).problem(t)
