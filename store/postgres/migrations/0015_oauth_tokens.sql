@@ -1,4 +1,4 @@
--- 0011: OAuth tokens connectors obtain or rotate, sealed by the hub, so a restarted hub or
+-- 0015: OAuth tokens connectors obtain or rotate, sealed by the hub, so a restarted hub or
 -- another hub on the same database uses the newest one. A refresh locks the service's row
 -- (created empty, version 0, on first use), so one refresh happens across all hubs.
 

@@ -1,4 +1,4 @@
--- 0011: OAuth tokens connectors obtain or rotate, sealed by the hub, so a restarted hub or
+-- 0015: OAuth tokens connectors obtain or rotate, sealed by the hub, so a restarted hub or
 -- another hub on the same file uses the newest one.
 
 CREATE TABLE integration_oauth_tokens (
