@@ -82,6 +82,7 @@ func (x *Handler) laterRoutes() []*apiendpoint.Endpoint {
 	eps = append(eps, x.approvalRoutes()...)
 	eps = append(eps, x.configRoutes()...)
 	eps = append(eps, x.auditRoutes()...)
+	eps = append(eps, x.inboundRoutes()...)
 	return append(eps, x.eventRoutes()...)
 }
 
