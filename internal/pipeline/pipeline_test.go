@@ -17,7 +17,8 @@ import (
 	"github.com/ehg/hub/transform"
 )
 
-// The shared workload, as the quickstart ships it.
+// The benchmark workload (a GitHub issue webhook to a work item), read from the copy the
+// quickstart ships in the repository.
 const dataDir = "../../examples/quickstart/data"
 
 func readData(tb testing.TB, name string) []byte {
