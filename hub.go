@@ -42,6 +42,7 @@ type Hub struct {
 	mu    sync.RWMutex
 	byID  map[string]*runtime
 	names map[string]string
+	gen   uint64 // counts the runtimes cached; each runtime records its number (runtime.gen)
 
 	activity activityFeed // event outcomes and breaker transitions for WatchActivity
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"time"
@@ -82,6 +83,9 @@ type runtime struct {
 	unwatch func()
 	// personal is what the contracts mark personal (see personal.go).
 	personal personalData
+	// gen is the number of this runtime's caching (Hub.gen): a refresh that listed the store
+	// before it must not replace it with what it read.
+	gen uint64
 }
 
 // buildRuntime compiles svc (whose authentication_config is sealed) with the given sources.
@@ -336,6 +340,12 @@ func (h *Hub) loadService(ctx context.Context, idOrName string) (*store.Service,
 
 // install compiles a stored service and caches it, replacing any older runtime.
 func (h *Hub) install(ctx context.Context, svc *store.Service) (*runtime, error) {
+	return h.installSince(ctx, svc, math.MaxUint64)
+}
+
+// installSince is install for a service read from the store when the cache was at
+// generation since: it leaves a runtime cached later in place (see putSince).
+func (h *Hub) installSince(ctx context.Context, svc *store.Service, since uint64) (*runtime, error) {
 	meta, err := parseMeta(svc.SchemaMappings)
 	if err != nil {
 		return nil, configErr("schema_mappings", "stored service metadata is unreadable", err)
@@ -352,18 +362,31 @@ func (h *Hub) install(ctx context.Context, svc *store.Service) (*runtime, error)
 	if err != nil {
 		return nil, err
 	}
-	h.put(ctx, rt)
+	h.putSince(ctx, rt, since)
 	return rt, nil
 }
 
 // put caches rt, closing the runtime it replaces, keeping breaker state out of it: a new
 // runtime starts with a closed breaker only when the configuration changed.
-func (h *Hub) put(ctx context.Context, rt *runtime) {
+func (h *Hub) put(ctx context.Context, rt *runtime) { h.putSince(ctx, rt, math.MaxUint64) }
+
+// putSince caches rt as put does, unless the service's cached runtime was cached after
+// generation since: then a change this hub made (a disable, a new configuration) came after
+// rt was read from the store, and rt, now stale, is closed instead. It reports whether rt
+// was cached.
+func (h *Hub) putSince(ctx context.Context, rt *runtime, since uint64) bool {
 	if rt.unwatch == nil {
 		rt.unwatch = h.watchHealth(rt)
 	}
 	h.mu.Lock()
 	old := h.byID[rt.svc.ID]
+	if old != nil && old.gen > since {
+		h.mu.Unlock()
+		rt.close(ctx)
+		return false
+	}
+	h.gen++
+	rt.gen = h.gen
 	h.byID[rt.svc.ID] = rt
 	for n, id := range h.names {
 		if id == rt.svc.ID && n != rt.svc.Name {
@@ -375,6 +398,7 @@ func (h *Hub) put(ctx context.Context, rt *runtime) {
 	if old != nil && old != rt {
 		old.close(ctx)
 	}
+	return true
 }
 
 // loadSources reads the contract schemas and mapping documents a service refers to.
@@ -420,6 +444,9 @@ func (h *Hub) loadSources(ctx context.Context, meta serviceMeta) (sources, error
 // compiled, so disable/enable and configuration changes reach every hub sharing the store.
 // Only listing errors are returned; a service that no longer compiles is logged.
 func (h *Hub) refreshServices(ctx context.Context) error {
+	h.mu.RLock()
+	since := h.gen // what this hub changes while the list is read is newer than the list
+	h.mu.RUnlock()
 	var all []*store.Service
 	for off := 0; ; off += store.MaxPageLimit {
 		page, err := h.st.ListServices(ctx, store.ServiceFilter{Page: store.Page{Limit: store.MaxPageLimit, Offset: off}})
@@ -444,19 +471,32 @@ func (h *Hub) refreshServices(ctx context.Context) error {
 		}
 		if cur != nil && sameConfig(cur.svc, svc) {
 			// only activity or health changed: keep the policy (and its breaker state)
-			nrt := *cur
-			nrt.svc = svc
-			h.mu.Lock()
-			h.byID[svc.ID] = &nrt
-			h.mu.Unlock()
+			h.replaceService(svc, since)
 			continue
 		}
-		if _, err := h.install(ctx, svc); err != nil {
+		if _, err := h.installSince(ctx, svc, since); err != nil {
 			// One unusable service must not hide the others; its events fail when claimed.
 			h.log.Warn("hub: a stored service does not compile", "service", svc.Name, "error", err)
 		}
 	}
 	return nil
+}
+
+// replaceService caches a copy of the service's runtime with svc as its stored record,
+// keeping its compiled policy and breaker state, unless the runtime was cached after
+// generation since (see putSince).
+func (h *Hub) replaceService(svc *store.Service, since uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cur := h.byID[svc.ID]
+	if cur == nil || cur.gen > since {
+		return
+	}
+	nrt := *cur
+	nrt.svc = svc
+	h.gen++
+	nrt.gen = h.gen
+	h.byID[svc.ID] = &nrt
 }
 
 // sameConfig reports whether two versions of a service differ at most in is_active,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"time"
@@ -407,12 +408,8 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 	if onlyActivity(changed) {
 		// keep the running policy and its breaker state
 		rt.close(ctx)
-		if old, err := h.runtimeFor(ctx, cur.ID); err == nil {
-			nrt := *old
-			nrt.svc = stored
-			h.mu.Lock()
-			h.byID[cur.ID] = &nrt
-			h.mu.Unlock()
+		if _, err := h.runtimeFor(ctx, cur.ID); err == nil {
+			h.replaceService(stored, math.MaxUint64)
 		}
 	} else {
 		h.put(ctx, rt)

@@ -1,0 +1,91 @@
+package hub_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ehg/hub"
+	"github.com/ehg/hub/hubtest"
+	"github.com/ehg/hub/store"
+	"github.com/ehg/hub/store/memory"
+)
+
+// listGate is a memory store whose ListServices, once armed, reads the services and then
+// waits to be released before answering: what the hub's background refresh then installs
+// is older than any change made meanwhile.
+type listGate struct {
+	*memory.Store
+	mu      sync.Mutex
+	armed   bool
+	listed  chan struct{}
+	release chan struct{}
+}
+
+func (g *listGate) ListServices(ctx context.Context, f store.ServiceFilter) ([]*store.Service, error) {
+	page, err := g.Store.ListServices(ctx, f)
+	g.mu.Lock()
+	armed, listed, release := g.armed, g.listed, g.release
+	g.armed = false
+	g.mu.Unlock()
+	if armed {
+		close(listed)
+		select {
+		case <-release:
+		case <-ctx.Done(): // the hub closes
+		}
+	}
+	return page, err
+}
+
+// TestRefreshKeepsNewerLocalChange: a service disabled while the background refresh is
+// reading the service list stays disabled: the refresh does not put back the enabled
+// version it read, so nothing queued behind the pause is delivered.
+func TestRefreshKeepsNewerLocalChange(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	g := &listGate{Store: memory.New(memory.Options{}), listed: make(chan struct{}), release: make(chan struct{})}
+	h := hubtest.New(t, g, hub.WithMaintenanceInterval(time.Second))
+	sink := hubtest.NewSink(t)
+	register(t, h, "paused", sink.URL, nil)
+
+	g.mu.Lock()
+	g.armed = true
+	listed, release := g.listed, g.release
+	g.mu.Unlock()
+	select {
+	case <-listed: // the refresh holds the enabled version
+	case <-time.After(time.Minute):
+		t.Fatal("the background refresh did not list the services")
+	}
+	off := false
+	_, err := h.ConfigureService(ctx, "paused", hub.ServiceConfig{Active: &off})
+	require.NoError(t, err)
+	close(release)
+
+	// the next refresh starts only after this one has installed what it read
+	g.mu.Lock()
+	g.armed, g.listed, g.release = true, make(chan struct{}), make(chan struct{})
+	listed, release = g.listed, g.release
+	g.mu.Unlock()
+	select {
+	case <-listed:
+	case <-time.After(time.Minute):
+		t.Fatal("the background refresh did not run again")
+	}
+	for range 3 {
+		_, err := h.ProcessIntegrationEvent(ctx, hub.EventData{Service: "paused", Payload: json.RawMessage(`{"n":1}`), Mode: hub.Async})
+		require.NoError(t, err)
+	}
+	// a hub that took the stale version back would deliver these at once
+	time.Sleep(300 * time.Millisecond)
+	close(release)
+	require.Zero(t, sink.Total(), "the disabled service received calls")
+	res, err := h.RemoveService(ctx, "paused", hub.RemoveOptions{Reason: "test"})
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Cancelled)
+}
