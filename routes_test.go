@@ -93,8 +93,14 @@ func testRouteFanOut(t *testing.T, st store.Store, n int) {
 	require.Eventually(t, func() bool {
 		return okSink.Unique() == n && flaky.Unique() == n
 	}, 5*time.Minute, 50*time.Millisecond, "tracker %d/%d, chat %d/%d", okSink.Unique(), n, flaky.Unique(), n)
+	// Once per destination: a call is repeated only after the hub saw an attempt fail (a
+	// timeout on a very busy machine) or lost the lease before recording the outcome; both are
+	// counted and checked below, once every outcome is recorded.
+	repeats := 0
 	for i := range n {
-		assert.Equal(t, 1, okSink.Delivered(fmt.Sprintf("webhook:d-%d|route:new-issues", i)), i)
+		d := okSink.Delivered(fmt.Sprintf("webhook:d-%d|route:new-issues", i))
+		assert.GreaterOrEqual(t, d, 1, i)
+		repeats += max(d-1, 0)
 	}
 	var msg struct {
 		Text string `json:"text"`
@@ -104,6 +110,7 @@ func testRouteFanOut(t *testing.T, st store.Store, n int) {
 	assert.Positive(t, flaky.Failures(), "the flaky destination failed some calls")
 
 	// every inbound event links to both outcomes, both delivered
+	trackerRetries := 0
 	for i, id := range ids {
 		require.NotEmpty(t, id, i)
 		kids, err := h.EventFanOut(ctx, id)
@@ -115,9 +122,14 @@ func testRouteFanOut(t *testing.T, st store.Store, n int) {
 			names[k.ServiceName] = k.Status
 		}
 		require.Eventually(t, func() bool {
-			kids, err := h.EventFanOut(ctx, id)
+			kids, err = h.EventFanOut(ctx, id)
 			return err == nil && kids[0].Status == store.StatusSucceeded && kids[1].Status == store.StatusSucceeded
 		}, time.Minute, 10*time.Millisecond, i)
+		for _, k := range kids {
+			if k.ServiceName == "tracker" {
+				trackerRetries += k.RetryCount
+			}
+		}
 		assert.Contains(t, names, "tracker")
 		assert.Contains(t, names, "chat")
 		in, err := h.Store().GetEvent(ctx, id)
@@ -136,6 +148,11 @@ func testRouteFanOut(t *testing.T, st store.Store, n int) {
 		kids, err := h.EventFanOut(ctx, id)
 		require.NoError(t, err)
 		assert.Empty(t, kids)
+	}
+	if repeats > 0 {
+		lost := h.EngineStats()["lost"]
+		t.Logf("tracker: %d repeated calls, %d failed attempts recorded, %d outcomes lost with their lease", repeats, trackerRetries, lost)
+		assert.LessOrEqual(t, int64(repeats), int64(trackerRetries)+lost, "a call was repeated without a failed attempt or a lost lease")
 	}
 }
 
