@@ -357,10 +357,10 @@ func (b *apiBundle) openStream(t *testing.T, query, lastID string) <-chan sseMes
 	return validated
 }
 
-// waitMessage returns the first message accepted by match, failing after d.
 // waitFloor is the shortest bound waitMessage waits for a message.
 const waitFloor = 30 * time.Second
 
+// waitMessage returns the first message accepted by match, failing after d.
 func waitMessage(t *testing.T, ch <-chan sseMessage, d time.Duration, match func(apiv1.StreamEvent) bool) (sseMessage, apiv1.StreamEvent) {
 	t.Helper()
 	// d bounds a hang, it does not time the hub: on a saturated machine a message can take
