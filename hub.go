@@ -22,6 +22,7 @@ import (
 	"github.com/ehg/hub/internal/telemetry"
 	"github.com/ehg/hub/store"
 	"github.com/ehg/hub/store/memory"
+	"github.com/ehg/hub/transform"
 )
 
 // Hub is the Integration Hub: it registers services, accepts events, delivers them durably
@@ -77,6 +78,8 @@ type Hub struct {
 	routes routeCache
 	// chain signs the audit chain's checkpoints.
 	chain *auditChain
+	// progs holds the programs TransformData compiled, by the content of their rules.
+	progs *transform.Cache
 }
 
 // New builds a hub on st (a new in-memory store when st is nil) with the given options,
@@ -113,6 +116,7 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 		names:     make(map[string]string),
 		escalated: make(map[string]time.Time),
 		done:      make(chan struct{}),
+		progs:     transform.NewCache(transformCacheSize),
 	}
 	h.closing, h.closeRuns = context.WithCancel(context.Background())
 	if h.egress, err = newEgress(cfg); err != nil {

@@ -74,8 +74,13 @@ func decodeObject(in []byte) (map[string]any, error) {
 	return m, nil
 }
 
+// transformCacheSize is how many compiled rules TransformData keeps (by content).
+const transformCacheSize = 128
+
 // TransformData compiles rules and applies them to data: raw JSON ([]byte,
 // json.RawMessage) or a decoded object (map[string]any). It returns the output object.
+// Compiled rules are kept by content (the last transformCacheSize distinct ones), so
+// calling it again with the same rules does not compile them again.
 //
 // Errors: *ConfigError (ErrInvalidConfig) when rules do not compile; ErrInvalidInput when
 // data is not a JSON object or is over Config.MaxPayloadBytes; ErrTransform (with the
@@ -85,7 +90,7 @@ func (h *Hub) TransformData(ctx context.Context, data any, rules transform.Rules
 	if err := h.guard(ctx, call{method: "TransformData", perms: perms(PermTransform)}); err != nil {
 		return nil, err
 	}
-	prog, err := transform.Compile(rules)
+	prog, err := h.progs.Compile(rules)
 	if err != nil {
 		return nil, configErr("transform.Rules", "", err)
 	}
