@@ -36,6 +36,9 @@ const (
 	ChangeBulkRetry ChangeKind = "events.bulk_retry"
 	// ChangeDataDeletion: deleting data (EraseSubject, RemoveService, RunRetention).
 	ChangeDataDeletion ChangeKind = "data.delete"
+	// ChangeGovernance: changing the approval policy or the roles (Apply of a document
+	// with approvals or roles).
+	ChangeGovernance ChangeKind = "governance.policy"
 )
 
 // ApprovalTTLDefault is how long an approval request waits for a decision by default.
@@ -84,7 +87,7 @@ func WithApprovals(p ApprovalPolicy) Option {
 
 func changeKinds() []ChangeKind {
 	return []ChangeKind{ChangeRegister, ChangeConfigure, ChangeCredentials, ChangeEndpoints, ChangeEnable,
-		ChangeBulkRetry, ChangeDataDeletion}
+		ChangeBulkRetry, ChangeDataDeletion, ChangeGovernance}
 }
 
 // initGovernance checks the governance settings against each other and the store.
@@ -161,6 +164,8 @@ type proposedChange struct {
 	Recovery  *RecoveryPlan      `json:"recovery,omitempty"`
 	Remove    *RemoveOptions     `json:"remove,omitempty"`
 	Subject   string             `json:"subject,omitempty"`
+	// Governance is the approval policy and roles a configuration change set sets.
+	Governance *governanceDoc `json:"governance,omitempty"`
 }
 
 // redacted is the change as approvers see it: credentials redacted, the data subject
@@ -187,8 +192,14 @@ func approvalAAD(id string) string { return "approval:" + id }
 
 // requestApproval stores the proposal as a pending request and returns the
 // *ApprovalRequiredError the call reports.
-func (h *Hub) requestApproval(ctx context.Context, p Principal, c call, prop *proposal, kinds []ChangeKind) error {
-	as := h.st.(store.ApprovalStore) // checked by initGovernance
+func (h *Hub) requestApproval(ctx context.Context, p Principal, c call, prop *proposal, kinds []ChangeKind, ttl time.Duration) error {
+	as, err := h.approvals()
+	if err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		ttl = ApprovalTTLDefault
+	}
 	full, err := json.Marshal(prop.change)
 	if err != nil {
 		return fmt.Errorf("hub: encoding the proposed change: %w", err)
@@ -205,7 +216,7 @@ func (h *Hub) requestApproval(ctx context.Context, p Principal, c call, prop *pr
 	a, err := as.CreateApproval(ctx, &store.Approval{
 		ID: id, Requester: p.ID, Action: strings.Join(names, ","), Method: c.method, Target: c.service,
 		Change: mustJSON(prop.change.redacted()), Sealed: sealed, Reason: reasonFrom(ctx),
-		Status: store.ApprovalPending, ExpiresAt: h.cfg.Clock().Add(h.cfg.Approvals.TTL),
+		Status: store.ApprovalPending, ExpiresAt: h.cfg.Clock().Add(ttl),
 	})
 	if err != nil {
 		return mapStoreErr(err)
@@ -436,6 +447,8 @@ func (h *Hub) applyChange(ctx context.Context, c proposedChange) (any, error) {
 		return h.EraseSubject(ctx, c.Subject)
 	case c.Method == "RunRetention":
 		return h.RunRetention(ctx)
+	case c.Method == "ApplyGovernance" && c.Governance != nil:
+		return h.applyGovernance(ctx, *c.Governance, "")
 	}
 	return nil, fmt.Errorf("%w: the stored change names no call this hub applies (%q)", ErrInvalidInput, c.Method)
 }
@@ -567,7 +580,7 @@ func (h *Hub) approvalLoop(ctx context.Context) {
 
 // startGovernance starts the background expiry of approval requests when a policy is set.
 func (h *Hub) startGovernance(ctx context.Context) {
-	if len(h.cfg.Approvals.Require) == 0 {
+	if len(h.cfg.Approvals.Require) == 0 && h.approvalsPossible() != nil {
 		return
 	}
 	h.bgWG.Add(1)

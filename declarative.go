@@ -37,6 +37,9 @@ const (
 	KindContract  = "contract"
 	KindRoute     = "route"
 	KindRetention = "retention"
+	KindSchedule  = "schedule"
+	KindApprovals = "approvals"
+	KindRole      = "role"
 )
 
 // ConfigPlan is the difference between a configuration document and a hub's store, object by
@@ -48,7 +51,8 @@ type ConfigPlan struct {
 	Revision    int64  `json:"revision"`
 	Fingerprint string `json:"fingerprint"`
 	// Changes lists every object of the document and of the store: contracts first, then
-	// services, each ordered by name, then the retention policy.
+	// services, routes and schedules, each ordered by name, then the retention policy, the
+	// approval policy and the roles.
 	Changes []ConfigChange `json:"changes"`
 	// Actor names who applies the plan, for the audit log. Default "hub".
 	Actor string `json:"actor,omitempty"`
@@ -58,8 +62,10 @@ type ConfigPlan struct {
 
 // ConfigChange is what a plan does to one object.
 type ConfigChange struct {
-	// Kind is KindService, KindContract, KindRoute or KindRetention; Name the service or
-	// route name, the contract's NAME@VERSION or "retention".
+	// Kind is KindService, KindContract, KindRoute, KindSchedule, KindRetention,
+	// KindApprovals or KindRole; Name the service or route name, the contract's
+	// NAME@VERSION, the scheduled service's name, "retention", "approvals" or the role
+	// name.
 	Kind string `json:"kind"`
 	Name string `json:"name"`
 	// Path is the object's document path (services[NAME], contracts[NAME@VERSION]).
@@ -199,6 +205,10 @@ type snapshot struct {
 	services  map[string]*snapService
 	contracts map[string]*store.Contract // by NAME@VERSION
 	routes    map[string]config.Route    // enabled routes by name
+	schedules map[string]config.Schedule // sync schedules by service name
+	// approvals and roles are the governance in force, in document form (nil: none).
+	approvals *config.Approvals
+	roles     map[string][]string
 	export    *config.Document
 	// fingerprint hashes the export and the sealed credentials.
 	fingerprint string
@@ -229,7 +239,8 @@ func (h *Hub) snapshot(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
-	s := &snapshot{state: state, services: map[string]*snapService{}, contracts: map[string]*store.Contract{}, routes: map[string]config.Route{}}
+	s := &snapshot{state: state, services: map[string]*snapService{}, contracts: map[string]*store.Contract{}, routes: map[string]config.Route{},
+		schedules: map[string]config.Schedule{}}
 	if len(state.Document) > 0 {
 		var last config.Document
 		if json.Unmarshal(state.Document, &last) == nil {
@@ -280,7 +291,14 @@ func (h *Hub) snapshot(ctx context.Context) (*snapshot, error) {
 	if err := h.snapshotRoutes(ctx, s); err != nil {
 		return nil, err
 	}
-	s.export = &config.Document{Version: config.FormatVersion, Retention: retentionDoc(h.retentionPolicy())}
+	if err := h.snapshotSchedules(ctx, s); err != nil {
+		return nil, err
+	}
+	s.approvals, s.roles = h.governanceView(s.last)
+	s.export = &config.Document{Version: config.FormatVersion, Retention: retentionDoc(h.retentionPolicy()), Approvals: s.approvals, Roles: s.roles}
+	for _, name := range sortedKeys(s.schedules) {
+		s.export.Schedules = append(s.export.Schedules, s.schedules[name])
+	}
 	for _, name := range sortedKeys(s.routes) {
 		s.export.Routes = append(s.export.Routes, s.routes[name])
 	}
@@ -446,7 +464,9 @@ func (h *Hub) Plan(ctx context.Context, doc *config.Document) (*ConfigPlan, erro
 		}
 	}
 	h.planRoutes(ctx, doc, snap, contracts, p, addErr)
+	h.planSchedules(ctx, doc, snap, p, addErr)
 	h.planRetention(doc, snap, p, addErr)
+	h.planGovernance(doc, snap, p, addErr)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -464,8 +484,14 @@ func kindOrder(k string) int {
 		return 1
 	case KindRoute:
 		return 2
+	case KindSchedule:
+		return 3
+	case KindRetention:
+		return 4
+	case KindApprovals:
+		return 5
 	}
-	return 3
+	return 6
 }
 
 // planContracts plans the document's contracts and returns every schema known to the

@@ -36,8 +36,13 @@ func (h *Hub) retentionPolicy() RetentionPolicy {
 // store, exactly one is applied. Applying is idempotent in effect: after an interrupted
 // apply, a new plan of the same document lists exactly what is left.
 //
+// The approval policy and roles of the document are one last step, kept in the store's
+// configuration state so every hub sharing the store enforces them; it advances the
+// revision once more and is audited ("governance.policy").
+//
 // With an Authorizer, Apply needs PermConfigure (and PermRegister when the plan stores
-// contracts, PermRetention when it sets the retention policy), and every step passes the
+// contracts, PermRetention when it sets the retention policy, PermGovernance when it sets
+// the approval policy or roles), and every step passes the
 // permission and approval checks of the call it stands for: a step the approval policy
 // holds back is stored as an approval request and listed in ApplyResult.Pending, while
 // the other steps go ahead; it is carried out when approved.
@@ -69,7 +74,14 @@ func (h *Hub) Apply(ctx context.Context, p *ConfigPlan) (*ApplyResult, error) {
 	case snap.fingerprint != p.Fingerprint:
 		return nil, fmt.Errorf("%w: the configuration was changed outside the document since the plan was made; plan again", ErrStalePlan)
 	}
-	docJSON, err := json.Marshal(p.doc)
+	// the approval policy and roles change only when their step is carried out (it may
+	// wait for approval): until then the state keeps the ones in force
+	stateDoc := p.doc.Clone()
+	stateDoc.Approvals, stateDoc.Roles = nil, nil
+	if snap.last != nil {
+		stateDoc.Approvals, stateDoc.Roles = snap.last.Approvals, snap.last.Roles
+	}
+	docJSON, err := json.Marshal(stateDoc)
 	if err != nil {
 		return nil, fmt.Errorf("hub: encoding the configuration document: %w", err)
 	}
@@ -102,6 +114,8 @@ func (p *ConfigPlan) permissions() []Permission {
 			out = append(out, PermRegister)
 		case c.Kind == KindRetention:
 			out = append(out, PermRetention)
+		case isGovernance(c.Kind) && !slices.Contains(out, PermGovernance):
+			out = append(out, PermGovernance)
 		}
 	}
 	return out
@@ -123,20 +137,28 @@ func (h *Hub) applyChanges(ctx context.Context, p *ConfigPlan, snap *snapshot, w
 		}
 		return out
 	}
-	// routes are removed first: a route names services the plan may remove
+	// routes and schedules are removed first: they name services the plan may remove
+	removedFirst := func(ch ConfigChange) bool {
+		return (ch.Kind == KindRoute || ch.Kind == KindSchedule) && ch.Action == PlanRemove
+	}
 	ordered := make([]ConfigChange, 0, len(p.Changes))
 	for _, ch := range p.Changes {
-		if ch.Kind == KindRoute && ch.Action == PlanRemove {
+		if removedFirst(ch) {
 			ordered = append(ordered, ch)
 		}
 	}
 	for _, ch := range p.Changes {
-		if !(ch.Kind == KindRoute && ch.Action == PlanRemove) {
+		if !removedFirst(ch) {
 			ordered = append(ordered, ch)
 		}
 	}
+	var governance []ConfigChange
 	for _, ch := range ordered {
 		if ch.Action == PlanUnchanged {
+			continue
+		}
+		if isGovernance(ch.Kind) {
+			governance = append(governance, ch) // one step, after the others
 			continue
 		}
 		var err error
@@ -148,6 +170,8 @@ func (h *Hub) applyChanges(ctx context.Context, p *ConfigPlan, snap *snapshot, w
 			err = h.applyService(ctx, doc, snap, ch, who, ref)
 		case KindRoute:
 			err = h.applyRoute(ctx, doc, ch, who)
+		case KindSchedule:
+			err = h.applySchedule(ctx, doc, ch, who)
 		case KindRetention:
 			var pol RetentionPolicy
 			if pol, err = retentionPolicy(doc.Retention); err == nil {
@@ -170,6 +194,25 @@ func (h *Hub) applyChanges(ctx context.Context, p *ConfigPlan, snap *snapshot, w
 			return doc.ErrorAt(ch.Path, err, "applying the %s of %s %s", ch.Action, ch.Kind, ch.Name)
 		}
 		res.Applied = append(res.Applied, ch)
+	}
+	if len(governance) == 0 {
+		return nil
+	}
+	rev, err := h.applyGovernance(ctx, governanceTarget(doc, snap.last), who)
+	var ar *ApprovalRequiredError
+	switch {
+	case errors.As(err, &ar):
+		for _, ch := range governance {
+			res.Pending = append(res.Pending, PendingChange{Change: ch, ApprovalID: ar.ID})
+		}
+	case err != nil:
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return err
+		}
+		return doc.ErrorAt(governance[0].Path, err, "applying the approval policy and roles")
+	default:
+		res.Applied = append(res.Applied, governance...)
+		res.Revision = rev
 	}
 	return nil
 }

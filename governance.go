@@ -95,6 +95,9 @@ const (
 	// PermOverride: applying a change without its approval, or pushing an event to the
 	// front of the queue (EventData.ChairmanOverride), with a reason (WithOverride).
 	PermOverride Permission = "governance.override"
+	// PermGovernance: changing the approval policy or the roles through a configuration
+	// document (Apply).
+	PermGovernance Permission = "governance.configure"
 )
 
 // Permissions lists every permission the hub checks.
@@ -102,7 +105,7 @@ func Permissions() []Permission {
 	return []Permission{
 		PermRegister, PermConfigure, PermCredentials, PermEndpoints, PermEnable, PermTest, PermRemove,
 		PermProcess, PermRetry, PermRecovery, PermEscalate, PermTransform, PermRead, PermReadAudit,
-		PermCommand, PermApprove, PermErase, PermExport, PermRetention, PermLifecycle, PermOverride,
+		PermCommand, PermApprove, PermErase, PermExport, PermRetention, PermLifecycle, PermOverride, PermGovernance,
 	}
 }
 
@@ -153,7 +156,7 @@ type RolePolicy map[Role][]Permission
 //   - admin: operator's, plus service.register, service.configure, service.credentials,
 //     service.endpoints, service.remove, audit.read, approval.decide, data.erase,
 //     data.export, data.retention, hub.lifecycle.
-//   - chairman: every permission, including governance.override.
+//   - chairman: every permission, including governance.override and governance.configure.
 func DefaultRoles() RolePolicy {
 	viewer := []Permission{PermRead, PermTransform, PermCommand}
 	operator := append(slices.Clone(viewer), PermProcess, PermRetry, PermRecovery, PermEscalate, PermTest, PermEnable)
@@ -325,6 +328,11 @@ func (h *Hub) guard(ctx context.Context, c call) error {
 	if h.cfg.Authorizer == nil || isTrusted(ctx) {
 		return nil
 	}
+	g, err := h.governance(ctx)
+	if err != nil {
+		return err
+	}
+	az := h.authorizerOf(g)
 	p, ok := PrincipalFrom(ctx)
 	if !ok {
 		perm := Permission("")
@@ -334,7 +342,7 @@ func (h *Hub) guard(ctx context.Context, c call) error {
 		return h.deny(ctx, c, &ForbiddenError{Method: c.method, Permission: perm, Rule: "the context carries no principal, see WithPrincipal"})
 	}
 	for _, perm := range c.perms {
-		if err := h.authorize(ctx, p, c, perm); err != nil {
+		if err := h.authorize(ctx, az, p, c, perm); err != nil {
 			return err
 		}
 	}
@@ -347,35 +355,36 @@ func (h *Hub) guard(ctx context.Context, c call) error {
 			return h.deny(ctx, c, &ForbiddenError{Principal: p.ID, Method: c.method, Permission: PermOverride,
 				Rule: "a chairman override of the queue needs a reason (WithOverride)"})
 		}
-		if err := h.authorize(ctx, p, c, PermOverride); err != nil {
+		if err := h.authorize(ctx, az, p, c, PermOverride); err != nil {
 			return err
 		}
 		h.intervention(ctx, p, c, interventionPriority, nil, reason)
 	}
-	if c.propose == nil || len(h.cfg.Approvals.Require) == 0 {
+	pol := h.approvalPolicyOf(g)
+	if c.propose == nil || len(pol.Require) == 0 {
 		return nil
 	}
 	prop, err := c.propose(ctx)
 	if err != nil {
 		return err
 	}
-	kinds := h.cfg.Approvals.held(prop)
+	kinds := pol.held(prop)
 	if len(kinds) == 0 {
 		return nil
 	}
 	if override {
-		if err := h.authorize(ctx, p, c, PermOverride); err != nil {
+		if err := h.authorize(ctx, az, p, c, PermOverride); err != nil {
 			return err
 		}
 		h.intervention(ctx, p, c, interventionApproval, kinds, reason)
 		return nil
 	}
-	return h.requestApproval(ctx, p, c, prop, kinds)
+	return h.requestApproval(ctx, p, c, prop, kinds, pol.TTL)
 }
 
 // authorize asks the Authorizer about one permission, denying on a refusal or an error.
-func (h *Hub) authorize(ctx context.Context, p Principal, c call, perm Permission) error {
-	d, err := h.cfg.Authorizer.Authorize(ctx, AccessRequest{Principal: p, Method: c.method, Permission: perm, Service: c.service})
+func (h *Hub) authorize(ctx context.Context, az Authorizer, p Principal, c call, perm Permission) error {
+	d, err := az.Authorize(ctx, AccessRequest{Principal: p, Method: c.method, Permission: perm, Service: c.service})
 	if err != nil {
 		return h.deny(ctx, c, &ForbiddenError{Principal: p.ID, Method: c.method, Permission: perm, Rule: "the authorizer failed", Err: err})
 	}

@@ -74,6 +74,8 @@ type Hub struct {
 	// appliedRetention is the retention policy a configuration document applied (nil:
 	// Config.Retention); see retentionPolicy.
 	appliedRetention atomic.Pointer[RetentionPolicy]
+	// gov caches the approval policy and roles kept in the store (declarative_governance.go).
+	gov atomic.Pointer[governanceState]
 	// routes caches the compiled routes of each source service (routes.go).
 	routes routeCache
 	// chain signs the audit chain's checkpoints.

@@ -65,6 +65,10 @@ func TestErrorsNameFileLineAndPath(t *testing.T) {
 		{"bad-override.yaml", "bad-override.yaml:8:21", "environments.prod.services.a.base_url", "expected a string, got an integer"},
 		{"version-2.yaml", "version-2.yaml:1:1", "version", "format version 2 is not supported"},
 		{"redirects.yaml", "redirects.yaml:5:5", "services[a].redirects", "not a redirect policy"},
+		{"schedule-unknown-field.yaml", "schedule-unknown-field.yaml:8:5", "schedules[crm].every", `unknown field "every"`},
+		{"schedule-no-interval.yaml", "schedule-no-interval.yaml:6:5", "schedules[crm].interval", "interval is required"},
+		{"approvals-unknown-field.yaml", "approvals-unknown-field.yaml:4:3", "approvals.quorum", `unknown field "quorum"`},
+		{"roles-wrong-type.yaml", "roles-wrong-type.yaml:3:11", "roles.viewer", "expected a list, got a string"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()
@@ -173,7 +177,7 @@ func TestForEnvironment(t *testing.T) {
 
 func TestEncodeRoundTrip(t *testing.T) {
 	t.Parallel()
-	for _, f := range []string{"testdata/valid/full.yaml", "testdata/valid/minimal.json", "testdata/valid/anchors.yaml"} {
+	for _, f := range []string{"testdata/valid/full.yaml", "testdata/valid/minimal.json", "testdata/valid/anchors.yaml", "testdata/valid/governance.yaml"} {
 		doc, err := config.Load(f, vault())
 		require.NoError(t, err)
 		out, err := config.Encode(doc)

@@ -364,7 +364,11 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		}
 		out := reflect.MakeSlice(t, len(n.Content), len(n.Content))
 		for i, el := range n.Content {
-			p := path + "[" + elementKey(el, i) + "]"
+			key := elementKey(el, i)
+			if path == "schedules" {
+				key = memberKey(el, "service", i)
+			}
+			p := path + "[" + key + "]"
 			if _, dup := d.src.pos[p]; dup {
 				// a repeated name: validate reports it here
 				if d.dups == nil {
@@ -466,6 +470,21 @@ func elementKey(n *yaml.Node, i int) string {
 	return strconv.Itoa(i)
 }
 
+// memberKey names a list element by its member named member, else by index.
+func memberKey(n *yaml.Node, member string, i int) string {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind == yaml.MappingNode {
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if k, v := n.Content[j], n.Content[j+1]; k.Value == member && v.Kind == yaml.ScalarNode && v.Value != "" {
+				return v.Value
+			}
+		}
+	}
+	return strconv.Itoa(i)
+}
+
 func joinPath(path, key string) string {
 	if path == "" {
 		return key
@@ -507,6 +526,22 @@ func (d *decoder) merge(into, part *Document) {
 	into.Services = append(into.Services, part.Services...)
 	into.Contracts = append(into.Contracts, part.Contracts...)
 	into.Routes = append(into.Routes, part.Routes...)
+	into.Schedules = append(into.Schedules, part.Schedules...)
+	if part.Approvals != nil {
+		if into.Approvals != nil {
+			d.errorf(nil, "approvals", "approvals is set in more than one file")
+		}
+		into.Approvals = part.Approvals
+	}
+	for name, perms := range part.Roles {
+		if into.Roles == nil {
+			into.Roles = map[string][]string{}
+		}
+		if _, dup := into.Roles[name]; dup {
+			d.errorf(nil, RolePath(name), "role %q is set in more than one file", name)
+		}
+		into.Roles[name] = perms
+	}
 	if part.Retention != nil {
 		if into.Retention != nil {
 			d.errorf(nil, "retention", "retention is set in more than one file")

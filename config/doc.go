@@ -1,7 +1,8 @@
 // Package config is the hub's configuration as code: a declarative document that describes
 // services (connector, endpoints, credentials as references, resilience policies, health
-// thresholds, costs, data regions), data contracts, mappings, the retention policy and
-// per-environment overrides, in YAML or JSON, in one file or a folder of files.
+// thresholds, costs, data regions), data contracts, mappings, routes, sync schedules, the
+// retention policy, the approval policy, the roles and per-environment overrides, in YAML
+// or JSON, in one file or a folder of files.
 //
 // Loading is strict: an unknown field, a value of the wrong type, a literal secret or a
 // reference to an unknown secret scheme is an error naming the file, the line and the path

@@ -25,8 +25,17 @@ type Document struct {
 	// Routes send the inbound events of a service (verified webhooks, sync pulls) on to
 	// other services, by unique name.
 	Routes []Route `yaml:"routes,omitempty" json:"routes,omitempty"`
+	// Schedules are the sync schedules: which services the hub pulls records from and
+	// how often, one per service.
+	Schedules []Schedule `yaml:"schedules,omitempty" json:"schedules,omitempty"`
 	// Retention is the data retention policy; absent leaves the hub's policy as it is.
 	Retention *Retention `yaml:"retention,omitempty" json:"retention,omitempty"`
+	// Approvals is the approval policy: the kinds of change that wait for a second
+	// person's approval. Absent leaves the hub's policy as it is.
+	Approvals *Approvals `yaml:"approvals,omitempty" json:"approvals,omitempty"`
+	// Roles maps each role name to the permissions it grants (the hub's built-in role
+	// policy). Absent leaves the hub's roles as they are; present, it lists every role.
+	Roles map[string][]string `yaml:"roles,omitempty" json:"roles,omitempty"`
 	// Environments holds per-environment overrides by environment name; see
 	// [Document.ForEnvironment].
 	Environments map[string]Environment `yaml:"environments,omitempty" json:"environments,omitempty"`
@@ -116,6 +125,53 @@ type RouteDestination struct {
 	// Priority of the delivered events (low, normal, high, critical); default normal.
 	Priority string `yaml:"priority,omitempty" json:"priority,omitempty"`
 }
+
+// Schedule is one sync schedule: the hub's SyncConfig in document form. The hub lists the
+// records of Service changed since its last run every Interval and turns each new record
+// version into an inbound event of the service.
+type Schedule struct {
+	// Service names the pulled service (listed under services). Required; a service has
+	// at most one schedule.
+	Service string `yaml:"service" json:"service"`
+	// Interval is the time from the end of one run to the start of the next, a Go
+	// duration ("15m") or whole days ("1d"). Required, at least 1ms.
+	Interval Duration `yaml:"interval" json:"interval"`
+	// Operation is the connector's list operation; empty: its default listing.
+	Operation string `yaml:"operation,omitempty" json:"operation,omitempty"`
+	// Params are the list operation's arguments.
+	Params map[string]string `yaml:"params,omitempty" json:"params,omitempty"`
+	// PageSize is the page size asked for; 0: the connector's default.
+	PageSize int `yaml:"page_size,omitempty" json:"page_size,omitempty"`
+	// IDField and VersionField are the dotted paths of a record's id and version; empty:
+	// the hub's defaults.
+	IDField      string `yaml:"id_field,omitempty" json:"id_field,omitempty"`
+	VersionField string `yaml:"version_field,omitempty" json:"version_field,omitempty"`
+	// Disabled keeps the schedule and its progress without running it.
+	Disabled bool `yaml:"disabled,omitempty" json:"disabled,omitempty"`
+}
+
+// SchedulePath is the document path of a schedule's member: schedules[SERVICE].member.
+func SchedulePath(service, member string) string {
+	p := "schedules[" + service + "]"
+	if member != "" {
+		p += "." + member
+	}
+	return p
+}
+
+// Approvals is the approval policy in document form.
+type Approvals struct {
+	// Require lists the kinds of change that need approval (the hub's ChangeKind values:
+	// "service.register", "service.configure", "service.credentials",
+	// "service.endpoints", "service.enable", "events.bulk_retry", "data.delete",
+	// "governance.policy"). Empty: nothing waits.
+	Require []string `yaml:"require" json:"require"`
+	// TTL is how long a request waits for a decision; absent: the hub's default (72h).
+	TTL Duration `yaml:"ttl,omitempty" json:"ttl,omitempty"`
+}
+
+// RolePath is the document path of one role: roles.NAME.
+func RolePath(name string) string { return "roles." + name }
 
 // RoutePath is the document path of a route's member: routes[NAME].member.
 func RoutePath(name, member string) string {

@@ -24,6 +24,7 @@ func Encode(doc *Document) ([]byte, error) {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
 	slices.SortStableFunc(d.Routes, func(a, b Route) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(d.Schedules, func(a, b Schedule) int { return cmp.Compare(a.Service, b.Service) })
 	n, err := encodeValue(reflect.ValueOf(d).Elem())
 	if err != nil {
 		return nil, err

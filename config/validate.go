@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // terminalStatuses are the event statuses a retention age may name.
@@ -114,7 +115,51 @@ func (d *decoder) validate(doc *Document) {
 			d.errAt(p+".contract", "a contract reference needs name and version")
 		}
 	}
+	seenS := map[string]bool{}
+	for i, sc := range doc.Schedules {
+		p := SchedulePath(sc.Service, "")
+		switch {
+		case sc.Service == "":
+			p = fmt.Sprintf("schedules[%d]", i)
+			d.errAt(p, "service is required")
+		case seenS[sc.Service]:
+			d.dupAt(p, "service %q has two schedules", sc.Service)
+		case !seen[sc.Service]:
+			d.errAt(p+".service", "schedule of service %q, which the document does not define", sc.Service)
+		}
+		seenS[sc.Service] = true
+		if sc.Interval < Duration(time.Millisecond) {
+			d.errAt(p+".interval", "interval is required, at least 1ms")
+		}
+		if sc.PageSize < 0 {
+			d.errAt(p+".page_size", "page_size must not be negative")
+		}
+	}
 	d.checkRetention(doc.Retention, "retention")
+	if a := doc.Approvals; a != nil {
+		if a.TTL < 0 {
+			d.errAt("approvals.ttl", "ttl must be a duration, not forever")
+		}
+		seenK := map[string]bool{}
+		for i, k := range a.Require {
+			if seenK[k] {
+				d.errAt(fmt.Sprintf("approvals.require[%d]", i), "%q is listed twice", k)
+			}
+			seenK[k] = true
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(doc.Roles)) {
+		if name == "" {
+			d.errAt("roles", "a role name is empty")
+		}
+		seenP := map[string]bool{}
+		for i, perm := range doc.Roles[name] {
+			if seenP[perm] {
+				d.errAt(fmt.Sprintf("%s[%d]", RolePath(name), i), "permission %q is listed twice", perm)
+			}
+			seenP[perm] = true
+		}
+	}
 	for _, env := range slices.Sorted(maps.Keys(doc.Environments)) {
 		e := doc.Environments[env]
 		ep := "environments." + env
@@ -219,6 +264,19 @@ func (d *Document) ForEnvironment(env string) (*Document, error) {
 // Clone returns a deep copy of the document (positions and resolvers shared by value).
 func (d *Document) Clone() *Document {
 	out := &Document{Version: d.Version, Retention: cloneRetention(d.Retention)}
+	for _, sc := range d.Schedules {
+		sc.Params = maps.Clone(sc.Params)
+		out.Schedules = append(out.Schedules, sc)
+	}
+	if d.Approvals != nil {
+		out.Approvals = &Approvals{Require: slices.Clone(d.Approvals.Require), TTL: d.Approvals.TTL}
+	}
+	if d.Roles != nil {
+		out.Roles = map[string][]string{}
+		for k, v := range d.Roles {
+			out.Roles[k] = slices.Clone(v)
+		}
+	}
 	for _, r := range d.Routes {
 		c := r
 		c.Mapping = slices.Clone(r.Mapping)

@@ -1,0 +1,297 @@
+package hub_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ehg/hub"
+	"github.com/ehg/hub/config"
+	"github.com/ehg/hub/hubtest"
+	"github.com/ehg/hub/store"
+	"github.com/ehg/hub/transform"
+)
+
+// newGovernedHub starts a hub with authorization on st, started and closed by the
+// chairman.
+func newGovernedHub(t *testing.T, st store.Store, opts ...hub.Option) *hub.Hub {
+	t.Helper()
+	h, err := hub.New(st, append(hubtest.Fast(), opts...)...)
+	require.NoError(t, err)
+	require.NoError(t, h.Start(adminCtx(t.Context())))
+	t.Cleanup(func() { require.NoError(t, h.Close(adminCtx(context.Background()))) })
+	return h
+}
+
+// exportAs encodes the export of h read as ctx's principal.
+func exportAs(t testing.TB, ctx context.Context, h *hub.Hub) []byte {
+	t.Helper()
+	doc, err := h.Export(ctx)
+	require.NoError(t, err)
+	b, err := config.Encode(doc)
+	require.NoError(t, err)
+	return b
+}
+
+// scheduleDoc is a document of two listing services, the first scheduled as sched says
+// (YAML list items under schedules:, "" for none).
+func scheduleDoc(url, sched string) string {
+	doc := "version: 1\nservices:\n" +
+		"  - {name: crm, connector: http, base_url: " + url + "}\n" +
+		"  - {name: erp, connector: http, base_url: " + url + "}\n"
+	if sched != "" {
+		doc += "schedules:\n" + sched
+	}
+	return doc
+}
+
+// TestConfigSchedules plans, applies and exports sync schedules on every store: create
+// with its fields, the export planning to nothing and reproducing itself on an empty hub,
+// an update with a field diff that keeps the schedule's progress, a removal.
+func TestConfigSchedules(t *testing.T) {
+	t.Parallel()
+	for _, sk := range allStores() {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			sink := hubtest.NewSink(t)
+			h := hubtest.New(t, sk.open(t))
+			doc := parseDoc(t, "sched.yaml", scheduleDoc(sink.URL,
+				"  - service: crm\n    interval: 15m\n    params: {state: open, kind: lead}\n    page_size: 50\n    id_field: key\n    disabled: true\n"))
+
+			plan, err := h.Plan(ctx, doc)
+			require.NoError(t, err)
+			c := changed(plan)
+			require.Contains(t, c, "schedule crm", plan.String())
+			assert.Equal(t, hub.PlanCreate, c["schedule crm"].Action)
+			assert.Contains(t, plan.String(), "+ schedule crm\n    interval: 15m0s\n    params: kind=lead, state=open\n    page_size: 50\n    id_field: key\n    disabled: true\n")
+			_, err = h.Apply(ctx, plan)
+			require.NoError(t, err)
+			s, err := h.SyncSchedule(ctx, "crm")
+			require.NoError(t, err)
+			assert.Equal(t, 15*time.Minute, s.Interval)
+			assert.JSONEq(t, `{"state":"open","kind":"lead"}`, string(s.Params))
+			assert.Equal(t, 50, s.PageSize)
+			assert.Equal(t, "key", s.IDField)
+			assert.False(t, s.Enabled)
+
+			exported := exportBytes(t, h)
+			assert.Contains(t, string(exported), "schedules:\n  - service: crm\n    interval: 15m0s\n")
+			again, err := h.Plan(ctx, parseDoc(t, "export.yaml", string(exported)))
+			require.NoError(t, err)
+			assert.False(t, again.HasChanges(), again.String())
+			fresh := hubtest.New(t, sk.open(t))
+			applyDoc(t, fresh, parseDoc(t, "export.yaml", string(exported)))
+			assert.Equal(t, string(exported), string(exportBytes(t, fresh)))
+
+			// an update: a field diff, applied in place
+			doc = parseDoc(t, "sched.yaml", scheduleDoc(sink.URL,
+				"  - service: crm\n    interval: 30m\n    params: {state: closed, kind: lead}\n    page_size: 50\n    id_field: key\n    disabled: true\n"))
+			plan, err = h.Plan(ctx, doc)
+			require.NoError(t, err)
+			c = changed(plan)
+			require.Len(t, c, 1, plan.String())
+			assert.Equal(t, hub.PlanUpdate, c["schedule crm"].Action)
+			assert.Equal(t, []hub.FieldChange{
+				{Field: "interval", Old: "15m0s", New: "30m0s"},
+				{Field: "params", Old: "kind=lead, state=open", New: "kind=lead, state=closed"},
+			}, c["schedule crm"].Fields)
+			_, err = h.Apply(ctx, plan)
+			require.NoError(t, err)
+			s, err = h.SyncSchedule(ctx, "crm")
+			require.NoError(t, err)
+			assert.Equal(t, 30*time.Minute, s.Interval)
+			assert.JSONEq(t, `{"state":"closed","kind":"lead"}`, string(s.Params))
+
+			// moved to another service: one removed, one created
+			doc = parseDoc(t, "sched.yaml", scheduleDoc(sink.URL, "  - {service: erp, interval: 1h, disabled: true}\n"))
+			plan, err = h.Plan(ctx, doc)
+			require.NoError(t, err)
+			c = changed(plan)
+			require.Len(t, c, 2, plan.String())
+			assert.Equal(t, hub.PlanRemove, c["schedule crm"].Action)
+			assert.Equal(t, hub.PlanCreate, c["schedule erp"].Action)
+			_, err = h.Apply(ctx, plan)
+			require.NoError(t, err)
+			_, err = h.SyncSchedule(ctx, "crm")
+			assert.ErrorIs(t, err, hub.ErrNotFound)
+			_, err = h.SyncSchedule(ctx, "erp")
+			require.NoError(t, err)
+			plan, err = h.Plan(ctx, doc)
+			require.NoError(t, err)
+			assert.False(t, plan.HasChanges(), plan.String())
+		})
+	}
+}
+
+// TestConfigScheduleErrors: bad schedules are refused by Plan with their document path,
+// and nothing is applied.
+func TestConfigScheduleErrors(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	sink := hubtest.NewSink(t)
+	h := hubtest.New(t, nil)
+	env := func(k string) (string, bool) {
+		v, ok := map[string]string{"DISCORD_ID": "123", "DISCORD_TOKEN": "tok"}[k]
+		return v, ok
+	}
+	chat := "  - {name: chat, connector: discord, base_url: " + sink.URL + ", auth: {webhook_id: env:DISCORD_ID, webhook_token: env:DISCORD_TOKEN}}\n"
+	first, err := config.Parse("a.yaml", []byte("version: 1\nservices:\n"+chat), config.WithLookupEnv(env))
+	require.NoError(t, err)
+	applyDoc(t, h, first)
+	tests := []struct {
+		name, doc, path, msg string
+	}{
+		{"connector does not list", "version: 1\nservices:\n" + chat + "schedules:\n  - {service: chat, interval: 1h}\n",
+			"schedules[chat].service", "does not list records"},
+		{"unknown service", "version: 1\nschedules:\n  - {service: ghost, interval: 1h}\n", "schedules[ghost].service", "does not define"},
+		{"twice", scheduleDoc(sink.URL, "  - {service: crm, interval: 1h}\n  - {service: crm, interval: 2h}\n"), "schedules[crm]", "two schedules"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := config.Parse("bad.yaml", []byte(tt.doc), config.WithLookupEnv(env))
+			if err == nil {
+				_, err = h.Plan(ctx, doc)
+			}
+			require.ErrorIs(t, err, config.ErrInvalid)
+			assert.Contains(t, err.Error(), tt.path)
+			assert.Contains(t, err.Error(), tt.msg)
+			assert.Contains(t, err.Error(), "bad.yaml:")
+		})
+	}
+	_, err = h.SyncSchedule(ctx, "chat")
+	assert.ErrorIs(t, err, hub.ErrNotFound)
+}
+
+// governanceDoc sets the approval policy and the roles: viewer, auditor (reads the audit
+// log), admin as built in, chairman governing.
+func governanceDoc(require, auditor string) string {
+	admin := []string{}
+	for _, p := range hub.DefaultRoles()[hub.RoleAdmin] {
+		admin = append(admin, string(p))
+	}
+	chair := []string{}
+	for _, p := range hub.Permissions() {
+		chair = append(chair, string(p))
+	}
+	return "version: 1\n" +
+		"approvals:\n  require: [" + require + "]\n  ttl: 2h\n" +
+		"roles:\n  viewer: [hub.read]\n  auditor: [" + auditor + "]\n" +
+		"  admin: [" + strings.Join(admin, ", ") + "]\n  chairman: [" + strings.Join(chair, ", ") + "]\n"
+}
+
+// TestConfigGovernance applies the approval policy and roles from a document on every
+// store: they are kept in the store, so a second hub sharing it enforces them; the export
+// plans to nothing and reproduces itself on an empty hub; once the policy holds back
+// governance changes, a role change waits for approval, is audited, and is made when a
+// second person approves it; a role the document drops is removed.
+func TestConfigGovernance(t *testing.T) {
+	t.Parallel()
+	key := make([]byte, hub.SecretKeySize)
+	for i := range key {
+		key[i] = byte(i + 7)
+	}
+	opts := []hub.Option{hub.WithSecretKey(key), hub.WithAuthorization(nil)}
+	for _, sk := range allStores() {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			chair := governed(ctx, "chair", hub.RoleChairman)
+			chair2 := governed(ctx, "chair2", hub.RoleChairman)
+			audr := governed(ctx, "audrey", "auditor")
+			st := sk.open(t)
+			h := newGovernedHub(t, st, opts...)
+
+			// the document's governance against the options' (built-in roles, no policy)
+			doc := parseDoc(t, "gov.yaml", governanceDoc("governance.policy, service.register", "hub.read, audit.read"))
+			plan, err := h.Plan(chair, doc)
+			require.NoError(t, err)
+			c := changed(plan)
+			assert.Equal(t, hub.PlanCreate, c["approvals approvals"].Action, plan.String())
+			assert.Equal(t, []hub.FieldChange{{Field: "require", New: "governance.policy, service.register"}, {Field: "ttl", New: "2h0m0s"}},
+				c["approvals approvals"].Fields)
+			assert.Equal(t, hub.PlanCreate, c["role auditor"].Action)
+			assert.NotContains(t, c, "role chairman") // as built in
+			assert.NotContains(t, c, "role admin")
+			assert.Equal(t, hub.PlanRemove, c["role operator"].Action)
+			assert.Equal(t, hub.PlanUpdate, c["role viewer"].Action)
+			assert.Equal(t, []hub.FieldChange{{Field: "permissions", Old: "command.run, data.transform, hub.read", New: "hub.read"}},
+				c["role viewer"].Fields)
+			_, err = h.Plan(audr, doc)
+			require.ErrorIs(t, err, hub.ErrForbidden) // "auditor" is no role yet
+			res, err := h.Apply(chair, plan)
+			require.NoError(t, err)
+			assert.Empty(t, res.Pending)
+			assert.Equal(t, int64(2), res.Revision) // the change set, then the governance step
+
+			// a second hub on the store enforces them
+			h2 := newGovernedHub(t, st, opts...)
+			_, err = h2.ListAudit(audr, hub.AuditQuery{Limit: 1})
+			require.NoError(t, err, "the stored role grants audit.read")
+			_, err = h2.ListServices(governed(ctx, "vic", hub.RoleViewer))
+			require.NoError(t, err)
+			_, err = h2.TransformData(governed(ctx, "vic", hub.RoleViewer), map[string]any{}, transform.Rules{})
+			require.ErrorIs(t, err, hub.ErrForbidden, "the stored viewer role no longer grants data.transform")
+			_, err = h2.RegisterIntegration(chair, hub.IntegrationConfig{Name: "late", Connector: "http", BaseURL: "https://example.com"})
+			require.ErrorIs(t, err, hub.ErrApprovalRequired, "the stored policy holds registrations back")
+
+			// export: plans to nothing, reproduces itself on an empty hub
+			exported := exportAs(t, chair, h)
+			assert.Contains(t, string(exported), "approvals:\n  require:\n    - governance.policy\n    - service.register\n  ttl: 2h0m0s\n")
+			assert.Contains(t, string(exported), "  auditor:\n    - audit.read\n    - hub.read\n")
+			again, err := h.Plan(chair, parseDoc(t, "export.yaml", string(exported)))
+			require.NoError(t, err)
+			assert.False(t, again.HasChanges(), again.String())
+			fresh := newGovernedHub(t, sk.open(t), opts...)
+			fp, err := fresh.Plan(chair, parseDoc(t, "export.yaml", string(exported)))
+			require.NoError(t, err)
+			_, err = fresh.Apply(chair, fp)
+			require.NoError(t, err)
+			assert.Equal(t, string(exported), string(exportAs(t, chair, fresh)))
+
+			// a governance change now waits for approval
+			doc = parseDoc(t, "gov.yaml", governanceDoc("governance.policy, service.register", "hub.read"))
+			plan, err = h.Plan(chair, doc)
+			require.NoError(t, err)
+			c = changed(plan)
+			require.Len(t, c, 1, plan.String())
+			assert.Equal(t, []hub.FieldChange{{Field: "permissions", Old: "audit.read, hub.read", New: "hub.read"}}, c["role auditor"].Fields)
+			res, err = h.Apply(chair, plan)
+			require.NoError(t, err)
+			require.Len(t, res.Pending, 1)
+			assert.Empty(t, res.Applied)
+			_, err = h2.ListAudit(audr, hub.AuditQuery{Limit: 1})
+			require.NoError(t, err, "pending: the role is unchanged")
+			again, err = h.Plan(chair, doc)
+			require.NoError(t, err)
+			assert.True(t, again.HasChanges(), "pending: still planned")
+			_, err = h.Approve(chair, res.Pending[0].ApprovalID, "")
+			require.ErrorIs(t, err, hub.ErrForbidden, "the requester cannot approve")
+			_, err = h2.Approve(chair2, res.Pending[0].ApprovalID, "ok")
+			require.NoError(t, err)
+			require.Eventually(t, func() bool {
+				_, err := h2.ListAudit(audr, hub.AuditQuery{Limit: 1})
+				return err != nil
+			}, 5*time.Second, 50*time.Millisecond, "approved: the role lost audit.read")
+			again, err = h.Plan(chair, doc)
+			require.NoError(t, err)
+			assert.False(t, again.HasChanges(), again.String())
+			page, err := h.ListAudit(chair, hub.AuditQuery{EntityType: "governance", Limit: 100})
+			require.NoError(t, err)
+			require.Len(t, page.Entries, 2)
+			last := page.Entries[len(page.Entries)-1]
+			assert.Equal(t, "governance.policy", last.Action)
+			assert.Equal(t, "chair", last.Actor, "made as the requester's change")
+			var after struct {
+				Roles map[string][]string `json:"roles"`
+			}
+			require.NoError(t, json.Unmarshal(last.After, &after))
+			assert.Equal(t, []string{"hub.read"}, after.Roles["auditor"])
+		})
+	}
+}
