@@ -156,7 +156,13 @@ type IntegrationConfig struct {
 
 // ServiceConfig changes a service. Nil or empty fields are left unchanged.
 type ServiceConfig struct {
-	Category          store.ServiceCategory
+	Category store.ServiceCategory
+	// Connector switches the service to another connector kind in place (its ID, queued
+	// events, history and schedules stay; the events still queued are delivered through
+	// the new connector). Set Auth and ConnectorOptions for the new kind with it when they
+	// differ. It needs the endpoints permission and counts as an endpoints change for the
+	// approval policy: it changes where and how the service's data goes.
+	Connector         *string
 	BaseURL           *string
 	BackupURLs        []string
 	Auth              json.RawMessage

@@ -26,7 +26,8 @@ const (
 	ChangeConfigure ChangeKind = "service.configure"
 	// ChangeCredentials: changing a service's credentials (ConfigureService Auth).
 	ChangeCredentials ChangeKind = "service.credentials"
-	// ChangeEndpoints: changing a service's base or backup URLs (ConfigureService).
+	// ChangeEndpoints: changing a service's base or backup URLs or its connector
+	// (ConfigureService).
 	ChangeEndpoints ChangeKind = "service.endpoints"
 	// ChangeEnable: enabling a disabled service (ConfigureService Active, the enable
 	// recovery action).

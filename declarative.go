@@ -830,8 +830,6 @@ func (h *Hub) planService(ctx context.Context, doc *config.Document, snap *snaps
 		}
 		fc.Drift = last != nil && !f.equal(*last, cur.view)
 		switch f.name {
-		case "connector":
-			addErr(doc.ErrorAt(path+".connector", ErrInvalidConfig, "a service's connector cannot change (%s to %s); add a service under a new name", fc.Old, fc.New))
 		case "input_contract", "contract", "mapping", "delivery_mapping":
 			if fc.New == "" {
 				addErr(doc.ErrorAt(path, ErrInvalidConfig, "%s cannot be removed from a stored service; add a service under a new name", f.name))

@@ -250,6 +250,8 @@ func (h *Hub) applyService(ctx context.Context, doc *config.Document, snap *snap
 		switch f.Field {
 		case "category":
 			sc.Category = store.ServiceCategory(s.Category)
+		case "connector":
+			sc.Connector = &s.Connector
 		case "base_url":
 			sc.BaseURL = &s.BaseURL
 		case "backup_urls":

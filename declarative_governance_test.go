@@ -3,7 +3,9 @@ package hub_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +14,8 @@ import (
 
 	"github.com/ehg/hub"
 	"github.com/ehg/hub/config"
+	"github.com/ehg/hub/connectors"
+	"github.com/ehg/hub/connectors/builtin"
 	"github.com/ehg/hub/hubtest"
 	"github.com/ehg/hub/store"
 	"github.com/ehg/hub/transform"
@@ -292,6 +296,82 @@ func TestConfigGovernance(t *testing.T) {
 			}
 			require.NoError(t, json.Unmarshal(last.After, &after))
 			assert.Equal(t, []string{"hub.read"}, after.Roles["auditor"])
+		})
+	}
+}
+
+// countingConnector delivers as the connector it wraps and counts its calls.
+type countingConnector struct {
+	connectors.Connector
+	calls *atomic.Int64
+}
+
+func (c countingConnector) Invoke(ctx context.Context, req *connectors.Request) (*connectors.Response, error) {
+	c.calls.Add(1)
+	return c.Connector.Invoke(ctx, req)
+}
+
+// TestConfigConnectorSwitch changes a service's connector through a document on every
+// store: the plan shows it as an update with the field diff, the apply switches it in
+// place, and the events queued before the switch are all delivered, once each, through
+// the new connector.
+func TestConfigConnectorSwitch(t *testing.T) {
+	t.Parallel()
+	const queued = 20
+	for _, sk := range allStores() {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			reg := builtin.NewRegistry()
+			httpKind, ok := reg.Lookup("http")
+			require.True(t, ok)
+			var relayed atomic.Int64
+			require.NoError(t, reg.Register("relay", func(cfg connectors.Config) (connectors.Connector, error) {
+				c, err := httpKind(cfg)
+				if err != nil {
+					return nil, err
+				}
+				return countingConnector{Connector: c, calls: &relayed}, nil
+			}))
+			sink := hubtest.NewSink(t)
+			h := hubtest.New(t, sk.open(t), hub.WithConnectors(reg))
+			doc := func(connector string, disabled bool) *config.Document {
+				return parseDoc(t, "out.yaml", fmt.Sprintf("version: 1\nservices:\n  - name: out\n    connector: %s\n    base_url: %s\n"+
+					"    retry: %s\n    disabled: %t\n", connector, sink.URL, hubtest.FastRetry, disabled))
+			}
+			applyDoc(t, h, doc("http", true))
+			for i := range queued {
+				r, err := h.ProcessIntegrationEvent(ctx, hub.EventData{Service: "out", Payload: json.RawMessage(`{"n":1}`),
+					Mode: hub.Async, IdempotencyKey: fmt.Sprintf("q-%02d", i)})
+				require.NoError(t, err)
+				require.Equal(t, store.StatusPending, r.Status)
+			}
+
+			plan, err := h.Plan(ctx, doc("relay", true))
+			require.NoError(t, err)
+			c := changed(plan)
+			require.Len(t, c, 1, plan.String())
+			assert.Equal(t, hub.PlanUpdate, c["service out"].Action)
+			assert.Equal(t, []hub.FieldChange{{Field: "connector", Old: "http", New: "relay"}}, c["service out"].Fields)
+			assert.Contains(t, plan.String(), "~ service out\n    connector: http -> relay\n")
+			_, err = h.Apply(ctx, plan)
+			require.NoError(t, err)
+			again, err := h.Plan(ctx, doc("relay", true))
+			require.NoError(t, err)
+			assert.False(t, again.HasChanges(), again.String())
+			exported := exportBytes(t, h)
+			assert.Contains(t, string(exported), "connector: relay")
+
+			applyDoc(t, h, doc("relay", false))
+			require.Eventually(t, func() bool { return sink.Unique() == queued }, 30*time.Second, 20*time.Millisecond,
+				"delivered %d of %d queued events", sink.Unique(), queued)
+			for i := range queued {
+				assert.Equal(t, 1, sink.Delivered(fmt.Sprintf("q-%02d", i)))
+			}
+			assert.GreaterOrEqual(t, relayed.Load(), int64(queued), "delivered through the new connector")
+
+			_, err = h.ConfigureService(ctx, "out", hub.ServiceConfig{Connector: ptr("no-such-kind")})
+			assert.ErrorIs(t, err, hub.ErrInvalidConfig)
 		})
 	}
 }

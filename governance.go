@@ -56,7 +56,7 @@ const (
 	PermConfigure Permission = "service.configure"
 	// PermCredentials: a change of a service's credentials (ConfigureService Auth).
 	PermCredentials Permission = "service.credentials"
-	// PermEndpoints: a change of a service's base or backup URLs.
+	// PermEndpoints: a change of a service's base or backup URLs or of its connector.
 	PermEndpoints Permission = "service.endpoints"
 	// PermEnable: enabling or disabling a service (ConfigureService Active, the enable and
 	// disable recovery actions).

@@ -31,7 +31,7 @@ func (h *Hub) configureCall(serviceID string, cfg ServiceConfig) call {
 	if len(cfg.Auth) > 0 {
 		ps = append(ps, PermCredentials)
 	}
-	if cfg.BaseURL != nil || cfg.BackupURLs != nil {
+	if cfg.BaseURL != nil || cfg.BackupURLs != nil || cfg.Connector != nil {
 		ps = append(ps, PermEndpoints)
 	}
 	if cfg.Active != nil {
@@ -46,7 +46,7 @@ func (h *Hub) configureCall(serviceID string, cfg ServiceConfig) call {
 			if len(cfg.Auth) > 0 {
 				kinds = append(kinds, ChangeCredentials)
 			}
-			if cfg.BaseURL != nil || cfg.BackupURLs != nil {
+			if cfg.BaseURL != nil || cfg.BackupURLs != nil || cfg.Connector != nil {
 				kinds = append(kinds, ChangeEndpoints)
 			}
 			if cfg.Active != nil && *cfg.Active && h.inactive(ctx, serviceID) {

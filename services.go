@@ -231,6 +231,13 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 		next.Category = cfg.Category
 		set("category")
 	}
+	if cfg.Connector != nil && *cfg.Connector != cur.ConnectorKind {
+		if _, ok := h.reg.Lookup(*cfg.Connector); !ok {
+			return nil, configErr("ServiceConfig.Connector", fmt.Sprintf("unknown connector kind %q (known: %v)", *cfg.Connector, h.reg.Kinds()), nil)
+		}
+		next.ConnectorKind = *cfg.Connector
+		set("connector_kind")
+	}
 	if cfg.BaseURL != nil || cfg.BackupURLs != nil {
 		base, backups := cur.BaseURL, cur.BackupURLs
 		if cfg.BaseURL != nil {
