@@ -10,20 +10,32 @@ import (
 	"github.com/ehg/hub/store"
 )
 
+// eventCols are the columns of a store.Event read from integration_events (no alias). The
+// documents that never change with the event's state live in integration_event_payloads
+// (migration 0016), read here by primary key, so updates of the queue state do not rewrite
+// them.
 const eventCols = `id, venture_id, service_id, service_name, service_type, operation,
-	endpoint_url, request_method, payload_in, payload_out, transformation_applied,
-	canonical_mapping, status, response_code, response_time_ms, error_details, retry_count,
+	endpoint_url, request_method,
+	(SELECT p.payload_in FROM integration_event_payloads p WHERE p.event_id = integration_events.id),
+	payload_out,
+	(SELECT p.transformation_applied FROM integration_event_payloads p WHERE p.event_id = integration_events.id),
+	(SELECT p.canonical_mapping FROM integration_event_payloads p WHERE p.event_id = integration_events.id),
+	status, response_code, response_time_ms, error_details, retry_count,
 	max_retries, priority_level, chairman_override, created_at, updated_at, completed_at,
 	expires_at, idempotency_key, next_attempt_at, lease_owner, lease_until, subject_key,
 	direction, source_event_id`
 
 const insertEventSQL = `INSERT INTO integration_events (id, venture_id, service_id,
-	service_name, service_type, operation, endpoint_url, request_method, payload_in,
-	payload_in_bytes, payload_out, transformation_applied, canonical_mapping, status,
+	service_name, service_type, operation, endpoint_url, request_method,
+	payload_in_bytes, payload_out, status,
 	response_code, response_time_ms, error_details, retry_count, max_retries, priority_level,
 	priority_rank, chairman_override, created_at, updated_at, completed_at, expires_at, idempotency_key,
 	next_attempt_at, lease_owner, lease_until, subject_key, direction, source_event_id)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)`
+
+// insertPayloadsSQL stores an event's unchanging documents beside its row.
+const insertPayloadsSQL = `INSERT INTO integration_event_payloads (event_id, payload_in,
+	transformation_applied, canonical_mapping) VALUES (?, ?, ?, ?)`
 
 const eventByKeySQL = `SELECT ` + eventCols + ` FROM integration_events
 	WHERE service_id = ? AND idempotency_key = ?`
@@ -133,7 +145,7 @@ func prepareEvent(e *store.Event, now time.Time) (*store.Event, error) {
 
 // eventInserter inserts events inside one write transaction with statements prepared once.
 type eventInserter struct {
-	byKey, insert *sql.Stmt
+	byKey, insert, payloads *sql.Stmt
 }
 
 func newEventInserter(ctx context.Context, q *txConn) (*eventInserter, error) {
@@ -145,7 +157,11 @@ func newEventInserter(ctx context.Context, q *txConn) (*eventInserter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &eventInserter{byKey: byKey, insert: insert}, nil
+	payloads, err := q.stmt(ctx, insertPayloadsSQL)
+	if err != nil {
+		return nil, err
+	}
+	return &eventInserter{byKey: byKey, insert: insert, payloads: payloads}, nil
 }
 
 // add inserts c (already prepared) unless its idempotency key exists, in which case it
@@ -161,15 +177,20 @@ func (ins *eventInserter) add(ctx context.Context, c *store.Event) (store.Insert
 		}
 	}
 	_, err := ins.insert.ExecContext(ctx, c.ID, textArg(c.VentureID), c.ServiceID, c.ServiceName,
-		c.ServiceType, c.Operation, c.EndpointURL, string(c.RequestMethod), jsonArg(c.PayloadIn),
-		len(c.PayloadIn), jsonArg(c.PayloadOut), jsonArg(c.TransformationApplied),
-		jsonArg(c.CanonicalMapping), string(c.Status), c.ResponseCode, c.ResponseTimeMS,
+		c.ServiceType, c.Operation, c.EndpointURL, string(c.RequestMethod),
+		len(c.PayloadIn), jsonArg(c.PayloadOut), string(c.Status), c.ResponseCode, c.ResponseTimeMS,
 		jsonArg(c.ErrorDetails), c.RetryCount, c.MaxRetries, string(c.PriorityLevel),
 		c.PriorityLevel.Rank(), boolInt(c.ChairmanOverride), micros(c.CreatedAt), micros(c.UpdatedAt),
 		microsArg(c.CompletedAt), microsArg(c.ExpiresAt), textArg(c.IdempotencyKey),
 		micros(c.NextAttemptAt), textArg(c.SubjectKey), string(c.Direction), textArg(c.SourceEventID))
 	if err != nil {
 		return store.InsertResult{}, fmt.Errorf("insert event %s: %w", c.ID, mapError(err))
+	}
+	if len(c.PayloadIn) > 0 || len(c.TransformationApplied) > 0 || len(c.CanonicalMapping) > 0 {
+		if _, err := ins.payloads.ExecContext(ctx, c.ID, jsonArg(c.PayloadIn),
+			jsonArg(c.TransformationApplied), jsonArg(c.CanonicalMapping)); err != nil {
+			return store.InsertResult{}, fmt.Errorf("insert event %s: documents: %w", c.ID, mapError(err))
+		}
 	}
 	return store.InsertResult{Event: c.Clone(), Created: true}, nil
 }

@@ -141,11 +141,16 @@ func (s *Store) ListSubjectEvents(ctx context.Context, p store.SubjectEventsPara
 // eraseSQL replaces an event's documents and drops its subject key, fenced by updated_at
 // and never on an event in flight; a queued event is cancelled as well.
 const eraseSQL = `UPDATE integration_events
-	SET payload_in = ?, payload_out = ?, canonical_mapping = ?, error_details = ?,
+	SET payload_out = ?, error_details = ?,
 		subject_key = NULL,
 		status = CASE WHEN status IN ('pending', 'retrying') THEN 'cancelled' ELSE status END,
 		updated_at = CASE WHEN status IN ('pending', 'retrying') THEN ? ELSE updated_at END
 	WHERE id = ? AND updated_at = ? AND status <> 'processing'`
+
+// erasePayloadsSQL replaces the documents of an event eraseSQL changed.
+const erasePayloadsSQL = `INSERT INTO integration_event_payloads (event_id, payload_in, canonical_mapping)
+	VALUES (?1, ?2, ?3)
+	ON CONFLICT (event_id) DO UPDATE SET payload_in = ?2, canonical_mapping = ?3`
 
 // EraseEvents implements store.SubjectStore in one IMMEDIATE transaction. Copies of the
 // replaced bytes may remain in the file and the WAL until Purge rebuilds the one and
@@ -192,8 +197,8 @@ func (s *Store) EraseEvents(ctx context.Context, b store.EraseBatch) ([]string, 
 				continue
 			}
 			seen[ids[i]] = true
-			res, err := q.ExecContext(ctx, eraseSQL, jsonArg(p.PayloadIn), jsonArg(p.PayloadOut),
-				jsonArg(p.CanonicalMapping), jsonArg(p.ErrorDetails), now, ids[i], micros(p.UpdatedAt))
+			res, err := q.ExecContext(ctx, eraseSQL, jsonArg(p.PayloadOut), jsonArg(p.ErrorDetails),
+				now, ids[i], micros(p.UpdatedAt))
 			if err != nil {
 				return fmt.Errorf("erase event %s: %w", p.ID, mapError(err))
 			}
@@ -202,6 +207,10 @@ func (s *Store) EraseEvents(ctx context.Context, b store.EraseBatch) ([]string, 
 				return err
 			}
 			if n == 1 {
+				if _, err := q.ExecContext(ctx, erasePayloadsSQL, ids[i], jsonArg(p.PayloadIn),
+					jsonArg(p.CanonicalMapping)); err != nil {
+					return fmt.Errorf("erase event %s: documents: %w", p.ID, mapError(err))
+				}
 				changed++
 				continue
 			}

@@ -138,15 +138,12 @@ const completeSQL = `UPDATE integration_events
 		endpoint_url = coalesce(nullif(?, ''), endpoint_url)
 	WHERE id = ? AND status = 'processing' AND lease_owner = ?`
 
-// completeMaskedSQL is completeSQL replacing the documents with their masked forms too
-// (coalesce keeps a column whose masked form is absent).
-const completeMaskedSQL = `UPDATE integration_events
-	SET status = 'succeeded', response_code = ?, response_time_ms = ?, payload_out = ?,
-		completed_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL,
-		payload_in = coalesce(?, payload_in), canonical_mapping = coalesce(?, canonical_mapping),
-		request_method = coalesce(nullif(?, ''), request_method),
-		endpoint_url = coalesce(nullif(?, ''), endpoint_url)
-	WHERE id = ? AND status = 'processing' AND lease_owner = ?`
+// maskPayloadsSQL replaces an event's documents with their masked forms, after its
+// completion (coalesce keeps a document whose masked form is absent).
+const maskPayloadsSQL = `INSERT INTO integration_event_payloads (event_id, payload_in, canonical_mapping)
+	VALUES (?1, ?2, ?3)
+	ON CONFLICT (event_id) DO UPDATE SET payload_in = coalesce(?2, payload_in),
+		canonical_mapping = coalesce(?3, canonical_mapping)`
 
 // CompleteEvents implements store.QueueStore: one IMMEDIATE transaction, one prepared
 // statement executed per event, fenced by status and lease owner.
@@ -186,15 +183,8 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 			return err
 		}
 		for i, p := range ps {
-			st, args := stmt, []any{p.ResponseCode, p.ResponseTimeMS, jsonArg(p.PayloadOut), now, now}
-			if len(p.MaskedPayloadIn) > 0 || len(p.MaskedCanonical) > 0 {
-				if st, err = q.stmt(ctx, completeMaskedSQL); err != nil {
-					return err
-				}
-				args = append(args, jsonArg(p.MaskedPayloadIn), jsonArg(p.MaskedCanonical))
-			}
-			args = append(args, string(p.Call.Method), p.Call.EndpointURL)
-			res, err := st.ExecContext(ctx, append(args, ids[i], p.Owner)...)
+			res, err := stmt.ExecContext(ctx, p.ResponseCode, p.ResponseTimeMS, jsonArg(p.PayloadOut), now, now,
+				string(p.Call.Method), p.Call.EndpointURL, ids[i], p.Owner)
 			if err != nil {
 				return fmt.Errorf("complete event %s: %w", p.ID, mapError(err))
 			}
@@ -202,6 +192,16 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 				return err
 			} else if n == 0 {
 				lost = append(lost, p.ID)
+				continue
+			}
+			if len(p.MaskedPayloadIn) > 0 || len(p.MaskedCanonical) > 0 {
+				mask, err := q.stmt(ctx, maskPayloadsSQL)
+				if err != nil {
+					return err
+				}
+				if _, err := mask.ExecContext(ctx, ids[i], jsonArg(p.MaskedPayloadIn), jsonArg(p.MaskedCanonical)); err != nil {
+					return fmt.Errorf("complete event %s: mask documents: %w", p.ID, mapError(err))
+				}
 			}
 		}
 		return nil

@@ -47,7 +47,12 @@ func (s *Store) InsertEventTx(ctx context.Context, tx any, e *store.Event) (*sto
 		return nil, false, fmt.Errorf("sqlite: insert event in transaction: %w", mapError(err))
 	}
 	defer insert.Close()
-	r, err := (&eventInserter{byKey: byKey, insert: insert}).add(ctx, c)
+	payloads, err := t.PrepareContext(ctx, insertPayloadsSQL)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: insert event in transaction: %w", mapError(err))
+	}
+	defer payloads.Close()
+	r, err := (&eventInserter{byKey: byKey, insert: insert, payloads: payloads}).add(ctx, c)
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: insert event in transaction: %w", mapError(err))
 	}
