@@ -80,7 +80,8 @@ func (h *Hub) processEvent(ctx context.Context, in EventData) (*ProcessingResult
 		defer h.spans.drop(ev.ID)
 	}
 	pctx, ps := h.tel.Child(ctx, telemetry.SpanPersist)
-	stored, created, err := h.st.InsertEvent(pctx, ev)
+	// The pipeline produced every document of ev (checked, compacted, encoded).
+	stored, created, err := h.st.InsertEvent(store.CheckedDocuments(pctx), ev)
 	telemetry.End(ps, err)
 	if err != nil {
 		return nil, mapStoreErr(err)
@@ -192,7 +193,7 @@ func (h *Hub) ProcessIntegrationEvents(ctx context.Context, evs []EventData) ([]
 	if err := h.admit(ctx, len(evs)); err != nil {
 		return nil, err
 	}
-	ins, err := h.st.InsertEvents(ctx, batch)
+	ins, err := h.st.InsertEvents(store.CheckedDocuments(ctx), batch)
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}

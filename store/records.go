@@ -154,6 +154,28 @@ type Event struct {
 // known method and priority (empty values are defaulted by InsertEvent), a non-negative
 // max_retries and well-formed JSON columns.
 func (e *Event) Validate() error {
+	if err := e.ValidateFields(); err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		name string
+		v    json.RawMessage
+	}{
+		{"payload_in", e.PayloadIn}, {"payload_out", e.PayloadOut},
+		{"transformation_applied", e.TransformationApplied},
+		{"canonical_mapping", e.CanonicalMapping}, {"error_details", e.ErrorDetails},
+	} {
+		if err := checkJSON(c.v); err != nil {
+			return invalid("event %s: %v", c.name, err)
+		}
+	}
+	return nil
+}
+
+// ValidateFields checks what Validate checks except the well-formedness of the JSON
+// columns: what a store still checks when the writer vouches for its documents (see
+// [CheckedDocuments]).
+func (e *Event) ValidateFields() error {
 	switch {
 	case e.ID != "" && uuid.Validate(e.ID) != nil:
 		return invalid("event id %q is not a UUID", e.ID)
@@ -177,22 +199,7 @@ func (e *Event) Validate() error {
 	if err := checkSubjectKey(e.SubjectKey); err != nil {
 		return err
 	}
-	if err := e.checkInbound(); err != nil {
-		return err
-	}
-	for _, c := range []struct {
-		name string
-		v    json.RawMessage
-	}{
-		{"payload_in", e.PayloadIn}, {"payload_out", e.PayloadOut},
-		{"transformation_applied", e.TransformationApplied},
-		{"canonical_mapping", e.CanonicalMapping}, {"error_details", e.ErrorDetails},
-	} {
-		if err := checkJSON(c.v); err != nil {
-			return invalid("event %s: %v", c.name, err)
-		}
-	}
-	return nil
+	return e.checkInbound()
 }
 
 // Clone returns a deep copy of e.

@@ -20,7 +20,12 @@ func (s *Store) InsertEvent(ctx context.Context, e *store.Event) (*store.Event, 
 }
 
 // InsertEvents implements [store.EventStore]. The batch is validated whole before anything
-// is stored, so an error leaves the store unchanged.
+// is stored, so an error leaves the store unchanged. With a ctx marked by
+// [store.CheckedDocuments] the JSON columns are not checked again.
+//
+// The store keeps its own copy of the documents; the event returned for a stored one
+// shares the JSON columns of the event passed in (no copy is made for the result), so the
+// caller must not change those bytes while it uses the result.
 func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.InsertResult, error) {
 	if err := begin(ctx, "insert events"); err != nil {
 		return nil, err
@@ -28,10 +33,11 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 	if len(es) == 0 {
 		return []store.InsertResult{}, nil
 	}
+	checked := store.DocumentsChecked(ctx)
 	ps := make([]prepared, len(es))
 	explicitIDs := false
 	for i, in := range es {
-		if err := s.prepareEvent(i, in, &ps[i]); err != nil {
+		if err := s.prepareEvent(i, in, &ps[i], checked); err != nil {
 			return nil, err
 		}
 		explicitIDs = explicitIDs || in.ID != ""
@@ -68,7 +74,7 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 			q.keys[k] = e
 		}
 		q.add(e, now)
-		out[i] = store.InsertResult{Event: cloneEvent(&e.ev), Created: true}
+		out[i] = store.InsertResult{Event: shareEvent(&e.ev, p.in), Created: true}
 		created++
 	}
 	s.mu.Unlock()
@@ -85,13 +91,17 @@ type prepared struct {
 	key                      uuidKey
 }
 
-// prepareEvent validates the i-th event of a batch and works out its canonical ids (a new
-// one when it has none) into p.
-func (s *Store) prepareEvent(i int, in *store.Event, p *prepared) error {
+// prepareEvent validates the i-th event of a batch (its JSON columns too unless checked)
+// and works out its canonical ids (a new one when it has none) into p.
+func (s *Store) prepareEvent(i int, in *store.Event, p *prepared, checked bool) error {
 	if in == nil {
 		return fmt.Errorf("%w: memory: insert events: event %d is nil", store.ErrInvalidArgument, i)
 	}
-	if err := in.Validate(); err != nil {
+	validate := in.Validate
+	if checked {
+		validate = in.ValidateFields
+	}
+	if err := validate(); err != nil {
 		return fmt.Errorf("memory: insert events: event %d: %w", i, err)
 	}
 	if in.Status != "" && in.Status != store.StatusPending {
@@ -124,7 +134,7 @@ func (s *Store) prepareEvent(i int, in *store.Event, p *prepared) error {
 // The caller holds s.mu.
 func (s *Store) fill(e *entry, p *prepared, now time.Time) {
 	ev := &e.ev
-	copyEvent(ev, p.in, &e.slots, s.events.bytes(rawLen(p.in)))
+	copyEvent(ev, p.in, &e.slots, s.events.bytes(rawLen(p.in)), nil)
 	for i := range e.slots {
 		e.slots[i] = store.Timestamp(e.slots[i])
 	}
