@@ -305,9 +305,15 @@ func (h *Hub) snapshot(ctx context.Context) (*snapshot, error) {
 	for _, name := range sortedKeys(s.services) {
 		s.export.Services = append(s.export.Services, s.services[name].view)
 	}
+	applied := map[string]json.RawMessage{}
+	if s.last != nil {
+		for _, c := range s.last.Contracts {
+			applied[c.Name+"@"+c.Version] = c.Schema
+		}
+	}
 	for _, k := range sortedKeys(s.contracts) {
 		c := s.contracts[k]
-		s.export.Contracts = append(s.export.Contracts, config.Contract{Name: c.Name, Version: c.Version, Schema: c.Schema})
+		s.export.Contracts = append(s.export.Contracts, config.Contract{Name: c.Name, Version: c.Version, Schema: asApplied(c.Schema, applied[k])})
 	}
 	enc, err := config.Encode(s.export)
 	if err != nil {
@@ -367,12 +373,34 @@ func (h *Hub) serviceView(ctx context.Context, ss *snapService, last *config.Doc
 		}
 		*r.dst = rule.TransformationLogic
 	}
-	if !seal.Empty(ss.auth) && last != nil {
+	if last != nil {
 		if ls := last.Service(svc.Name); ls != nil {
-			v.Auth = ls.Auth
+			if !seal.Empty(ss.auth) {
+				v.Auth = ls.Auth
+			}
+			for _, m := range []struct {
+				stored  *json.RawMessage
+				applied json.RawMessage
+			}{
+				{&v.Options, ls.Options}, {&v.RateLimits, ls.RateLimits}, {&v.CircuitBreaker, ls.CircuitBreaker},
+				{&v.Retry, ls.Retry}, {&v.HealthCheck, ls.HealthCheck}, {&v.Mapping, ls.Mapping}, {&v.DeliveryMapping, ls.DeliveryMapping},
+			} {
+				*m.stored = asApplied(*m.stored, m.applied)
+			}
 		}
 	}
 	return v, nil
+}
+
+// asApplied returns the member as the last applied document wrote it when the store holds
+// the same JSON value, else as stored. Stores keep JSON differently (PostgreSQL's jsonb
+// reorders object members; SQLite and memory keep them as given), so exports take the
+// applied bytes: the same document applied to any store exports to the same bytes.
+func asApplied(stored, applied json.RawMessage) json.RawMessage {
+	if len(applied) == 0 || len(stored) == 0 || !jsonEqual(stored, applied) {
+		return stored
+	}
+	return applied
 }
 
 // Export returns the hub's current configuration as a document: every service (removed
@@ -381,7 +409,9 @@ func (h *Hub) serviceView(ctx context.Context, ss *snapService, last *config.Doc
 // the secret references of the last applied document; a service whose credentials were
 // set through the API has none, and its export keeps the stored credentials (no auth
 // member). Encode the result with config.Encode; exporting, applying the export to an
-// empty hub and exporting again gives the same bytes.
+// empty hub and exporting again gives the same bytes, and one document applied to stores of
+// different kinds exports to the same bytes: JSON members are written as the last applied
+// document wrote them when the store holds the same value.
 //
 // Needs PermRead when the hub has an Authorizer.
 //

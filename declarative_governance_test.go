@@ -375,3 +375,38 @@ func TestConfigConnectorSwitch(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigExportAcrossStores applies one document to memory, SQLite and PostgreSQL and
+// checks the three exports are the same bytes, though PostgreSQL's jsonb keeps the JSON
+// members (circuit breakers, retries, schemas, mappings) in another member order.
+func TestConfigExportAcrossStores(t *testing.T) {
+	t.Parallel()
+	sink := hubtest.NewSink(t)
+	text := fleetDoc(t, 6, sink.URL, func(i int, lines []string) []string {
+		if i == 1 {
+			lines = append(lines, `health_check: {"window_seconds": 300, "error_rate_critical": 0.5, "latency_sla_ms": 900}`)
+		}
+		return lines
+	}) + "routes:\n  - name: titles\n    source: svc-01\n    mapping: {zeta: payload.title, alpha: payload.title}\n" +
+		"    destinations: [{service: svc-02, delivery_mapping: {title: zeta, body: alpha}}]\n" +
+		"schedules:\n  - {service: svc-03, interval: 1h, params: {b: '2', a: '1'}, disabled: true}\n" +
+		"retention:\n  events: {succeeded: 7d, dead: 30d}\n"
+	exports := map[string]string{}
+	for _, sk := range allStores() {
+		t.Run(sk.name, func(t *testing.T) {
+			h := hubtest.New(t, sk.open(t))
+			applyDoc(t, h, parseDoc(t, "fleet.yaml", text))
+			exports[sk.name] = string(exportBytes(t, h))
+		})
+	}
+	require.Contains(t, exports, "memory")
+	assert.Contains(t, exports["memory"], `recovery_timeout: 100ms`)
+	assert.Contains(t, exports["memory"], "circuit_breaker:\n      failure_threshold: 1000\n      recovery_timeout: 100ms\n",
+		"members in the document's order")
+	for name, b := range exports {
+		assert.Equal(t, exports["memory"], b, "the %s export differs from memory's", name)
+	}
+	if _, ok := exports["postgres"]; !ok {
+		t.Log("PostgreSQL was not compared: " + postgresEnv + " is not set")
+	}
+}

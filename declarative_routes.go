@@ -29,7 +29,7 @@ func (h *Hub) snapshotRoutes(ctx context.Context, s *snapshot) error {
 			if r.Disabled {
 				continue
 			}
-			s.routes[r.Name] = routeView(r)
+			s.routes[r.Name] = routeAsApplied(routeView(r), s.last)
 		}
 		if len(rules) < store.MaxPageLimit {
 			return nil
@@ -46,6 +46,26 @@ func routeView(r Route) config.Route {
 	for _, d := range r.Destinations {
 		v.Destinations = append(v.Destinations, config.RouteDestination{Service: d.Service, DeliveryMapping: nonEmpty(d.DeliveryMapping),
 			Operation: d.Operation, Priority: string(d.Priority)})
+	}
+	return v
+}
+
+// routeAsApplied takes the route's mappings as the last applied document wrote them when
+// they hold the same JSON (see asApplied).
+func routeAsApplied(v config.Route, last *config.Document) config.Route {
+	if last == nil {
+		return v
+	}
+	for _, lr := range last.Routes {
+		if lr.Name != v.Name {
+			continue
+		}
+		v.Mapping = asApplied(v.Mapping, lr.Mapping)
+		for i := range v.Destinations {
+			if i < len(lr.Destinations) && lr.Destinations[i].Service == v.Destinations[i].Service {
+				v.Destinations[i].DeliveryMapping = asApplied(v.Destinations[i].DeliveryMapping, lr.Destinations[i].DeliveryMapping)
+			}
+		}
 	}
 	return v
 }
