@@ -169,7 +169,8 @@ type QueueStore interface {
 	ExtendLease(ctx context.Context, owner string, ids []string, lease time.Duration) (lost []string, err error)
 	// ReleaseExpiredLeases returns to the queue every processing event whose lease_until <= now:
 	// status pending when retry_count is 0, else retrying; due now; lease cleared. It returns
-	// how many it released.
+	// how many it released. A store may leave an event another transaction holds at that
+	// moment (its owner completing it, say) to a later call rather than wait for it.
 	ReleaseExpiredLeases(ctx context.Context) (int, error)
 	// ExpireEvents moves every pending or retrying event whose expires_at <= now to expired,
 	// setting completed_at, and returns how many.

@@ -1,7 +1,10 @@
 package postgres
 
 import (
+	"fmt"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,4 +169,118 @@ func TestZombieWorker(t *testing.T) {
 	cur, err = s.GetEvent(ctx, ev2.ID)
 	require.NoError(t, err)
 	assert.Equal(t, store.StatusRetrying, cur.Status)
+}
+
+// TestRescueDuringClaims runs lease rescues (ReleaseExpiredLeases, from two stores as two
+// hubs would) while workers claim events with leases shorter than their work and complete
+// them in batches: the rescuer and the completions meet on the same rows all the time.
+// No call may fail — in particular none with ErrBusy from a deadlock — and every event
+// ends succeeded.
+func TestRescueDuringClaims(t *testing.T) {
+	t.Parallel()
+	const (
+		events    = 2000
+		workers   = 4
+		rescuers  = 2
+		batch     = 50
+		lease     = 5 * time.Millisecond
+		deadline  = 2 * time.Minute
+		threshold = events
+	)
+	seed := newTestStore(t, nil)
+	insertN(t, seed, events)
+	stores := make([]*Store, workers+rescuers)
+	for i := range stores {
+		s, err := New(t.Context(), testPool(t, 2), Options{Schema: seed.Schema()})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		stores[i] = s
+	}
+
+	var (
+		wg        sync.WaitGroup
+		stop      atomic.Bool
+		errs      = make(chan error, workers+rescuers)
+		completed atomic.Int64
+		lostLease atomic.Int64
+		rescued   atomic.Int64
+	)
+	end := time.Now().Add(deadline)
+	for w := range workers {
+		s, owner := stores[w], "worker-"+strconv.Itoa(w)
+		wg.Go(func() {
+			for !stop.Load() && time.Now().Before(end) {
+				got, err := s.ClaimEvents(t.Context(), store.ClaimParams{Owner: owner, Limit: batch, Lease: lease})
+				if err != nil {
+					errs <- fmt.Errorf("claim: %w", err)
+					return
+				}
+				if len(got) == 0 {
+					if completed.Load() >= threshold {
+						return
+					}
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				// Work about as long as the lease, so some leases expire under the worker.
+				time.Sleep(lease)
+				done := make([]store.CompleteParams, len(got))
+				for i, e := range got {
+					done[i] = store.CompleteParams{ID: e.ID, Owner: owner, ResponseCode: 200}
+				}
+				lost, err := s.CompleteEvents(t.Context(), done)
+				if err != nil {
+					errs <- fmt.Errorf("complete: %w", err)
+					return
+				}
+				completed.Add(int64(len(got) - len(lost)))
+				lostLease.Add(int64(len(lost)))
+			}
+		})
+	}
+	for r := range rescuers {
+		s := stores[workers+r]
+		wg.Go(func() {
+			for !stop.Load() && time.Now().Before(end) {
+				n, err := s.ReleaseExpiredLeases(t.Context())
+				if err != nil {
+					errs <- fmt.Errorf("rescue: %w", err)
+					return
+				}
+				rescued.Add(int64(n))
+				if completed.Load() >= threshold {
+					return
+				}
+			}
+		})
+	}
+	go func() {
+		for completed.Load() < threshold && time.Now().Before(end) && len(errs) == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		stop.Store(true)
+	}()
+	wg.Wait()
+	stop.Store(true)
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	counts, err := seed.CountEventsByStatus(t.Context(), store.EventFilter{})
+	require.NoError(t, err)
+	assert.Equal(t, map[store.EventStatus]int64{store.StatusSucceeded: events}, nonZeroCounts(counts))
+	assert.Positive(t, rescued.Load(), "the rescuer released expired leases while claims ran")
+	t.Logf("completed %d, completions refused after a lost lease %d, leases rescued %d",
+		completed.Load(), lostLease.Load(), rescued.Load())
+}
+
+// nonZeroCounts drops the statuses counted zero.
+func nonZeroCounts(m map[store.EventStatus]int64) map[store.EventStatus]int64 {
+	out := map[store.EventStatus]int64{}
+	for k, v := range m {
+		if v != 0 {
+			out[k] = v
+		}
+	}
+	return out
 }

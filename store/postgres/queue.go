@@ -86,10 +86,18 @@ const (
 	sqlExtend = `UPDATE {s}.integration_events SET lease_until = $3
 	WHERE id = ANY($1::uuid[]) AND status = 'processing' AND lease_owner = $2
 	RETURNING id`
-	sqlRelease = `UPDATE {s}.integration_events
-	SET status = CASE WHEN retry_count = 0 THEN 'pending' ELSE 'retrying' END,
+	// sqlRelease hands expired leases back to the queue. It locks the rows it releases with
+	// SKIP LOCKED, like the claim: a row another transaction holds (its owner completing,
+	// failing or extending it, which lock in id order, or another hub's rescuer) is left
+	// to that transaction or to the next rescue, so the rescuer never waits for anyone and
+	// never deadlocks with them.
+	sqlRelease = `UPDATE {s}.integration_events e
+	SET status = CASE WHEN e.retry_count = 0 THEN 'pending' ELSE 'retrying' END,
 		next_attempt_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL
-	WHERE status = 'processing' AND lease_until <= $1`
+	WHERE e.id IN (
+		SELECT id FROM {s}.integration_events
+		WHERE status = 'processing' AND lease_until <= $1
+		FOR UPDATE SKIP LOCKED)`
 	sqlExpire = `UPDATE {s}.integration_events SET status = 'expired', completed_at = $1, updated_at = $1
 	WHERE status IN ('pending', 'retrying') AND expires_at <= $1`
 )
@@ -412,7 +420,8 @@ func (s *Store) ExtendLease(ctx context.Context, owner string, ids []string, lea
 }
 
 // ReleaseExpiredLeases implements [store.QueueStore] and notifies listeners when it
-// released anything.
+// released anything. Expired leases on rows another transaction holds at that moment are
+// skipped (the holder may be completing them) and released by a later call.
 func (s *Store) ReleaseExpiredLeases(ctx context.Context) (int, error) {
 	if err := s.check(); err != nil {
 		return 0, err
