@@ -206,7 +206,7 @@ func (h *Hub) requestApproval(ctx context.Context, p Principal, c call, prop *pr
 		return fmt.Errorf("hub: encoding the proposed change: %w", err)
 	}
 	id := uuid.NewString()
-	sealed, err := h.sealer.Seal(approvalAAD(id), full)
+	sealed, err := h.vault.seal(ctx, approvalsKeyOwner, approvalAAD(id), full)
 	if err != nil {
 		return configErr("Config.SecretKey", "sealing the proposed change failed", err)
 	}
@@ -339,7 +339,7 @@ func (h *Hub) Approve(ctx context.Context, id, note string) (*ApprovalResult, er
 	}
 	h.auditApproval(ctx, approver, "approval.approve", a, map[string]any{"note": note})
 	var change proposedChange
-	plain, err := h.sealer.Open(approvalAAD(a.ID), a.Sealed)
+	plain, err := h.vault.open(ctx, approvalAAD(a.ID), a.Sealed)
 	if err == nil {
 		err = json.Unmarshal(plain, &change)
 	}

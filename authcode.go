@@ -38,7 +38,7 @@ func (h *Hub) oauthConfig(ctx context.Context, service string) (*runtime, *oauth
 	if err != nil {
 		return nil, nil, err
 	}
-	plain, err := h.sealer.Open(rt.svc.Name, rt.svc.AuthenticationConfig)
+	plain, err := h.vault.open(ctx, rt.svc.Name, rt.svc.AuthenticationConfig)
 	if err != nil {
 		return nil, nil, configErr("Config.SecretKey", fmt.Sprintf("cannot open the credentials of service %q", rt.svc.Name), err)
 	}
@@ -136,7 +136,7 @@ func (h *Hub) Exchange(ctx context.Context, service, code, verifier string) erro
 	if err != nil {
 		return fmt.Errorf("hub: encoding an OAuth token: %w", err)
 	}
-	sealed, err := h.sealer.Seal(k.aad(), plain)
+	sealed, err := h.vault.seal(ctx, serviceKeyOwner(k.name), k.aad(), plain)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/ehg/hub/store"
 )
@@ -28,7 +29,8 @@ type ServiceInfo struct {
 	MappingVersion         int
 	DeliveryMapping        json.RawMessage
 	DeliveryMappingVersion int
-	// Breaker is "closed", "open" or "half-open".
+	// Breaker is "closed", "open" or "half-open"; empty when the service cannot be loaded
+	// because its data key was destroyed (DestroyDataKey).
 	Breaker string
 }
 
@@ -43,12 +45,18 @@ func (h *Hub) GetService(ctx context.Context, idOrName string) (*ServiceInfo, er
 		return nil, ErrClosed
 	}
 	rt, err := h.runtimeFor(ctx, idOrName)
-	if err != nil {
+	id := idOrName
+	switch {
+	case errors.Is(err, ErrDataKeyDestroyed):
+		rt = nil // shredded credentials: the service is shown, without them and without a runtime
+	case err != nil:
 		return nil, err
+	default:
+		id = rt.svc.ID
 	}
 	// The runtime may be older than the record when another hub changed it; the record
 	// from the store is the truth for what is shown.
-	svc, err := h.loadService(ctx, rt.svc.ID)
+	svc, err := h.loadService(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +80,9 @@ func (h *Hub) ListServices(ctx context.Context) ([]*ServiceInfo, error) {
 		}
 		for _, svc := range svcs {
 			rt, err := h.runtimeFor(ctx, svc.ID)
+			if errors.Is(err, ErrDataKeyDestroyed) {
+				rt, err = nil, nil
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -97,7 +108,7 @@ func (h *Hub) serviceInfo(ctx context.Context, svc *store.Service, rt *runtime) 
 	if err != nil {
 		return nil, err
 	}
-	plain, err := h.sealer.Open(svc.Name, svc.AuthenticationConfig)
+	plain, err := h.openCredentials(ctx, svc)
 	if err != nil {
 		return nil, configErr("Config.SecretKey", "cannot open the credentials of service "+svc.Name, err)
 	}
@@ -109,7 +120,9 @@ func (h *Hub) serviceInfo(ctx context.Context, svc *store.Service, rt *runtime) 
 		Mapping:           src.mapping,
 		MappingVersion:    versionOf(meta.Mapping),
 		DeliveryMapping:   src.delivery,
-		Breaker:           rt.policy.State().String(),
+	}
+	if rt != nil {
+		si.Breaker = rt.policy.State().String()
 	}
 	si.DeliveryMappingVersion = versionOf(meta.DeliveryMapping)
 	if k := meta.InputContract; k != nil {

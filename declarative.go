@@ -262,7 +262,7 @@ func (h *Hub) snapshot(ctx context.Context) (*snapshot, error) {
 			if meta.Removed != nil {
 				continue
 			}
-			auth, err := h.sealer.Open(svc.Name, svc.AuthenticationConfig)
+			auth, err := h.openCredentials(ctx, svc)
 			if err != nil {
 				return nil, configErr("Config.SecretKey", fmt.Sprintf("cannot open the credentials of service %q", svc.Name), err)
 			}

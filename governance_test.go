@@ -153,6 +153,10 @@ var matrix = []struct {
 		_, err := h.RotateSecretKey(ctx, hub.RotateOptions{})
 		return err
 	}},
+	{"DestroyDataKey", access{1, 1, 0, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
+		_, err := h.DestroyDataKey(ctx, "crm", "matrix")
+		return err
+	}},
 	{"VerifyAudit", access{1, 1, 0, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
 		_, err := h.VerifyAudit(ctx, time.Time{}, time.Time{})
 		return err

@@ -18,7 +18,6 @@ import (
 	"github.com/ehg/hub/internal/engine"
 	"github.com/ehg/hub/internal/health"
 	"github.com/ehg/hub/internal/redact"
-	"github.com/ehg/hub/internal/seal"
 	"github.com/ehg/hub/internal/telemetry"
 	"github.com/ehg/hub/store"
 	"github.com/ehg/hub/store/memory"
@@ -33,7 +32,7 @@ type Hub struct {
 	st        store.Store
 	ownsStore bool
 	log       *slog.Logger
-	sealer    *seal.Sealer
+	vault     *vault // seals and opens credentials (envelope.go)
 	reg       *connectors.Registry
 	contracts *contract.Registry
 	eng       *engine.Engine
@@ -102,15 +101,10 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 		return nil, err
 	}
 	red := newRedaction(&cfg)
-	sealer, err := newSealer(cfg)
-	if err != nil {
-		return nil, err
-	}
 	h := &Hub{
 		cfg:       cfg,
 		st:        st,
 		log:       cfg.Logger,
-		sealer:    sealer,
 		red:       red,
 		reg:       cfg.Connectors,
 		contracts: contract.NewRegistry(contract.WithLogger(cfg.Logger), contract.WithLimits(contract.Limits{MaxBytes: cfg.MaxPayloadBytes, MaxDepth: cfg.MaxPayloadDepth})),
@@ -127,6 +121,9 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 	if h.st == nil {
 		h.st = memory.New(memory.Options{Now: cfg.Clock})
 		h.ownsStore = true
+	}
+	if h.vault, err = newVault(cfg, h.st); err != nil {
+		return nil, err
 	}
 	if err := h.initLifecycle(); err != nil {
 		return nil, err

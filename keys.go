@@ -47,7 +47,7 @@ func newSealer(cfg Config) (*seal.Sealer, error) {
 
 // SecretKeyID returns the id of the key that seals credentials (a hash of it, safe to show),
 // as sealed documents name it; "" without a key.
-func (h *Hub) SecretKeyID() string { return h.sealer.PrimaryKeyID() }
+func (h *Hub) SecretKeyID() string { return h.vault.keys.PrimaryKeyID() }
 
 // Key rotation batch sizes.
 const (
@@ -70,15 +70,21 @@ type RotateOptions struct {
 
 // KeyRotation reports what RotateSecretKey did.
 type KeyRotation struct {
-	// KeyID is the id of the key every credential is now sealed with.
+	// KeyID is the id of the key every credential is now sealed with: Config.SecretKey's,
+	// or with a Sealer the key-encryption key (Sealer.KeyID) every data key is wrapped by.
 	KeyID string `json:"key_id"`
 	// Services were examined; Resealed re-sealed; Current already under KeyID (or without
 	// credentials).
 	Services int `json:"services"`
 	Resealed int `json:"resealed"`
 	Current  int `json:"current"`
+	// DataKeys (with a Sealer) were examined; Rewrapped were wrapped again under KeyID
+	// (the credentials they seal are left as they are).
+	DataKeys  int `json:"data_keys,omitempty"`
+	Rewrapped int `json:"rewrapped,omitempty"`
 	// Failed maps the name of each service whose credentials could not be re-sealed (not
-	// opened by any configured key, or changed twice under the rotation) to the reason.
+	// opened by any configured key, or changed twice under the rotation), and the owner
+	// of each data key that could not be re-wrapped, to the reason.
 	Failed map[string]string `json:"failed,omitempty"`
 	// Duration is how long the rotation took.
 	Duration time.Duration `json:"duration"`
@@ -103,7 +109,7 @@ func (h *Hub) RotateSecretKey(ctx context.Context, opts RotateOptions) (*KeyRota
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
-	if h.cfg.SecretKey == nil {
+	if h.cfg.SecretKey == nil && h.vault.kms == nil {
 		return nil, configErr("Config.SecretKey", "a key rotation needs the key to seal with", nil)
 	}
 	cs, ok := h.st.(store.CredentialStore)
@@ -119,13 +125,19 @@ func (h *Hub) RotateSecretKey(ctx context.Context, opts RotateOptions) (*KeyRota
 		opts.BatchSize = RotationBatchMax
 	}
 	start := time.Now()
-	rep := &KeyRotation{KeyID: h.sealer.PrimaryKeyID(), Failed: map[string]string{}}
+	rep := &KeyRotation{KeyID: h.vault.keys.PrimaryKeyID(), Failed: map[string]string{}}
+	if h.vault.kms != nil {
+		rep.KeyID = h.vault.kms.KeyID()
+	}
 	intent, err := h.appendAudit(ctx, &store.AuditEntry{Actor: actorIn(ctx, ""), Action: "secret_key.rotate", EntityType: "secret_key",
 		EntityID: rep.KeyID, After: mustJSON(map[string]any{"key_id": rep.KeyID, "reason": opts.Reason})})
 	if err != nil {
 		return nil, err
 	}
 	err = h.rotate(ctx, cs, opts, rep)
+	if err == nil && h.vault.kms != nil {
+		err = h.rewrap(ctx, opts, rep)
+	}
 	rep.Duration = time.Since(start)
 	if err != nil {
 		h.auditAborted(ctx, intent, err)
@@ -151,7 +163,7 @@ func (h *Hub) rotate(ctx context.Context, cs store.CredentialStore, opts RotateO
 		}
 		for _, svc := range svcs {
 			rep.Services++
-			if h.sealer.Current(svc.AuthenticationConfig) {
+			if h.vault.current(svc.AuthenticationConfig) {
 				rep.Current++
 				continue
 			}
@@ -185,11 +197,11 @@ func (h *Hub) rotate(ctx context.Context, cs store.CredentialStore, opts RotateO
 // by the time it looked again).
 func (h *Hub) reseal(ctx context.Context, cs store.CredentialStore, svc *store.Service) (bool, error) {
 	for attempt := 0; ; attempt++ {
-		plain, err := h.sealer.Open(svc.Name, svc.AuthenticationConfig)
+		plain, err := h.vault.open(ctx, svc.Name, svc.AuthenticationConfig)
 		if err != nil {
 			return false, fmt.Errorf("credentials cannot be opened with any configured key: %w", err)
 		}
-		sealed, err := h.sealer.Seal(svc.Name, plain)
+		sealed, err := h.vault.seal(ctx, serviceKeyOwner(svc.Name), svc.Name, plain)
 		if err != nil {
 			return false, err
 		}
@@ -203,7 +215,7 @@ func (h *Hub) reseal(ctx context.Context, cs store.CredentialStore, svc *store.S
 		if svc, err = h.st.GetService(ctx, svc.ID); err != nil {
 			return false, mapStoreErr(err)
 		}
-		if h.sealer.Current(svc.AuthenticationConfig) {
+		if h.vault.current(svc.AuthenticationConfig) {
 			return false, nil
 		}
 	}

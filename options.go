@@ -112,6 +112,10 @@ type Config struct {
 	// PreviousSecretKeys only open credentials: those sealed under earlier keys, until
 	// RotateSecretKey re-seals them under SecretKey. Default none.
 	PreviousSecretKeys [][]byte
+	// Sealer is a key service (a KMS) for envelope encryption: each service's credentials
+	// are sealed with a data key of its own, wrapped by the Sealer's key. Default none:
+	// SecretKey seals. See [Sealer] and [WithSealer].
+	Sealer Sealer
 	// AuditKey is the private key (golang.org/x/mod/sumdb/note form) that signs checkpoints
 	// of the audit chain. Default: derived from SecretKey (audit.DeriveKey); with neither,
 	// the chain is kept and verified but no checkpoint is signed, so deleting the newest

@@ -1,7 +1,9 @@
 package hub
 
 import (
+	"context"
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -60,6 +62,7 @@ func TestEveryConfigFieldHasAnOption(t *testing.T) {
 		"SyncInterval":            WithSyncInterval(time.Second),
 		"SyncLease":               WithSyncLease(time.Minute),
 		"PreviousSecretKeys":      WithPreviousSecretKeys(key),
+		"Sealer":                  WithSealer(refusingSealer{}),
 		"AuditKey":                WithAuditKey(auditSKey),
 		"AuditCheckpointInterval": WithAuditCheckpointInterval(time.Minute),
 	}
@@ -101,4 +104,15 @@ func TestWithConfigKeepsEarlierOptions(t *testing.T) {
 	t.Cleanup(func() { _ = h2.Close(t.Context()) })
 	other[0] ^= 0xff
 	assert.NotEqual(t, other, h2.cfg.SecretKey)
+}
+
+// refusingSealer is a Sealer that wraps nothing: enough to set Config.Sealer.
+type refusingSealer struct{}
+
+func (refusingSealer) KeyID() string { return "none" }
+func (refusingSealer) WrapKey(context.Context, string, []byte) ([]byte, error) {
+	return nil, errors.New("refusingSealer wraps nothing")
+}
+func (refusingSealer) UnwrapKey(context.Context, string, []byte) ([]byte, error) {
+	return nil, errors.New("refusingSealer unwraps nothing")
 }

@@ -350,7 +350,7 @@ func (h *Hub) installSince(ctx context.Context, svc *store.Service, since uint64
 	if err != nil {
 		return nil, configErr("schema_mappings", "stored service metadata is unreadable", err)
 	}
-	plain, err := h.sealer.Open(svc.Name, svc.AuthenticationConfig)
+	plain, err := h.vault.open(ctx, svc.Name, svc.AuthenticationConfig)
 	if err != nil {
 		return nil, configErr("Config.SecretKey", fmt.Sprintf("cannot open the credentials of service %q", svc.Name), err)
 	}
@@ -458,7 +458,15 @@ func (h *Hub) refreshServices(ctx context.Context) error {
 			break
 		}
 	}
+	live, err := h.vault.liveDataKeys(ctx) // listed after the services, so it holds every key they name unless destroyed
+	if err != nil {
+		return err
+	}
 	for _, svc := range all {
+		if ref, ok := seal.DataKeyRef(svc.AuthenticationConfig); ok && live != nil && !live[ref] {
+			h.drop(ctx, svc.ID) // its data key was destroyed, maybe by another hub: forget the opened credentials
+			continue
+		}
 		if m, err := parseMeta(svc.SchemaMappings); err == nil && m.Removed != nil && m.Removed.CredentialsDestroyedAt != nil {
 			h.drop(ctx, svc.ID) // removed for good: nothing is delivered to it any more
 			continue

@@ -88,7 +88,7 @@ func (h *Hub) RegisterIntegration(ctx context.Context, cfg IntegrationConfig) (*
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, mapStoreErr(err)
 	}
-	sealed, err := h.sealer.Seal(cfg.Name, cfg.Auth)
+	sealed, err := h.vault.seal(ctx, serviceKeyOwner(cfg.Name), cfg.Name, cfg.Auth)
 	if err != nil {
 		return nil, configErr("Config.SecretKey", "a 32-byte secret key is required to store credentials (WithSecretKey)", err)
 	}
@@ -205,7 +205,10 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 	if err != nil {
 		return nil, err
 	}
-	oldAuth, err := h.sealer.Open(cur.Name, cur.AuthenticationConfig)
+	oldAuth, err := h.vault.open(ctx, cur.Name, cur.AuthenticationConfig)
+	if errors.Is(err, ErrDataKeyDestroyed) && cfg.Auth != nil {
+		oldAuth, err = nil, nil // new credentials replace the shredded ones, under a new data key
+	}
 	if err != nil {
 		return nil, configErr("Config.SecretKey", fmt.Sprintf("cannot open the credentials of service %q", cur.Name), err)
 	}
@@ -270,7 +273,7 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 		return nil, err
 	}
 	if cfg.Auth != nil {
-		sealed, err := h.sealer.Seal(cur.Name, cfg.Auth)
+		sealed, err := h.vault.seal(ctx, serviceKeyOwner(cur.Name), cur.Name, cfg.Auth)
 		if err != nil {
 			return nil, configErr("Config.SecretKey", "a 32-byte secret key is required to store credentials (WithSecretKey)", err)
 		}

@@ -30,7 +30,7 @@ type tokenKeeper struct {
 // tokens or the hub has no key to seal them with.
 func (h *Hub) tokenKeeperFor(svc *store.Service) connectors.TokenKeeper {
 	ts, ok := h.st.(store.TokenStore)
-	if !ok || h.sealer.PrimaryKeyID() == "" {
+	if !ok || !h.vault.canSeal() {
 		return nil
 	}
 	return &tokenKeeper{h: h, ts: ts, serviceID: svc.ID, name: svc.Name}
@@ -39,11 +39,11 @@ func (h *Hub) tokenKeeperFor(svc *store.Service) connectors.TokenKeeper {
 // aad binds a sealed token to its service, apart from the service's credentials.
 func (k *tokenKeeper) aad() string { return k.name + "#oauth-token" }
 
-func (k *tokenKeeper) open(rec *store.OAuthToken) (*oauth2.Token, error) {
+func (k *tokenKeeper) open(ctx context.Context, rec *store.OAuthToken) (*oauth2.Token, error) {
 	if rec == nil || len(rec.Sealed) == 0 {
 		return nil, nil
 	}
-	plain, err := k.h.sealer.Open(k.aad(), rec.Sealed)
+	plain, err := k.h.vault.open(ctx, k.aad(), rec.Sealed)
 	if err != nil {
 		return nil, fmt.Errorf("hub: the persisted OAuth token of %s cannot be opened: %w", k.name, err)
 	}
@@ -63,7 +63,7 @@ func (k *tokenKeeper) Load(ctx context.Context) (*oauth2.Token, error) {
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
-	return k.open(rec)
+	return k.open(ctx, rec)
 }
 
 // Refresh implements connectors.TokenKeeper: under the store's token lock (a row lock
@@ -72,7 +72,7 @@ func (k *tokenKeeper) Load(ctx context.Context) (*oauth2.Token, error) {
 func (k *tokenKeeper) Refresh(ctx context.Context, stale *oauth2.Token, fetch func(context.Context, *oauth2.Token) (*oauth2.Token, error)) (*oauth2.Token, error) {
 	var out *oauth2.Token
 	_, err := k.ts.UpdateOAuthToken(ctx, k.serviceID, func(cur *store.OAuthToken) (json.RawMessage, error) {
-		newest, err := k.open(cur)
+		newest, err := k.open(ctx, cur)
 		if err != nil {
 			return nil, err
 		}
@@ -93,7 +93,7 @@ func (k *tokenKeeper) Refresh(ctx context.Context, stale *oauth2.Token, fetch fu
 		if err != nil {
 			return nil, fmt.Errorf("hub: encoding an OAuth token: %w", err)
 		}
-		sealed, err := k.h.sealer.Seal(k.aad(), plain)
+		sealed, err := k.h.vault.seal(ctx, serviceKeyOwner(k.name), k.aad(), plain)
 		if err != nil {
 			return nil, err
 		}

@@ -29,6 +29,7 @@ const KeySize = 32
 const (
 	prefixV1 = "v1."
 	prefixV2 = "v2."
+	prefixV3 = "v3."
 )
 
 // Errors.
@@ -116,7 +117,8 @@ func envelope(doc json.RawMessage) (string, bool) {
 	if json.Unmarshal(doc, &env) != nil {
 		return "", false
 	}
-	return env.Sealed, strings.HasPrefix(env.Sealed, prefixV1) || strings.HasPrefix(env.Sealed, prefixV2)
+	return env.Sealed, strings.HasPrefix(env.Sealed, prefixV1) || strings.HasPrefix(env.Sealed, prefixV2) ||
+		strings.HasPrefix(env.Sealed, prefixV3)
 }
 
 // IsSealed reports whether doc is a sealed document.
@@ -180,6 +182,9 @@ func (s *Sealer) Open(service string, sealed json.RawMessage) (json.RawMessage, 
 	}
 	if s == nil || s.primary == "" {
 		return nil, ErrNoKey
+	}
+	if strings.HasPrefix(env, prefixV3) {
+		return nil, ErrUnknownKey // sealed with a data key: see OpenWithDataKey
 	}
 	if rest, v2 := strings.CutPrefix(env, prefixV2); v2 {
 		id, data, ok := strings.Cut(rest, ".")

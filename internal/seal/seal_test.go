@@ -60,3 +60,51 @@ func TestRedactAndSecrets(t *testing.T) {
 	assert.ElementsMatch(t, []string{"xoxb-123456", "hunter22", "a-scope"}, secs)
 	assert.Equal(t, "auth failed for [REDACTED]", Scrub("auth failed for xoxb-123456", secs))
 }
+
+func TestDataKeyEnvelope(t *testing.T) {
+	t.Parallel()
+	dk, err := NewDataKey()
+	require.NoError(t, err)
+	other, err := NewDataKey()
+	require.NoError(t, err)
+	plain := json.RawMessage(`{"token":"s3cret-token"}`)
+	doc, err := SealWithDataKey(dk, "0b4c9a3e-7f00-4b7e-9d2e-1c1d2e3f4a5b", "svc", plain)
+	require.NoError(t, err)
+	assert.NotContains(t, string(doc), "s3cret")
+	assert.True(t, IsSealed(doc))
+	ref, ok := DataKeyRef(doc)
+	require.True(t, ok)
+	assert.Equal(t, "0b4c9a3e-7f00-4b7e-9d2e-1c1d2e3f4a5b", ref)
+	got, err := OpenWithDataKey(dk, "svc", doc)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(plain), string(got))
+
+	tests := []struct {
+		name    string
+		key     []byte
+		binding string
+		doc     json.RawMessage
+	}{
+		{"another data key", other, "svc", doc},
+		{"another binding", dk, "other", doc},
+		{"a short key", dk[:16], "svc", doc},
+		{"not a data-key document", dk, "svc", json.RawMessage(`{"sealed":"v2.abc.def"}`)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := OpenWithDataKey(tc.key, tc.binding, tc.doc)
+			require.ErrorIs(t, err, ErrCorrupt)
+		})
+	}
+	ring := mustSealer(t, newKey(t))
+	_, err = ring.Open("svc", doc)
+	require.ErrorIs(t, err, ErrUnknownKey, "a keyring does not open a data-key document")
+	assert.False(t, ring.Current(doc))
+	_, ok = DataKeyRef(json.RawMessage(`{"sealed":"v2.abc.def"}`))
+	assert.False(t, ok)
+	empty, err := SealWithDataKey(dk, "id", "svc", nil)
+	require.NoError(t, err)
+	assert.Nil(t, empty)
+	_, err = SealWithDataKey(dk, "a.b", "svc", plain)
+	require.Error(t, err)
+}

@@ -47,6 +47,8 @@ type Store struct {
 	checkpoints map[int64]*store.AuditCheckpoint
 	// oauth holds the OAuth tokens, with its own locks (held while a refresh runs).
 	oauth tokenTable
+	// dataKeys holds the wrapped data keys of envelope encryption.
+	dataKeys dataKeyTable
 	// subjects indexes the events by subject key; requests holds the subject requests.
 	subjects map[string]map[*entry]struct{}
 	requests map[string]*store.SubjectRequest

@@ -86,6 +86,7 @@ func RunWithOptions(t *testing.T, newStore Factory, opts Options) {
 		{"Regions", regionCases()},
 		{"Credentials", credentialCases()},
 		{"Tokens", tokenCases()},
+		{"DataKeys", dataKeyCases()},
 		{"Approvals", approvalCases()},
 		{"ConfigState", configStateCases()},
 		{"Inbound", inboundCases()},
