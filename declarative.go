@@ -295,7 +295,13 @@ func (h *Hub) snapshot(ctx context.Context) (*snapshot, error) {
 		return nil, err
 	}
 	s.approvals, s.roles = h.governanceView(s.last)
-	s.export = &config.Document{Version: config.FormatVersion, Retention: retentionDoc(h.retentionPolicy()), Approvals: s.approvals, Roles: s.roles}
+	pol := h.retentionPolicy()
+	if s.last != nil && s.last.Retention != nil {
+		if p, err := retentionPolicy(s.last.Retention); err == nil {
+			pol = p
+		}
+	}
+	s.export = &config.Document{Version: config.FormatVersion, Retention: retentionDoc(pol), Approvals: s.approvals, Roles: s.roles}
 	for _, name := range sortedKeys(s.schedules) {
 		s.export.Schedules = append(s.export.Schedules, s.schedules[name])
 	}

@@ -16,8 +16,12 @@ import (
 )
 
 // retentionPolicy is the retention policy in force: the one a configuration document
-// applied last, else Config.Retention.
+// applied last (as kept in the store's configuration state, so every hub sharing the store
+// and a restarted hub use it; see governance), else Config.Retention.
 func (h *Hub) retentionPolicy() RetentionPolicy {
+	if g := h.gov.Load(); g != nil && g.retention != nil {
+		return *g.retention
+	}
 	if p := h.appliedRetention.Load(); p != nil {
 		return *p
 	}
@@ -80,6 +84,9 @@ func (h *Hub) Apply(ctx context.Context, p *ConfigPlan) (*ApplyResult, error) {
 	stateDoc.Approvals, stateDoc.Roles = nil, nil
 	if snap.last != nil {
 		stateDoc.Approvals, stateDoc.Roles = snap.last.Approvals, snap.last.Roles
+		if stateDoc.Retention == nil {
+			stateDoc.Retention = snap.last.Retention // absent: the policy stays as it is
+		}
 	}
 	docJSON, err := json.Marshal(stateDoc)
 	if err != nil {
@@ -94,6 +101,7 @@ func (h *Hub) Apply(ctx context.Context, p *ConfigPlan) (*ApplyResult, error) {
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
+	h.gov.Store(nil) // the policies kept in the state are read again at the next use
 	res := &ApplyResult{ChangeSetID: uuid.NewString(), Revision: state.Revision}
 	err = h.applyChanges(ctx, p, snap, who, res)
 	h.auditChangeSet(ctx, who, res, p, err)

@@ -17,11 +17,13 @@ import (
 	"github.com/ehg/hub/store"
 )
 
-// The approval policy and the roles can be set by a configuration document. They are kept
-// in the store's configuration state (the "approvals" and "roles" members of the last
-// applied document), so every hub sharing the store enforces them: a hub reloads them at
-// most every serviceRefreshMin, and at once after it changed them. Absent from the
-// state, the hub's options (WithApprovals, WithAuthorization) are in force.
+// The approval policy, the roles and the retention policy can be set by a configuration
+// document. They are kept in the store's configuration state (the "approvals", "roles"
+// and "retention" members of the last applied document), so every hub sharing the store
+// enforces them, and a restarted hub too: a hub reloads them at most every
+// serviceRefreshMin (on a call with authorization on, and before each cleaner round), and
+// at once after it changed them. Absent from the state, the hub's options (WithApprovals,
+// WithAuthorization, WithRetention) are in force.
 
 // governanceState is the governance a hub enforces, as last read from the store.
 type governanceState struct {
@@ -31,6 +33,8 @@ type governanceState struct {
 	approvals *ApprovalPolicy
 	// roles is the stored role policy (nil: the configured Authorizer's).
 	roles RolePolicy
+	// retention is the stored retention policy (nil: Config.Retention).
+	retention *RetentionPolicy
 }
 
 // governanceDoc is the governance a document sets: the approval policy and the roles.
@@ -85,6 +89,11 @@ func (h *Hub) governance(ctx context.Context) (*governanceState, error) {
 		}
 		if d.Roles != nil {
 			next.roles = rolePolicyOf(d.Roles)
+		}
+		if d.Retention != nil {
+			if pol, err := retentionPolicy(d.Retention); err == nil {
+				next.retention = &pol
+			}
 		}
 	}
 	h.gov.Store(next)

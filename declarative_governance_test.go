@@ -410,3 +410,30 @@ func TestConfigExportAcrossStores(t *testing.T) {
 		t.Log("PostgreSQL was not compared: " + postgresEnv + " is not set")
 	}
 }
+
+// TestConfigRetentionShared: a retention policy applied through one hub is kept in the
+// store, so a second hub sharing it (or a restarted one) exports it and plans the same
+// document to nothing; a later document without retention leaves it as it is.
+func TestConfigRetentionShared(t *testing.T) {
+	t.Parallel()
+	for _, sk := range allStores() {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			st := sk.open(t)
+			a := hubtest.New(t, st)
+			b := hubtest.New(t, st)
+			const svc = "version: 1\nservices:\n  - {name: s, connector: http, base_url: https://example.com}\n"
+			doc := parseDoc(t, "r.yaml", svc+"retention:\n  events: {succeeded: 7d, dead: 30d}\n  analytics: 90d\n")
+			applyDoc(t, a, doc)
+			exported := string(exportBytes(t, b))
+			assert.Contains(t, exported, "retention:\n  events:\n    dead: 30d\n    succeeded: 7d\n  analytics: 90d\n")
+			plan, err := b.Plan(ctx, doc)
+			require.NoError(t, err)
+			assert.False(t, plan.HasChanges(), plan.String())
+
+			applyDoc(t, b, parseDoc(t, "r.yaml", svc+"  - {name: t, connector: http, base_url: https://example.com}\n"))
+			assert.Contains(t, string(exportBytes(t, a)), "succeeded: 7d", "absent from the document: kept")
+		})
+	}
+}

@@ -254,6 +254,9 @@ func (h *Hub) cleanOnce(ctx context.Context) {
 			h.log.Warn("hub: "+what+" failed", slog.Any("error", err))
 		}
 	}
+	if _, err := h.governance(ctx); err != nil {
+		warn("reading the policies kept in the store", err)
+	}
 	warn("resuming erasures", h.resumeErasures(ctx))
 	warn("finishing service removals", h.finishRemovals(ctx))
 	if !h.retentionPolicy().IsZero() {
