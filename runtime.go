@@ -285,6 +285,12 @@ func (e engineTarget) Deliver(ctx context.Context, ev *store.Event) (*connectors
 	if ev.Direction == store.DirectionInbound {
 		return acknowledge(ev), nil // received from the service: nothing goes back to it
 	}
+	if !e.rt.svc.IsActive {
+		// Claimed as the service was disabled (the claim read the services to skip just
+		// before): nothing is sent, and the event waits, unattempted, for the service to be
+		// enabled again.
+		return nil, &resilience.RejectedError{Reason: fmt.Errorf("%w: %q", ErrServiceDisabled, e.rt.svc.Name)}
+	}
 	ctx, span := e.h.startDeliverSpan(ctx, e.rt, ev)
 	resp, err := e.rt.deliver(ctx, ev)
 	err = e.rt.personal.scrubErr(ev, err) // the remote may echo personal values

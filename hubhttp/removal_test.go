@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/ehg/hub"
 	"github.com/ehg/hub/hubhttp/apiv1"
+	"github.com/ehg/hub/store"
 )
 
 func TestRemoveService(t *testing.T) {
@@ -23,6 +25,13 @@ func TestRemoveService(t *testing.T) {
 		_, err := b.hub.ProcessIntegrationEvent(ctx, hub.EventData{Service: "old", Payload: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), Mode: hub.Async})
 		require.NoError(t, err)
 	}
+	// A claim that read the services to skip just before the pause can still take an event;
+	// the hub then returns it to the queue unsent. Wait until all three are queued.
+	require.Eventually(t, func() bool {
+		n, err := b.hub.Store().CountEventsByStatus(ctx, store.EventFilter{Statuses: []store.EventStatus{store.StatusProcessing}})
+		return err == nil && n[store.StatusProcessing] == 0
+	}, time.Minute, 5*time.Millisecond)
+	require.Zero(t, b.sink.Total(), "a disabled service was called")
 	var r apiv1.RemovalResult
 	res := b.call(t, "DELETE", "/api/v1/services/old?reason=replaced", tokAdmin, nil)
 	require.Equal(t, 200, res.Status, "%s", res.Body)

@@ -63,14 +63,16 @@ var (
 // RejectedError is returned by [Execute] when a policy refused a call before it reached the
 // service: the breaker was open, the rate limit could not be met within the max wait, or the
 // bulkhead was full. Reason is one of ErrCircuitOpen, ErrRateLimited, ErrBulkheadFull, so
-// errors.Is(err, ErrCircuitOpen) works on the returned error.
+// errors.Is(err, ErrCircuitOpen) works on the returned error. Callers of a policy may return
+// their own RejectedError, with a reason of their own, for a call they refuse before it
+// starts (the hub does for a service disabled while its event was being claimed).
 //
 // A RejectedError is not a failure of the service: the delivery engine should reschedule the
 // event after RetryAfter (see [Policy.NextBackoff], which honours it) without counting an attempt.
 // It implements [RetryableError] (always retryable) and, when Reason is ErrRateLimited,
 // [RateLimitedError].
 type RejectedError struct {
-	// Reason is ErrCircuitOpen, ErrRateLimited or ErrBulkheadFull.
+	// Reason is ErrCircuitOpen, ErrRateLimited or ErrBulkheadFull (or a caller's own reason).
 	Reason error
 	// Endpoint is the endpoint that rejected, "" when the rejection was not endpoint-specific.
 	Endpoint string

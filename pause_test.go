@@ -89,3 +89,80 @@ func TestRefreshKeepsNewerLocalChange(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, res.Cancelled)
 }
+
+// claimGate is a memory store whose ClaimEvents, once armed, waits to be released after it
+// is called and before it reads the queue: the services to skip it was given are then older
+// than what happens meanwhile.
+type claimGate struct {
+	*memory.Store
+	mu      sync.Mutex
+	armed   bool
+	called  chan struct{}
+	release chan struct{}
+}
+
+func (g *claimGate) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.Event, error) {
+	g.mu.Lock()
+	armed := g.armed
+	g.armed = false
+	g.mu.Unlock()
+	if armed {
+		close(g.called)
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+		}
+	}
+	return g.Store.ClaimEvents(ctx, p)
+}
+
+// TestClaimRacingDisableSendsNothing: events claimed by a claim that started before their
+// service was disabled are not sent; they wait, unattempted, and are delivered once the
+// service is enabled again.
+func TestClaimRacingDisableSendsNothing(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	g := &claimGate{Store: memory.New(memory.Options{}), called: make(chan struct{}), release: make(chan struct{})}
+	h := hubtest.New(t, g, hub.WithPollInterval(10*time.Millisecond))
+	sink := hubtest.NewSink(t)
+	register(t, h, "paused", sink.URL, nil)
+
+	g.mu.Lock()
+	g.armed = true
+	g.mu.Unlock()
+	select {
+	case <-g.called: // a claim is under way, skipping nothing
+	case <-time.After(time.Minute):
+		t.Fatal("the hub did not claim")
+	}
+	off := false
+	_, err := h.ConfigureService(ctx, "paused", hub.ServiceConfig{Active: &off})
+	require.NoError(t, err)
+	ids := make([]string, 3)
+	for i := range ids {
+		res, err := h.ProcessIntegrationEvent(ctx, hub.EventData{Service: "paused", Payload: json.RawMessage(`{"n":1}`), Mode: hub.Async})
+		require.NoError(t, err)
+		ids[i] = res.EventID
+	}
+	close(g.release) // the claim takes the three events
+	eventually(t, time.Minute, func() bool {
+		for _, id := range ids {
+			ev, err := h.Store().GetEvent(ctx, id)
+			if err != nil || ev.Status == store.StatusProcessing {
+				return false
+			}
+		}
+		return true
+	}, "the claimed events are back in the queue")
+	require.Zero(t, sink.Total(), "the disabled service received calls")
+	for _, id := range ids {
+		ev, err := h.Store().GetEvent(ctx, id)
+		require.NoError(t, err)
+		require.Zero(t, ev.RetryCount, "no attempt is counted")
+	}
+
+	on := true
+	_, err = h.ConfigureService(ctx, "paused", hub.ServiceConfig{Active: &on})
+	require.NoError(t, err)
+	eventually(t, time.Minute, func() bool { return sink.Unique() == 3 }, "delivered once enabled")
+}
