@@ -437,3 +437,39 @@ func TestConfigRetentionShared(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkAuthorize measures a permission check with the built-in roles from the hub's
+// options and with roles applied by a document (kept in the store, read again at most
+// once a second), on SQLite.
+func BenchmarkAuthorize(b *testing.B) {
+	key := make([]byte, hub.SecretKeySize)
+	for _, stored := range []bool{false, true} {
+		name := "options"
+		if stored {
+			name = "stored_roles"
+		}
+		b.Run(name, func(b *testing.B) {
+			st := openSQLite(b, b.TempDir()+"/hub.db")
+			h, err := hub.New(st, append(hubtest.Fast(), hub.WithSecretKey(key), hub.WithAuthorization(nil))...)
+			require.NoError(b, err)
+			b.Cleanup(func() { _ = h.Close(adminCtx(context.Background())) })
+			chair := governed(context.Background(), "chair", hub.RoleChairman)
+			if stored {
+				doc, err := config.Parse("gov.yaml", []byte(governanceDoc("service.register", "hub.read, audit.read")))
+				require.NoError(b, err)
+				plan, err := h.Plan(chair, doc)
+				require.NoError(b, err)
+				_, err = h.Apply(chair, plan)
+				require.NoError(b, err)
+			}
+			ctx := governed(context.Background(), "audrey", "viewer")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := h.Authorize(ctx, hub.PermRead); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
