@@ -5,7 +5,9 @@
 // # Records
 //
 // The records mirror the hub's tables: [Service] (integration_services), [Event]
-// (integration_events, including the queue columns), [HealthMetric]
+// (integration_events, including the queue columns; SQLite keeps the event's unchanging
+// documents in integration_event_payloads and shows the whole record as the view
+// integration_event_records), [HealthMetric]
 // (integration_health_metrics), [TransformationRule] (data_transformation_rules),
 // [AnalyticsRollup] (integration_analytics), [Contract] (data_contracts) and [AuditEntry]
 // (audit_log). JSON tags match the column names. Enumerations are string types with

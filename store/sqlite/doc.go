@@ -27,7 +27,12 @@
 //
 // Times are INTEGER unix microseconds (UTC), so SQL orders and compares them; JSON columns
 // are TEXT checked with json_valid; enumerations are CHECK constraints; tables are STRICT.
-// The clock is [Options.Now]: SQLite's clock is never used.
+// The clock is [Options.Now]: SQLite's clock is never used. An event's documents that never
+// change with its state (payload_in, transformation_applied, canonical_mapping) live in
+// integration_event_payloads, one row per event keyed by event_id, so the updates of the
+// queue (claim, lease extension, completion, retry) rewrite a short row and not the payload's
+// overflow pages; the view integration_event_records joins them back into the event's full
+// record for reading with SQL.
 //
 // # Aggregates
 //
