@@ -153,6 +153,9 @@ func TestConfigScheduleErrors(t *testing.T) {
 	}{
 		{"connector does not list", "version: 1\nservices:\n" + chat + "schedules:\n  - {service: chat, interval: 1h}\n",
 			"schedules[chat].service", "does not list records"},
+		{"new service whose connector does not list", "version: 1\nservices:\n" + chat +
+			"  - {name: chat2, connector: discord, base_url: " + sink.URL + ", auth: {webhook_id: env:DISCORD_ID, webhook_token: env:DISCORD_TOKEN}}\n" +
+			"schedules:\n  - {service: chat2, interval: 1h}\n", "schedules[chat2].service", "does not list records"},
 		{"unknown service", "version: 1\nschedules:\n  - {service: ghost, interval: 1h}\n", "schedules[ghost].service", "does not define"},
 		{"twice", scheduleDoc(sink.URL, "  - {service: crm, interval: 1h}\n  - {service: crm, interval: 2h}\n"), "schedules[crm]", "two schedules"},
 	}
@@ -170,6 +173,8 @@ func TestConfigScheduleErrors(t *testing.T) {
 	}
 	_, err = h.SyncSchedule(ctx, "chat")
 	assert.ErrorIs(t, err, hub.ErrNotFound)
+	_, err = h.SyncSchedule(ctx, "chat2")
+	assert.ErrorIs(t, err, hub.ErrUnknownService, "nothing applied")
 }
 
 // governanceDoc sets the approval policy and the roles: viewer, auditor (reads the audit

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ehg/hub/config"
+	"github.com/ehg/hub/connectors"
 	"github.com/ehg/hub/store"
 )
 
@@ -99,7 +100,7 @@ func (h *Hub) planSchedules(ctx context.Context, doc *config.Document, snap *sna
 	}
 	for _, sc := range doc.Schedules {
 		path := config.SchedulePath(sc.Service, "")
-		if svc := doc.Service(sc.Service); svc != nil && !h.storedServiceLists(ctx, snap, svc) {
+		if svc := doc.Service(sc.Service); svc != nil && !h.serviceLists(ctx, doc, snap, svc) {
 			addErr(doc.ErrorAt(path+".service", ErrInvalidConfig, "the %s connector of %q does not list records", svc.Connector, sc.Service))
 		}
 		if len(sc.Params) == 0 {
@@ -134,19 +135,30 @@ func (h *Hub) planSchedules(ctx context.Context, doc *config.Document, snap *sna
 	}
 }
 
-// storedServiceLists reports whether a stored service keeping its connector lists records
-// (connectors.Lister), as a schedule needs. A service the plan creates or whose connector
-// it changes has no connector to ask yet: ScheduleSync checks it when the plan is applied.
-func (h *Hub) storedServiceLists(ctx context.Context, snap *snapshot, svc *config.Service) bool {
-	cur, ok := snap.services[svc.Name]
-	if !ok || cur.svc.ConnectorKind != svc.Connector {
+// serviceLists reports whether the document service's connector lists records
+// (connectors.Lister), as a schedule needs: the running connector of a stored service that
+// keeps its kind, else one built from the document (no I/O) and closed at once. A
+// connector that cannot be built is the service's own error, reported when it is applied.
+func (h *Hub) serviceLists(ctx context.Context, doc *config.Document, snap *snapshot, svc *config.Service) bool {
+	if cur, ok := snap.services[svc.Name]; ok && cur.svc.ConnectorKind == svc.Connector {
+		if rt, err := h.runtimeFor(ctx, cur.svc.ID); err == nil {
+			return rt.lister() != nil
+		}
+	}
+	auth, err := doc.ResolveAuth(ctx, svc.Name)
+	if err != nil {
+		return true // reported by the service's plan
+	}
+	c, err := h.reg.New(svc.Connector, connectors.Config{Name: svc.Name, BaseURL: svc.BaseURL, Auth: auth, Options: svc.Options,
+		Logger: h.log, Now: h.cfg.Clock})
+	if err != nil {
 		return true
 	}
-	rt, err := h.runtimeFor(ctx, cur.svc.ID)
-	if err != nil {
-		return true // reported when the plan is applied
+	_, lists := c.(connectors.Lister)
+	if cl, ok := c.(connectors.Closer); ok {
+		_ = cl.Close(ctx)
 	}
-	return rt.lister() != nil
+	return lists
 }
 
 // applySchedule carries out one schedule change through ScheduleSync or UnscheduleSync,
