@@ -99,6 +99,7 @@ type claimGate struct {
 	armed   bool
 	called  chan struct{}
 	release chan struct{}
+	claimed chan struct{} // closed when the held claim has taken its events
 }
 
 func (g *claimGate) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*store.Event, error) {
@@ -113,7 +114,11 @@ func (g *claimGate) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*st
 		case <-ctx.Done():
 		}
 	}
-	return g.Store.ClaimEvents(ctx, p)
+	evs, err := g.Store.ClaimEvents(ctx, p)
+	if armed {
+		close(g.claimed)
+	}
+	return evs, err
 }
 
 // TestClaimRacingDisableSendsNothing: events claimed by a claim that started before their
@@ -122,7 +127,8 @@ func (g *claimGate) ClaimEvents(ctx context.Context, p store.ClaimParams) ([]*st
 func TestClaimRacingDisableSendsNothing(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	g := &claimGate{Store: memory.New(memory.Options{}), called: make(chan struct{}), release: make(chan struct{})}
+	g := &claimGate{Store: memory.New(memory.Options{}), called: make(chan struct{}), release: make(chan struct{}),
+		claimed: make(chan struct{})}
 	h := hubtest.New(t, g, hub.WithPollInterval(10*time.Millisecond))
 	sink := hubtest.NewSink(t)
 	register(t, h, "paused", sink.URL, nil)
@@ -144,7 +150,12 @@ func TestClaimRacingDisableSendsNothing(t *testing.T) {
 		require.NoError(t, err)
 		ids[i] = res.EventID
 	}
-	close(g.release) // the claim takes the three events
+	close(g.release)
+	select {
+	case <-g.claimed: // the claim took the three events
+	case <-time.After(time.Minute):
+		t.Fatal("the held claim did not finish")
+	}
 	eventually(t, time.Minute, func() bool {
 		for _, id := range ids {
 			ev, err := h.Store().GetEvent(ctx, id)
