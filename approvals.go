@@ -214,20 +214,36 @@ func (h *Hub) requestApproval(ctx context.Context, p Principal, c call, prop *pr
 	for i, k := range kinds {
 		names[i] = string(k)
 	}
-	a, err := as.CreateApproval(ctx, &store.Approval{
+	req := &store.Approval{
 		ID: id, Requester: p.ID, Action: strings.Join(names, ","), Method: c.method, Target: c.service,
 		Change: mustJSON(prop.change.redacted()), Sealed: sealed, Reason: reasonFrom(ctx),
 		Status: store.ApprovalPending, ExpiresAt: h.cfg.Clock().Add(ttl),
-	})
+	}
+	intent, err := h.auditApproval(ctx, p.ID, "approval.request", req, nil) // before the request exists: fail closed
 	if err != nil {
+		return err
+	}
+	a, err := as.CreateApproval(ctx, req)
+	if err != nil {
+		h.auditAborted(ctx, intent, err)
 		return mapStoreErr(err)
 	}
-	h.auditApproval(ctx, p.ID, "approval.request", a, nil)
+	h.publishApproval(a, "approval.request", p.ID)
 	return &ApprovalRequiredError{ID: a.ID, Method: c.method, Changes: kinds, ExpiresAt: a.ExpiresAt}
 }
 
-// auditApproval appends an entry about an approval request (entity type "approval").
-func (h *Hub) auditApproval(ctx context.Context, who, action string, a *store.Approval, extra map[string]any) {
+// auditApproval appends the entry of a step of an approval request (entity type
+// "approval") before the step is taken, with status the request's status after it: when
+// the entry cannot be written the error is ErrAuditUnavailable and the step must not
+// happen (the audit log fails closed).
+func (h *Hub) auditApproval(ctx context.Context, who, action string, a *store.Approval, extra map[string]any) (*store.AuditEntry, error) {
+	return h.appendAudit(ctx, &store.AuditEntry{
+		Actor: who, Action: action, EntityType: "approval", EntityID: a.ID, After: approvalRecord(a, extra),
+	})
+}
+
+// approvalRecord is the audit document of an approval request's step.
+func approvalRecord(a *store.Approval, extra map[string]any) json.RawMessage {
 	rec := map[string]any{"method": a.Method, "changes": a.Action, "requester": a.Requester, "status": a.Status}
 	if a.Target != "" {
 		rec["service"] = a.Target
@@ -238,8 +254,14 @@ func (h *Hub) auditApproval(ctx context.Context, who, action string, a *store.Ap
 	for k, v := range extra {
 		rec[k] = v
 	}
+	return mustJSON(rec)
+}
+
+// auditApprovalOutcome appends the entry recording how an approved change ended (applied or
+// failed), after the fact; the change itself was audited by its own intent entries.
+func (h *Hub) auditApprovalOutcome(ctx context.Context, who, action string, a *store.Approval, extra map[string]any) {
 	if _, err := h.st.AppendAudit(context.WithoutCancel(ctx), &store.AuditEntry{
-		Actor: who, Action: action, EntityType: "approval", EntityID: a.ID, After: mustJSON(rec),
+		Actor: who, Action: action, EntityType: "approval", EntityID: a.ID, After: approvalRecord(a, extra),
 	}); err != nil {
 		h.log.Error("hub: appending audit entry failed", "action", action, "approval", a.ID, "error", err)
 	}
@@ -332,12 +354,19 @@ func (h *Hub) Approve(ctx context.Context, id, note string) (*ApprovalResult, er
 			Permission: PermApprove, Rule: "the approver must differ from the requester"})
 	}
 	as, _ := h.approvals()
+	next := *a
+	next.Status = store.ApprovalApplying
+	intent, err := h.auditApproval(ctx, approver, "approval.approve", &next, map[string]any{"note": note})
+	if err != nil {
+		return nil, err
+	}
 	a, err = as.TransitionApproval(ctx, store.ApprovalTransition{ID: a.ID, From: store.ApprovalPending,
 		To: store.ApprovalApplying, DecidedBy: approver, Decision: note})
 	if err != nil {
+		h.auditAborted(ctx, intent, err)
 		return nil, approvalErr(id, err)
 	}
-	h.auditApproval(ctx, approver, "approval.approve", a, map[string]any{"note": note})
+	h.publishApproval(a, "approval.approve", approver)
 	var change proposedChange
 	plain, err := h.vault.open(ctx, approvalAAD(a.ID), a.Sealed)
 	if err == nil {
@@ -360,7 +389,7 @@ func (h *Hub) Approve(ctx context.Context, id, note string) (*ApprovalResult, er
 		h.log.Error("hub: recording an approval's outcome failed", "approval", a.ID, "error", terr)
 		done = a
 	}
-	h.auditApproval(ctx, approver, "approval."+string(to), done, map[string]any{"result": result})
+	h.auditApprovalOutcome(ctx, approver, "approval."+string(to), done, map[string]any{"result": result})
 	done.Sealed = nil
 	if err != nil {
 		return &ApprovalResult{Approval: done}, err
@@ -383,12 +412,19 @@ func (h *Hub) Reject(ctx context.Context, id, note string) (*store.Approval, err
 	}
 	as, _ := h.approvals()
 	who := actorIn(ctx, "")
+	next := *a
+	next.Status = store.ApprovalRejected
+	intent, err := h.auditApproval(ctx, who, "approval.reject", &next, map[string]any{"note": note})
+	if err != nil {
+		return nil, err
+	}
 	a, err = as.TransitionApproval(ctx, store.ApprovalTransition{ID: a.ID, From: store.ApprovalPending,
 		To: store.ApprovalRejected, DecidedBy: who, Decision: note})
 	if err != nil {
+		h.auditAborted(ctx, intent, err)
 		return nil, approvalErr(id, err)
 	}
-	h.auditApproval(ctx, who, "approval.reject", a, map[string]any{"note": note})
+	h.publishApproval(a, "approval.reject", who)
 	a.Sealed = nil
 	return a, nil
 }
@@ -511,10 +547,6 @@ func (h *Hub) expire(ctx context.Context, a *store.Approval) error {
 		return err
 	}
 	id := a.ID
-	a, err = as.TransitionApproval(ctx, store.ApprovalTransition{ID: id, From: store.ApprovalPending, To: store.ApprovalExpired})
-	if err != nil {
-		return approvalErr(id, err)
-	}
 	target := h.cfg.EscalationService
 	if a.Target != "" {
 		if rt, err := h.runtimeFor(ctx, a.Target); err == nil && rt.meta.EscalationService != "" {
@@ -522,16 +554,22 @@ func (h *Hub) expire(ctx context.Context, a *store.Approval) error {
 		}
 	}
 	summary := fmt.Sprintf("approval request %s (%s, %s) by %s expired undecided", a.ID, a.Method, a.Action, a.Requester)
-	rec := map[string]any{"method": a.Method, "changes": a.Action, "requester": a.Requester, "status": a.Status,
+	rec := map[string]any{"method": a.Method, "changes": a.Action, "requester": a.Requester, "status": store.ApprovalExpired,
 		"expired_at": a.ExpiresAt, "target": target, "summary": summary}
 	if a.Target != "" {
 		rec["service"] = a.Target
 	}
-	entry, err := h.st.AppendAudit(context.WithoutCancel(ctx), &store.AuditEntry{
+	// the entry first: a request is not expired (nor escalated) without it
+	entry, err := h.appendAudit(ctx, &store.AuditEntry{
 		Actor: "hub", Action: "approval.expire", EntityType: "approval", EntityID: a.ID, After: mustJSON(rec),
 	})
 	if err != nil {
-		return mapStoreErr(err)
+		return err
+	}
+	a, err = as.TransitionApproval(ctx, store.ApprovalTransition{ID: id, From: store.ApprovalPending, To: store.ApprovalExpired})
+	if err != nil {
+		h.auditAborted(ctx, entry, err)
+		return approvalErr(id, err)
 	}
 	h.log.Warn("hub: approval request expired", "approval", a.ID, "method", a.Method, "target", target)
 	h.publishApproval(a, "approval.expire", "hub")

@@ -304,50 +304,7 @@ func TestAuditKill(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			var dsn string
-			switch kind {
-			case "sqlite":
-				dsn = filepath.Join(t.TempDir(), "audit.db")
-			case "postgres":
-				dsn = postgresURL(t) + "#" + newSchema(t)
-			}
-			key := testSecretKey(t)
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), auditChildEnv+"=1", "HUB_CRASH_KIND="+kind, "HUB_CRASH_DSN="+dsn,
-				"HUB_CRASH_KEY="+hex.EncodeToString(key))
-			stdout, err := cmd.StdoutPipe()
-			require.NoError(t, err)
-			cmd.Stderr = os.Stderr
-			require.NoError(t, cmd.Start())
-			progress := make(chan int, 1000)
-			go func() {
-				sc := bufio.NewScanner(stdout)
-				for sc.Scan() {
-					var n int
-					if _, err := fmt.Sscanf(sc.Text(), "done %d", &n); err == nil {
-						progress <- n
-					}
-				}
-				close(progress)
-			}()
-			deadline := time.After(2 * time.Minute)
-		wait:
-			for {
-				select {
-				case n, ok := <-progress:
-					require.True(t, ok, "the child ended early")
-					if n >= 20 {
-						break wait
-					}
-				case <-deadline:
-					_ = cmd.Process.Kill()
-					t.Fatal("the child made no progress")
-				}
-			}
-			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-			_ = cmd.Wait()
-
-			st := reopen(t, kind, dsn)
+			st, key := killAuditChild(t, kind, "services", 20)
 			ctx := t.Context()
 			entries, err := st.ListAudit(ctx, store.AuditFilter{Page: store.Page{Limit: store.MaxPageLimit}})
 			require.NoError(t, err)
@@ -371,17 +328,141 @@ func TestAuditKill(t *testing.T) {
 					assert.True(t, configured[s.ID], "service %s has its configure entry", s.Name)
 				}
 			}
-			h := hubtest.New(t, st, hub.WithSecretKey(key))
-			rep, err := h.VerifyAudit(ctx, time.Time{}, time.Time{})
-			require.NoError(t, err)
-			require.True(t, rep.OK)
+			rep := verifyAfterKill(t, st, key)
 			t.Logf("%s: killed after %d services (%d reconfigured); %d audit entries, chain intact, %d checkpoints", kind, len(svcs), reconfigured, rep.Entries, rep.Checkpoints)
 		})
 	}
 }
 
-// auditChild registers and reconfigures services in a loop, printing "done n" after each,
-// until it is killed.
+// TestAuditKillGovernance kills a hub (SIGKILL) while it requests, approves and rejects
+// changes and removes services; on the same store afterwards every approval request has
+// its request entry, every decided one the entry of its decision, every removed service its
+// removal entry and every service whose credentials are gone the entry saying so: the
+// entries are written before the actions, so a kill cannot leave an action without one.
+func TestAuditKillGovernance(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			st, key := killAuditChild(t, kind, "governance", 15)
+			ctx := t.Context()
+			entries, err := st.ListAudit(ctx, store.AuditFilter{Page: store.Page{Limit: store.MaxPageLimit}})
+			require.NoError(t, err)
+			logged := map[string]map[string]bool{} // action -> entity ids
+			for _, e := range entries {
+				if logged[e.Action] == nil {
+					logged[e.Action] = map[string]bool{}
+				}
+				logged[e.Action][e.EntityID] = true
+			}
+			as := st.(store.ApprovalStore)
+			approvals, err := as.ListApprovals(ctx, store.ApprovalFilter{Page: store.Page{Limit: store.MaxPageLimit}})
+			require.NoError(t, err)
+			require.NotEmpty(t, approvals)
+			byStatus := map[store.ApprovalStatus]int{}
+			for _, a := range approvals {
+				byStatus[a.Status]++
+				assert.True(t, logged["approval.request"][a.ID], "approval %s has its request entry", a.ID)
+				switch a.Status {
+				case store.ApprovalApplying, store.ApprovalApplied, store.ApprovalFailed:
+					assert.True(t, logged["approval.approve"][a.ID], "approval %s (%s) has its approve entry", a.ID, a.Status)
+				case store.ApprovalRejected:
+					assert.True(t, logged["approval.reject"][a.ID], "approval %s has its reject entry", a.ID)
+				}
+			}
+			svcs, err := st.ListServices(ctx, store.ServiceFilter{Page: store.Page{Limit: store.MaxPageLimit}})
+			require.NoError(t, err)
+			removed, destroyed := 0, 0
+			for _, s := range svcs {
+				var meta struct {
+					Removed *struct {
+						CredentialsDestroyedAt *time.Time `json:"credentials_destroyed_at"`
+					} `json:"removed"`
+				}
+				require.NoError(t, json.Unmarshal(s.SchemaMappings, &meta))
+				assert.True(t, logged["service.register"][s.ID], "service %s has its register entry", s.Name)
+				if meta.Removed == nil {
+					continue
+				}
+				removed++
+				assert.True(t, logged["service.remove"][s.ID], "removed service %s has its remove entry", s.Name)
+				if meta.Removed.CredentialsDestroyedAt != nil {
+					destroyed++
+					assert.True(t, logged["service.credentials_destroyed"][s.ID], "service %s has its credentials_destroyed entry", s.Name)
+				}
+			}
+			assert.Positive(t, removed)
+			rep := verifyAfterKill(t, st, key)
+			t.Logf("%s: killed after %d approval requests %v, %d services (%d removed, %d with credentials destroyed); %d audit entries, chain intact",
+				kind, len(approvals), byStatus, len(svcs), removed, destroyed, rep.Entries)
+		})
+	}
+}
+
+// killAuditChild runs auditChild in mode ("services" or "governance") on a fresh store of
+// kind, kills it (SIGKILL) once it reported n rounds, and returns the store reopened and the
+// secret key the child used.
+func killAuditChild(t *testing.T, kind, mode string, n int) (store.Store, []byte) {
+	t.Helper()
+	var dsn string
+	switch kind {
+	case "sqlite":
+		dsn = filepath.Join(t.TempDir(), "audit.db")
+	case "postgres":
+		dsn = postgresURL(t) + "#" + newSchema(t)
+	}
+	key := testSecretKey(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), auditChildEnv+"="+mode, "HUB_CRASH_KIND="+kind, "HUB_CRASH_DSN="+dsn,
+		"HUB_CRASH_KEY="+hex.EncodeToString(key))
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	progress := make(chan int, 1000)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var n int
+			if _, err := fmt.Sscanf(sc.Text(), "done %d", &n); err == nil {
+				progress <- n
+			}
+		}
+		close(progress)
+	}()
+	deadline := time.After(2 * time.Minute)
+wait:
+	for {
+		select {
+		case got, ok := <-progress:
+			require.True(t, ok, "the child ended early")
+			if got >= n {
+				break wait
+			}
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			t.Fatal("the child made no progress")
+		}
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	return reopen(t, kind, dsn), key
+}
+
+// verifyAfterKill verifies the audit chain of st through a new hub holding key.
+func verifyAfterKill(t *testing.T, st store.Store, key []byte) *hub.AuditReport {
+	t.Helper()
+	h := hubtest.New(t, st, hub.WithSecretKey(key))
+	rep, err := h.VerifyAudit(t.Context(), time.Time{}, time.Time{})
+	require.NoError(t, err)
+	require.True(t, rep.OK)
+	return rep
+}
+
+// auditChild does audited actions in a loop, printing "done n" after each round, until it
+// is killed: in mode "services" it registers and reconfigures services, in mode
+// "governance" it registers a service, requests a change of its endpoint, approves or
+// rejects it as a second principal, and removes the service of the round before.
 func auditChild() int {
 	ctx := context.Background()
 	kind, dsn := os.Getenv("HUB_CRASH_KIND"), os.Getenv("HUB_CRASH_DSN")
@@ -402,14 +483,22 @@ func auditChild() int {
 		fmt.Fprintln(os.Stderr, "audit child: open store:", err)
 		return 2
 	}
-	h, err := hub.New(st, append(hubtest.Fast(), hub.WithSecretKey(key), hub.WithAuditCheckpointInterval(20*time.Millisecond))...)
+	opts := append(hubtest.Fast(), hub.WithSecretKey(key), hub.WithAuditCheckpointInterval(20*time.Millisecond))
+	mode := os.Getenv(auditChildEnv)
+	if mode == "governance" {
+		opts = append(opts, hub.WithAuthorization(nil), hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{hub.ChangeEndpoints}}))
+	}
+	h, err := hub.New(st, opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "audit child: new hub:", err)
 		return 2
 	}
-	if err := h.Start(ctx); err != nil {
+	if err := h.Start(adminCtx(ctx)); err != nil {
 		fmt.Fprintln(os.Stderr, "audit child: start:", err)
 		return 2
+	}
+	if mode == "governance" {
+		return governanceRounds(ctx, h)
 	}
 	for i := 0; ; i++ {
 		name := fmt.Sprint("svc-", i)
@@ -422,6 +511,43 @@ func auditChild() int {
 		if _, err := h.ConfigureService(ctx, name, hub.ServiceConfig{BaseURL: &url, Actor: "kill-test"}); err != nil && !errors.Is(err, hub.ErrClosed) {
 			fmt.Fprintln(os.Stderr, "audit child: configure:", err)
 			return 2
+		}
+		fmt.Printf("done %d\n", i+1)
+	}
+}
+
+// governanceRounds is auditChild's governance mode.
+func governanceRounds(ctx context.Context, h *hub.Hub) int {
+	alice := hub.WithPrincipal(ctx, hub.Principal{ID: "alice", Roles: []hub.Role{hub.RoleAdmin}})
+	bob := hub.WithPrincipal(ctx, hub.Principal{ID: "bob", Roles: []hub.Role{hub.RoleAdmin}})
+	fail := func(what string, err error) int {
+		fmt.Fprintln(os.Stderr, "audit child:", what+":", err)
+		return 2
+	}
+	for i := 0; ; i++ {
+		name := fmt.Sprint("svc-", i)
+		if _, err := h.RegisterIntegration(alice, hub.IntegrationConfig{Name: name, Connector: "http", BaseURL: "https://example.com/v1",
+			Auth: json.RawMessage(`{"type":"bearer","token":"kill-secret"}`)}); err != nil {
+			return fail("register", err)
+		}
+		url := "https://example.com/v2"
+		_, err := h.ConfigureService(alice, name, hub.ServiceConfig{BaseURL: &url})
+		var held *hub.ApprovalRequiredError
+		if !errors.As(err, &held) {
+			return fail("request", err)
+		}
+		if i%3 == 2 {
+			_, err = h.Reject(bob, held.ID, "not now")
+		} else {
+			_, err = h.Approve(bob, held.ID, "fine")
+		}
+		if err != nil {
+			return fail("decide", err)
+		}
+		if i > 0 {
+			if _, err := h.RemoveService(alice, fmt.Sprint("svc-", i-1), hub.RemoveOptions{Reason: "kill test"}); err != nil {
+				return fail("remove", err)
+			}
 		}
 		fmt.Printf("done %d\n", i+1)
 	}

@@ -157,5 +157,15 @@ func countEntry(c *GovernanceCounts, e *store.AuditEntry) {
 		c.Rejected++
 	case "approval.expire":
 		c.Expired++
+	// A step's entry is written before the step; when the step then does not happen (a
+	// racing hub decided first) its ".aborted" entry takes it back.
+	case "approval.request.aborted":
+		c.ApprovalsRequested--
+	case "approval.approve.aborted":
+		c.Approved--
+	case "approval.reject.aborted":
+		c.Rejected--
+	case "approval.expire.aborted":
+		c.Expired--
 	}
 }

@@ -90,15 +90,19 @@ func (h *Hub) RemoveService(ctx context.Context, serviceID string, opts RemoveOp
 		if next.SchemaMappings, err = json.Marshal(meta); err != nil {
 			return nil, fmt.Errorf("hub: encoding service metadata: %w", err)
 		}
+		intent, err := h.auditIntent(ctx, opts.Actor, "service.remove", "service", cur.ID,
+			map[string]any{"name": cur.Name, "drain": opts.Drain, "reason": opts.Reason})
+		if err != nil {
+			return nil, err
+		}
 		stored, err := h.st.UpdateService(ctx, next)
 		if err != nil {
+			h.auditAborted(ctx, intent, err)
 			return nil, mapStoreErr(err)
 		}
 		if _, err := h.install(ctx, stored); err != nil {
 			h.log.Warn("hub: a removed service does not compile", "service", cur.Name, "error", err)
 		}
-		h.auditData(ctx, opts.Actor, "service.remove", "service", cur.ID,
-			map[string]any{"name": cur.Name, "drain": opts.Drain, "reason": opts.Reason})
 		cur = stored
 	}
 	res := &RemovalResult{ServiceID: cur.ID, Name: meta.Removed.Name, RemovedAt: meta.Removed.At}
@@ -171,19 +175,24 @@ func (h *Hub) finishRemoval(ctx context.Context, svc *store.Service) (int64, boo
 	if next.SchemaMappings, err = json.Marshal(meta); err != nil {
 		return 0, false, fmt.Errorf("hub: encoding service metadata: %w", err)
 	}
+	intent, err := h.appendAudit(ctx, &store.AuditEntry{Actor: actor(meta.Removed.Actor), Action: "service.credentials_destroyed",
+		EntityType: "service", EntityID: svc.ID, After: mustJSON(map[string]any{"name": meta.Removed.Name})})
+	if err != nil {
+		return 0, false, err
+	}
 	if ts, ok := h.st.(store.TokenStore); ok {
 		// the persisted OAuth tokens go with the credentials
 		if err := ts.DeleteOAuthToken(ctx, svc.ID); err != nil {
+			h.auditAborted(ctx, intent, err)
 			return 0, false, mapStoreErr(err)
 		}
 	}
 	stored, err := h.st.UpdateService(ctx, next)
 	if err != nil {
+		h.auditAborted(ctx, intent, err)
 		return 0, false, mapStoreErr(err)
 	}
 	h.drop(ctx, stored.ID)
-	h.auditData(ctx, meta.Removed.Actor, "service.credentials_destroyed", "service", svc.ID,
-		map[string]any{"name": meta.Removed.Name})
 	h.log.Info("hub: service removed", slog.String("service", meta.Removed.Name))
 	return 0, true, nil
 }

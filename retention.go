@@ -72,6 +72,12 @@ func (h *Hub) runRetention(ctx context.Context) (*RetentionReport, error) {
 	}
 	now := h.cfg.Clock()
 	rep := &RetentionReport{Started: now}
+	// The run's entry comes first: no record is deleted unless the log says a run began
+	// (fail closed); "retention.run" then records what it removed.
+	if _, err := h.appendAudit(ctx, &store.AuditEntry{Actor: actorIn(ctx, ""), Action: "retention.start", EntityType: "retention",
+		After: mustJSON(map[string]any{"started": now, "policy": h.retentionInForce()})}); err != nil {
+		return rep, err
+	}
 	n, err := h.st.ExpireEvents(ctx)
 	if err != nil {
 		return rep, mapStoreErr(err)
@@ -214,9 +220,10 @@ type RetentionRule struct {
 	Keep string `json:"keep"`
 }
 
-// auditData appends an audit entry about the data lifecycle; a failure is logged, not
-// returned, since the change it records has happened. after holds counts and ids only,
-// never personal data.
+// auditData appends an audit entry recording the outcome of a data lifecycle action whose
+// intent entry (auditIntent) was written before it; a failure is logged, not returned,
+// since the change it records has happened. after holds counts and ids only, never
+// personal data.
 func (h *Hub) auditData(ctx context.Context, who, action, entityType, entityID string, after any) {
 	b, err := json.Marshal(after)
 	if err != nil {
@@ -228,6 +235,13 @@ func (h *Hub) auditData(ctx context.Context, who, action, entityType, entityID s
 	}); err != nil {
 		h.log.Error("hub: appending audit entry failed", "action", action, "entity", entityID, "error", err)
 	}
+}
+
+// auditIntent appends the entry of a data lifecycle action before the action: when it cannot
+// be written the error is ErrAuditUnavailable and the action must not happen.
+func (h *Hub) auditIntent(ctx context.Context, who, action, entityType, entityID string, after any) (*store.AuditEntry, error) {
+	return h.appendAudit(ctx, &store.AuditEntry{Actor: actorIn(ctx, who), Action: action, EntityType: entityType,
+		EntityID: entityID, After: mustJSON(after)})
 }
 
 // lifecycleLoop runs the background cleaner: unfinished erasures, service removals, then

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ehg/hub/internal/privacy"
 	"github.com/ehg/hub/store"
 )
@@ -88,14 +90,20 @@ func (h *Hub) EraseSubject(ctx context.Context, subject string) (*ErasureResult,
 		return nil, err
 	}
 	now := h.cfg.Clock()
+	id := uuid.NewString()
+	// the entry first: no erasure is requested (and later resumed) without it
+	intent, err := h.auditIntent(ctx, "", "subject.erasure.request", "subject_request", id, map[string]any{"request_id": id})
+	if err != nil {
+		return nil, err
+	}
 	req, err := ss.CreateSubjectRequest(ctx, &store.SubjectRequest{
-		Kind: store.RequestErasure, SubjectKey: key, Status: store.RequestRunning, Actor: actorIn(ctx, ""),
+		ID: id, Kind: store.RequestErasure, SubjectKey: key, Status: store.RequestRunning, Actor: actorIn(ctx, ""),
 		Owner: h.cfg.InstanceID, LeaseUntil: ptrTime(now.Add(h.cfg.Lease)),
 	})
 	if err != nil {
+		h.auditAborted(ctx, intent, err)
 		return nil, mapStoreErr(err)
 	}
-	h.auditData(ctx, req.Actor, "subject.erasure.request", "subject_request", req.ID, map[string]any{"request_id": req.ID})
 	req, err = h.runErasure(ctx, ss, req)
 	return erasureResult(req), err
 }
