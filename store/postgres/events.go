@@ -53,9 +53,14 @@ const (
 			canonical_mapping, response_code, response_time_ms, error_details, retry_count,
 			max_retries, priority_level, chairman_override, completed_at, expires_at,
 			idempotency_key, next_attempt_at, subject_key, direction, source_event_id)
-	ON CONFLICT (service_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+	` + sqlInsertEventsConflict + `
 	RETURNING id`
-	sqlSelectEventsByKeys = `SELECT ` + eventColsE + ` FROM {s}.integration_events e
+	// sqlInsertEventsConflict skips the rows whose key exists. A batch without idempotency
+	// keys goes without it (sqlInsertEventsPlain): ON CONFLICT makes every row a
+	// speculative insertion (an extra WAL record and a check of the key index per row) even
+	// when no row has a key.
+	sqlInsertEventsConflict = `ON CONFLICT (service_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`
+	sqlSelectEventsByKeys   = `SELECT ` + eventColsE + ` FROM {s}.integration_events e
 	JOIN unnest($1::uuid[], $2::text[]) AS k(service_id, idempotency_key)
 		ON e.service_id = k.service_id AND e.idempotency_key = k.idempotency_key`
 	sqlGetEvent      = `SELECT ` + eventCols + ` FROM {s}.integration_events WHERE id = $1`
@@ -243,7 +248,11 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 		batch.add(ps[i].ev)
 	}
 
-	created, err := s.fencedUpdate(ctx, "insert events", s.q.insertEvents, batch.args(now)...)
+	insert := s.q.insertEventsPlain
+	if len(firstByKey) > 0 {
+		insert = s.q.insertEvents
+	}
+	created, err := s.fencedUpdate(ctx, "insert events", insert, batch.args(now)...)
 	if err != nil {
 		return nil, err
 	}

@@ -209,8 +209,8 @@ type queries struct {
 	insertService, getServiceByID, getServiceByName, updateService, listServices string
 	recordServiceHealth                                                          string
 
-	insertEvents, selectEventsByKeys, getEvent, getEventByKey, listEvents string
-	cancelEvent, requeueEvent, requeueEvents, eventStatus                 string
+	insertEvents, insertEventsPlain, selectEventsByKeys, getEvent, getEventByKey, listEvents string
+	cancelEvent, requeueEvent, requeueEvents, eventStatus                                    string
 
 	claim, complete, fail, extend, release, expire string
 	claimRegions, completeMasked                   string
@@ -244,6 +244,7 @@ func buildQueries(schema string) queries {
 		recordServiceHealth: sqlRecordServiceHealth,
 
 		insertEvents:       sqlInsertEvents,
+		insertEventsPlain:  strings.Replace(sqlInsertEvents, sqlInsertEventsConflict, "", 1),
 		selectEventsByKeys: sqlSelectEventsByKeys,
 		getEvent:           sqlGetEvent,
 		getEventByKey:      sqlGetEventByKey,
@@ -306,7 +307,7 @@ func buildQueries(schema string) queries {
 	for _, p := range []*string{
 		&q.insertService, &q.getServiceByID, &q.getServiceByName, &q.updateService, &q.listServices,
 		&q.recordServiceHealth,
-		&q.insertEvents, &q.selectEventsByKeys, &q.getEvent, &q.getEventByKey, &q.listEvents,
+		&q.insertEvents, &q.insertEventsPlain, &q.selectEventsByKeys, &q.getEvent, &q.getEventByKey, &q.listEvents,
 		&q.cancelEvent, &q.requeueEvent, &q.requeueEvents, &q.eventStatus,
 		&q.claim, &q.complete, &q.fail, &q.extend, &q.release, &q.expire,
 		&q.claimRegions, &q.completeMasked,
