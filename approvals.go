@@ -334,8 +334,10 @@ type ApprovalResult struct {
 // approval.decide and must not be the requester. A change that fails to apply leaves the
 // request failed, its Result saying why, and returns the error.
 //
-// A hub stopped between applying and recording the outcome leaves the request applying;
-// its audit log tells whether the change happened.
+// Applying is bounded by ApprovalApplyTimeout. A hub stopped between approving and
+// recording the outcome leaves the request applying; once it has been applying for
+// ApprovalApplyTimeout plus ApprovalRecoveryMargin, a hub on the store marks it failed
+// with a reason (see RecoverApprovals) and the audit log tells whether the change happened.
 //
 // Errors: ErrForbidden (no permission, self-approval); ErrNotFound; ErrInvalidTransition
 // (decided already, expired); ErrNotSupported; the applied call's errors; ErrClosed.
@@ -376,8 +378,9 @@ func (h *Hub) Approve(ctx context.Context, id, note string) (*ApprovalResult, er
 	if err != nil {
 		err = fmt.Errorf("hub: approval %s: the sealed change cannot be opened: %w", a.ID, err)
 	} else {
-		applyCtx := trusted(WithPrincipal(context.WithoutCancel(ctx), Principal{ID: a.Requester}))
+		applyCtx, cancel := context.WithTimeout(trusted(WithPrincipal(context.WithoutCancel(ctx), Principal{ID: a.Requester})), ApprovalApplyTimeout)
 		res, err = h.applyChange(applyCtx, change)
+		cancel()
 	}
 	to, result := store.ApprovalApplied, "applied"
 	if err != nil {
@@ -600,6 +603,107 @@ func (h *Hub) expire(ctx context.Context, a *store.Approval) error {
 	return nil
 }
 
+// Recovery of approved changes interrupted while applying.
+const (
+	// ApprovalApplyTimeout bounds how long an approved change may take to apply.
+	ApprovalApplyTimeout = 10 * time.Minute
+	// ApprovalRecoveryMargin is added to ApprovalApplyTimeout before a request still
+	// applying counts as interrupted (the hub applying it stopped).
+	ApprovalRecoveryMargin = time.Minute
+)
+
+// RecoverApprovals marks failed every request left applying for longer than
+// ApprovalApplyTimeout plus ApprovalRecoveryMargin since its approval — its hub stopped
+// (crashed, killed, lost its store) between approving and recording the outcome — with a
+// Result saying so and naming the approval's audit entry, after which the audit log shows
+// whether the change took effect. The step is audited first ("approval.recover"); of hubs
+// sharing the store, one recovers each request. A recovered change is not applied again:
+// an approved call may have taken effect in part, so applying it twice is not safe in
+// general; request it again if the log shows it did not happen. The hub also does this in
+// the background while started (with the expiry of requests). It returns how many requests
+// this call recovered.
+//
+// Errors: ErrForbidden; ErrNotSupported; ErrAuditUnavailable; store errors; ErrClosed.
+func (h *Hub) RecoverApprovals(ctx context.Context) (int, error) {
+	if err := h.guard(ctx, call{method: "RecoverApprovals", perms: perms(PermApprove)}); err != nil {
+		return 0, err
+	}
+	if h.closed.Load() {
+		return 0, ErrClosed
+	}
+	return h.recoverApprovals(ctx)
+}
+
+func (h *Hub) recoverApprovals(ctx context.Context) (int, error) {
+	as, err := h.approvals()
+	if err != nil {
+		return 0, err
+	}
+	cutoff := h.cfg.Clock().Add(-(ApprovalApplyTimeout + ApprovalRecoveryMargin))
+	n, skipped := 0, 0
+	for {
+		list, err := as.ListApprovals(ctx, store.ApprovalFilter{Status: store.ApprovalApplying,
+			Page: store.Page{Limit: store.DefaultPageLimit, Offset: skipped}})
+		if err != nil {
+			return n, mapStoreErr(err)
+		}
+		for _, a := range list {
+			decided := a.UpdatedAt
+			if a.DecidedAt != nil {
+				decided = *a.DecidedAt
+			}
+			if decided.After(cutoff) {
+				skipped++ // still within its time to apply
+				continue
+			}
+			ok, err := h.recoverApproval(ctx, as, a, decided)
+			if err != nil {
+				return n, err
+			}
+			if ok {
+				n++
+			}
+		}
+		if len(list) < store.DefaultPageLimit {
+			return n, nil
+		}
+	}
+}
+
+// recoverApproval marks one interrupted request failed; false when another hub recovered
+// (or the applying hub finished) it first.
+func (h *Hub) recoverApproval(ctx context.Context, as store.ApprovalStore, a *store.Approval, decided time.Time) (bool, error) {
+	ref := ""
+	if entries, err := h.st.ListAudit(ctx, store.AuditFilter{EntityType: "approval", EntityID: a.ID}); err == nil {
+		for _, e := range entries {
+			if e.Action == "approval.approve" {
+				ref = fmt.Sprintf(" after entry %d", e.Seq)
+			}
+		}
+	}
+	reason := fmt.Sprintf("interrupted: the hub applying it stopped before recording the outcome (approved by %s at %s); "+
+		"whether the change took effect shows in the audit log%s; request it again if it did not",
+		a.DecidedBy, decided.UTC().Format(time.RFC3339), ref)
+	next := *a
+	next.Status = store.ApprovalFailed
+	intent, err := h.auditApproval(ctx, "hub", "approval.recover", &next, map[string]any{"result": reason})
+	if err != nil {
+		return false, err
+	}
+	done, err := as.TransitionApproval(ctx, store.ApprovalTransition{ID: a.ID, From: store.ApprovalApplying,
+		To: store.ApprovalFailed, Result: reason})
+	if err != nil {
+		h.auditAborted(ctx, intent, err)
+		if errors.Is(err, store.ErrInvalidTransition) || errors.Is(err, store.ErrConflict) {
+			return false, nil
+		}
+		return false, mapStoreErr(err)
+	}
+	h.log.Warn("hub: an approved change was interrupted while applying; marked failed", "approval", a.ID, "method", a.Method)
+	h.publishApproval(done, "approval.recover", "hub")
+	return true, nil
+}
+
 // approvalLoop expires requests in the background while the hub runs.
 func (h *Hub) approvalLoop(ctx context.Context) {
 	defer h.bgWG.Done()
@@ -613,6 +717,9 @@ func (h *Hub) approvalLoop(ctx context.Context) {
 		}
 		if _, err := h.expireApprovals(ctx); err != nil && ctx.Err() == nil {
 			h.log.Warn("hub: expiring approval requests failed", "error", err)
+		}
+		if _, err := h.recoverApprovals(ctx); err != nil && ctx.Err() == nil {
+			h.log.Warn("hub: recovering interrupted approval requests failed", "error", err)
 		}
 	}
 }

@@ -308,3 +308,109 @@ func TestApprovalsNeedTheirPrerequisites(t *testing.T) {
 		assert.True(t, strings.Contains(ce.Field, "Approvals"), "%s: %s", name, ce.Field)
 	}
 }
+
+// TestApprovalRecovery leaves an approved request applying, as a hub killed between
+// approving it and recording the outcome does (its approve entry written, the request moved
+// to applying, nothing after), and checks the hubs on the store recover it: not while it may
+// still be applying, then exactly once (two hubs race, and the background check of a
+// started hub finds nothing left), marked failed with a reason that names the approval's
+// audit entry, the recovery audited first.
+func TestApprovalRecovery(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"memory", "sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			clk := storetest.NewClock(time.Now().UTC())
+			ls := openLifecycleStore(t, kind, clk.Now)
+			ctx := t.Context()
+			alice := governed(ctx, "alice", hub.RoleAdmin)
+			bob := governed(ctx, "bob", hub.RoleAdmin)
+			key := testSecretKey(t)
+			newHub := func(st store.Store) *hub.Hub {
+				h, err := hub.New(st, append(hubtest.Fast(), hub.WithSecretKey(key), hub.WithClock(clk.Now), hub.WithAuthorization(nil),
+					hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{hub.ChangeEndpoints}, TTL: time.Hour}))...)
+				require.NoError(t, err)
+				t.Cleanup(func() { require.NoError(t, h.Close(adminCtx(context.Background()))) })
+				return h
+			}
+			h1 := newHub(ls.st)
+			_, err := h1.RegisterIntegration(alice, hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com"})
+			require.NoError(t, err)
+			url := "https://crm-v2.example.com"
+			_, err = h1.ConfigureService(alice, "crm", hub.ServiceConfig{BaseURL: &url})
+			var held *hub.ApprovalRequiredError
+			require.ErrorAs(t, err, &held)
+
+			// the approving hub's last steps before it was killed
+			as := ls.st.(store.ApprovalStore)
+			approve, err := ls.st.AppendAudit(ctx, &store.AuditEntry{Actor: "bob", Action: "approval.approve", EntityType: "approval",
+				EntityID: held.ID, After: json.RawMessage(`{"status":"applying"}`)})
+			require.NoError(t, err)
+			_, err = as.TransitionApproval(ctx, store.ApprovalTransition{ID: held.ID, From: store.ApprovalPending,
+				To: store.ApprovalApplying, DecidedBy: "bob", Decision: "fine"})
+			require.NoError(t, err)
+
+			h2 := newHub(ls.reopen(t, clk.Now))
+			n, err := h2.RecoverApprovals(bob)
+			require.NoError(t, err)
+			assert.Zero(t, n, "a request within its time to apply is left to its hub")
+			clk.Advance(hub.ApprovalApplyTimeout + hub.ApprovalRecoveryMargin + time.Second)
+
+			var recovered atomic.Int64
+			var wg sync.WaitGroup
+			for _, h := range []*hub.Hub{h1, h2} {
+				wg.Go(func() {
+					n, err := h.RecoverApprovals(bob)
+					assert.NoError(t, err)
+					recovered.Add(int64(n))
+				})
+			}
+			wg.Wait()
+			assert.Equal(t, int64(1), recovered.Load(), "recovered exactly once")
+			a, err := as.GetApproval(ctx, held.ID)
+			require.NoError(t, err)
+			assert.Equal(t, store.ApprovalFailed, a.Status)
+			assert.Contains(t, a.Result, "interrupted")
+			assert.Contains(t, a.Result, fmt.Sprintf("after entry %d", approve.Seq))
+			svc, err := ls.st.GetServiceByName(ctx, "crm")
+			require.NoError(t, err)
+			assert.Equal(t, "https://crm.example.com", svc.BaseURL, "a recovered change is not applied again")
+
+			entries, err := ls.st.ListAudit(ctx, store.AuditFilter{EntityType: "approval", EntityID: held.ID})
+			require.NoError(t, err)
+			var actions []string
+			for _, e := range entries {
+				actions = append(actions, e.Action)
+			}
+			assert.Equal(t, 1, countOf(actions, "approval.recover")-countOf(actions, "approval.recover.aborted"), "one recovery took effect: %v", actions)
+
+			// another interrupted request: the next hub started on the store recovers it in the
+			// background
+			_, err = h1.ConfigureService(alice, "crm", hub.ServiceConfig{BaseURL: &url})
+			require.ErrorAs(t, err, &held)
+			_, err = as.TransitionApproval(ctx, store.ApprovalTransition{ID: held.ID, From: store.ApprovalPending,
+				To: store.ApprovalApplying, DecidedBy: "bob"})
+			require.NoError(t, err)
+			clk.Advance(hub.ApprovalApplyTimeout + hub.ApprovalRecoveryMargin + time.Second)
+			h3 := newHub(ls.reopen(t, clk.Now))
+			require.NoError(t, h3.Start(adminCtx(ctx)))
+			eventually(t, 10*time.Second, func() bool {
+				a, err := as.GetApproval(ctx, held.ID)
+				return err == nil && a.Status == store.ApprovalFailed
+			}, "the started hub recovers the interrupted request")
+			left, err := h3.ListApprovals(bob, hub.ApprovalQuery{Status: store.ApprovalApplying})
+			require.NoError(t, err)
+			assert.Empty(t, left)
+		})
+	}
+}
+
+func countOf(xs []string, x string) int {
+	n := 0
+	for _, v := range xs {
+		if v == x {
+			n++
+		}
+	}
+	return n
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -392,16 +393,29 @@ func TestAuditKillGovernance(t *testing.T) {
 				}
 			}
 			assert.Positive(t, removed)
+			// a request the kill left applying is recovered by the next hub once its time to
+			// apply is over (a clock past it stands in for the wait)
+			later := func() time.Time {
+				return time.Now().Add(hub.ApprovalApplyTimeout + hub.ApprovalRecoveryMargin + time.Minute)
+			}
+			rh := hubtest.New(t, st, hub.WithSecretKey(key), hub.WithClock(later))
+			recovered, err := rh.RecoverApprovals(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, byStatus[store.ApprovalApplying], recovered)
+			stuck, err := as.ListApprovals(ctx, store.ApprovalFilter{Status: store.ApprovalApplying})
+			require.NoError(t, err)
+			assert.Empty(t, stuck, "no request is left applying")
 			rep := verifyAfterKill(t, st, key)
-			t.Logf("%s: killed after %d approval requests %v, %d services (%d removed, %d with credentials destroyed); %d audit entries, chain intact",
-				kind, len(approvals), byStatus, len(svcs), removed, destroyed, rep.Entries)
+			t.Logf("%s: killed after %d approval requests %v (%d recovered), %d services (%d removed, %d with credentials destroyed); %d audit entries, chain intact",
+				kind, len(approvals), byStatus, recovered, len(svcs), removed, destroyed, rep.Entries)
 		})
 	}
 }
 
 // killAuditChild runs auditChild in mode ("services" or "governance") on a fresh store of
-// kind, kills it (SIGKILL) once it reported n rounds, and returns the store reopened and the
-// secret key the child used.
+// kind, kills it (SIGKILL) at a random moment of the 30 ms after it reported n rounds (so
+// in the midst of some step), and returns the store reopened and the secret key the child
+// used.
 func killAuditChild(t *testing.T, kind, mode string, n int) (store.Store, []byte) {
 	t.Helper()
 	var dsn string
@@ -444,6 +458,7 @@ wait:
 			t.Fatal("the child made no progress")
 		}
 	}
+	time.Sleep(mrand.N(30 * time.Millisecond))
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
 	return reopen(t, kind, dsn), key

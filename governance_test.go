@@ -237,6 +237,10 @@ var matrix = []struct {
 		_, err := h.ExpireApprovals(ctx)
 		return err
 	}},
+	{"RecoverApprovals", access{1, 1, 0, 0, 0}, func(ctx context.Context, h *hub.Hub) error {
+		_, err := h.RecoverApprovals(ctx)
+		return err
+	}},
 	{"Authorize", access{1, 1, 1, 1, 0}, func(ctx context.Context, h *hub.Hub) error {
 		return h.Authorize(ctx, hub.PermRead)
 	}},
