@@ -161,6 +161,9 @@ func listAll(t *testing.T, st store.Store) []*store.Event {
 // crashChild is the child process: it opens the store, registers the sink service, starts
 // a hub, accepts crashEvents events asynchronously, reports, and delivers until killed.
 func crashChild() int {
+	if os.Getenv(crashModeEnv) == crashModeAccepts {
+		return crashAcceptChild()
+	}
 	ctx := context.Background()
 	kind, dsn := os.Getenv("HUB_CRASH_KIND"), os.Getenv("HUB_CRASH_DSN")
 	key, err := hex.DecodeString(os.Getenv("HUB_CRASH_KEY"))

@@ -81,6 +81,8 @@ type Hub struct {
 	chain *auditChain
 	// progs holds the programs TransformData compiled, by the content of their rules.
 	progs *transform.Cache
+	// accepts commits concurrent single-event accepts together (accept.go).
+	accepts *acceptGroup
 }
 
 // New builds a hub on st (a new in-memory store when st is nil) with the given options,
@@ -125,6 +127,7 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 	if h.vault, err = newVault(cfg, h.st); err != nil {
 		return nil, err
 	}
+	h.accepts = newAcceptGroup(h.st)
 	if err := h.initLifecycle(); err != nil {
 		return nil, err
 	}

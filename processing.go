@@ -81,7 +81,8 @@ func (h *Hub) processEvent(ctx context.Context, in EventData) (*ProcessingResult
 	}
 	pctx, ps := h.tel.Child(ctx, telemetry.SpanPersist)
 	// The pipeline produced every document of ev (checked, compacted, encoded).
-	stored, created, err := h.st.InsertEvent(store.CheckedDocuments(pctx), ev)
+	// Concurrent accepts share one commit (accept.go).
+	stored, created, err := h.accepts.insert(store.CheckedDocuments(pctx), ev)
 	telemetry.End(ps, err)
 	if err != nil {
 		return nil, mapStoreErr(err)
