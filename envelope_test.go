@@ -438,3 +438,48 @@ func TestEnvelopeKeyServiceFailure(t *testing.T) {
 
 // noDataKeys hides every optional capability of a store.
 type noDataKeys struct{ store.Store }
+
+// TestEnvelopeApprovals: with a Sealer, a held-back change of credentials is stored sealed
+// with the approvals' own data key (never in the clear), and once approved the credentials
+// are sealed with the service's data key.
+func TestEnvelopeApprovals(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := memory.New(memory.Options{})
+	kms := newFakeKMS(t)
+	h, err := hub.New(st, append(hubtest.Fast(), hub.WithSealer(kms), hub.WithAuthorization(nil),
+		hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{hub.ChangeCredentials}}))...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close(adminCtx(context.Background())) })
+	alice := hub.WithPrincipal(ctx, hub.Principal{ID: "alice", Roles: []hub.Role{hub.RoleAdmin}})
+	bob := hub.WithPrincipal(ctx, hub.Principal{ID: "bob", Roles: []hub.Role{hub.RoleAdmin}})
+	_, err = h.RegisterIntegration(alice, hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com"})
+	require.NoError(t, err)
+	_, err = h.ConfigureService(alice, "crm", hub.ServiceConfig{Auth: json.RawMessage(`{"type":"bearer","token":"held-back-secret"}`)})
+	var held *hub.ApprovalRequiredError
+	require.ErrorAs(t, err, &held)
+
+	a, err := st.GetApproval(ctx, held.ID)
+	require.NoError(t, err)
+	ref, ok := seal.DataKeyRef(a.Sealed)
+	require.True(t, ok, "the proposed change is sealed with a data key")
+	ak, err := st.LiveDataKey(ctx, "hub:approvals")
+	require.NoError(t, err)
+	assert.Equal(t, ak.ID, ref)
+	b, err := json.Marshal(a)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "held-back-secret")
+
+	_, err = h.Approve(bob, held.ID, "ok")
+	require.NoError(t, err)
+	svc, err := st.GetServiceByName(ctx, "crm")
+	require.NoError(t, err)
+	ref, ok = seal.DataKeyRef(svc.AuthenticationConfig)
+	require.True(t, ok)
+	sk, err := st.LiveDataKey(ctx, "service:crm")
+	require.NoError(t, err)
+	assert.Equal(t, sk.ID, ref, "the applied credentials are under the service's own data key")
+	for _, rec := range storedRecords(t, st) {
+		assert.NotContains(t, rec, "held-back-secret")
+	}
+}
