@@ -173,7 +173,8 @@ type QueueStore interface {
 	// moment (its owner completing it, say) to a later call rather than wait for it.
 	ReleaseExpiredLeases(ctx context.Context) (int, error)
 	// ExpireEvents moves every pending or retrying event whose expires_at <= now to expired,
-	// setting completed_at, and returns how many.
+	// setting completed_at, and returns how many. Like ReleaseExpiredLeases, a store may leave
+	// an event another transaction holds at that moment to a later call.
 	ExpireEvents(ctx context.Context) (int, error)
 }
 

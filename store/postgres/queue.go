@@ -98,8 +98,14 @@ const (
 		SELECT id FROM {s}.integration_events
 		WHERE status = 'processing' AND lease_until <= $1
 		FOR UPDATE SKIP LOCKED)`
+	// sqlExpire expires the queued events past their expiry, SKIP LOCKED like the rescuer:
+	// an event a claim, a cancellation or an erasure holds at that moment is theirs, and a
+	// later sweep expires it if it is still queued, so the sweep never waits or deadlocks.
 	sqlExpire = `UPDATE {s}.integration_events SET status = 'expired', completed_at = $1, updated_at = $1
-	WHERE status IN ('pending', 'retrying') AND expires_at <= $1`
+	WHERE id IN (
+		SELECT id FROM {s}.integration_events
+		WHERE status IN ('pending', 'retrying') AND expires_at <= $1
+		FOR UPDATE SKIP LOCKED)`
 )
 
 // ClaimEvents implements [store.QueueStore] with one UPDATE over a SELECT … FOR UPDATE
