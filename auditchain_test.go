@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -194,6 +195,77 @@ func TestAuditFailsClosed(t *testing.T) {
 	svc, err := mem.GetServiceByName(ctx, "svc")
 	require.NoError(t, err)
 	assert.Equal(t, "https://example.com", svc.BaseURL)
+}
+
+// switchableAudit is the memory store whose audit log stops being writable when fail is set;
+// every other capability stays.
+type switchableAudit struct {
+	*memory.Store
+	fail *atomic.Bool
+}
+
+func (s switchableAudit) AppendAudit(ctx context.Context, e *store.AuditEntry) (*store.AuditEntry, error) {
+	if s.fail.Load() {
+		return nil, fmt.Errorf("disk full: %w", store.ErrBusy)
+	}
+	return s.Store.AppendAudit(ctx, e)
+}
+
+// TestAuditFailsClosedGovernance: approval steps, removals, retention runs and data-key
+// destruction are refused with ErrAuditUnavailable when their entry cannot be written, and
+// nothing of them happens.
+func TestAuditFailsClosedGovernance(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	mem := memory.New(memory.Options{})
+	fail := &atomic.Bool{}
+	st := switchableAudit{mem, fail}
+	h, err := hub.New(st, append(hubtest.Fast(), hub.WithSealer(newFakeKMS(t)), hub.WithAuthorization(nil),
+		hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{hub.ChangeEndpoints}}),
+		hub.WithRetention(hub.RetentionPolicy{HealthMetrics: time.Hour}), hub.WithCleanup(-1, 0))...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close(adminCtx(context.Background())) })
+	alice := hub.WithPrincipal(ctx, hub.Principal{ID: "alice", Roles: []hub.Role{hub.RoleAdmin}})
+	bob := hub.WithPrincipal(ctx, hub.Principal{ID: "bob", Roles: []hub.Role{hub.RoleAdmin}})
+	_, err = h.RegisterIntegration(alice, hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com",
+		Auth: json.RawMessage(`{"type":"bearer","token":"t"}`)})
+	require.NoError(t, err)
+	url := "https://crm-v2.example.com"
+	var held [2]*hub.ApprovalRequiredError
+	for i := range held {
+		_, err = h.ConfigureService(alice, "crm", hub.ServiceConfig{BaseURL: &url})
+		require.ErrorAs(t, err, &held[i])
+	}
+	before, err := mem.ListApprovals(ctx, store.ApprovalFilter{})
+	require.NoError(t, err)
+
+	fail.Store(true)
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"request", func() error { _, err := h.ConfigureService(alice, "crm", hub.ServiceConfig{BaseURL: &url}); return err }},
+		{"approve", func() error { _, err := h.Approve(bob, held[0].ID, "ok"); return err }},
+		{"reject", func() error { _, err := h.Reject(bob, held[1].ID, "no"); return err }},
+		{"remove", func() error { _, err := h.RemoveService(alice, "crm", hub.RemoveOptions{}); return err }},
+		{"retention", func() error { _, err := h.RunRetention(alice); return err }},
+		{"destroy data key", func() error { _, err := h.DestroyDataKey(alice, "crm", "test"); return err }},
+	}
+	for _, s := range steps {
+		require.ErrorIs(t, s.do(), hub.ErrAuditUnavailable, s.name)
+	}
+	after, err := mem.ListApprovals(ctx, store.ApprovalFilter{})
+	require.NoError(t, err)
+	require.Len(t, after, len(before), "no request without its entry")
+	for _, a := range after {
+		assert.Equal(t, store.ApprovalPending, a.Status, "no decision without its entry")
+	}
+	svc, err := mem.GetServiceByName(ctx, "crm")
+	require.NoError(t, err)
+	assert.Equal(t, "https://crm.example.com", svc.BaseURL)
+	assert.NotContains(t, string(svc.SchemaMappings), `"removed"`, "not removed")
+	_, err = mem.LiveDataKey(ctx, "service:crm")
+	require.NoError(t, err, "the data key lives")
 }
 
 // TestVerifyAudit10k verifies an untouched log of 10,000 entries on each store and reports

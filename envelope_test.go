@@ -483,3 +483,24 @@ func TestEnvelopeApprovals(t *testing.T) {
 		assert.NotContains(t, rec, "held-back-secret")
 	}
 }
+
+// TestEnvelopeRemovalShreds: removing a service destroys its data key with its credentials,
+// so a copy of the sealed credentials taken before (a backup) cannot be opened.
+func TestEnvelopeRemovalShreds(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := memory.New(memory.Options{})
+	h := hubtest.New(t, st, hub.WithSealer(newFakeKMS(t)))
+	_, err := h.RegisterIntegration(ctx, hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com",
+		Auth: json.RawMessage(`{"type":"bearer","token":"removed-secret"}`)})
+	require.NoError(t, err)
+	dk, err := st.LiveDataKey(ctx, "service:crm")
+	require.NoError(t, err)
+	res, err := h.RemoveService(ctx, "crm", hub.RemoveOptions{Reason: "contract ended"})
+	require.NoError(t, err)
+	require.True(t, res.CredentialsDestroyed)
+	tomb, err := st.GetDataKey(ctx, dk.ID)
+	require.NoError(t, err)
+	require.NotNil(t, tomb.DestroyedAt, "the data key is destroyed with the credentials")
+	assert.Empty(t, tomb.Wrapped)
+}

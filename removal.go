@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -131,7 +132,8 @@ func (h *Hub) cancelQueue(ctx context.Context, ec store.EventCanceller, serviceI
 }
 
 // finishRemoval completes the removal of svc when none of its events is queued or in
-// flight: it deletes the sealed credentials, deactivates the service and frees its name.
+// flight: it deletes the sealed credentials (and, with a Sealer, destroys the service's data
+// key), deactivates the service and frees its name.
 // It returns how many events remain, and whether the credentials are gone. The caller holds
 // h.removalMu.
 func (h *Hub) finishRemoval(ctx context.Context, svc *store.Service) (int64, bool, error) {
@@ -193,6 +195,13 @@ func (h *Hub) finishRemoval(ctx context.Context, svc *store.Service) (int64, boo
 		return 0, false, mapStoreErr(err)
 	}
 	h.drop(ctx, stored.ID)
+	if h.vault.kms != nil {
+		// with envelope encryption the service's data key goes too, so copies of the
+		// credentials in backups cannot be opened either
+		if _, err := h.vault.dks.DestroyDataKey(ctx, serviceKeyOwner(meta.Removed.Name)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.log.Error("hub: destroying a removed service's data key failed", "service", meta.Removed.Name, "error", err)
+		}
+	}
 	h.log.Info("hub: service removed", slog.String("service", meta.Removed.Name))
 	return 0, true, nil
 }
