@@ -54,7 +54,7 @@ type Hub struct {
 	started   atomic.Bool
 	closed    atomic.Bool
 	done      chan struct{}   // closed by Close
-	closing   context.Context // cancelled by Close: stops running mappings (untilClose)
+	closing   context.Context // cancelled by Close (cause ErrClosed): stops running mappings (untilClose)
 	closeRuns context.CancelFunc
 	closeOnce sync.Once
 	bgCancel  context.CancelFunc
@@ -116,7 +116,8 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 		done:      make(chan struct{}),
 		progs:     transform.NewCache(transformCacheSize),
 	}
-	h.closing, h.closeRuns = context.WithCancel(context.Background())
+	closing, cancelRuns := context.WithCancelCause(context.Background())
+	h.closing, h.closeRuns = closing, func() { cancelRuns(ErrClosed) }
 	if h.egress, err = newEgress(cfg); err != nil {
 		return nil, err
 	}

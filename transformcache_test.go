@@ -1,9 +1,11 @@
 package hub
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -68,4 +70,35 @@ func BenchmarkTransformData(b *testing.B) {
 	if n := h.progs.Compiles(); n != 1 {
 		b.Fatalf("compiled %d times", n)
 	}
+}
+
+// TestUntilCloseWithoutCancel: for a context that never ends, the mapping context is the
+// hub's close with the caller's values, and Close ends it with cause ErrClosed.
+func TestUntilCloseWithoutCancel(t *testing.T) {
+	t.Parallel()
+	h, err := New(nil)
+	require.NoError(t, err)
+	type key struct{}
+	parent := context.WithValue(context.Background(), key{}, "v")
+	ctx, stop := h.untilClose(parent, true)
+	defer stop()
+	assert.Equal(t, "v", ctx.Value(key{}))
+	require.NoError(t, ctx.Err())
+	require.NoError(t, h.Close(t.Context()))
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the mapping context")
+	}
+	assert.ErrorIs(t, ctx.Err(), context.Canceled)
+	assert.ErrorIs(t, context.Cause(ctx), ErrClosed)
+
+	// A cancellable caller context still ends the mapping context too.
+	cctx, cancel := context.WithCancel(context.Background())
+	h2 := newBareHub(t)
+	mctx, stop2 := h2.untilClose(cctx, true)
+	defer stop2()
+	cancel()
+	<-mctx.Done()
+	assert.ErrorIs(t, mctx.Err(), context.Canceled)
 }
