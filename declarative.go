@@ -502,7 +502,7 @@ func (h *Hub) Plan(ctx context.Context, doc *config.Document) (*ConfigPlan, erro
 	h.planRoutes(ctx, doc, snap, contracts, p, addErr)
 	h.planSchedules(ctx, doc, snap, p, addErr)
 	h.planRetention(doc, snap, p, addErr)
-	h.planGovernance(doc, snap, p, addErr)
+	h.planGovernance(ctx, doc, snap, p, addErr)
 	if len(errs) > 0 {
 		return nil, errs
 	}

@@ -206,7 +206,7 @@ func (h *Hub) applyChanges(ctx context.Context, p *ConfigPlan, snap *snapshot, w
 	if len(governance) == 0 {
 		return nil
 	}
-	rev, err := h.applyGovernance(ctx, governanceTarget(doc, snap.last), who)
+	rev, err := h.applyGovernance(ctx, governanceTarget(doc, snap.last, res.Revision), who)
 	var ar *ApprovalRequiredError
 	switch {
 	case errors.As(err, &ar):

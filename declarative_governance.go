@@ -37,10 +37,30 @@ type governanceState struct {
 	retention *RetentionPolicy
 }
 
-// governanceDoc is the governance a document sets: the approval policy and the roles.
+// governanceDoc is the governance a document sets: the approval policy and the roles, each
+// nil when the document leaves it as it is.
 type governanceDoc struct {
 	Approvals *config.Approvals   `json:"approvals,omitempty"`
 	Roles     map[string][]string `json:"roles,omitempty"`
+	// BaseRevision is the configuration revision the change was made against and BaseSum
+	// a hash of the approval policy and roles stored then (governanceSum): the change is
+	// refused as stale when they changed since, so approving an old request never undoes
+	// a later change.
+	BaseRevision int64  `json:"base_revision,omitempty"`
+	BaseSum      string `json:"base_sum,omitempty"`
+}
+
+// governanceSum hashes an approval policy and roles in their normal form.
+func governanceSum(a *config.Approvals, roles map[string][]string) string {
+	var g governanceDoc
+	if a != nil {
+		g.Approvals = normalApprovals(a)
+	}
+	if roles != nil {
+		g.Roles = normalRoles(roles)
+	}
+	sum := sha256.Sum256(mustJSON(g))
+	return hex.EncodeToString(sum[:])
 }
 
 // governanceLoadTimeout bounds the store read of a reload.
@@ -195,9 +215,80 @@ func normalRoles(roles map[string][]string) map[string][]string {
 }
 
 // planGovernance plans the document's approval policy and roles against the ones in
-// force. Absent members leave them as they are; present roles list every role, so roles
-// in force that the document does not name are removed.
-func (h *Hub) planGovernance(doc *config.Document, snap *snapshot, p *ConfigPlan, addErr func(error)) {
+// force, and refuses governance that would lock everyone out (see planLockout).
+func (h *Hub) planGovernance(ctx context.Context, doc *config.Document, snap *snapshot, p *ConfigPlan, addErr func(error)) {
+	failed := false
+	h.planGovernanceChanges(doc, snap, p, func(err error) {
+		failed = true
+		addErr(err)
+	})
+	if !failed && (doc.Approvals != nil || doc.Roles != nil) {
+		h.planLockout(ctx, doc, snap, addErr)
+	}
+}
+
+// planLockout refuses, with the built-in role policy, governance after which nobody could
+// change it again: an approval policy holding back governance changes while no role
+// grants approval.decide, or roles taking governance.configure from the principal
+// applying them.
+func (h *Hub) planLockout(ctx context.Context, doc *config.Document, snap *snapshot, addErr func(error)) {
+	if _, ok := h.cfg.Authorizer.(RolePolicy); !ok {
+		return // a custom Authorizer decides on its own
+	}
+	roles, approvals := snap.roles, snap.approvals
+	if doc.Roles != nil {
+		roles = doc.Roles
+	}
+	if doc.Approvals != nil {
+		approvals = doc.Approvals
+	}
+	if approvals != nil && slices.Contains(approvals.Require, string(ChangeGovernance)) && !grants(roles, PermApprove) {
+		path := "roles"
+		if doc.Roles == nil {
+			path = fmt.Sprintf("approvals.require[%d]", slices.Index(approvals.Require, string(ChangeGovernance)))
+		}
+		addErr(doc.ErrorAt(path, ErrInvalidConfig, "approvals hold back %s but no role grants %s: nobody could approve a later change of the roles or the approval policy",
+			ChangeGovernance, PermApprove))
+	}
+	if doc.Roles != nil {
+		if reason := h.losesGovernance(ctx, doc.Roles); reason != "" {
+			addErr(doc.ErrorAt("roles", ErrInvalidConfig, "%s", reason))
+		}
+	}
+}
+
+// grants reports whether some role grants perm.
+func grants(roles map[string][]string, perm Permission) bool {
+	for _, ps := range roles {
+		if slices.Contains(ps, string(perm)) {
+			return true
+		}
+	}
+	return false
+}
+
+// losesGovernance says why the principal of ctx would not hold governance.configure
+// under roles, or "" when it would (or authorization is off, the built-in role policy is
+// not in use, or ctx is trusted).
+func (h *Hub) losesGovernance(ctx context.Context, roles map[string][]string) string {
+	if _, ok := h.cfg.Authorizer.(RolePolicy); !ok || isTrusted(ctx) {
+		return ""
+	}
+	p, ok := PrincipalFrom(ctx)
+	if !ok {
+		return ""
+	}
+	d, err := rolePolicyOf(roles).Authorize(ctx, AccessRequest{Principal: p, Method: "Apply", Permission: PermGovernance})
+	if err == nil && d.Allow {
+		return ""
+	}
+	return fmt.Sprintf("these roles take %s from %q, who applies them (%s): keep it in one of the principal's roles", PermGovernance, p.ID, d.Rule)
+}
+
+// planGovernanceChanges plans the document's approval policy and roles against the ones
+// in force. Absent members leave them as they are; present roles list every role, so
+// roles in force that the document does not name are removed.
+func (h *Hub) planGovernanceChanges(doc *config.Document, snap *snapshot, p *ConfigPlan, addErr func(error)) {
 	if a := doc.Approvals; a != nil {
 		ok := true
 		for i, k := range a.Require {
@@ -300,8 +391,8 @@ func (h *Hub) approvalsPossible() error {
 	switch {
 	case h.cfg.Authorizer == nil:
 		return configErr("approvals", "approvals need authorization (WithAuthorization): requester and approver are principals", nil)
-	case h.cfg.SecretKey == nil:
-		return configErr("approvals", "approvals need a secret key (WithSecretKey): proposed changes are stored sealed", nil)
+	case !h.vault.canSeal():
+		return configErr("approvals", "approvals need a secret key (WithSecretKey) or a key service (WithSealer): proposed changes are stored sealed", nil)
 	}
 	if _, ok := h.st.(store.ApprovalStore); !ok {
 		return configErr("approvals", "the store does not implement store.ApprovalStore", nil)
@@ -312,12 +403,15 @@ func (h *Hub) approvalsPossible() error {
 // isGovernance reports whether a plan change is of the approval policy or the roles.
 func isGovernance(kind string) bool { return kind == KindApprovals || kind == KindRole }
 
-// governanceTarget is the governance the plan's document sets: its members, or the stored
-// ones where it has none.
-func governanceTarget(doc, last *config.Document) governanceDoc {
-	var g governanceDoc
+// governanceTarget is the governance change of the plan's document: the members it sets
+// (nil: kept as they are), made against revision, whose approval policy and roles are
+// those of last (the last applied document).
+func governanceTarget(doc, last *config.Document, revision int64) governanceDoc {
+	g := governanceDoc{BaseRevision: revision}
 	if last != nil {
-		g.Approvals, g.Roles = last.Approvals, last.Roles
+		g.BaseSum = governanceSum(last.Approvals, last.Roles)
+	} else {
+		g.BaseSum = governanceSum(nil, nil)
 	}
 	if doc.Approvals != nil {
 		g.Approvals = normalApprovals(doc.Approvals)
@@ -333,6 +427,11 @@ func governanceTarget(doc, last *config.Document) governanceDoc {
 // force holds back "governance.policy", the change waits as an approval request and is
 // made when approved.
 func (h *Hub) applyGovernance(ctx context.Context, g governanceDoc, who string) (int64, error) {
+	if g.Roles != nil {
+		if reason := h.losesGovernance(ctx, g.Roles); reason != "" {
+			return 0, fmt.Errorf("%w: %s", ErrInvalidConfig, reason)
+		}
+	}
 	if err := h.guard(ctx, call{method: "ApplyGovernance", perms: perms(PermGovernance), propose: func(context.Context) (*proposal, error) {
 		gc := g
 		return &proposal{kinds: []ChangeKind{ChangeGovernance}, change: proposedChange{Method: "ApplyGovernance", Governance: &gc}}, nil
@@ -346,8 +445,12 @@ func (h *Hub) applyGovernance(ctx context.Context, g governanceDoc, who string) 
 // applied at the same moment.
 const governanceSwapAttempts = 5
 
-// setGovernance writes the approval policy and roles into the configuration state (a new
-// revision), audits the change ("governance.policy") and returns the new revision.
+// setGovernance writes the approval policy and roles g sets into the configuration state
+// (a new revision) and returns the new revision. It refuses with ErrStalePlan when the
+// stored approval policy or roles are no longer those g was made against. The change is
+// audited ("governance.policy") before it is made: when the entry cannot be written it is
+// not made (ErrAuditUnavailable), and a change that fails after its entry is followed by
+// "governance.policy.aborted".
 func (h *Hub) setGovernance(ctx context.Context, g governanceDoc, who string) (int64, error) {
 	cs, err := h.configStore()
 	if err != nil {
@@ -364,25 +467,36 @@ func (h *Hub) setGovernance(ctx context.Context, g governanceDoc, who string) (i
 				return 0, fmt.Errorf("hub: the stored configuration document is unreadable: %w", err)
 			}
 		}
+		if g.BaseSum == "" || governanceSum(d.Approvals, d.Roles) != g.BaseSum {
+			return 0, fmt.Errorf("%w: the approval policy or the roles changed since this change was made at revision %d (now %d); plan again",
+				ErrStalePlan, g.BaseRevision, state.Revision)
+		}
 		before := governanceDoc{Approvals: d.Approvals, Roles: d.Roles}
-		d.Approvals, d.Roles = g.Approvals, g.Roles
+		if g.Approvals != nil {
+			d.Approvals = g.Approvals
+		}
+		if g.Roles != nil {
+			d.Roles = g.Roles
+		}
 		b, err := json.Marshal(&d)
 		if err != nil {
 			return 0, fmt.Errorf("hub: encoding the configuration document: %w", err)
 		}
+		intent, err := h.appendAudit(ctx, &store.AuditEntry{Actor: who, Action: "governance.policy", EntityType: "governance",
+			EntityID: strconv.FormatInt(state.Revision+1, 10), Before: mustJSON(before), After: mustJSON(governanceDoc{Approvals: d.Approvals, Roles: d.Roles})})
+		if err != nil {
+			return 0, err
+		}
 		sum := sha256.Sum256(b)
 		next, err := cs.SwapConfigState(ctx, store.SwapConfigStateParams{Revision: state.Revision, Document: b, Fingerprint: hex.EncodeToString(sum[:]), Actor: who})
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
 		if err != nil {
+			h.auditAborted(ctx, intent, err)
+			if errors.Is(err, store.ErrConflict) {
+				continue
+			}
 			return 0, mapStoreErr(err)
 		}
 		h.gov.Store(nil) // reload at the next call
-		if _, err := h.appendAudit(ctx, &store.AuditEntry{Actor: who, Action: "governance.policy", EntityType: "governance",
-			EntityID: strconv.FormatInt(next.Revision, 10), Before: mustJSON(before), After: mustJSON(g)}); err != nil {
-			h.log.Error("hub: auditing the governance policy change failed", "revision", next.Revision, "error", err)
-		}
 		h.log.Info("hub: governance policy set", "revision", next.Revision, "actor", who)
 		return next.Revision, nil
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/ehg/hub/connectors/builtin"
 	"github.com/ehg/hub/hubtest"
 	"github.com/ehg/hub/store"
+	"github.com/ehg/hub/store/memory"
 	"github.com/ehg/hub/transform"
 )
 
@@ -477,4 +478,244 @@ func BenchmarkAuthorize(b *testing.B) {
 			}
 		})
 	}
+}
+
+// govFaultStore is a memory store whose audit log can be made unwritable and whose
+// configuration swaps can be made to fail.
+type govFaultStore struct {
+	*memory.Store
+	failAudit *atomic.Bool
+	// okSwaps is how many configuration swaps succeed before the next ones fail (-1: all).
+	okSwaps *atomic.Int64
+}
+
+func (s govFaultStore) AppendAudit(ctx context.Context, e *store.AuditEntry) (*store.AuditEntry, error) {
+	if s.failAudit.Load() {
+		return nil, fmt.Errorf("disk full: %w", store.ErrBusy)
+	}
+	return s.Store.AppendAudit(ctx, e)
+}
+
+func (s govFaultStore) SwapConfigState(ctx context.Context, p store.SwapConfigStateParams) (*store.ConfigState, error) {
+	if s.okSwaps.Load() >= 0 && s.okSwaps.Add(-1) < 0 {
+		return nil, fmt.Errorf("disk full: %w", store.ErrBusy)
+	}
+	return s.Store.SwapConfigState(ctx, p)
+}
+
+// storedRoles reads the roles kept in the configuration state (nil: none).
+func storedRoles(t *testing.T, cs store.ConfigStateStore) map[string][]string {
+	t.Helper()
+	state, err := cs.GetConfigState(t.Context())
+	require.NoError(t, err)
+	var d config.Document
+	if len(state.Document) > 0 {
+		require.NoError(t, json.Unmarshal(state.Document, &d))
+	}
+	return d.Roles
+}
+
+// TestConfigGovernanceAuditFailsClosed: a change of the roles is audited before it is
+// made. When its entry cannot be written, Apply fails with ErrAuditUnavailable and the
+// roles stay as they are; when the store fails after the entry, an aborted entry follows
+// it and the roles stay as they are too.
+func TestConfigGovernanceAuditFailsClosed(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	mem := memory.New(memory.Options{})
+	st := govFaultStore{Store: mem, failAudit: &atomic.Bool{}, okSwaps: &atomic.Int64{}}
+	st.okSwaps.Store(-1)
+	h := newGovernedHub(t, st, hub.WithAuthorization(nil))
+	chair := governed(ctx, "chair", hub.RoleChairman)
+	doc := parseDoc(t, "gov.yaml", governanceDoc("", "hub.read, audit.read"))
+
+	st.failAudit.Store(true)
+	plan, err := h.Plan(chair, doc)
+	require.NoError(t, err)
+	_, err = h.Apply(chair, plan)
+	require.ErrorIs(t, err, hub.ErrAuditUnavailable)
+	assert.Nil(t, storedRoles(t, mem), "no change without its entry")
+	st.failAudit.Store(false)
+
+	st.okSwaps.Store(1) // the change set's swap succeeds, the governance step's fails
+	plan, err = h.Plan(chair, doc)
+	require.NoError(t, err)
+	_, err = h.Apply(chair, plan)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, hub.ErrAuditUnavailable)
+	assert.Nil(t, storedRoles(t, mem), "the failed swap changed nothing")
+	page, err := h.ListAudit(chair, hub.AuditQuery{EntityType: "governance", Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, page.Entries, 2, "the intent and its abort")
+	assert.Equal(t, "governance.policy", page.Entries[0].Action)
+	assert.Equal(t, "governance.policy.aborted", page.Entries[1].Action)
+	assert.Equal(t, page.Entries[0].EntityID, page.Entries[1].EntityID)
+	assert.Contains(t, string(page.Entries[1].After), "disk full")
+
+	st.okSwaps.Store(-1)
+	plan, err = h.Plan(chair, doc)
+	require.NoError(t, err)
+	_, err = h.Apply(chair, plan)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"audit.read", "hub.read"}, storedRoles(t, mem)["auditor"])
+}
+
+// TestConfigGovernanceStaleApproval: a governance request sets only what its document
+// sets and is refused as stale when the approval policy or the roles changed after it was
+// made. R1 changes only the approval policy and waits; R2 revokes a role's permission and
+// is approved; approving R1 then fails (ErrStalePlan) instead of bringing the revoked
+// permission back, and the request is failed. A fresh request for the same policy change
+// applies and keeps R2's roles.
+func TestConfigGovernanceStaleApproval(t *testing.T) {
+	t.Parallel()
+	key := make([]byte, hub.SecretKeySize)
+	for i := range key {
+		key[i] = byte(i + 11)
+	}
+	for _, sk := range allStores() {
+		t.Run(sk.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			chair := governed(ctx, "chair", hub.RoleChairman)
+			chair2 := governed(ctx, "chair2", hub.RoleChairman)
+			audr := governed(ctx, "audrey", "auditor")
+			h := newGovernedHub(t, sk.open(t), hub.WithSecretKey(key), hub.WithAuthorization(nil))
+			apply := func(ctx context.Context, text string) *hub.ApplyResult {
+				t.Helper()
+				plan, err := h.Plan(ctx, parseDoc(t, "gov.yaml", text))
+				require.NoError(t, err)
+				res, err := h.Apply(ctx, plan)
+				require.NoError(t, err)
+				return res
+			}
+			res := apply(chair, governanceDoc("governance.policy", "hub.read, audit.read"))
+			require.Empty(t, res.Pending, "no policy yet: applied at once")
+			_, err := h.ListAudit(audr, hub.AuditQuery{Limit: 1})
+			require.NoError(t, err)
+
+			policyOnly := "version: 1\napprovals:\n  require: [governance.policy, service.register]\n  ttl: 2h\n"
+			r1 := apply(chair, policyOnly)
+			require.Len(t, r1.Pending, 1)
+			r2 := apply(chair, governanceDoc("governance.policy", "hub.read"))
+			require.Len(t, r2.Pending, 1)
+			_, err = h.Approve(chair2, r2.Pending[0].ApprovalID, "revoke")
+			require.NoError(t, err)
+			_, err = h.ListAudit(audr, hub.AuditQuery{Limit: 1})
+			require.ErrorIs(t, err, hub.ErrForbidden, "R2 revoked audit.read")
+
+			out, err := h.Approve(chair2, r1.Pending[0].ApprovalID, "late")
+			require.ErrorIs(t, err, hub.ErrStalePlan)
+			assert.Equal(t, store.ApprovalFailed, out.Approval.Status)
+			_, err = h.ListAudit(audr, hub.AuditQuery{Limit: 1})
+			require.ErrorIs(t, err, hub.ErrForbidden, "the stale request did not bring audit.read back")
+			_, err = h.RegisterIntegration(chair, hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com"})
+			require.NoError(t, err, "the stale request did not change the policy")
+
+			r3 := apply(chair, policyOnly)
+			require.Len(t, r3.Pending, 1)
+			_, err = h.Approve(chair2, r3.Pending[0].ApprovalID, "ok")
+			require.NoError(t, err)
+			_, err = h.RegisterIntegration(chair, hub.IntegrationConfig{Name: "erp", Connector: "http", BaseURL: "https://erp.example.com"})
+			require.ErrorIs(t, err, hub.ErrApprovalRequired, "the fresh request set the policy")
+			_, err = h.ListAudit(audr, hub.AuditQuery{Limit: 1})
+			require.ErrorIs(t, err, hub.ErrForbidden, "and kept R2's roles")
+		})
+	}
+}
+
+// TestConfigGovernanceLockout: Plan refuses governance after which nobody could change it
+// again, naming the document path: roles without governance.configure, an approval
+// policy holding back governance changes that no role could approve, roles taking
+// governance.configure from the principal applying them.
+func TestConfigGovernanceLockout(t *testing.T) {
+	t.Parallel()
+	key := make([]byte, hub.SecretKeySize)
+	for i := range key {
+		key[i] = byte(i + 3)
+	}
+	all := []string{}
+	for _, p := range hub.Permissions() {
+		all = append(all, string(p))
+	}
+	allBut := func(perm hub.Permission) string {
+		out := []string{}
+		for _, p := range all {
+			if p != string(perm) {
+				out = append(out, p)
+			}
+		}
+		return strings.Join(out, ", ")
+	}
+	// every document keeps the admin role able to close the hub (the cleanup closes as root)
+	admin := "  admin: [" + strings.Join(all, ", ") + "]\n"
+	ctx := t.Context()
+	chair := governed(ctx, "chair", hub.RoleChairman)
+	both := governed(ctx, "boss", hub.RoleChairman, hub.RoleAdmin)
+	cases := []struct {
+		name    string
+		setup   string // applied first by the chairman ("" for none)
+		doc     string
+		as      context.Context
+		path    string // "" when the plan is accepted
+		message string
+	}{
+		{name: "nobody governs", doc: "version: 1\nroles:\n  admin: [hub.lifecycle]\n  chairman: [hub.read]\n", as: chair,
+			path: "roles", message: "no role grants governance.configure"},
+		{name: "nobody approves", as: chair,
+			doc:  "version: 1\napprovals:\n  require: [governance.policy]\nroles:\n  admin: [hub.lifecycle]\n  chairman: [" + allBut(hub.PermApprove) + "]\n",
+			path: "roles", message: "no role grants approval.decide: nobody could approve"},
+		{name: "nobody approves under the roles in force", as: chair,
+			setup: "version: 1\nroles:\n  admin: [hub.lifecycle]\n  chairman: [" + allBut(hub.PermApprove) + "]\n",
+			doc:   "version: 1\napprovals:\n  require: [service.register, governance.policy]\n",
+			path:  "approvals.require[1]", message: "no role grants approval.decide"},
+		{name: "the applier loses governance", as: chair,
+			doc:  "version: 1\nroles:\n" + admin + "  chairman: [hub.read]\n",
+			path: "roles", message: `these roles take governance.configure from "chair", who applies them`},
+		{name: "the applier keeps governing through another role", as: both,
+			doc: "version: 1\nroles:\n" + admin + "  chairman: [hub.read]\n"},
+		{name: "approvals with an approver", as: chair,
+			doc: "version: 1\napprovals:\n  require: [governance.policy]\nroles:\n" + admin + "  chairman: [" + strings.Join(all, ", ") + "]\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := newGovernedHub(t, memory.New(memory.Options{}), hub.WithSecretKey(key), hub.WithAuthorization(nil))
+			if c.setup != "" {
+				plan, err := h.Plan(chair, parseDoc(t, "setup.yaml", c.setup))
+				require.NoError(t, err)
+				_, err = h.Apply(chair, plan)
+				require.NoError(t, err)
+			}
+			plan, err := h.Plan(c.as, parseDoc(t, "gov.yaml", c.doc))
+			if c.path == "" {
+				require.NoError(t, err)
+				_, err = h.Apply(c.as, plan)
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, hub.ErrInvalidConfig)
+			var ce *config.Error
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, c.path, ce.Path, err.Error())
+			assert.Contains(t, ce.Message, c.message)
+			assert.Contains(t, err.Error(), "gov.yaml:", "names the file")
+		})
+	}
+}
+
+// TestConfigGovernanceSealer: an approval policy from a document needs something to seal
+// the held-back changes with: a secret key or, as here, a key service alone.
+func TestConfigGovernanceSealer(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	chair := governed(ctx, "chair", hub.RoleChairman)
+	h, err := hub.New(memory.New(memory.Options{}), hub.WithSealer(newFakeKMS(t)), hub.WithAuthorization(nil)) // no secret key
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close(adminCtx(context.Background())) })
+	plan, err := h.Plan(chair, parseDoc(t, "gov.yaml", "version: 1\napprovals:\n  require: [service.register]\n"))
+	require.NoError(t, err)
+	_, err = h.Apply(chair, plan)
+	require.NoError(t, err)
+	_, err = h.RegisterIntegration(chair, hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com"})
+	require.ErrorIs(t, err, hub.ErrApprovalRequired)
 }
