@@ -701,6 +701,22 @@ func TestConfigGovernanceLockout(t *testing.T) {
 			assert.Contains(t, err.Error(), "gov.yaml:", "names the file")
 		})
 	}
+
+	// Apply checks its own caller: a plan made by a principal who keeps governing, applied
+	// by one who would not, changes nothing
+	t.Run("checked again by Apply", func(t *testing.T) {
+		t.Parallel()
+		h := newGovernedHub(t, memory.New(memory.Options{}), hub.WithSecretKey(key), hub.WithAuthorization(nil))
+		plan, err := h.Plan(both, parseDoc(t, "gov.yaml", "version: 1\nroles:\n"+admin+"  chairman: [hub.read]\n"))
+		require.NoError(t, err)
+		res, err := h.Apply(chair, plan)
+		require.ErrorIs(t, err, hub.ErrInvalidConfig)
+		assert.Contains(t, err.Error(), `these roles take governance.configure from "chair"`)
+		assert.Empty(t, res.Applied)
+		again, err := h.Plan(both, parseDoc(t, "gov.yaml", "version: 1\nroles:\n"+admin+"  chairman: [hub.read]\n"))
+		require.NoError(t, err)
+		assert.True(t, again.HasChanges(), "the roles were not changed")
+	})
 }
 
 // TestConfigGovernanceSealer: an approval policy from a document needs something to seal
