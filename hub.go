@@ -43,6 +43,8 @@ type Hub struct {
 	byID  map[string]*runtime
 	names map[string]string
 	gen   uint64 // counts the runtimes cached; each runtime records its number (runtime.gen)
+	// dropped holds the generation at which a service's runtime was dropped (removed).
+	dropped map[string]uint64
 
 	activity activityFeed // event outcomes and breaker transitions for WatchActivity
 
@@ -111,6 +113,7 @@ func New(st store.Store, opts ...Option) (*Hub, error) {
 		reg:       cfg.Connectors,
 		contracts: contract.NewRegistry(contract.WithLogger(cfg.Logger), contract.WithLimits(contract.Limits{MaxBytes: cfg.MaxPayloadBytes, MaxDepth: cfg.MaxPayloadDepth})),
 		byID:      make(map[string]*runtime),
+		dropped:   make(map[string]uint64),
 		names:     make(map[string]string),
 		escalated: make(map[string]time.Time),
 		done:      make(chan struct{}),

@@ -3,6 +3,8 @@ package hub_test
 import (
 	"context"
 	"encoding/json"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +30,9 @@ type listGate struct {
 
 func (g *listGate) ListServices(ctx context.Context, f store.ServiceFilter) ([]*store.Service, error) {
 	page, err := g.Store.ListServices(ctx, f)
+	if !calledFrom("refreshServices") {
+		return page, err // the cleaner lists services too, holding the removal lock
+	}
 	g.mu.Lock()
 	armed, listed, release := g.armed, g.listed, g.release
 	g.armed = false
@@ -40,6 +45,21 @@ func (g *listGate) ListServices(ctx context.Context, f store.ServiceFilter) ([]*
 		}
 	}
 	return page, err
+}
+
+// calledFrom reports whether a function whose name ends with fn is on the caller's stack.
+func calledFrom(fn string) bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, "."+fn) {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
 }
 
 // TestRefreshKeepsNewerLocalChange: a service disabled while the background refresh is
@@ -176,4 +196,44 @@ func TestClaimRacingDisableSendsNothing(t *testing.T) {
 	_, err = h.ConfigureService(ctx, "paused", hub.ServiceConfig{Active: &on})
 	require.NoError(t, err)
 	eventually(t, time.Minute, func() bool { return sink.Unique() == 3 }, "delivered once enabled")
+}
+
+// TestRefreshDoesNotRestoreRemovedService: a service removed while the background refresh
+// is reading the service list stays removed: the refresh does not cache the version it read,
+// so events for the removed name are refused.
+func TestRefreshDoesNotRestoreRemovedService(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	g := &listGate{Store: memory.New(memory.Options{}), listed: make(chan struct{}), release: make(chan struct{})}
+	h := hubtest.New(t, g, hub.WithMaintenanceInterval(time.Second))
+	sink := hubtest.NewSink(t)
+	register(t, h, "leaving", sink.URL, nil)
+
+	g.mu.Lock()
+	g.armed = true
+	listed, release := g.listed, g.release
+	g.mu.Unlock()
+	select {
+	case <-listed: // the refresh holds the service as it was before the removal
+	case <-time.After(time.Minute):
+		t.Fatal("the background refresh did not list the services")
+	}
+	res, err := h.RemoveService(ctx, "leaving", hub.RemoveOptions{Reason: "test"})
+	require.NoError(t, err)
+	require.True(t, res.CredentialsDestroyed)
+	close(release)
+
+	g.mu.Lock()
+	g.armed, g.listed, g.release = true, make(chan struct{}), make(chan struct{})
+	listed, release = g.listed, g.release
+	g.mu.Unlock()
+	select {
+	case <-listed: // the first refresh has finished
+	case <-time.After(time.Minute):
+		t.Fatal("the background refresh did not run again")
+	}
+	_, err = h.ProcessIntegrationEvent(ctx, hub.EventData{Service: "leaving", Payload: json.RawMessage(`{"n":1}`), Mode: hub.Async})
+	close(release)
+	require.ErrorIs(t, err, hub.ErrUnknownService)
+	require.Zero(t, sink.Total())
 }

@@ -235,6 +235,8 @@ func (h *Hub) drop(ctx context.Context, serviceID string) {
 	h.mu.Lock()
 	rt := h.byID[serviceID]
 	delete(h.byID, serviceID)
+	h.gen++
+	h.dropped[serviceID] = h.gen // a refresh that listed it before must not bring it back
 	for n, id := range h.names {
 		if id == serviceID {
 			delete(h.names, n)

@@ -376,17 +376,17 @@ func (h *Hub) installSince(ctx context.Context, svc *store.Service, since uint64
 // runtime starts with a closed breaker only when the configuration changed.
 func (h *Hub) put(ctx context.Context, rt *runtime) { h.putSince(ctx, rt, math.MaxUint64) }
 
-// putSince caches rt as put does, unless the service's cached runtime was cached after
-// generation since: then a change this hub made (a disable, a new configuration) came after
-// rt was read from the store, and rt, now stale, is closed instead. It reports whether rt
-// was cached.
+// putSince caches rt as put does, unless the service's cached runtime was cached, or the
+// service dropped, after generation since: then a change this hub made (a disable, a new
+// configuration, a removal) came after rt was read from the store, and rt, now stale, is
+// closed instead. It reports whether rt was cached.
 func (h *Hub) putSince(ctx context.Context, rt *runtime, since uint64) bool {
 	if rt.unwatch == nil {
 		rt.unwatch = h.watchHealth(rt)
 	}
 	h.mu.Lock()
 	old := h.byID[rt.svc.ID]
-	if old != nil && old.gen > since {
+	if (old != nil && old.gen > since) || h.dropped[rt.svc.ID] > since {
 		h.mu.Unlock()
 		rt.close(ctx)
 		return false
@@ -503,7 +503,7 @@ func (h *Hub) replaceService(svc *store.Service, since uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	cur := h.byID[svc.ID]
-	if cur == nil || cur.gen > since {
+	if cur == nil || cur.gen > since || h.dropped[svc.ID] > since {
 		return
 	}
 	nrt := *cur

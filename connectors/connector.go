@@ -70,7 +70,9 @@ type Request struct {
 	Header http.Header
 	// Params holds named operation arguments, e.g. {"number": "42"}.
 	Params map[string]string
-	// Body is the JSON payload. It may be empty for reads.
+	// Body is the JSON payload. It may be empty for reads. It is read-only: it may share
+	// memory with the stored event, which later attempts send again, so a connector that
+	// needs a different body builds its own copy.
 	Body json.RawMessage
 	// IdempotencyKey identifies the logical delivery. Connectors forward it where the
 	// remote supports one and otherwise send it as the Idempotency-Key header.
