@@ -191,9 +191,21 @@ func (g *acceptGroup) run(group []*acceptOp) {
 		}
 		return
 	}
-	// Nothing of the group was stored: each event alone, so that only a bad one fails.
+	// Each event alone, so that only a bad one fails. The group's insert may have stored
+	// some or all of them before it failed (a store can commit and then fail reading back):
+	// an event found under the ID the hub gave it is the caller's own, stored.
 	for _, op := range group {
-		ev, created, err := g.st.InsertEvent(context.WithoutCancel(op.ctx), op.ev)
+		ctx := context.WithoutCancel(op.ctx)
+		ev, created, err := g.st.InsertEvent(ctx, op.ev)
+		switch {
+		case op.ev.ID == "":
+		case err == nil && !created && ev.ID == op.ev.ID:
+			created = true // its idempotency key found the event the group stored
+		case err != nil:
+			if got, gerr := g.st.GetEvent(ctx, op.ev.ID); gerr == nil && got.ServiceID == op.ev.ServiceID {
+				ev, created, err = got, true, nil
+			}
+		}
 		answer(op, ev, created, err)
 	}
 }

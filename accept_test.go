@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -129,4 +130,69 @@ func TestAcceptGroupCommitsTogether(t *testing.T) {
 	g.mu.Lock()
 	assert.Zero(t, g.leading, "the lead is given up when nothing waits")
 	g.mu.Unlock()
+}
+
+// commitThenFail stores a batch and then reports an error, as a database can when it
+// commits the insert and fails reading the rows back.
+type commitThenFail struct {
+	store.Store
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *commitThenFail) InsertEvent(ctx context.Context, e *store.Event) (*store.Event, bool, error) {
+	s.once.Do(func() { <-s.release })
+	return s.Store.InsertEvent(ctx, e)
+}
+
+func (s *commitThenFail) InsertEvents(ctx context.Context, es []*store.Event) ([]store.InsertResult, error) {
+	if _, err := s.Store.InsertEvents(ctx, es); err != nil {
+		return nil, err
+	}
+	return nil, store.ErrBusy
+}
+
+// TestAcceptGroupStoredThenFailed: when a group's insert stored the events and then
+// failed, each caller is told its event was created (not a conflict, not a duplicate).
+func TestAcceptGroupStoredThenFailed(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	mem := memory.New(memory.Options{})
+	svc, err := mem.CreateService(ctx, &store.Service{Name: "s", Category: store.CategoryOther, ConnectorKind: "http"})
+	require.NoError(t, err)
+	st := &commitThenFail{Store: mem, release: make(chan struct{})}
+	g := newAcceptGroup(st)
+	g.leaders = 1
+
+	keys := []string{"first", "keyed", ""} // "" has no idempotency key
+	type outcome struct {
+		ev      *store.Event
+		created bool
+		err     error
+	}
+	outs := make([]outcome, len(keys))
+	ids := make([]string, len(keys))
+	var wg sync.WaitGroup
+	for i, key := range keys {
+		ids[i] = uuid.NewString()
+		wg.Go(func() {
+			ev, created, err := g.insert(ctx, &store.Event{ID: ids[i], ServiceID: svc.ID, ServiceName: "s", IdempotencyKey: key, PayloadIn: []byte(`{}`)})
+			outs[i] = outcome{ev, created, err}
+		})
+		if i == 0 { // leads, and waits in the store: the others form one group
+			require.Eventually(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.leading == 1 }, 5*time.Second, time.Millisecond)
+		} else {
+			require.Eventually(t, func() bool { return g.queued() == i }, 5*time.Second, time.Millisecond)
+		}
+	}
+	close(st.release)
+	wg.Wait()
+	for i, o := range outs {
+		require.NoError(t, o.err, keys[i])
+		assert.True(t, o.created, keys[i])
+		assert.Equal(t, ids[i], o.ev.ID, keys[i])
+	}
+	n, err := mem.CountEventsByStatus(ctx, store.EventFilter{})
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), n[store.StatusPending])
 }
