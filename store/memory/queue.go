@@ -172,12 +172,12 @@ func (s *Store) CompleteEvents(ctx context.Context, ps []store.CompleteParams) (
 		ev.ResponseCode = p.ResponseCode
 		ev.ResponseTimeMS = p.ResponseTimeMS
 		ev.PayloadOut = keepRaw(ev.PayloadOut, p.PayloadOut)
+		// The unmasked documents are replaced, not zeroed: the claim handed them out, and
+		// the completing worker (its outcome observers) may still read them.
 		if len(p.MaskedPayloadIn) > 0 {
-			clear(ev.PayloadIn)
 			ev.PayloadIn = cloneRaw(p.MaskedPayloadIn)
 		}
 		if len(p.MaskedCanonical) > 0 {
-			clear(ev.CanonicalMapping)
 			ev.CanonicalMapping = cloneRaw(p.MaskedCanonical)
 		}
 		recordCall(ev, p.Call)

@@ -112,8 +112,9 @@ func (t *eventTable) all() iter.Seq[*entry] {
 	}
 }
 
-// wipeDocs overwrites the bytes of ev's JSON columns with zeros. The stored event owns them
-// (copies handed out share nothing with it).
+// wipeDocs overwrites the bytes of ev's JSON columns with zeros. Claims hand these bytes
+// out without copying, so it is called only for events that are neither queued nor leased
+// (deletion, erasure), whose claim holders are done with them.
 func wipeDocs(ev *store.Event) {
 	clear(ev.PayloadIn)
 	clear(ev.PayloadOut)
