@@ -218,11 +218,16 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 	ps := make([]prepared, len(es))
 	firstByKey := map[[2]string]int{}
 	var batch insertBatch
+	checked := store.DocumentsChecked(ctx) // the writer produced the documents: JSON already
 	for i, e := range es {
 		if e == nil {
 			return nil, fmt.Errorf("%w: event %d is nil", store.ErrInvalidArgument, i)
 		}
-		if err := e.Validate(); err != nil {
+		validate := e.Validate
+		if checked {
+			validate = e.ValidateFields
+		}
+		if err := validate(); err != nil {
 			return nil, fmt.Errorf("postgres: insert event %d: %w", i, err)
 		}
 		if e.Status != "" && e.Status != store.StatusPending {

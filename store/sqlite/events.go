@@ -90,12 +90,17 @@ func collectEvents(rows *sql.Rows, err error) ([]*store.Event, error) {
 }
 
 // prepareEvent validates e and returns the copy InsertEvent stores, with the defaults of a
-// new event applied.
-func prepareEvent(e *store.Event, now time.Time) (*store.Event, error) {
+// new event applied. checked skips the JSON check of documents the writer produced (see
+// store.CheckedDocuments).
+func prepareEvent(e *store.Event, now time.Time, checked bool) (*store.Event, error) {
 	if e == nil {
 		return nil, invalidf("nil event")
 	}
-	if err := e.Validate(); err != nil {
+	validate := e.Validate
+	if checked {
+		validate = e.ValidateFields
+	}
+	if err := validate(); err != nil {
 		return nil, err
 	}
 	if e.Status != "" && e.Status != store.StatusPending {
@@ -219,9 +224,10 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 		return nil, nil
 	}
 	now := s.nowTS()
+	checked := store.DocumentsChecked(ctx)
 	prepared := make([]*store.Event, len(es))
 	for i, e := range es {
-		c, err := prepareEvent(e, now)
+		c, err := prepareEvent(e, now, checked)
 		if err != nil {
 			return nil, fmt.Errorf("event %d: %w", i, err)
 		}

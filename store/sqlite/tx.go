@@ -30,7 +30,7 @@ func (s *Store) InsertEventTx(ctx context.Context, tx any, e *store.Event) (*sto
 	if !ok || t == nil {
 		return nil, false, fmt.Errorf("%w: sqlite: insert event in transaction: the transaction is a %T, want a *sql.Tx", store.ErrInvalidArgument, tx)
 	}
-	c, err := prepareEvent(e, s.nowTS())
+	c, err := prepareEvent(e, s.nowTS(), store.DocumentsChecked(ctx))
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: insert event in transaction: %w", err)
 	}
