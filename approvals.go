@@ -340,7 +340,9 @@ type ApprovalResult struct {
 // with a reason (see RecoverApprovals) and the audit log tells whether the change happened.
 //
 // Errors: ErrForbidden (no permission, self-approval); ErrNotFound; ErrInvalidTransition
-// (decided already, expired); ErrNotSupported; the applied call's errors; ErrClosed.
+// (decided already, expired); ErrNotSupported; ErrKeyService or ErrBusy when the sealed
+// change cannot be opened for now (the request stays pending); the applied call's errors;
+// ErrClosed.
 func (h *Hub) Approve(ctx context.Context, id, note string) (*ApprovalResult, error) {
 	c := call{method: "Approve", perms: perms(PermApprove)}
 	if err := h.guard(ctx, c); err != nil {
@@ -354,6 +356,16 @@ func (h *Hub) Approve(ctx context.Context, id, note string) (*ApprovalResult, er
 	if p, ok := PrincipalFrom(ctx); ok && p.ID == a.Requester {
 		return nil, h.deny(ctx, call{method: c.method, service: a.Target}, &ForbiddenError{Principal: p.ID, Method: c.method,
 			Permission: PermApprove, Rule: "the approver must differ from the requester"})
+	}
+	// The change is opened before the request leaves pending: a key service or store that
+	// fails for now leaves the request pending, to be approved again, instead of failed.
+	var change proposedChange
+	plain, openErr := h.vault.open(ctx, approvalAAD(a.ID), a.Sealed)
+	if openErr != nil && passing(openErr) {
+		return nil, fmt.Errorf("hub: approval %s: the sealed change cannot be opened now (the request stays pending): %w", a.ID, openErr)
+	}
+	if openErr == nil {
+		openErr = json.Unmarshal(plain, &change)
 	}
 	as, _ := h.approvals()
 	next := *a
@@ -369,11 +381,7 @@ func (h *Hub) Approve(ctx context.Context, id, note string) (*ApprovalResult, er
 		return nil, approvalErr(id, err)
 	}
 	h.publishApproval(a, "approval.approve", approver)
-	var change proposedChange
-	plain, err := h.vault.open(ctx, approvalAAD(a.ID), a.Sealed)
-	if err == nil {
-		err = json.Unmarshal(plain, &change)
-	}
+	err = openErr
 	var res any
 	if err != nil {
 		err = fmt.Errorf("hub: approval %s: the sealed change cannot be opened: %w", a.ID, err)

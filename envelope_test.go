@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,6 +117,13 @@ func (k *fakeKMS) UnwrapKey(ctx context.Context, keyID string, wrapped []byte) (
 	}
 	k.dataKeys = append(k.dataKeys, append([]byte(nil), dk...))
 	return dk, nil
+}
+
+// setFail makes every later call fail with err (nil: succeed again).
+func (k *fakeKMS) setFail(err error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.fail = err
 }
 
 // count returns how many calls of kind ("wrap", "unwrap") were made.
@@ -436,6 +444,56 @@ func TestEnvelopeKeyServiceFailure(t *testing.T) {
 	require.ErrorIs(t, err, hub.ErrInvalidConfig)
 }
 
+// TestEnvelopeKeyServiceOutageDefers: events queued for a service whose credentials cannot
+// be opened because the KMS is down wait, unattempted and uncounted, and are delivered once
+// it is back; none fails.
+func TestEnvelopeKeyServiceOutageDefers(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := memory.New(memory.Options{})
+	kms := newFakeKMS(t)
+	srv := newBearerServer(t)
+	queue, err := hub.New(st, append(hubtest.Fast(), hub.WithSealer(kms))...) // never started: only queues
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = queue.Close(context.Background()) })
+	_, err = queue.RegisterIntegration(ctx, hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: srv.URL,
+		Auth: json.RawMessage(`{"type":"bearer","token":"outage-token"}`), Retry: json.RawMessage(hubtest.FastRetry)})
+	require.NoError(t, err)
+	var ids []string
+	for range 3 {
+		res, err := queue.ProcessIntegrationEvent(ctx, hub.EventData{Service: "crm", Mode: hub.Async, Payload: json.RawMessage(`{}`)})
+		require.NoError(t, err)
+		ids = append(ids, res.EventID)
+	}
+
+	kms.setFail(errors.New("kms: unavailable"))
+	before := kms.count("unwrap")
+	h := hubtest.New(t, st, hub.WithSealer(kms))
+	require.Eventually(t, func() bool {
+		for _, id := range ids {
+			ev, err := h.GetEvent(ctx, id)
+			if err != nil || ev.Status != store.StatusRetrying {
+				return false
+			}
+		}
+		return kms.count("unwrap") > before
+	}, 10*time.Second, 10*time.Millisecond, "the events wait while the KMS is down")
+	for _, id := range ids {
+		ev, err := h.GetEvent(ctx, id)
+		require.NoError(t, err)
+		assert.Zero(t, ev.RetryCount, "no attempt is counted")
+		assert.Contains(t, string(ev.ErrorDetails), "rejected")
+	}
+	assert.Zero(t, srv.seen("outage-token"))
+
+	kms.setFail(nil)
+	for _, id := range ids {
+		ev := hubtest.WaitForStatus(t, h, id, store.StatusSucceeded)
+		assert.Zero(t, ev.RetryCount)
+	}
+	assert.Equal(t, 3, srv.seen("outage-token"))
+}
+
 // noDataKeys hides every optional capability of a store.
 type noDataKeys struct{ store.Store }
 
@@ -484,6 +542,39 @@ func TestEnvelopeApprovals(t *testing.T) {
 	}
 }
 
+// TestEnvelopeApprovalKeyServiceOutage: approving while the KMS is down fails with
+// ErrKeyService and leaves the request pending; once it is back the approval applies.
+func TestEnvelopeApprovalKeyServiceOutage(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := memory.New(memory.Options{})
+	kms := newFakeKMS(t)
+	h, err := hub.New(st, append(hubtest.Fast(), hub.WithSealer(kms), hub.WithAuthorization(nil),
+		hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{hub.ChangeCredentials}}))...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close(adminCtx(context.Background())) })
+	alice := hub.WithPrincipal(ctx, hub.Principal{ID: "alice", Roles: []hub.Role{hub.RoleAdmin}})
+	bob := hub.WithPrincipal(ctx, hub.Principal{ID: "bob", Roles: []hub.Role{hub.RoleAdmin}})
+	_, err = h.RegisterIntegration(alice, hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com"})
+	require.NoError(t, err)
+	_, err = h.ConfigureService(alice, "crm", hub.ServiceConfig{Auth: json.RawMessage(`{"type":"bearer","token":"held-back-secret"}`)})
+	var held *hub.ApprovalRequiredError
+	require.ErrorAs(t, err, &held)
+
+	kms.setFail(errors.New("kms: unavailable"))
+	_, err = h.Approve(bob, held.ID, "ok")
+	require.ErrorIs(t, err, hub.ErrKeyService)
+	a, err := st.GetApproval(ctx, held.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.ApprovalPending, a.Status, "the request stays pending")
+	assert.NotEmpty(t, a.Sealed, "the sealed change is kept")
+
+	kms.setFail(nil)
+	res, err := h.Approve(bob, held.ID, "ok")
+	require.NoError(t, err)
+	assert.Equal(t, store.ApprovalApplied, res.Approval.Status)
+}
+
 // TestEnvelopeRemovalShreds: removing a service destroys its data key with its credentials,
 // so a copy of the sealed credentials taken before (a backup) cannot be opened.
 func TestEnvelopeRemovalShreds(t *testing.T) {
@@ -503,4 +594,57 @@ func TestEnvelopeRemovalShreds(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, tomb.DestroyedAt, "the data key is destroyed with the credentials")
 	assert.Empty(t, tomb.Wrapped)
+}
+
+// destroyFails is the in-memory store with DestroyDataKey failing while fail is set.
+type destroyFails struct {
+	*memory.Store
+	fail atomic.Bool
+}
+
+func (s *destroyFails) DestroyDataKey(ctx context.Context, owner string) (*store.DataKey, error) {
+	if s.fail.Load() {
+		return nil, fmt.Errorf("destroying %s: %w", owner, store.ErrBusy)
+	}
+	return s.Store.DestroyDataKey(ctx, owner)
+}
+
+// TestEnvelopeRemovalRetriesShredding: a removal whose data key cannot be destroyed stays
+// unfinished (the name kept, the credentials not reported destroyed) and finishes later;
+// a service registered afterwards under the same name gets a data key of its own.
+func TestEnvelopeRemovalRetriesShredding(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := &destroyFails{Store: memory.New(memory.Options{})}
+	h := hubtest.New(t, st, hub.WithSealer(newFakeKMS(t)))
+	_, err := h.RegisterIntegration(ctx, hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com",
+		Auth: json.RawMessage(`{"type":"bearer","token":"removed-secret"}`)})
+	require.NoError(t, err)
+	old, err := st.LiveDataKey(ctx, "service:crm")
+	require.NoError(t, err)
+
+	st.fail.Store(true)
+	res, err := h.RemoveService(ctx, "crm", hub.RemoveOptions{Reason: "contract ended"})
+	require.ErrorIs(t, err, hub.ErrBusy)
+	require.False(t, res.CredentialsDestroyed)
+	_, err = st.GetServiceByName(ctx, "crm")
+	require.NoError(t, err, "the name is kept until the data key is gone")
+	_, err = h.RegisterIntegration(ctx, hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com"})
+	require.Error(t, err, "the name is still taken")
+
+	st.fail.Store(false)
+	require.Eventually(t, func() bool { // the maintenance loop finishes the removal
+		_, err := st.GetServiceByName(ctx, "crm")
+		return errors.Is(err, store.ErrNotFound)
+	}, 10*time.Second, 10*time.Millisecond)
+	tomb, err := st.GetDataKey(ctx, old.ID)
+	require.NoError(t, err)
+	require.NotNil(t, tomb.DestroyedAt)
+
+	_, err = h.RegisterIntegration(ctx, hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com",
+		Auth: json.RawMessage(`{"type":"bearer","token":"new-secret"}`)})
+	require.NoError(t, err)
+	fresh, err := st.LiveDataKey(ctx, "service:crm")
+	require.NoError(t, err)
+	assert.NotEqual(t, old.ID, fresh.ID)
 }

@@ -189,19 +189,23 @@ func (h *Hub) finishRemoval(ctx context.Context, svc *store.Service) (int64, boo
 			return 0, false, mapStoreErr(err)
 		}
 	}
+	if h.vault.kms != nil {
+		// With envelope encryption the service's data key goes too, so copies of the
+		// credentials in backups cannot be opened either. It goes while the service still
+		// holds its name (the key's owner), so that no service registered under the name
+		// meanwhile takes the key; when it cannot be destroyed the removal stays unfinished
+		// and is tried again (finishRemovals).
+		if _, err := h.vault.dks.DestroyDataKey(ctx, serviceKeyOwner(meta.Removed.Name)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.auditAborted(ctx, intent, err)
+			return 0, false, fmt.Errorf("hub: destroying the data key of removed service %q: %w", meta.Removed.Name, mapStoreErr(err))
+		}
+	}
 	stored, err := h.st.UpdateService(ctx, next)
 	if err != nil {
 		h.auditAborted(ctx, intent, err)
 		return 0, false, mapStoreErr(err)
 	}
 	h.drop(ctx, stored.ID)
-	if h.vault.kms != nil {
-		// with envelope encryption the service's data key goes too, so copies of the
-		// credentials in backups cannot be opened either
-		if _, err := h.vault.dks.DestroyDataKey(ctx, serviceKeyOwner(meta.Removed.Name)); err != nil && !errors.Is(err, store.ErrNotFound) {
-			h.log.Error("hub: destroying a removed service's data key failed", "service", meta.Removed.Name, "error", err)
-		}
-	}
 	h.log.Info("hub: service removed", slog.String("service", meta.Removed.Name))
 	return 0, true, nil
 }

@@ -257,9 +257,19 @@ type targets Hub
 func (t *targets) Target(ctx context.Context, serviceID string) (engine.Target, error) {
 	rt, err := (*Hub)(t).runtimeFor(ctx, serviceID)
 	if err != nil {
+		if passing(err) {
+			// The engine waits and tries again rather than failing the event for good.
+			return nil, &resilience.RejectedError{Reason: err}
+		}
 		return nil, err
 	}
 	return engineTarget{rt: rt, h: (*Hub)(t)}, nil
+}
+
+// passing reports whether err, from loading a service, may clear by itself: the key
+// service failed (ErrKeyService) or the store was busy.
+func passing(err error) bool {
+	return errors.Is(err, ErrKeyService) || errors.Is(err, store.ErrBusy) || errors.Is(err, ErrBusy)
 }
 
 func (t *targets) Excluded() []string {

@@ -45,6 +45,9 @@ type Masker interface {
 type Targets interface {
 	// Target returns the target of a service. An error means the service cannot be
 	// delivered to at all (removed, unusable configuration); the event fails permanently.
+	// A *resilience.RejectedError instead means the service cannot be loaded for now (its
+	// key service or the store is unavailable): the event waits, its attempt not counted,
+	// for the error's Wait (at least one second) and is tried again.
 	Target(ctx context.Context, serviceID string) (Target, error)
 	// Excluded lists the services whose events must not be claimed now: breaker open (before
 	// its recovery timeout) or service disabled.

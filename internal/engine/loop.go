@@ -20,6 +20,10 @@ const recordLinger = time.Millisecond
 // limit, bulkhead).
 const minDeferral = 100 * time.Millisecond
 
+// unavailableDeferral is the shortest wait of an event whose service could not be loaded
+// for a passing reason (Targets.Target returned a *resilience.RejectedError).
+const unavailableDeferral = time.Second
+
 // storeRetries is how often a store write of outcomes is retried when the store is busy.
 const storeRetries = 5
 
@@ -161,6 +165,12 @@ func (e *Engine) deliver(ev *store.Event) result {
 		if e.callCtx.Err() != nil {
 			return e.release(r, now, err)
 		}
+		var rej *resilience.RejectedError
+		if errors.As(err, &rej) {
+			// The service could not be loaded for now (its key service or the store is
+			// unavailable): nothing was attempted; the event waits and is not counted.
+			return e.deferUnloaded(r, now, err, max(rej.Wait, unavailableDeferral))
+		}
 		r.outcome.Status = store.StatusFailed
 		r.outcome.Class = resilience.ClassPermanent
 		r.outcome.Err = err
@@ -239,6 +249,18 @@ func (e *Engine) deliver(ev *store.Event) result {
 	fp.ErrorDetails = details(detailClass(class, ce), text, code, vendor, ra, retries, now)
 	r.outcome.Status, r.outcome.RetryCount, r.outcome.NextAttemptAt = fp.Status, retries, fp.NextAttemptAt
 	r.fail = fp
+	return r
+}
+
+// deferUnloaded puts back an event whose service could not be loaded for a passing reason, due
+// after wait, its attempt not counted.
+func (e *Engine) deferUnloaded(r result, now time.Time, err error, wait time.Duration) result {
+	text := err.Error()
+	next := now.Add(wait)
+	r.outcome.Status, r.outcome.Class, r.outcome.Err, r.outcome.ErrorText = store.StatusRetrying, resilience.ClassRejected, err, text
+	r.outcome.NextAttemptAt = next
+	r.fail = &store.FailParams{ID: r.ev.ID, Owner: e.cfg.Owner, Status: store.StatusRetrying, NextAttemptAt: next,
+		KeepRetryCount: true, PayloadOut: r.ev.PayloadOut, ErrorDetails: details(resilience.ClassRejected.String(), text, 0, "", 0, r.ev.RetryCount, now)}
 	return r
 }
 
