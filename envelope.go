@@ -273,25 +273,45 @@ func (h *Hub) openCredentials(ctx context.Context, svc *store.Service) (json.Raw
 }
 
 // rewrap re-wraps every live data key not wrapped under the Sealer's current key: the
-// data key itself, and so everything it sealed, stays as it is.
+// data key itself, and so everything it sealed, stays as it is. The keys are listed by
+// offset, so a key destroyed during a pass shifts the later ones back and one of them can
+// be passed over: passes repeat until one finds nothing left under an older key (beyond
+// those that failed).
 func (h *Hub) rewrap(ctx context.Context, opts RotateOptions, rep *KeyRotation) error {
 	kek := h.vault.kms.KeyID()
+	seen := map[string]bool{}
+	for {
+		done, err := h.rewrapPass(ctx, opts, rep, kek, seen)
+		if err != nil || done == 0 {
+			return err
+		}
+	}
+}
+
+// rewrapPass is one pass of rewrap; it returns how many keys it re-wrapped or saw fail
+// for the first time.
+func (h *Hub) rewrapPass(ctx context.Context, opts RotateOptions, rep *KeyRotation, kek string, seen map[string]bool) (int, error) {
+	done := 0
 	for off := 0; ; off += opts.BatchSize {
 		if err := ctx.Err(); err != nil {
-			return err
+			return done, err
 		}
 		keys, err := h.vault.dks.ListDataKeys(ctx, store.Page{Limit: opts.BatchSize, Offset: off})
 		if err != nil {
-			return mapStoreErr(err)
+			return done, mapStoreErr(err)
 		}
 		for _, dk := range keys {
-			rep.DataKeys++
-			if dk.KeyID == kek {
+			if !seen[dk.ID] {
+				seen[dk.ID] = true
+				rep.DataKeys++
+			}
+			if _, failed := rep.Failed[dk.Owner]; dk.KeyID == kek || failed {
 				continue
 			}
+			done++
 			if err := h.rewrapOne(ctx, dk, kek); err != nil {
 				if errors.Is(err, ctx.Err()) || errors.Is(err, ErrBusy) {
-					return err
+					return done, err
 				}
 				rep.Failed[dk.Owner] = err.Error()
 				continue
@@ -299,7 +319,7 @@ func (h *Hub) rewrap(ctx context.Context, opts RotateOptions, rep *KeyRotation) 
 			rep.Rewrapped++
 		}
 		if len(keys) < opts.BatchSize {
-			return nil
+			return done, nil
 		}
 	}
 }
@@ -321,7 +341,9 @@ func (h *Hub) rewrapOne(ctx context.Context, dk *store.DataKey, kek string) erro
 	return mapStoreErr(err)
 }
 
-// liveDataKeys returns the ids of every live data key; nil without a Sealer.
+// liveDataKeys returns the ids of every live data key; nil without a Sealer. The keys are
+// listed by offset, so one destroyed meanwhile can make a later one missing: ask
+// destroyed before taking a missing key for destroyed.
 func (v *vault) liveDataKeys(ctx context.Context) (map[string]bool, error) {
 	if v.kms == nil {
 		return nil, nil
@@ -339,4 +361,14 @@ func (v *vault) liveDataKeys(ctx context.Context) (map[string]bool, error) {
 			return live, nil
 		}
 	}
+}
+
+// destroyed reports whether the data key id is destroyed (or gone). A lookup error counts as
+// not destroyed: the caller keeps what it has.
+func (v *vault) destroyed(ctx context.Context, id string) bool {
+	dk, err := v.dks.GetDataKey(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return true
+	}
+	return err == nil && dk.DestroyedAt != nil
 }

@@ -648,3 +648,48 @@ func TestEnvelopeRemovalRetriesShredding(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, old.ID, fresh.ID)
 }
+
+// destroyWhileListing is the in-memory store that destroys the data key of victim right
+// after the first page of data keys is listed, as a removal on another hub would.
+type destroyWhileListing struct {
+	*memory.Store
+	victim atomic.Value // string: an owner
+	once   sync.Once
+}
+
+func (s *destroyWhileListing) ListDataKeys(ctx context.Context, page store.Page) ([]*store.DataKey, error) {
+	keys, err := s.Store.ListDataKeys(ctx, page)
+	if v, ok := s.victim.Load().(string); ok && err == nil {
+		s.once.Do(func() { _, err = s.Store.DestroyDataKey(ctx, v) })
+	}
+	return keys, err
+}
+
+// TestEnvelopeRotationSurvivesDestruction: a data key destroyed while a rotation lists the
+// keys does not make the rotation pass over another one.
+func TestEnvelopeRotationSurvivesDestruction(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := &destroyWhileListing{Store: memory.New(memory.Options{})}
+	kms := newFakeKMS(t)
+	h := hubtest.New(t, st, hub.WithSealer(kms))
+	for _, name := range []string{"a", "b", "c", "d"} {
+		_, err := h.RegisterIntegration(ctx, hub.IntegrationConfig{Name: name, Connector: "http", BaseURL: "https://" + name + ".example.com",
+			Auth: json.RawMessage(`{"type":"bearer","token":"t"}`)})
+		require.NoError(t, err)
+	}
+	keys, err := st.Store.ListDataKeys(ctx, store.Page{})
+	require.NoError(t, err)
+	require.Len(t, keys, 4)
+	st.victim.Store(keys[0].Owner) // the first listed: every later key moves back one place
+	newKEK := kms.rotate(t)
+	rep, err := h.RotateSecretKey(ctx, hub.RotateOptions{BatchSize: 1})
+	require.NoError(t, err)
+	assert.Empty(t, rep.Failed)
+	live, err := st.Store.ListDataKeys(ctx, store.Page{})
+	require.NoError(t, err)
+	require.Len(t, live, 3)
+	for _, dk := range live {
+		assert.Equal(t, newKEK, dk.KeyID, "data key of %s re-wrapped", dk.Owner)
+	}
+}

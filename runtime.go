@@ -479,7 +479,7 @@ func (h *Hub) refreshServices(ctx context.Context) error {
 		return err
 	}
 	for _, svc := range all {
-		if ref, ok := seal.DataKeyRef(svc.AuthenticationConfig); ok && live != nil && !live[ref] {
+		if ref, ok := seal.DataKeyRef(svc.AuthenticationConfig); ok && live != nil && !live[ref] && h.vault.destroyed(ctx, ref) {
 			h.drop(ctx, svc.ID) // its data key was destroyed, maybe by another hub: forget the opened credentials
 			continue
 		}
