@@ -256,6 +256,12 @@ func (h *Hub) DestroyDataKey(ctx context.Context, service, reason string) (*Data
 	}
 	if id != "" {
 		h.drop(ctx, id)
+		if ts, ok := h.st.(store.TokenStore); ok {
+			// the persisted OAuth token, sealed with the destroyed key, can never be opened
+			if err := ts.DeleteOAuthToken(context.WithoutCancel(ctx), id); err != nil && !errors.Is(err, store.ErrNotFound) {
+				h.log.Error("hub: deleting the OAuth token of a service whose data key was destroyed failed", "service", name, "error", err)
+			}
+		}
 	}
 	h.log.Warn("hub: data key destroyed; the service's credentials are unrecoverable", "service", name, "data_key_id", dead.ID)
 	return &DataKeyDestruction{Service: name, DataKeyID: dead.ID, DestroyedAt: *dead.DestroyedAt}, nil

@@ -693,3 +693,45 @@ func TestEnvelopeRotationSurvivesDestruction(t *testing.T) {
 		assert.Equal(t, newKEK, dk.KeyID, "data key of %s re-wrapped", dk.Owner)
 	}
 }
+
+// TestEnvelopeShreddedServiceStaysManageable: after DestroyDataKey the persisted OAuth token
+// is gone, the service can still be disabled and enabled without new credentials, and it
+// is still never delivered to without them.
+func TestEnvelopeShreddedServiceStaysManageable(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := memory.New(memory.Options{})
+	srv := newBearerServer(t)
+	h := hubtest.New(t, st, hub.WithSealer(newFakeKMS(t)))
+	reg, err := h.RegisterIntegration(ctx, hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: srv.URL,
+		Auth: json.RawMessage(`{"type":"bearer","token":"shredded-token"}`), Retry: json.RawMessage(hubtest.FastRetry)})
+	require.NoError(t, err)
+	_, err = st.UpdateOAuthToken(ctx, reg.ServiceID, func(*store.OAuthToken) (json.RawMessage, error) {
+		return json.RawMessage(`{"sealed":"stand-in"}`), nil
+	})
+	require.NoError(t, err)
+
+	_, err = h.DestroyDataKey(ctx, "crm", "contract ended")
+	require.NoError(t, err)
+	_, err = st.GetOAuthToken(ctx, reg.ServiceID)
+	require.ErrorIs(t, err, store.ErrNotFound, "the token sealed with the destroyed key is deleted")
+
+	off, on := false, true
+	_, err = h.ConfigureService(ctx, "crm", hub.ServiceConfig{Active: &off})
+	require.NoError(t, err, "a shredded service can be disabled")
+	svc, err := st.GetServiceByName(ctx, "crm")
+	require.NoError(t, err)
+	assert.False(t, svc.IsActive)
+	_, err = h.ConfigureService(ctx, "crm", hub.ServiceConfig{Active: &on, BaseURL: &srv.URL})
+	require.NoError(t, err)
+	_, err = h.ProcessIntegrationEvent(ctx, hub.EventData{Service: "crm", Payload: json.RawMessage(`{}`)})
+	require.ErrorIs(t, err, hub.ErrDataKeyDestroyed, "still no delivery without credentials")
+	assert.Zero(t, srv.seen("shredded-token")+srv.seen(""))
+
+	_, err = h.ConfigureService(ctx, "crm", hub.ServiceConfig{Auth: json.RawMessage(`{"type":"bearer","token":"fresh-token"}`)})
+	require.NoError(t, err)
+	res, err := h.ProcessIntegrationEvent(ctx, hub.EventData{Service: "crm", Payload: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusSucceeded, res.Status)
+	assert.Equal(t, 1, srv.seen("fresh-token"))
+}

@@ -206,8 +206,12 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 		return nil, err
 	}
 	oldAuth, err := h.vault.open(ctx, cur.Name, cur.AuthenticationConfig)
-	if errors.Is(err, ErrDataKeyDestroyed) && cfg.Auth != nil {
-		oldAuth, err = nil, nil // new credentials replace the shredded ones, under a new data key
+	shredded := false
+	if errors.Is(err, ErrDataKeyDestroyed) {
+		// New credentials replace the shredded ones, under a new data key; without them the
+		// rest of the configuration (activity included) can still change, and the service
+		// stays undeliverable until it is given credentials.
+		oldAuth, err, shredded = nil, nil, cfg.Auth == nil
 	}
 	if err != nil {
 		return nil, configErr("Config.SecretKey", fmt.Sprintf("cannot open the credentials of service %q", cur.Name), err)
@@ -421,6 +425,9 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 		if _, err := h.runtimeFor(ctx, cur.ID); err == nil {
 			h.replaceService(stored, math.MaxUint64)
 		}
+	} else if shredded {
+		rt.close(ctx) // built without credentials: never deliver with it
+		h.drop(ctx, stored.ID)
 	} else {
 		h.put(ctx, rt)
 	}

@@ -44,6 +44,9 @@ func (k *tokenKeeper) open(ctx context.Context, rec *store.OAuthToken) (*oauth2.
 		return nil, nil
 	}
 	plain, err := k.h.vault.open(ctx, k.aad(), rec.Sealed)
+	if errors.Is(err, ErrDataKeyDestroyed) {
+		return nil, nil // shredded with the credentials (DestroyDataKey): as if none was kept
+	}
 	if err != nil {
 		return nil, fmt.Errorf("hub: the persisted OAuth token of %s cannot be opened: %w", k.name, err)
 	}
