@@ -165,6 +165,8 @@ type proposedChange struct {
 	Recovery  *RecoveryPlan      `json:"recovery,omitempty"`
 	Remove    *RemoveOptions     `json:"remove,omitempty"`
 	Subject   string             `json:"subject,omitempty"`
+	// Reason is the reason given for a data key's destruction.
+	Reason string `json:"reason,omitempty"`
 	// Governance is the approval policy and roles a configuration change set sets.
 	Governance *governanceDoc `json:"governance,omitempty"`
 }
@@ -493,6 +495,8 @@ func (h *Hub) applyChange(ctx context.Context, c proposedChange) (any, error) {
 		return h.RemoveService(ctx, c.Service, *c.Remove)
 	case c.Method == "EraseSubject":
 		return h.EraseSubject(ctx, c.Subject)
+	case c.Method == "DestroyDataKey":
+		return h.DestroyDataKey(ctx, c.Service, c.Reason)
 	case c.Method == "RunRetention":
 		return h.RunRetention(ctx)
 	case c.Method == "ApplyGovernance" && c.Governance != nil:

@@ -216,13 +216,17 @@ type DataKeyDestruction struct {
 // This hub forgets the credentials it opened at once; another hub sharing the store forgets
 // them at its next service refresh (every MaintenanceInterval, at least a second apart). Giving the service new credentials afterwards (ConfigureService)
 // seals them with a new data key. The destruction is audited ("data_key.destroy", with
-// reason) before it happens: when the entry cannot be written, nothing is destroyed.
+// reason) before it happens: when the entry cannot be written, nothing is destroyed. It is a
+// data deletion (ChangeDataDeletion): with approvals requiring that kind, the call only
+// proposes the destruction and returns an *ApprovalRequiredError; a second approver's
+// Approve carries it out.
 //
 // Errors: ErrForbidden (authorization on, no service.credentials permission);
+// *ApprovalRequiredError (ErrApprovalRequired);
 // ErrInvalidConfig (no Sealer: keys of the built-in sealing are not per service);
 // ErrNotFound (the service has no data key); ErrAuditUnavailable; store errors; ErrClosed.
 func (h *Hub) DestroyDataKey(ctx context.Context, service, reason string) (*DataKeyDestruction, error) {
-	if err := h.guard(ctx, call{method: "DestroyDataKey", service: service, perms: perms(PermCredentials)}); err != nil {
+	if err := h.guard(ctx, deletionCall("DestroyDataKey", service, PermCredentials, proposedChange{Service: service, Reason: reason})); err != nil {
 		return nil, err
 	}
 	if h.closed.Load() {

@@ -735,3 +735,42 @@ func TestEnvelopeShreddedServiceStaysManageable(t *testing.T) {
 	assert.Equal(t, store.StatusSucceeded, res.Status)
 	assert.Equal(t, 1, srv.seen("fresh-token"))
 }
+
+// TestEnvelopeDestroyDataKeyNeedsApproval: with approvals required for data deletion,
+// destroying a data key is only proposed; the key is destroyed when another admin approves.
+func TestEnvelopeDestroyDataKeyNeedsApproval(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := memory.New(memory.Options{})
+	h, err := hub.New(st, append(hubtest.Fast(), hub.WithSealer(newFakeKMS(t)), hub.WithAuthorization(nil),
+		hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{hub.ChangeDataDeletion}}))...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close(adminCtx(context.Background())) })
+	alice := hub.WithPrincipal(ctx, hub.Principal{ID: "alice", Roles: []hub.Role{hub.RoleAdmin}})
+	bob := hub.WithPrincipal(ctx, hub.Principal{ID: "bob", Roles: []hub.Role{hub.RoleAdmin}})
+	_, err = h.RegisterIntegration(alice, hub.IntegrationConfig{Name: "crm", Connector: "http", BaseURL: "https://crm.example.com",
+		Auth: json.RawMessage(`{"type":"bearer","token":"t"}`)})
+	require.NoError(t, err)
+	dk, err := st.LiveDataKey(ctx, "service:crm")
+	require.NoError(t, err)
+
+	_, err = h.DestroyDataKey(alice, "crm", "contract ended")
+	var held *hub.ApprovalRequiredError
+	require.ErrorAs(t, err, &held)
+	require.ErrorIs(t, err, hub.ErrApprovalRequired)
+	live, err := st.GetDataKey(ctx, dk.ID)
+	require.NoError(t, err)
+	assert.Nil(t, live.DestroyedAt, "nothing is destroyed before approval")
+	_, err = h.Approve(alice, held.ID, "self")
+	require.ErrorIs(t, err, hub.ErrForbidden, "the requester cannot approve")
+
+	res, err := h.Approve(bob, held.ID, "ok")
+	require.NoError(t, err)
+	assert.Equal(t, store.ApprovalApplied, res.Approval.Status)
+	gone, ok := res.Result.(*hub.DataKeyDestruction)
+	require.True(t, ok, "result %T", res.Result)
+	assert.Equal(t, dk.ID, gone.DataKeyID)
+	tomb, err := st.GetDataKey(ctx, dk.ID)
+	require.NoError(t, err)
+	assert.NotNil(t, tomb.DestroyedAt)
+}
