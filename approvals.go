@@ -99,8 +99,8 @@ func (h *Hub) initGovernance() error {
 	if h.cfg.Authorizer == nil {
 		return configErr("Config.Approvals", "approvals need authorization (WithAuthorization): requester and approver are principals", nil)
 	}
-	if h.cfg.SecretKey == nil {
-		return configErr("Config.Approvals", "approvals need a secret key (WithSecretKey): proposed changes are stored sealed", nil)
+	if h.cfg.SecretKey == nil && h.cfg.Sealer == nil {
+		return configErr("Config.Approvals", "approvals need a secret key (WithSecretKey) or a key service (WithSealer): proposed changes are stored sealed", nil)
 	}
 	for i, k := range h.cfg.Approvals.Require {
 		if !slices.Contains(changeKinds(), k) {

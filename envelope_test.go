@@ -774,3 +774,13 @@ func TestEnvelopeDestroyDataKeyNeedsApproval(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotNil(t, tomb.DestroyedAt)
 }
+
+// TestEnvelopeApprovalsWithoutSecretKey: a hub sealing through a key service needs no secret
+// key for approvals, whose proposed changes it seals with their own data key.
+func TestEnvelopeApprovalsWithoutSecretKey(t *testing.T) {
+	t.Parallel()
+	h, err := hub.New(memory.New(memory.Options{}), hub.WithSealer(newFakeKMS(t)), hub.WithAuthorization(nil),
+		hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{hub.ChangeCredentials}}))
+	require.NoError(t, err)
+	require.NoError(t, h.Close(adminCtx(context.Background())))
+}
