@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ehg/hub/connectors"
+	"github.com/ehg/hub/resilience"
 	"github.com/ehg/hub/store"
 	"github.com/ehg/hub/store/memory"
 )
@@ -165,4 +166,51 @@ func TestStopCancelsPastItsDeadline(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	_, err := New(Config{})
 	require.Error(t, err)
+}
+
+// unloadable is Targets whose Target fails with err.
+type unloadable struct{ err error }
+
+func (u unloadable) Target(context.Context, string) (Target, error) { return nil, u.err }
+func (u unloadable) Excluded() []string                             { return nil }
+
+func TestTargetErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		status  store.EventStatus
+		class   resilience.Class
+		waitMin time.Duration
+	}{
+		{"permanent", errors.New("unknown service"), store.StatusFailed, resilience.ClassPermanent, 0},
+		{"passing", &resilience.RejectedError{Reason: errors.New("key service down")}, store.StatusRetrying, resilience.ClassRejected, unavailableDeferral},
+		{"passing with a wait", &resilience.RejectedError{Reason: errors.New("busy"), Wait: 3 * time.Second}, store.StatusRetrying, resilience.ClassRejected, 3 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := memory.New(memory.Options{})
+			svc, err := st.CreateService(t.Context(), &store.Service{Name: "s", Category: store.CategoryOther, ConnectorKind: "x"})
+			require.NoError(t, err)
+			e, err := New(Config{Store: st, Targets: unloadable{tc.err}, Owner: "test", Workers: 1, BatchSize: 1,
+				Lease: time.Second, PollInterval: 5 * time.Millisecond, MaintenanceInterval: 20 * time.Millisecond})
+			require.NoError(t, err)
+			ev := insert(t, st, svc.ID, 5)
+			w, stop := e.Watch(ev.ID)
+			defer stop()
+			start := time.Now()
+			require.NoError(t, e.Start(t.Context()))
+			o := <-w
+			require.NoError(t, e.Stop(t.Context()))
+			assert.Equal(t, tc.status, o.Status)
+			assert.Equal(t, tc.class, o.Class)
+			assert.False(t, o.Attempted)
+			assert.Zero(t, o.RetryCount, "no attempt is counted")
+			if tc.waitMin > 0 {
+				assert.GreaterOrEqual(t, o.NextAttemptAt.Sub(start), tc.waitMin)
+			}
+			got, err := st.GetEvent(t.Context(), ev.ID)
+			require.NoError(t, err)
+			assert.Equal(t, tc.status, got.Status)
+			assert.Zero(t, got.RetryCount)
+		})
+	}
 }
