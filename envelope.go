@@ -283,10 +283,10 @@ func (h *Hub) openCredentials(ctx context.Context, svc *store.Service) (json.Raw
 }
 
 // rewrap re-wraps every live data key not wrapped under the Sealer's current key: the
-// data key itself, and so everything it sealed, stays as it is. The keys are listed by
-// offset, so a key destroyed during a pass shifts the later ones back and one of them can
-// be passed over: passes repeat until one finds nothing left under an older key (beyond
-// those that failed).
+// data key itself, and so everything it sealed, stays as it is. The keys are listed by id
+// after the last one seen, so keys destroyed meanwhile make none passed over; passes repeat
+// until one finds nothing left under an older key (beyond those that failed), which makes
+// sure of it.
 func (h *Hub) rewrap(ctx context.Context, opts RotateOptions, rep *KeyRotation) error {
 	kek := h.vault.kms.KeyID()
 	seen := map[string]bool{}
@@ -301,16 +301,17 @@ func (h *Hub) rewrap(ctx context.Context, opts RotateOptions, rep *KeyRotation) 
 // rewrapPass is one pass of rewrap; it returns how many keys it re-wrapped or saw fail
 // for the first time.
 func (h *Hub) rewrapPass(ctx context.Context, opts RotateOptions, rep *KeyRotation, kek string, seen map[string]bool) (int, error) {
-	done := 0
-	for off := 0; ; off += opts.BatchSize {
+	done, after := 0, ""
+	for {
 		if err := ctx.Err(); err != nil {
 			return done, err
 		}
-		keys, err := h.vault.dks.ListDataKeys(ctx, store.Page{Limit: opts.BatchSize, Offset: off})
+		keys, err := h.vault.dks.ListDataKeys(ctx, after, store.Page{Limit: opts.BatchSize})
 		if err != nil {
 			return done, mapStoreErr(err)
 		}
 		for _, dk := range keys {
+			after = dk.ID
 			if !seen[dk.ID] {
 				seen[dk.ID] = true
 				rep.DataKeys++
@@ -351,21 +352,22 @@ func (h *Hub) rewrapOne(ctx context.Context, dk *store.DataKey, kek string) erro
 	return mapStoreErr(err)
 }
 
-// liveDataKeys returns the ids of every live data key; nil without a Sealer. The keys are
-// listed by offset, so one destroyed meanwhile can make a later one missing: ask
-// destroyed before taking a missing key for destroyed.
+// liveDataKeys returns the ids of every live data key; nil without a Sealer. A key created
+// while they are listed may be missing: ask destroyed before taking a missing key for
+// destroyed.
 func (v *vault) liveDataKeys(ctx context.Context) (map[string]bool, error) {
 	if v.kms == nil {
 		return nil, nil
 	}
-	live := map[string]bool{}
-	for off := 0; ; off += store.MaxPageLimit {
-		keys, err := v.dks.ListDataKeys(ctx, store.Page{Limit: store.MaxPageLimit, Offset: off})
+	live, after := map[string]bool{}, ""
+	for {
+		keys, err := v.dks.ListDataKeys(ctx, after, store.Page{Limit: store.MaxPageLimit})
 		if err != nil {
 			return nil, err
 		}
 		for _, k := range keys {
 			live[k.ID] = true
+			after = k.ID
 		}
 		if len(keys) < store.MaxPageLimit {
 			return live, nil

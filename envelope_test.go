@@ -196,7 +196,7 @@ func storedRecords(t *testing.T, st store.Store) []string {
 		}
 	}
 	if ds, ok := st.(store.DataKeyStore); ok {
-		keys, err := ds.ListDataKeys(ctx, store.Page{Limit: store.MaxPageLimit})
+		keys, err := ds.ListDataKeys(ctx, "", store.Page{Limit: store.MaxPageLimit})
 		require.NoError(t, err)
 		for _, k := range keys {
 			b, _ := json.Marshal(k)
@@ -659,8 +659,8 @@ type destroyWhileListing struct {
 	once   sync.Once
 }
 
-func (s *destroyWhileListing) ListDataKeys(ctx context.Context, page store.Page) ([]*store.DataKey, error) {
-	keys, err := s.Store.ListDataKeys(ctx, page)
+func (s *destroyWhileListing) ListDataKeys(ctx context.Context, after string, page store.Page) ([]*store.DataKey, error) {
+	keys, err := s.Store.ListDataKeys(ctx, after, page)
 	if v, ok := s.victim.Load().(string); ok && err == nil {
 		s.once.Do(func() { _, err = s.Store.DestroyDataKey(ctx, v) })
 	}
@@ -680,7 +680,7 @@ func TestEnvelopeRotationSurvivesDestruction(t *testing.T) {
 			Auth: json.RawMessage(`{"type":"bearer","token":"t"}`)})
 		require.NoError(t, err)
 	}
-	keys, err := st.Store.ListDataKeys(ctx, store.Page{})
+	keys, err := st.Store.ListDataKeys(ctx, "", store.Page{})
 	require.NoError(t, err)
 	require.Len(t, keys, 4)
 	st.victim.Store(keys[0].Owner) // the first listed: every later key moves back one place
@@ -688,7 +688,7 @@ func TestEnvelopeRotationSurvivesDestruction(t *testing.T) {
 	rep, err := h.RotateSecretKey(ctx, hub.RotateOptions{BatchSize: 1})
 	require.NoError(t, err)
 	assert.Empty(t, rep.Failed)
-	live, err := st.Store.ListDataKeys(ctx, store.Page{})
+	live, err := st.Store.ListDataKeys(ctx, "", store.Page{})
 	require.NoError(t, err)
 	require.Len(t, live, 3)
 	for _, dk := range live {

@@ -70,8 +70,11 @@ type DataKeyStore interface {
 	GetDataKey(ctx context.Context, id string) (*DataKey, error)
 	// LiveDataKey returns owner's live (not destroyed) data key, or ErrNotFound.
 	LiveDataKey(ctx context.Context, owner string) (*DataKey, error)
-	// ListDataKeys returns the live data keys ordered by id.
-	ListDataKeys(ctx context.Context, page Page) ([]*DataKey, error)
+	// ListDataKeys returns the live data keys ordered by id, those whose id is after after
+	// ("" for all): a caller paging with the last id it saw (keyset paging) passes over no
+	// key when keys are destroyed meanwhile, as offsets would. Errors: ErrInvalidArgument
+	// (after not a UUID, a bad page).
+	ListDataKeys(ctx context.Context, after string, page Page) ([]*DataKey, error)
 	// RewrapDataKey replaces the wrapped key of id and the id of the key-encryption key
 	// that wrapped it, only when it is live and still wrapped under oldKeyID. Errors:
 	// ErrNotFound; ErrConflict when it was destroyed or re-wrapped meanwhile;

@@ -90,9 +90,15 @@ func (s *Store) LiveDataKey(ctx context.Context, owner string) (*store.DataKey, 
 }
 
 // ListDataKeys implements [store.DataKeyStore].
-func (s *Store) ListDataKeys(ctx context.Context, page store.Page) ([]*store.DataKey, error) {
+func (s *Store) ListDataKeys(ctx context.Context, after string, page store.Page) ([]*store.DataKey, error) {
 	if err := begin(ctx, "list data keys"); err != nil {
 		return nil, err
+	}
+	if after != "" {
+		var err error
+		if after, err = canonicalID("data key", after); err != nil {
+			return nil, err
+		}
 	}
 	page, err := normPage("list data keys", page)
 	if err != nil {
@@ -102,7 +108,9 @@ func (s *Store) ListDataKeys(ctx context.Context, page store.Page) ([]*store.Dat
 	t.mu.Lock()
 	ids := make([]string, 0, len(t.live))
 	for _, id := range t.live {
-		ids = append(ids, id)
+		if id > after {
+			ids = append(ids, id)
+		}
 	}
 	sort.Strings(ids)
 	lo, hi := window(page, len(ids))

@@ -82,16 +82,24 @@ func (s *Store) LiveDataKey(ctx context.Context, owner string) (*store.DataKey, 
 }
 
 // ListDataKeys implements [store.DataKeyStore].
-func (s *Store) ListDataKeys(ctx context.Context, p store.Page) ([]*store.DataKey, error) {
+func (s *Store) ListDataKeys(ctx context.Context, after string, p store.Page) ([]*store.DataKey, error) {
 	if err := s.check(); err != nil {
 		return nil, err
+	}
+	from := uuid.Nil // below every data key's id
+	if after != "" {
+		u, err := uuid.Parse(after)
+		if err != nil {
+			return nil, fmt.Errorf("%w: data key id %q is not a UUID", store.ErrInvalidArgument, after)
+		}
+		from = u
 	}
 	page, err := p.Normalize()
 	if err != nil {
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, s.schemaSQL(`SELECT `+dataKeyCols+` FROM {s}.integration_data_keys
-		WHERE destroyed_at IS NULL ORDER BY id LIMIT $1 OFFSET $2`), page.Limit, page.Offset)
+		WHERE destroyed_at IS NULL AND id > $1 ORDER BY id LIMIT $2 OFFSET $3`), from.String(), page.Limit, page.Offset)
 	if err != nil {
 		return nil, mapError(fmt.Errorf("postgres: list data keys: %w", err))
 	}

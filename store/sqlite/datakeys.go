@@ -85,16 +85,22 @@ func (s *Store) LiveDataKey(ctx context.Context, owner string) (*store.DataKey, 
 }
 
 // ListDataKeys implements [store.DataKeyStore].
-func (s *Store) ListDataKeys(ctx context.Context, p store.Page) ([]*store.DataKey, error) {
+func (s *Store) ListDataKeys(ctx context.Context, after string, p store.Page) ([]*store.DataKey, error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, err
+	}
+	if after != "" {
+		var err error
+		if after, err = canonicalID("data key", after); err != nil {
+			return nil, err
+		}
 	}
 	page, err := p.Normalize()
 	if err != nil {
 		return nil, err
 	}
 	ks, err := list(ctx, s, scanDataKey, `SELECT `+dataKeyCols+` FROM integration_data_keys WHERE destroyed_at IS NULL
-		ORDER BY id LIMIT ? OFFSET ?`, page.Limit, page.Offset)
+		AND id > ? ORDER BY id LIMIT ? OFFSET ?`, after, page.Limit, page.Offset)
 	if err != nil {
 		return nil, fmt.Errorf("list data keys: %w", err)
 	}

@@ -70,10 +70,16 @@ func testDataKeyLifecycle(t *testing.T, b *bundle) {
 	require.ErrorIs(t, ds.RewrapDataKey(b.ctx, newID(), "kek-1", "kek-3", []byte{8}), store.ErrNotFound)
 	require.ErrorIs(t, ds.RewrapDataKey(b.ctx, k.ID, "kek-2", "kek-3", nil), store.ErrInvalidArgument)
 
-	list, err := ds.ListDataKeys(b.ctx, store.Page{})
+	list, err := ds.ListDataKeys(b.ctx, "", store.Page{})
 	require.NoError(t, err)
 	require.Len(t, list, 2)
 	assert.Less(t, list[0].ID, list[1].ID, "ordered by id")
+	rest, err := ds.ListDataKeys(b.ctx, list[0].ID, store.Page{})
+	require.NoError(t, err)
+	require.Len(t, rest, 1, "listed after the given id")
+	assert.Equal(t, list[1].ID, rest[0].ID)
+	_, err = ds.ListDataKeys(b.ctx, "not-a-uuid", store.Page{})
+	require.ErrorIs(t, err, store.ErrInvalidArgument)
 
 	dead, err := ds.DestroyDataKey(b.ctx, "crm")
 	require.NoError(t, err)
@@ -89,7 +95,7 @@ func testDataKeyLifecycle(t *testing.T, b *bundle) {
 	_, err = ds.DestroyDataKey(b.ctx, "crm")
 	require.ErrorIs(t, err, store.ErrNotFound)
 	require.ErrorIs(t, ds.RewrapDataKey(b.ctx, k.ID, "kek-2", "kek-3", []byte{8}), store.ErrConflict, "a destroyed key is not re-wrapped")
-	list, err = ds.ListDataKeys(b.ctx, store.Page{})
+	list, err = ds.ListDataKeys(b.ctx, "", store.Page{})
 	require.NoError(t, err)
 	require.Len(t, list, 1, "only live keys are listed")
 
