@@ -72,6 +72,10 @@ type Hub struct {
 	subjectKey []byte
 	// removalMu serialises this hub's service removals (a call and the cleaner).
 	removalMu sync.Mutex
+	// unloadable holds, by service id, an unloadableUntil: the passing error that kept the
+	// service from loading for delivery, given again until then rather than asking a key
+	// service that is down once per queued event (runtime.go, targets.Target).
+	unloadable sync.Map
 	// appliedRetention is the retention policy a configuration document applied (nil:
 	// Config.Retention); see retentionPolicy.
 	appliedRetention atomic.Pointer[RetentionPolicy]

@@ -255,15 +255,35 @@ func (rt *runtime) deliver(ctx context.Context, ev *store.Event) (*connectors.Re
 type targets Hub
 
 func (t *targets) Target(ctx context.Context, serviceID string) (engine.Target, error) {
-	rt, err := (*Hub)(t).runtimeFor(ctx, serviceID)
+	h := (*Hub)(t)
+	if v, ok := h.unloadable.Load(serviceID); ok {
+		u := v.(unloadableUntil)
+		if wait := u.until.Sub(h.cfg.Clock()); wait > 0 {
+			return nil, &resilience.RejectedError{Reason: u.err, Wait: wait}
+		}
+		h.unloadable.CompareAndDelete(serviceID, v)
+	}
+	rt, err := h.runtimeFor(ctx, serviceID)
 	if err != nil {
 		if passing(err) {
-			// The engine waits and tries again rather than failing the event for good.
-			return nil, &resilience.RejectedError{Reason: err}
+			// The engine waits and tries again rather than failing the event for good; the
+			// service's other events wait as long without asking again.
+			h.unloadable.Store(serviceID, unloadableUntil{until: h.cfg.Clock().Add(unloadableWait), err: err})
+			return nil, &resilience.RejectedError{Reason: err, Wait: unloadableWait}
 		}
 		return nil, err
 	}
-	return engineTarget{rt: rt, h: (*Hub)(t)}, nil
+	return engineTarget{rt: rt, h: h}, nil
+}
+
+// unloadableWait is how long a service that could not be loaded for a passing reason is
+// not tried again for delivery.
+const unloadableWait = time.Second
+
+// unloadableUntil is a passing error of a service's loading and until when it stands.
+type unloadableUntil struct {
+	until time.Time
+	err   error
 }
 
 // passing reports whether err, from loading a service, may clear by itself: the key
