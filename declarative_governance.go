@@ -267,9 +267,10 @@ func grants(roles map[string][]string, perm Permission) bool {
 	return false
 }
 
-// losesGovernance says why the principal of ctx would not hold governance.configure
-// under roles, or "" when it would (or authorization is off, the built-in role policy is
-// not in use, or ctx is trusted).
+// losesGovernance says why the principal of ctx, who holds governance.configure under the
+// roles in force, would not hold it under roles; "" when it would, when it does not hold
+// it now (the permission check refuses the change, or another principal approves it), or
+// when authorization is off, the built-in role policy is not in use or ctx is trusted.
 func (h *Hub) losesGovernance(ctx context.Context, roles map[string][]string) string {
 	if _, ok := h.cfg.Authorizer.(RolePolicy); !ok || isTrusted(ctx) {
 		return ""
@@ -278,7 +279,15 @@ func (h *Hub) losesGovernance(ctx context.Context, roles map[string][]string) st
 	if !ok {
 		return ""
 	}
-	d, err := rolePolicyOf(roles).Authorize(ctx, AccessRequest{Principal: p, Method: "Apply", Permission: PermGovernance})
+	req := AccessRequest{Principal: p, Method: "Apply", Permission: PermGovernance}
+	g, err := h.governance(ctx)
+	if err != nil {
+		return "" // the permission check reports the unreadable policy
+	}
+	if d, err := h.authorizerOf(g).Authorize(ctx, req); err != nil || !d.Allow {
+		return ""
+	}
+	d, err := rolePolicyOf(roles).Authorize(ctx, req)
 	if err == nil && d.Allow {
 		return ""
 	}
