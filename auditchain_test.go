@@ -32,7 +32,6 @@ import (
 	"github.com/ehg/hub/hubtest"
 	"github.com/ehg/hub/store"
 	"github.com/ehg/hub/store/memory"
-	"github.com/ehg/hub/store/postgres"
 	"github.com/ehg/hub/store/sqlite"
 )
 
@@ -490,13 +489,7 @@ func TestAuditKillGovernance(t *testing.T) {
 // used.
 func killAuditChild(t *testing.T, kind, mode string, n int) (store.Store, []byte) {
 	t.Helper()
-	var dsn string
-	switch kind {
-	case "sqlite":
-		dsn = filepath.Join(t.TempDir(), "audit.db")
-	case "postgres":
-		dsn = postgresURL(t) + "#" + newSchema(t)
-	}
+	dsn := crashDSN(t, kind)
 	key := testSecretKey(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), auditChildEnv+"="+mode, "HUB_CRASH_KIND="+kind, "HUB_CRASH_DSN="+dsn,
@@ -552,22 +545,9 @@ func verifyAfterKill(t *testing.T, st store.Store, key []byte) *hub.AuditReport 
 // rejects it as a second principal, and removes the service of the round before.
 func auditChild() int {
 	ctx := context.Background()
-	kind, dsn := os.Getenv("HUB_CRASH_KIND"), os.Getenv("HUB_CRASH_DSN")
-	key, err := hex.DecodeString(os.Getenv("HUB_CRASH_KEY"))
+	st, key, err := openCrashStore(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "audit child: key:", err)
-		return 2
-	}
-	var st store.Store
-	switch kind {
-	case "sqlite":
-		st, err = sqlite.Open(ctx, dsn, sqlite.Options{})
-	default:
-		u, schema, _ := strings.Cut(dsn, "#")
-		st, err = postgres.Open(ctx, u, postgres.Options{Schema: schema})
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "audit child: open store:", err)
+		fmt.Fprintln(os.Stderr, "audit child:", err)
 		return 2
 	}
 	opts := append(hubtest.Fast(), hub.WithSecretKey(key), hub.WithAuditCheckpointInterval(20*time.Millisecond))

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,8 +21,6 @@ import (
 	"github.com/ehg/hub"
 	"github.com/ehg/hub/hubtest"
 	"github.com/ehg/hub/store"
-	"github.com/ehg/hub/store/postgres"
-	"github.com/ehg/hub/store/sqlite"
 )
 
 // The group-commit crash child is the crash child (crashChildEnv) with crashModeEnv set to
@@ -44,13 +41,7 @@ func TestCrashDuringGroupCommit(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			var dsn string
-			switch kind {
-			case "sqlite":
-				dsn = filepath.Join(t.TempDir(), "crash.db")
-			case "postgres":
-				dsn = postgresURL(t) + "#" + newSchema(t)
-			}
+			dsn := crashDSN(t, kind)
 			runGroupCommitCrash(t, kind, dsn)
 		})
 	}
@@ -136,22 +127,9 @@ func runGroupCommitCrash(t *testing.T, kind, dsn string) {
 // "ok <key>" once its call returned success, until the process is killed.
 func crashAcceptChild() int {
 	ctx := context.Background()
-	kind, dsn := os.Getenv("HUB_CRASH_KIND"), os.Getenv("HUB_CRASH_DSN")
-	key, err := hex.DecodeString(os.Getenv("HUB_CRASH_KEY"))
+	st, key, err := openCrashStore(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "crash child: key:", err)
-		return 2
-	}
-	var st store.Store
-	switch kind {
-	case "sqlite":
-		st, err = sqlite.Open(ctx, dsn, sqlite.Options{})
-	default:
-		u, schema, _ := strings.Cut(dsn, "#")
-		st, err = postgres.Open(ctx, u, postgres.Options{Schema: schema})
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "crash child: open store:", err)
+		fmt.Fprintln(os.Stderr, "crash child:", err)
 		return 2
 	}
 	h, err := hub.New(st, append(hubtest.Fast(), hub.WithSecretKey(key))...)

@@ -42,16 +42,40 @@ func TestCrashRecovery(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			var dsn string
-			switch kind {
-			case "sqlite":
-				dsn = filepath.Join(t.TempDir(), "crash.db")
-			case "postgres":
-				dsn = postgresURL(t) + "#" + newSchema(t)
-			}
+			dsn := crashDSN(t, kind)
 			runCrash(t, kind, dsn)
 		})
 	}
+}
+
+// crashDSN is where a crash test of the store kind ("sqlite" or "postgres") keeps its store:
+// a file in the test's directory, or a new schema (after '#') of the test database.
+func crashDSN(t *testing.T, kind string) string {
+	if kind == "sqlite" {
+		return filepath.Join(t.TempDir(), "crash.db")
+	}
+	return postgresURL(t) + "#" + newSchema(t)
+}
+
+// openCrashStore opens, in a crash child, the store its parent named in HUB_CRASH_KIND and
+// HUB_CRASH_DSN (see crashDSN), and decodes the secret key of HUB_CRASH_KEY.
+func openCrashStore(ctx context.Context) (store.Store, []byte, error) {
+	key, err := hex.DecodeString(os.Getenv("HUB_CRASH_KEY"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("key: %w", err)
+	}
+	dsn := os.Getenv("HUB_CRASH_DSN")
+	var st store.Store
+	if os.Getenv("HUB_CRASH_KIND") == "sqlite" {
+		st, err = sqlite.Open(ctx, dsn, sqlite.Options{})
+	} else {
+		u, schema, _ := strings.Cut(dsn, "#")
+		st, err = postgres.Open(ctx, u, postgres.Options{Schema: schema})
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, key, nil
 }
 
 func runCrash(t *testing.T, kind, dsn string) {
@@ -165,22 +189,9 @@ func crashChild() int {
 		return crashAcceptChild()
 	}
 	ctx := context.Background()
-	kind, dsn := os.Getenv("HUB_CRASH_KIND"), os.Getenv("HUB_CRASH_DSN")
-	key, err := hex.DecodeString(os.Getenv("HUB_CRASH_KEY"))
+	st, key, err := openCrashStore(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "crash child: key:", err)
-		return 2
-	}
-	var st store.Store
-	switch kind {
-	case "sqlite":
-		st, err = sqlite.Open(ctx, dsn, sqlite.Options{})
-	default:
-		u, schema, _ := strings.Cut(dsn, "#")
-		st, err = postgres.Open(ctx, u, postgres.Options{Schema: schema})
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "crash child: open store:", err)
+		fmt.Fprintln(os.Stderr, "crash child:", err)
 		return 2
 	}
 	h, err := hub.New(st, append(hubtest.Fast(), hub.WithSecretKey(key), hub.WithLease(crashLease), hub.WithWorkers(4))...)
