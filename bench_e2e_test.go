@@ -268,6 +268,25 @@ func perfStore(tb testing.TB, kind string) store.Store {
 	return nil
 }
 
+// perfWAL returns the PostgreSQL server's WAL position in bytes (pg_current_wal_lsn, the
+// position pg_stat_wal's wal_bytes counts up to), or 0 for the other stores.
+func perfWAL(tb testing.TB, kind string) int64 {
+	tb.Helper()
+	if kind != "postgres" {
+		return 0
+	}
+	pool, err := pgxpool.New(context.Background(), os.Getenv("HUB_TEST_POSTGRES_URL"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer pool.Close()
+	var lsn int64
+	if err := pool.QueryRow(context.Background(), `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint`).Scan(&lsn); err != nil {
+		tb.Fatal(err)
+	}
+	return lsn
+}
+
 // perfEnvInt reads a positive integer tuning knob from the environment.
 func perfEnvInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
@@ -284,7 +303,8 @@ func perfEnvInt(name string, def int) int {
 // "raw" services deliver the 4.5 KB event as it is; "mapped" services run the shared
 // work-item mapping and contract on accept; "batch100" is mapped with producers calling
 // ProcessIntegrationEvents with 100 events at a time.
-// PostgreSQL runs when HUB_TEST_POSTGRES_URL is set. Tuning: HUB_BENCH_WORKERS,
+// PostgreSQL runs when HUB_TEST_POSTGRES_URL is set and also reports wal-B/event, the WAL
+// the server wrote per event over the timed rounds. Tuning: HUB_BENCH_WORKERS,
 // HUB_BENCH_BATCH, HUB_BENCH_PRODUCERS.
 func BenchmarkEndToEnd(b *testing.B) {
 	payload := perfEvent(b)
@@ -318,12 +338,18 @@ func BenchmarkEndToEnd(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(len(payload)) * int64(n))
 				total := 0
+				wal0 := perfWAL(b, kind)
 				cpu0 := perfCPU()
 				for b.Loop() {
 					perfRound(b, h, sink, payload, n, producers, acceptBatch)
 					total += n
 				}
 				cpu := perfCPU() - cpu0
+				if kind == "postgres" {
+					// WAL the server wrote over the timed rounds per event (server-wide: on
+					// a shared server an upper bound of the hub's own).
+					b.ReportMetric(float64(perfWAL(b, kind)-wal0)/float64(total), "wal-B/event")
+				}
 				b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "events/s")
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(total), "ns/event")
 				// CPU time of this process (all threads) per event: what the hub costs
