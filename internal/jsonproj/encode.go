@@ -129,6 +129,10 @@ func appendFloat(dst []byte, f float64, bits int) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
+// AppendString appends s as a JSON string, byte for byte what encoding/json.Marshal writes
+// (AppendJSON of a string, without converting it to an interface).
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s) }
+
 // appendString writes s quoted and escaped as encoding/json does with HTML escaping on.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')

@@ -30,7 +30,7 @@ func FromExpr(nodes ...ast.Node) *Projection {
 			return All()
 		}
 	}
-	return w.root
+	return w.root.finish()
 }
 
 type walker struct {

@@ -6,9 +6,13 @@
 package jsonproj
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -41,6 +45,57 @@ type Projection struct {
 	fields   map[string]*Projection // object members to descend into
 	elements *Projection            // for arrays: what to take of every element
 	objWhole bool                   // if the value is an object, keep it whole
+
+	// lookup of fields while decoding (see finish): the names and their projections when
+	// they are few, and a filter of their lengths and first bytes
+	names  []string
+	kids   []*Projection
+	filter uint64
+}
+
+// maxLinear is the most fields looked up by comparing names one by one; more use the map.
+const maxLinear = 16
+
+// finish prepares p and what it reaches for decoding: Decode reads names, kids and filter.
+func (p *Projection) finish() *Projection {
+	if p == nil {
+		return p
+	}
+	p.names, p.kids, p.filter = nil, nil, 0
+	for name, c := range p.fields {
+		c.finish()
+		p.filter |= keyBit(name)
+		if len(p.fields) <= maxLinear {
+			p.names = append(p.names, name)
+			p.kids = append(p.kids, c)
+		}
+	}
+	p.elements.finish()
+	return p
+}
+
+// keyBit is the bit of the filter for a member name (empty names have their own bit).
+func keyBit[S string | []byte](k S) uint64 {
+	if len(k) == 0 {
+		return 1
+	}
+	return 1 << ((uint(len(k))*7 + uint(k[0])) & 63)
+}
+
+// child returns the projection of the member named k, nil when the member is not wanted.
+func (p *Projection) child(k []byte) *Projection {
+	if p.filter&keyBit(k) == 0 {
+		return nil
+	}
+	if p.names == nil {
+		return p.fields[string(k)]
+	}
+	for i, n := range p.names {
+		if len(n) == len(k) && n == string(k) {
+			return p.kids[i]
+		}
+	}
+	return nil
 }
 
 // New builds a projection from dotted paths. A segment "[]" (or a trailing "[]" on a name)
@@ -80,7 +135,7 @@ func New(paths ...string) (*Projection, error) {
 		}
 		node.all = true
 	}
-	return root, nil
+	return root.finish(), nil
 }
 
 // All returns a projection that keeps the whole document.
@@ -106,12 +161,15 @@ func (p *Projection) Decode(data []byte, o Options) (map[string]any, error) {
 // (what encoding/json.Compact writes) to dst, in the same pass, and returns the extended
 // buffer. On error dst is returned as given.
 func (p *Projection) DecodeCompact(data []byte, o Options, dst []byte) (map[string]any, []byte, error) {
-	d := decoder{data: data, opt: o, compact: true, out: dst}
+	// room for all of data up front: the compaction then copies without growing
+	out := slices.Grow(dst, len(data))
+	d := decoder{data: data, opt: o, compact: true, out: out[:cap(out)], n: len(dst)}
 	m, err := d.decode(p)
 	if err != nil {
 		return nil, dst, err
 	}
-	return m, append(d.out, data[d.mark:]...), nil
+	n := d.n + copy(d.out[d.n:], data[d.mark:])
+	return m, d.out[:n], nil
 }
 
 func (d *decoder) decode(p *Projection) (map[string]any, error) {
@@ -137,28 +195,57 @@ type decoder struct {
 	data []byte
 	i    int
 	opt  Options
-	// compaction (DecodeCompact): data[:mark] without white space is in out
+	// compaction (DecodeCompact): data[:mark] without white space is in out[:n]; out has
+	// room for all of data
 	compact bool
 	out     []byte
+	n       int
 	mark    int
 }
 
 func (d *decoder) fail(msg string) error { return &SyntaxError{Offset: d.i, Msg: msg} }
 
+// ws skips white space at d.i. Its test is small enough to be inlined; the skipping and
+// compaction are in wsRun.
 func (d *decoder) ws() {
-	start := d.i
-	for d.i < len(d.data) {
-		switch d.data[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
+	if d.i < len(d.data) && d.data[d.i] <= ' ' {
+		d.wsRun()
+	}
+}
+
+// wsMask has the bits of the white space bytes (all below 64).
+const wsMask uint64 = 1<<' ' | 1<<'\t' | 1<<'\n' | 1<<'\r'
+
+// wsRun is kept out of line so that ws stays small enough to inline.
+//
+//go:noinline
+func (d *decoder) wsRun() {
+	b := d.data
+	i := d.i
+	for i < len(b) {
+		c := b[i]
+		if c == ' ' && i+8 <= len(b) {
+			// runs of spaces (indentation) eight bytes at a time
+			if y := binary.LittleEndian.Uint64(b[i:i+8]) ^ lsb*' '; y != 0 {
+				i += bits.TrailingZeros64(y) / 8
+			} else {
+				i += 8
+			}
 			continue
 		}
-		break
+		if c > ' ' || wsMask&(1<<c) == 0 {
+			break
+		}
+		i++
 	}
-	if d.compact && d.i != start {
-		d.out = append(d.out, d.data[d.mark:start]...)
-		d.mark = d.i
+	if i == d.i {
+		return
 	}
+	if d.compact {
+		d.n += copy(d.out[d.n:], b[d.mark:d.i])
+		d.mark = i
+	}
+	d.i = i
 }
 
 // value decodes (p keeps something) or skips (p nil) the value at d.i.
@@ -204,7 +291,11 @@ func (d *decoder) object(p *Projection, whole bool, depth int) (any, error) {
 	d.i++ // {
 	var m map[string]any
 	if p != nil {
-		m = make(map[string]any, 8)
+		if whole {
+			m = make(map[string]any, 8)
+		} else {
+			m = make(map[string]any, len(p.fields)) // at most these are kept
+		}
 	}
 	d.ws()
 	if d.i < len(d.data) && d.data[d.i] == '}' {
@@ -227,27 +318,29 @@ func (d *decoder) object(p *Projection, whole bool, depth int) (any, error) {
 			key, child = k, p
 		case p != nil && p.fields != nil:
 			start := d.i + 1
-			if _, err := d.str(false); err != nil {
+			plain, err := d.span()
+			if err != nil {
 				return nil, err
 			}
-			if end := d.i - 1; !hasEscape(d.data[start:end]) {
+			if plain {
 				// the lookup converts without allocating; the key is built only when kept
-				if child = p.fields[string(d.data[start:end])]; child != nil {
-					key = string(d.data[start:end])
+				if child = p.child(d.data[start : d.i-1]); child != nil {
+					key = string(d.data[start : d.i-1])
 				}
 			} else {
-				save := d.i
-				d.i = start - 1
-				k, err := d.str(true)
+				k, err := d.escaped(true)
 				if err != nil {
 					return nil, err
 				}
-				d.i = save
-				key, child = k, p.fields[k]
+				key, child = k, p.fields[k] // rare: no need for the fast lookup
 			}
 		default:
-			if _, err := d.str(false); err != nil {
+			if plain, err := d.span(); err != nil {
 				return nil, err
+			} else if !plain {
+				if _, err := d.escaped(false); err != nil {
+					return nil, err
+				}
 			}
 		}
 		d.ws()
@@ -388,40 +481,50 @@ func (d *decoder) number(keep bool) (any, error) {
 // str reads the string at d.i (which is '"'), checking escapes, control characters and
 // UTF-8; it builds the Go string only when keep.
 func (d *decoder) str(keep bool) (string, error) {
+	start := d.i + 1
+	plain, err := d.span()
+	if err != nil {
+		return "", err
+	}
+	if !plain {
+		return d.escaped(keep)
+	}
+	if !keep {
+		return "", nil
+	}
+	return string(d.data[start : d.i-1]), nil
+}
+
+// span checks the string at d.i (which is '"') up to its first escape. Without one it moves
+// d.i past the closing quote and reports true; at an escape it reports false and leaves d.i
+// at the opening quote, for escaped.
+func (d *decoder) span() (bool, error) {
 	b := d.data
 	i := d.i + 1
 	start := i
 	ascii := true
-	for i < len(b) {
-		i = plainRun(b, i)
-		if i >= len(b) {
-			break
+	for {
+		if i = plainRun(b, i); i >= len(b) {
+			d.i = i
+			return false, d.fail("unterminated string")
 		}
-		c := b[i]
-		switch {
+		switch c := b[i]; {
 		case c == '"':
 			if !ascii && !utf8.Valid(b[start:i]) {
 				d.i = start
-				return "", d.fail("invalid UTF-8 in a string")
+				return false, d.fail("invalid UTF-8 in a string")
 			}
 			d.i = i + 1
-			if !keep {
-				return "", nil
-			}
-			return string(b[start:i]), nil
+			return true, nil
 		case c == '\\':
-			d.i = start - 1
-			return d.escaped(keep)
+			return false, nil
 		case c < 0x20:
 			d.i = i
-			return "", d.fail("control character in a string")
-		case c >= 0x80:
-			ascii = false
+			return false, d.fail("control character in a string")
 		}
+		ascii = false // c >= 0x80
 		i++
 	}
-	d.i = i
-	return "", d.fail("unterminated string")
 }
 
 // escaped decodes a string holding escapes, slowly and exactly as encoding/json does, but
@@ -431,7 +534,8 @@ func (d *decoder) escaped(keep bool) (string, error) {
 	i := d.i + 1
 	var sb strings.Builder
 	if keep {
-		sb.Grow(64)
+		// the raw length up to the closing quote bounds the decoded length
+		sb.Grow(stringEnd(b, i) - i)
 	}
 	for i < len(b) {
 		if j := plainRun(b, i); j > i {
@@ -531,13 +635,24 @@ func (d *decoder) escaped(keep bool) (string, error) {
 	return "", d.fail("unterminated string")
 }
 
-func hasEscape(b []byte) bool {
-	for _, c := range b {
-		if c == '\\' {
-			return true
+// stringEnd returns the index of the quote closing the string whose contents start at i
+// (len(b) when unterminated), without checking the contents.
+func stringEnd(b []byte, i int) int {
+	for {
+		k := bytes.IndexByte(b[i:], '"')
+		if k < 0 {
+			return len(b)
 		}
+		q := i + k
+		n := 0 // backslashes right before the quote
+		for j := q - 1; j >= i && b[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q
+		}
+		i = q + 1
 	}
-	return false
 }
 
 func hex4(b []byte) (rune, int, bool) {

@@ -14,26 +14,19 @@ const (
 	msb = 0x8080808080808080
 )
 
-// hasZero reports (as a non-zero word) whether any byte of x is zero. It is exact as a
-// yes/no answer: with no zero byte there is no borrow and the result is 0.
-func hasZero(x uint64) uint64 { return (x - lsb) & ^x & msb }
-
-// hasByte reports whether any byte of x equals c.
-func hasByte(x uint64, c byte) uint64 { return hasZero(x ^ (lsb * uint64(c))) }
-
-// hasLess reports whether any byte of x is below n (n <= 128).
-func hasLess(x uint64, n byte) uint64 { return (x - lsb*uint64(n)) & ^x & msb }
+// The masks below flag a byte by setting its top bit: x itself flags bytes that are not
+// ASCII, x-0x20 a byte below 0x20, (x^c)-1 a byte equal to c. A byte with its top bit clear
+// can only be flagged wrongly by a borrow, and a borrow starts at a byte that is flagged
+// rightly below it, so the lowest flagged byte is always a real match.
 
 // plainRun returns the index of the first byte at or after i that is '"', '\\', a control
 // character or not ASCII, or len(b).
 func plainRun(b []byte, i int) int {
-	for i+8 <= len(b) {
-		x := binary.LittleEndian.Uint64(b[i:])
-		if m := hasByte(x, '"') | hasByte(x, '\\') | hasLess(x, 0x20) | (x & msb); m != 0 {
-			// the lowest flagged byte is always a real match (borrows only reach upward)
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i : i+8])
+		if m := ((x - lsb*0x20) | ((x ^ lsb*'"') - lsb) | ((x ^ lsb*'\\') - lsb) | x) & msb; m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
-		i += 8
 	}
 	for i < len(b) {
 		if c := b[i]; c == '"' || c == '\\' || c < 0x20 || c >= 0x80 {
@@ -47,13 +40,15 @@ func plainRun(b []byte, i int) int {
 // htmlSafeRun returns the index of the first byte at or after i of s that appendString
 // must look at: '"', '\\', '<', '>', '&', a control character or not ASCII; or len(s).
 func htmlSafeRun(s string, i int) int {
-	for i+8 <= len(s) {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if m := hasByte(x, '"') | hasByte(x, '\\') | hasByte(x, '<') | hasByte(x, '>') | hasByte(x, '&') | hasLess(x, 0x20) | (x & msb); m != 0 {
+	for ; i+8 <= len(s); i += 8 {
+		w := s[i : i+8]
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		// '<' (0x3c) and '>' (0x3e) differ only in bit 1: one test for both
+		if m := ((x - lsb*0x20) | ((x ^ lsb*'"') - lsb) | ((x ^ lsb*'\\') - lsb) |
+			((x^lsb*'<')&^(lsb*2) - lsb) | ((x ^ lsb*'&') - lsb) | x) & msb; m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
-		i += 8
 	}
 	for i < len(s) {
 		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {

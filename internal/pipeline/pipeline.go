@@ -310,10 +310,7 @@ func appendStrs(dst []byte, ss []string) []byte {
 	return append(dst, ']')
 }
 
-func appendStr(dst []byte, s string) []byte {
-	out, _ := jsonproj.AppendJSON(dst, s) // a string always encodes
-	return out
-}
+func appendStr(dst []byte, s string) []byte { return jsonproj.AppendString(dst, s) }
 
 // CheckPayload runs only the payload checks of Run (presence, size, syntax, UTF-8 and
 // nesting; any JSON value passes) with the same *Error results (Stage StagePayload). It
