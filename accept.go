@@ -33,10 +33,11 @@ const maxAcceptLeaders = 4
 // its event is not inserted; once taken, its event is inserted whatever its context does, and
 // the group runs with the leader's context values but not its cancellation.
 //
-// The in-memory store commits nothing, so there each accept inserts directly (direct).
+// The in-memory store commits nothing, so there each accept inserts directly (mem), handing
+// the event and its documents over (memory.Store.AdoptEvent: no copy).
 type acceptGroup struct {
-	st     store.Store
-	direct bool
+	st  store.Store
+	mem *memory.Store
 	// leaders is how many groups may commit at once (maxAcceptLeaders).
 	leaders int
 
@@ -69,16 +70,19 @@ type acceptResult struct {
 }
 
 func newAcceptGroup(st store.Store) *acceptGroup {
-	_, direct := st.(*memory.Store)
-	return &acceptGroup{st: st, direct: direct, leaders: maxAcceptLeaders}
+	mem, _ := st.(*memory.Store)
+	return &acceptGroup{st: st, mem: mem, leaders: maxAcceptLeaders}
 }
 
 // insert stores ev as store.EventStore.InsertEvent does, committed together with the
-// events of concurrent callers.
+// events of concurrent callers. ev's documents are the hub's own (the pipeline produced and
+// checked them: store.CheckedDocuments) and ev is handed over: the caller must not change
+// it or its documents afterwards (the memory store keeps them as they are).
 func (g *acceptGroup) insert(ctx context.Context, ev *store.Event) (*store.Event, bool, error) {
-	if g.direct {
-		return g.st.InsertEvent(ctx, ev)
+	if g.mem != nil {
+		return g.mem.AdoptEvent(ctx, ev)
 	}
+	ctx = store.CheckedDocuments(ctx)
 	op := &acceptOp{ctx: ctx, ev: ev, done: make(chan acceptResult, 1)}
 	g.mu.Lock()
 	lead := g.leading < g.leaders

@@ -63,7 +63,7 @@ func TestAcceptGroupCommitsTogether(t *testing.T) {
 	require.NoError(t, err)
 	st := &gateStore{Store: mem, release: make(chan struct{})}
 	g := newAcceptGroup(st)
-	require.False(t, g.direct)
+	require.Nil(t, g.mem)
 	g.leaders = 1 // one group at a time, so the grouping is deterministic
 
 	type outcome struct {

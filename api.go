@@ -307,7 +307,9 @@ type ProcessingResult struct {
 	// RuleName and RuleVersion identify the mapping applied (empty: none).
 	RuleName    string
 	RuleVersion int
-	// Canonical is the validated canonical document.
+	// Canonical is the validated canonical document. It is read-only: it may be the
+	// stored event's own bytes (the in-memory store keeps the hub's documents without
+	// copying them).
 	Canonical json.RawMessage
 	// ResponseCode and ResponseTime describe the delivery attempt (sync mode).
 	ResponseCode int

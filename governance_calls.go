@@ -102,10 +102,14 @@ func deletionCall(method, service string, perm Permission, change proposedChange
 		}}
 }
 
+// processPerms are the permissions of ProcessIntegrationEvent(s), shared by every call
+// (guard only reads them).
+var processPerms = perms(PermProcess)
+
 // processCall is the call of ProcessIntegrationEvent(s): an event put before every other
 // is a chairman's override.
 func processCall(method, service string, evs ...EventData) call {
-	c := call{method: method, service: service, perms: perms(PermProcess)}
+	c := call{method: method, service: service, perms: processPerms}
 	for _, ev := range evs {
 		c.priority = c.priority || ev.ChairmanOverride
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ehg/hub/contract"
 	"github.com/ehg/hub/internal/engine"
+	"github.com/ehg/hub/internal/ids"
 	"github.com/ehg/hub/internal/pipeline"
 	"github.com/ehg/hub/internal/telemetry"
 	"github.com/ehg/hub/resilience"
@@ -80,9 +81,9 @@ func (h *Hub) processEvent(ctx context.Context, in EventData) (*ProcessingResult
 		defer h.spans.drop(ev.ID)
 	}
 	pctx, ps := h.tel.Child(ctx, telemetry.SpanPersist)
-	// The pipeline produced every document of ev (checked, compacted, encoded).
-	// Concurrent accepts share one commit (accept.go).
-	stored, created, err := h.accepts.insert(store.CheckedDocuments(pctx), ev)
+	// The pipeline produced every document of ev (checked, compacted, encoded); ev is
+	// handed over. Concurrent accepts share one commit (accept.go).
+	stored, created, err := h.accepts.insert(pctx, ev)
 	telemetry.End(ps, err)
 	if err != nil {
 		return nil, mapStoreErr(err)
@@ -194,7 +195,13 @@ func (h *Hub) ProcessIntegrationEvents(ctx context.Context, evs []EventData) ([]
 	if err := h.admit(ctx, len(evs)); err != nil {
 		return nil, err
 	}
-	ins, err := h.st.InsertEvents(store.CheckedDocuments(ctx), batch)
+	var ins []store.InsertResult
+	var err error
+	if mem := h.accepts.mem; mem != nil {
+		ins, err = mem.AdoptEvents(ctx, batch) // the documents are the pipeline's: no copy
+	} else {
+		ins, err = h.st.InsertEvents(store.CheckedDocuments(ctx), batch)
+	}
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
@@ -246,7 +253,7 @@ func (h *Hub) newEvent(ctx context.Context, in EventData) (*runtime, *store.Even
 		return nil, nil, nil, err
 	}
 	ev := &store.Event{
-		ID:                    uuid.NewString(),
+		ID:                    ids.New(),
 		VentureID:             in.VentureID,
 		ServiceID:             rt.svc.ID,
 		ServiceName:           rt.svc.Name,

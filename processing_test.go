@@ -292,3 +292,39 @@ func TestValidateDataContract(t *testing.T) {
 	_, err = h.ValidateDataContract(t.Context(), map[string]any{}, contract.Contract{Name: "x", Version: "1.0.0", Schema: json.RawMessage(`{"type": 5}`)})
 	require.ErrorIs(t, err, hub.ErrInvalidConfig)
 }
+
+// TestProcessKeepsNoCallerBytes: the memory store keeps the documents the hub hands it
+// without copying them, so the hub must hand it only bytes of its own: a caller that reuses
+// its payload buffer once an accept returned changes no stored or delivered event (raw and
+// mapped services, single and batch accepts).
+func TestProcessKeepsNoCallerBytes(t *testing.T) {
+	t.Parallel()
+	h := hubtest.New(t, nil, hub.WithPollInterval(time.Hour)) // nothing delivered meanwhile
+	sink := hubtest.NewSink(t)
+	register(t, h, "raw", sink.URL, nil)
+	register(t, h, "mapped", sink.URL, workItemService)
+	ctx := t.Context()
+	want := compactJSON(t, issueEvent)
+	var ids []string
+	for _, svc := range []string{"raw", "mapped"} {
+		buf := append([]byte(nil), issueEvent...)
+		res, err := h.ProcessIntegrationEvent(ctx, hub.EventData{Service: svc, Payload: buf, Mode: hub.Async})
+		require.NoError(t, err)
+		ids = append(ids, res.EventID)
+		canonical := append([]byte(nil), res.Canonical...)
+		buf2 := append([]byte(nil), issueEvent...)
+		batch, err := h.ProcessIntegrationEvents(ctx, []hub.EventData{{Service: svc, Payload: buf2}})
+		require.NoError(t, err)
+		ids = append(ids, batch[0].EventID)
+		for i := range buf { // the caller reuses its buffers
+			buf[i], buf2[i] = ' ', ' '
+		}
+		assert.Equal(t, string(canonical), string(res.Canonical), "%s: the result's canonical document", svc)
+	}
+	for _, id := range ids {
+		ev, err := h.Store().GetEvent(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, want, string(ev.PayloadIn), "event %s of %s", id, ev.ServiceName)
+		assert.True(t, json.Valid(ev.CanonicalMapping) || len(ev.CanonicalMapping) == 0)
+	}
+}

@@ -14,8 +14,8 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
-	"github.com/google/uuid"
 
+	"github.com/ehg/hub/internal/ids"
 	"github.com/ehg/hub/store"
 )
 
@@ -551,7 +551,7 @@ func (h *Hub) EventFanOut(ctx context.Context, id string) ([]*store.Event, error
 	}
 }
 
-func newEventID() string { return uuid.NewString() }
+func newEventID() string { return ids.New() }
 
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)

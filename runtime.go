@@ -86,12 +86,16 @@ type runtime struct {
 	// gen is the number of this runtime's caching (Hub.gen): a refresh that listed the store
 	// before it must not replace it with what it read.
 	gen uint64
+	// target is the runtime as the engine delivers through it (engineTarget{rt: this
+	// runtime}), made once; a copy of a runtime needs its own.
+	target engine.Target
 }
 
 // buildRuntime compiles svc (whose authentication_config is sealed) with the given sources.
 // Errors are *ConfigError naming the field.
 func (h *Hub) buildRuntime(svc *store.Service, plainAuth json.RawMessage, meta serviceMeta, src sources) (*runtime, error) {
 	rt := &runtime{svc: svc, meta: meta, conns: map[string]connectors.Connector{}}
+	rt.target = engineTarget{rt: rt, h: h}
 	h.registerCredentials(plainAuth)
 	rt.quota = func(hdr http.Header) { h.observeQuota(svc.ID, hdr) }
 	if _, ok := h.reg.Lookup(svc.ConnectorKind); !ok {
@@ -273,7 +277,10 @@ func (t *targets) Target(ctx context.Context, serviceID string) (engine.Target, 
 		}
 		return nil, err
 	}
-	return engineTarget{rt: rt, h: h}, nil
+	if t, ok := rt.target.(engineTarget); ok && t.rt == rt {
+		return rt.target, nil
+	}
+	return engineTarget{rt: rt, h: h}, nil // a copy of a runtime (replaceService)
 }
 
 // unloadableWait is how long a service that could not be loaded for a passing reason is
@@ -538,6 +545,7 @@ func (h *Hub) replaceService(svc *store.Service, since uint64) {
 	}
 	nrt := *cur
 	nrt.svc = svc
+	nrt.target = engineTarget{rt: &nrt, h: h}
 	h.gen++
 	nrt.gen = h.gen
 	h.byID[svc.ID] = &nrt

@@ -38,10 +38,24 @@ func (r *CallRecorder) Call() store.Call {
 
 type callKey struct{}
 
-// withCallRecorder returns ctx carrying a new recorder.
+// withCallRecorder returns ctx carrying a new recorder (one allocation for both).
 func withCallRecorder(ctx context.Context) (context.Context, *CallRecorder) {
-	r := &CallRecorder{}
-	return context.WithValue(ctx, callKey{}, r), r
+	c := &callCtx{Context: ctx}
+	return c, &c.rec
+}
+
+// callCtx is a context carrying a CallRecorder: context.WithValue and the recorder in one
+// value.
+type callCtx struct {
+	context.Context
+	rec CallRecorder
+}
+
+func (c *callCtx) Value(key any) any {
+	if key == (callKey{}) {
+		return &c.rec
+	}
+	return c.Context.Value(key)
 }
 
 // CallRecorderFrom returns the recorder of the attempt ctx belongs to, or nil.

@@ -122,6 +122,12 @@ type Config struct {
 	Claim func(ctx context.Context, p store.ClaimParams) ([]*store.Event, error)
 }
 
+// funcNotifier is a store that calls a function where store.Notifier would send a value
+// (memory.Store.NotifyFunc).
+type funcNotifier interface {
+	NotifyFunc(ctx context.Context, f func()) error
+}
+
 // Engine runs delivery workers. Create it with New, then Start and Stop it once.
 type Engine struct {
 	cfg Config
@@ -150,6 +156,17 @@ type Engine struct {
 
 	stats   Stats
 	nextDue atomic.Int64 // unix nanos of the earliest known retry due time, 0 for none
+
+	// The recorder's buffers, reused from one write to the next.
+	cps     []store.CompleteParams
+	fps     []store.FailParams
+	waiting []waiting
+}
+
+// waiting is a batch's outcome (its index) whose waiters are to be told.
+type waiting struct {
+	i  int
+	ws []chan Outcome
 }
 
 // Stats are counters of one engine since it started; read them with Engine.Stats.
@@ -164,9 +181,12 @@ type Stats struct {
 	Lost      atomic.Int64
 }
 
+// result is one attempt's outcome on its way to the recorder: complete when it
+// succeeded (ok), else fail.
 type result struct {
 	ev       *store.Event
-	complete *store.CompleteParams
+	ok       bool
+	complete store.CompleteParams
 	fail     *store.FailParams
 	outcome  Outcome
 }
@@ -273,7 +293,12 @@ func (e *Engine) Start(ctx context.Context) error {
 	bgCtx, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.bgCancel = bgCancel
 
-	if n, ok := e.cfg.Store.(store.Notifier); ok {
+	if n, ok := e.cfg.Store.(funcNotifier); ok {
+		// The store calls Wake itself (the memory store): no goroutine to hand off to.
+		if err := n.NotifyFunc(bgCtx, e.Wake); err != nil {
+			e.log.Warn("hub: store notifications unavailable; polling only", slog.Any("error", err))
+		}
+	} else if n, ok := e.cfg.Store.(store.Notifier); ok {
 		ch, err := n.Notifications(bgCtx)
 		if err != nil {
 			e.log.Warn("hub: store notifications unavailable; polling only", slog.Any("error", err))

@@ -195,7 +195,8 @@ func (e *Engine) deliver(ev *store.Event) result {
 		r.outcome.Status = store.StatusSucceeded
 		r.outcome.ResponseCode = code
 		r.outcome.Attempted = true
-		r.complete = &store.CompleteParams{ID: ev.ID, Owner: e.cfg.Owner, ResponseCode: code, ResponseTimeMS: ms, PayloadOut: ev.PayloadOut, Call: call}
+		r.ok = true
+		r.complete = store.CompleteParams{ID: ev.ID, Owner: e.cfg.Owner, ResponseCode: code, ResponseTimeMS: ms, PayloadOut: ev.PayloadOut, Call: call}
 		if m, ok := t.(Masker); ok {
 			in, canon, out := m.MaskDelivered(ev)
 			r.complete.MaskedPayloadIn, r.complete.MaskedCanonical = in, canon
@@ -343,21 +344,26 @@ func (e *Engine) recorder() {
 		}
 		busy = len(batch) > 1
 		e.flush(batch)
+		clear(batch) // hold on to no event until the next write
 	}
 }
 
 func (e *Engine) flush(batch []result) {
-	var cps []store.CompleteParams
-	var fps []store.FailParams
-	for _, r := range batch {
-		if r.complete != nil {
-			cps = append(cps, *r.complete)
+	cps, fps := e.cps[:0], e.fps[:0]
+	for i := range batch {
+		if r := &batch[i]; r.ok {
+			cps = append(cps, r.complete)
 		} else {
 			fps = append(fps, *r.fail)
 		}
 	}
-	lost := map[string]bool{}
-	failed := map[string]bool{}
+	var lost map[string]bool // lost or not recorded
+	mark := func(id string) {
+		if lost == nil {
+			lost = map[string]bool{}
+		}
+		lost[id] = true
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// payload_out is the claimed event's own (or the hub's masking), error_details encoded
@@ -365,31 +371,60 @@ func (e *Engine) flush(batch []result) {
 	ctx = store.CheckedDocuments(ctx)
 	if len(cps) > 0 {
 		ids, err := retryBusy(ctx, func() ([]string, error) { return e.cfg.Store.CompleteEvents(ctx, cps) })
-		e.noteWrite(err, cps, nil, failed)
 		for _, id := range ids {
-			lost[id] = true
+			mark(id)
+		}
+		if err != nil {
+			e.noteWrite(err, len(cps))
+			for i := range cps {
+				mark(cps[i].ID)
+			}
 		}
 	}
 	if len(fps) > 0 {
 		ids, err := retryBusy(ctx, func() ([]string, error) { return e.cfg.Store.FailEvents(ctx, fps) })
-		e.noteWrite(err, nil, fps, failed)
 		for _, id := range ids {
-			lost[id] = true
+			mark(id)
+		}
+		if err != nil {
+			e.noteWrite(err, len(fps))
+			for i := range fps {
+				mark(fps[i].ID)
+			}
 		}
 	}
+	// The store keeps no reference to the params: their buffers serve the next write
+	// (cleared, so they hold on to no event's documents).
+	clear(cps)
+	clear(fps)
+	e.cps, e.fps = cps[:0], fps[:0]
+
+	// One lock for the batch: the events are no longer in flight, and their waiters are
+	// taken (told below, after the observers).
+	told := e.waiting[:0]
 	e.mu.Lock()
-	for _, r := range batch {
-		delete(e.inflight, r.ev.ID)
+	for i := range batch {
+		id := batch[i].ev.ID
+		delete(e.inflight, id)
+		if len(e.waiters) == 0 {
+			continue
+		}
+		if ws, ok := e.waiters[id]; ok {
+			delete(e.waiters, id)
+			told = append(told, waiting{i: i, ws: ws})
+		}
 	}
 	e.mu.Unlock()
-	for _, r := range batch {
-		o := r.outcome
-		o.At = e.cfg.Clock()
-		if lost[o.EventID] || failed[o.EventID] {
+	now := e.cfg.Clock()
+	for i := range batch {
+		r := &batch[i]
+		o := &r.outcome
+		o.At = now
+		if lost[o.EventID] {
 			o.Lost = true
 			e.stats.Lost.Add(1)
 		} else {
-			e.count(o)
+			e.count(*o)
 			if o.Status == store.StatusRetrying && !o.NextAttemptAt.IsZero() {
 				e.noteDue(o.NextAttemptAt)
 			}
@@ -397,37 +432,30 @@ func (e *Engine) flush(batch []result) {
 		// Observers first: a caller woken by its waiter then finds the outcome already in the
 		// metrics and health figures the observers keep.
 		for _, obs := range e.cfg.Observers {
-			obs.Observe(o)
-		}
-		e.mu.Lock()
-		ws := e.waiters[o.EventID]
-		delete(e.waiters, o.EventID)
-		e.mu.Unlock()
-		for _, w := range ws {
-			w <- o
+			obs.Observe(*o)
 		}
 		if o.Status == store.StatusDead && !o.Lost && e.cfg.OnDead != nil {
+			ev, o := r.ev, *o
 			e.hookWG.Add(1)
 			go func() {
 				defer e.hookWG.Done()
-				e.cfg.OnDead(r.ev, o)
+				e.cfg.OnDead(ev, o)
 			}()
 		}
 	}
+	for _, w := range told {
+		for _, ch := range w.ws {
+			ch <- batch[w.i].outcome
+		}
+	}
+	clear(told)
+	e.waiting = told[:0]
 }
 
-func (e *Engine) noteWrite(err error, cps []store.CompleteParams, fps []store.FailParams, failed map[string]bool) {
-	if err == nil {
-		return
-	}
+// noteWrite logs a failed write of n outcomes.
+func (e *Engine) noteWrite(err error, n int) {
 	e.log.Error("hub: recording delivery outcomes failed; the events return to the queue when their lease expires",
-		slog.Int("events", len(cps)+len(fps)), slog.Any("error", err))
-	for _, c := range cps {
-		failed[c.ID] = true
-	}
-	for _, f := range fps {
-		failed[f.ID] = true
-	}
+		slog.Int("events", n), slog.Any("error", err))
 }
 
 func (e *Engine) count(o Outcome) {

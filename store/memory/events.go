@@ -12,11 +12,15 @@ import (
 
 // InsertEvent implements [store.EventStore].
 func (s *Store) InsertEvent(ctx context.Context, e *store.Event) (*store.Event, bool, error) {
-	res, err := s.InsertEvents(ctx, []*store.Event{e})
-	if err != nil {
+	if err := begin(ctx, "insert events"); err != nil {
 		return nil, false, err
 	}
-	return res[0].Event, res[0].Created, nil
+	var ps [1]prepared
+	var out [1]store.InsertResult
+	if err := s.insert([]*store.Event{e}, ps[:], out[:], store.DocumentsChecked(ctx), false); err != nil {
+		return nil, false, err
+	}
+	return out[0].Event, out[0].Created, nil
 }
 
 // InsertEvents implements [store.EventStore]. The batch is validated whole before anything
@@ -33,22 +37,69 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 	if len(es) == 0 {
 		return []store.InsertResult{}, nil
 	}
-	checked := store.DocumentsChecked(ctx)
-	ps := make([]prepared, len(es))
+	out := make([]store.InsertResult, len(es))
+	if err := s.insert(es, make([]prepared, len(es)), out, store.DocumentsChecked(ctx), false); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AdoptEvent is [Store.AdoptEvents] for one event.
+func (s *Store) AdoptEvent(ctx context.Context, e *store.Event) (*store.Event, bool, error) {
+	if err := begin(ctx, "insert events"); err != nil {
+		return nil, false, err
+	}
+	var ps [1]prepared
+	var out [1]store.InsertResult
+	if err := s.insert([]*store.Event{e}, ps[:], out[:], true, true); err != nil {
+		return nil, false, err
+	}
+	return out[0].Event, out[0].Created, nil
+}
+
+// AdoptEvents stores events as InsertEvents does, for a writer that produced their JSON
+// documents itself (well-formed, as with [store.CheckedDocuments]) and hands the events
+// over: the store keeps the documents' bytes as its own, neither checked nor copied, and
+// the result of a stored event is the event passed in, updated to its stored form
+// (canonical ids, status, times). The caller must not write to the events or their
+// documents afterwards; the documents are read-only for every holder, and are overwritten
+// with zeros when the event is deleted or its documents erased, as the store's own copies
+// are. An event not stored (its idempotency key names an earlier one) is left as it was,
+// its documents not kept; its result is the earlier event, a copy.
+//
+// It saves InsertEvents' copy of every document (a 4.5 KB payload costs a few
+// microseconds to copy into memory the process has not touched before) and the store's
+// lock is held only for the bookkeeping.
+func (s *Store) AdoptEvents(ctx context.Context, es []*store.Event) ([]store.InsertResult, error) {
+	if err := begin(ctx, "insert events"); err != nil {
+		return nil, err
+	}
+	if len(es) == 0 {
+		return []store.InsertResult{}, nil
+	}
+	out := make([]store.InsertResult, len(es))
+	if err := s.insert(es, make([]prepared, len(es)), out, true, true); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// insert stores es, with ps and out (as long as es) for the prepared events and the
+// results: documents checked unless checked, copied unless adopted.
+func (s *Store) insert(es []*store.Event, ps []prepared, out []store.InsertResult, checked, adopt bool) error {
 	explicitIDs := false
 	for i, in := range es {
 		if err := s.prepareEvent(i, in, &ps[i], checked); err != nil {
-			return nil, err
+			return err
 		}
 		explicitIDs = explicitIDs || in.ID != ""
 	}
 
-	out := make([]store.InsertResult, len(es))
 	s.mu.Lock()
 	if explicitIDs {
 		if err := s.checkNewIDs(ps); err != nil {
 			s.mu.Unlock()
-			return nil, err
+			return err
 		}
 	}
 	// From here nothing can fail, so the batch is applied in one pass.
@@ -68,20 +119,43 @@ func (s *Store) InsertEvents(ctx context.Context, es []*store.Event) ([]store.In
 			}
 		}
 		e := s.events.add(p.key)
-		s.fill(e, p, now)
+		s.fill(e, p, now, adopt)
 		s.indexSubject(e)
 		if k := e.ev.IdempotencyKey; k != "" {
 			q.keys[k] = e
 		}
 		q.add(e, now)
-		out[i] = store.InsertResult{Event: shareEvent(&e.ev, p.in), Created: true}
+		if adopt {
+			adopted(p.in, &e.ev)
+			out[i] = store.InsertResult{Event: p.in, Created: true}
+		} else {
+			out[i] = store.InsertResult{Event: shareEvent(&e.ev, p.in), Created: true}
+		}
 		created++
 	}
+	spare := s.events.needSpare()
 	s.mu.Unlock()
 	if created > 0 {
 		s.notify.signal()
 	}
-	return out, nil
+	if spare {
+		c := newChunk()
+		s.mu.Lock()
+		s.events.setSpare(c)
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// adopted makes in, an adopted event, a copy of its stored form ev (whose documents are
+// in's own): times of its own, a new one only for expires_at. The caller holds s.mu.
+func adopted(in, ev *store.Event) {
+	*in = *ev
+	in.CompletedAt, in.LeaseUntil = nil, nil // a new event has neither
+	if ev.ExpiresAt != nil {
+		t := *ev.ExpiresAt
+		in.ExpiresAt = &t
+	}
 }
 
 // prepared is one event of an insert batch, validated, with its canonical ids.
@@ -129,12 +203,16 @@ func (s *Store) prepareEvent(i int, in *store.Event, p *prepared, checked bool) 
 	return nil
 }
 
-// fill makes e the stored form of the prepared event: a deep copy with canonical ids,
-// defaults, times at store precision, pending, due now unless it says otherwise, no lease.
-// The caller holds s.mu.
-func (s *Store) fill(e *entry, p *prepared, now time.Time) {
+// fill makes e the stored form of the prepared event: a deep copy (sharing the documents
+// when adopt) with canonical ids, defaults, times at store precision, pending, due now
+// unless it says otherwise, no lease. The caller holds s.mu.
+func (s *Store) fill(e *entry, p *prepared, now time.Time, adopt bool) {
 	ev := &e.ev
-	copyEvent(ev, p.in, &e.slots, s.events.bytes(rawLen(p.in)), nil)
+	if adopt {
+		copyEvent(ev, p.in, &e.slots, nil, p.in)
+	} else {
+		copyEvent(ev, p.in, &e.slots, s.events.bytes(rawLen(p.in)), nil)
+	}
 	for i := range e.slots {
 		e.slots[i] = store.Timestamp(e.slots[i])
 	}
@@ -169,6 +247,16 @@ func (s *Store) fill(e *entry, p *prepared, now time.Time) {
 // batch. Generated IDs are random version 4 UUIDs and are not checked: a collision has
 // probability 2^-122. The caller holds s.mu.
 func (s *Store) checkNewIDs(ps []prepared) error {
+	if len(ps) == 1 { // one event: nothing in the batch to repeat
+		p := &ps[0]
+		if p.in.ID == "" || (p.in.IdempotencyKey != "" && s.byKey(p.serviceID, p.in.IdempotencyKey) != nil) {
+			return nil
+		}
+		if s.events.get(p.key) != nil {
+			return fmt.Errorf("%w: memory: insert events: event id %s exists", store.ErrConflict, p.id)
+		}
+		return nil
+	}
 	keys := map[eventKey]bool{}
 	ids := map[uuidKey]bool{}
 	for _, p := range ps {

@@ -46,6 +46,11 @@ type eventTable struct {
 	byID   map[uuidKey]uint32
 	slab   []byte
 	free   []uint32 // freed slots, reused first
+	// spare is the next chunk, allocated and its pages written once outside the owner's
+	// lock (prepareSpare), so that inserts do not take the page faults of fresh memory
+	// while holding it; preparing is set while one is being made.
+	spare     []entry
+	preparing bool
 }
 
 func newEventTable() eventTable { return eventTable{byID: map[uuidKey]uint32{}} }
@@ -70,12 +75,43 @@ func (t *eventTable) add(k uuidKey) *entry {
 		return t.at(int(i))
 	}
 	if t.n%chunkSize == 0 {
-		t.chunks = append(t.chunks, make([]entry, chunkSize))
+		c := t.spare
+		if c == nil {
+			c = make([]entry, chunkSize)
+		}
+		t.spare = nil
+		t.chunks = append(t.chunks, c)
 	}
 	t.byID[k] = uint32(t.n) //nolint:gosec // a memory store holds far fewer than 2^32 events
 	e := t.at(t.n)
 	t.n++
 	return e
+}
+
+// needSpare reports, once until setSpare, whether the caller is to make the next chunk
+// (newChunk, without the lock): the last chunk is half used and no freed slot waits. The
+// owner's mutex guards it.
+func (t *eventTable) needSpare() bool {
+	if t.spare != nil || t.preparing || len(t.free) > 0 || t.n%chunkSize < chunkSize/2 {
+		return false
+	}
+	t.preparing = true
+	return true
+}
+
+// setSpare installs the chunk made after needSpare. The owner's mutex guards it.
+func (t *eventTable) setSpare(c []entry) {
+	t.preparing, t.spare = false, c
+}
+
+// newChunk returns a chunk of entries whose memory has been written once: fresh memory
+// costs a page fault at its first write, which is better taken outside the store's lock.
+func newChunk() []entry {
+	c := make([]entry, chunkSize)
+	for i := range c {
+		c[i].idx = -1
+	}
+	return c
 }
 
 // remove deletes the entry with the key: its JSON bytes are overwritten with zeros (so no
