@@ -34,10 +34,10 @@ func TestMapError(t *testing.T) {
 	t.Parallel()
 	busy := func(t *testing.T) error {
 		path := filepath.Join(t.TempDir(), "busy.db")
-		a, err := sql.Open(DriverName, dsn(path, Options{BusyTimeout: time.Millisecond}.withDefaults(), false))
+		a, err := sql.Open(DriverName, dsn(path, Options{BusyTimeout: time.Millisecond}.withDefaults(), connShared))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = a.Close() })
-		b, err := sql.Open(DriverName, dsn(path, Options{BusyTimeout: time.Millisecond}.withDefaults(), false))
+		b, err := sql.Open(DriverName, dsn(path, Options{BusyTimeout: time.Millisecond}.withDefaults(), connShared))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = b.Close() })
 		_, err = a.ExecContext(t.Context(), `CREATE TABLE t (x INTEGER)`)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -24,6 +25,65 @@ const eventCols = `id, venture_id, service_id, service_name, service_type, opera
 	max_retries, priority_level, chairman_override, created_at, updated_at, completed_at,
 	expires_at, idempotency_key, next_attempt_at, lease_owner, lease_until, subject_key,
 	direction, source_event_id`
+
+// eventStateCols are eventCols without the documents of integration_event_payloads (NULL in
+// their place, so scanEvent reads both): what a statement that changes many events returns,
+// before it reads their documents at once (see readDocuments).
+const eventStateCols = `id, venture_id, service_id, service_name, service_type, operation,
+	endpoint_url, request_method, NULL, payload_out, NULL, NULL,
+	status, response_code, response_time_ms, error_details, retry_count,
+	max_retries, priority_level, chairman_override, created_at, updated_at, completed_at,
+	expires_at, idempotency_key, next_attempt_at, lease_owner, lease_until, subject_key,
+	direction, source_event_id`
+
+// documentsSQL reads the documents of the events whose IDs ?1 lists (a JSON array), one
+// primary-key lookup each.
+const documentsSQL = `SELECT event_id, payload_in, transformation_applied, canonical_mapping
+	FROM integration_event_payloads WHERE event_id IN (SELECT value FROM json_each(?1))`
+
+// readDocuments fills in the documents of es (read without them) inside the write
+// transaction of q.
+func readDocuments(ctx context.Context, q *txConn, es []*store.Event) error {
+	if len(es) == 0 {
+		return nil
+	}
+	byID := make(map[string]*store.Event, len(es))
+	ids := make([]byte, 0, len(es)*39+2)
+	ids = append(ids, '[')
+	for i, e := range es {
+		if i > 0 {
+			ids = append(ids, ',')
+		}
+		// IDs are canonical UUIDs: nothing to escape.
+		ids = append(ids, '"')
+		ids = append(ids, e.ID...)
+		ids = append(ids, '"')
+		byID[e.ID] = e
+	}
+	ids = append(ids, ']')
+	stmt, err := q.stmt(ctx, documentsSQL)
+	if err != nil {
+		return err
+	}
+	rows, err := stmt.QueryContext(ctx, string(ids))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id       string
+			in, t, c json.RawMessage
+		)
+		if err := rows.Scan(&id, rawDest(&in), rawDest(&t), rawDest(&c)); err != nil {
+			return err
+		}
+		if e := byID[id]; e != nil {
+			e.PayloadIn, e.TransformationApplied, e.CanonicalMapping = in, t, c
+		}
+	}
+	return rows.Err()
+}
 
 const insertEventSQL = `INSERT INTO integration_events (id, venture_id, service_id,
 	service_name, service_type, operation, endpoint_url, request_method,

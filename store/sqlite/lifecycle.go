@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/ehg/hub/store"
@@ -250,7 +251,21 @@ func (s *Store) EraseEvents(ctx context.Context, b store.EraseBatch) ([]string, 
 // again.
 func (s *Store) Purge(ctx context.Context) error {
 	err := s.writeRaw(ctx, func(ctx context.Context, q *txConn) error {
-		if _, err := q.ExecContext(ctx, `VACUUM`); err != nil {
+		// The writer keeps its temporary data in memory (temp_store=MEMORY, see dsn), which
+		// would put VACUUM's copy of the whole database in memory too: build it in a
+		// temporary file, then restore the connection's setting.
+		var temp int
+		if err := q.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&temp); err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
+		if _, err := q.ExecContext(ctx, `PRAGMA temp_store = FILE`); err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
+		_, err := q.ExecContext(ctx, `VACUUM`)
+		if _, rerr := q.ExecContext(ctx, `PRAGMA temp_store = `+strconv.Itoa(temp)); rerr != nil && err == nil {
+			err = rerr
+		}
+		if err != nil {
 			return fmt.Errorf("purge: vacuum: %w", err)
 		}
 		var busy, logFrames, checkpointed int

@@ -16,16 +16,19 @@ import (
 // The claim takes the due events in claim order through integration_events_due_idx (a
 // partial index over pending and retrying rows in exactly this order) and marks them in the
 // same statement. The write transaction is IMMEDIATE, so claimers of every process are
-// serialised by SQLite's write lock and never see the same due event.
+// serialised by SQLite's write lock and never see the same due event. Rows are selected by
+// rowid (the due index carries it), which reaches each row directly rather than through
+// the index of the random event IDs, and the documents are read afterwards in one
+// statement (readDocuments) rather than by three lookups per row.
 const claimSQL = `UPDATE integration_events
 	SET status = 'processing', lease_owner = ?1, lease_until = ?2, updated_at = ?3
-	WHERE id IN (
-		SELECT id FROM integration_events
+	WHERE rowid IN (
+		SELECT rowid FROM integration_events
 		WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?3
 			AND (expires_at IS NULL OR expires_at > ?3)%s
 		ORDER BY chairman_override DESC, priority_rank DESC, created_at, id
 		LIMIT ?4)
-	RETURNING ` + eventCols
+	RETURNING ` + eventStateCols
 
 var (
 	claimAllSQL     = fmt.Sprintf(claimSQL, "")
@@ -106,8 +109,10 @@ func (s *Store) claim(ctx context.Context, p store.ClaimParams, regions []string
 		if err != nil {
 			return err
 		}
-		out, err = collectEvents(stmt.QueryContext(ctx, args...))
-		return err
+		if out, err = collectEvents(stmt.QueryContext(ctx, args...)); err != nil {
+			return err
+		}
+		return readDocuments(ctx, q, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim events: %w", err)
