@@ -12,7 +12,8 @@
 //
 // It needs valgrind (Debian: apt-get install valgrind). GODEBUG=asyncpreemptoff=1 keeps
 // the runtime's preemption signals out of the count; cpu.rdtscp=off keeps the runtime off
-// an instruction valgrind does not decode.
+// an instruction valgrind does not decode; valgrind's fair scheduling keeps threads that
+// spin waiting for each other from inflating the count on a loaded machine.
 package main
 
 import (
@@ -108,7 +109,12 @@ var collected = regexp.MustCompile(`Collected\s*:\s*(\d+)`)
 // collect runs BenchmarkPipeline/<peer> for iters iterations under callgrind and returns
 // the instructions it collected.
 func collect(ctx context.Context, valgrind, bin, dir, peer string, iters int) (int64, error) {
-	cmd := exec.CommandContext(ctx, valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", bin,
+	// --fair-sched=yes: valgrind runs one thread at a time; with its default lock a thread
+	// spinning in the Go scheduler or in runtime.GC (waiting for a sweep or mark on another
+	// thread) can keep the lock for a whole time slice, and how often that happens depends
+	// on the machine's load: counts then varied by millions of instructions per run. The
+	// fair lock hands the CPU over in turn.
+	cmd := exec.CommandContext(ctx, valgrind, "--tool=callgrind", "--fair-sched=yes", "--callgrind-out-file=/dev/null", bin,
 		"-test.run", "^$", "-test.bench", "^BenchmarkPipeline$/^"+regexp.QuoteMeta(peer)+"$", "-test.benchtime", strconv.Itoa(iters)+"x")
 	cmd.Dir = dir
 	// cpu.rdtscp=off: valgrind (3.19 at least) does not decode RDTSCP, which the runtime's
