@@ -88,8 +88,7 @@ func (h *Hub) processEvent(ctx context.Context, in EventData) (*ProcessingResult
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
-	res := resultOf(stored, !created)
-	res.RuleName, res.RuleVersion = doc.rule.Name, doc.rule.Version
+	res := acceptedResult(stored, !created, doc.rule)
 	if !created {
 		return res, nil
 	}
@@ -208,8 +207,7 @@ func (h *Hub) ProcessIntegrationEvents(ctx context.Context, evs []EventData) ([]
 	out := make([]*ProcessingResult, len(ins))
 	created := 0
 	for i, r := range ins {
-		out[i] = resultOf(r.Event, !r.Created)
-		out[i].RuleName, out[i].RuleVersion = rules[i].Name, rules[i].Version
+		out[i] = acceptedResult(r.Event, !r.Created, rules[i])
 		if r.Created {
 			created++
 		}
@@ -418,6 +416,29 @@ func (h *Hub) noteAccepted(n int) {
 
 // resultOf describes a stored event.
 func resultOf(ev *store.Event, dup bool) *ProcessingResult {
+	r := describe(ev, dup)
+	if len(ev.TransformationApplied) > 0 {
+		var a struct {
+			Name    string `json:"name"`
+			Version int    `json:"version"`
+		}
+		if json.Unmarshal(ev.TransformationApplied, &a) == nil {
+			r.RuleName, r.RuleVersion = a.Name, a.Version
+		}
+	}
+	return r
+}
+
+// acceptedResult is resultOf for an event just accepted with the mapping rule applied to
+// it: the rule is known, its transformation_applied record need not be decoded.
+func acceptedResult(ev *store.Event, dup bool, rule ruleKey) *ProcessingResult {
+	r := describe(ev, dup)
+	r.RuleName, r.RuleVersion = rule.Name, rule.Version
+	return r
+}
+
+// describe is resultOf without the rule.
+func describe(ev *store.Event, dup bool) *ProcessingResult {
 	r := &ProcessingResult{
 		EventID:       ev.ID,
 		ServiceID:     ev.ServiceID,
@@ -436,15 +457,6 @@ func resultOf(ev *store.Event, dup bool) *ProcessingResult {
 		}
 		if json.Unmarshal(ev.ErrorDetails, &d) == nil {
 			r.Error = d.Error
-		}
-	}
-	if len(ev.TransformationApplied) > 0 {
-		var a struct {
-			Name    string `json:"name"`
-			Version int    `json:"version"`
-		}
-		if json.Unmarshal(ev.TransformationApplied, &a) == nil {
-			r.RuleName, r.RuleVersion = a.Name, a.Version
 		}
 	}
 	return r

@@ -71,8 +71,7 @@ func (h *Hub) processEventTx(ctx context.Context, tx any, in EventData) (*Proces
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
-	res := resultOf(stored, !created)
-	res.RuleName, res.RuleVersion = doc.rule.Name, doc.rule.Version
+	res := acceptedResult(stored, !created, doc.rule)
 	if created {
 		h.noteAccepted(1)
 	}
