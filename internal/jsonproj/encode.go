@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -76,21 +77,30 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 		if v == nil {
 			return append(dst, "null"...), nil
 		}
-		var buf [32]string
-		keys := buf[:0]
-		for k := range v {
-			keys = append(keys, k)
+		// members are collected with their values (no lookup per key) and sorted by key
+		var buf [32]member
+		ms := buf[:0]
+		for k, e := range v {
+			ms = append(ms, member{k, e})
 		}
-		slices.Sort(keys)
+		if len(ms) <= len(buf) {
+			for i := 1; i < len(ms); i++ { // insertion sort: few members
+				for j := i; j > 0 && ms[j].k < ms[j-1].k; j-- {
+					ms[j], ms[j-1] = ms[j-1], ms[j]
+				}
+			}
+		} else {
+			slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.k, b.k) })
+		}
 		dst = append(dst, '{')
-		for i, k := range keys {
+		for i := range ms {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, k)
+			dst = appendString(dst, ms[i].k)
 			dst = append(dst, ':')
 			var err error
-			if dst, err = AppendJSON(dst, v[k]); err != nil {
+			if dst, err = AppendJSON(dst, ms[i].v); err != nil {
 				return dst, err
 			}
 		}
@@ -101,6 +111,12 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 		return dst, fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
 	return append(dst, b...), nil
+}
+
+// member is an object member being encoded.
+type member struct {
+	k string
+	v any
 }
 
 // appendFloat writes f as encoding/json does.

@@ -242,7 +242,14 @@ func (d *decoder) wsRun() {
 		return
 	}
 	if d.compact {
-		d.n += copy(d.out[d.n:], b[d.mark:d.i])
+		if seg := d.i - d.mark; seg <= 16 && d.mark+16 <= len(b) {
+			// a short segment is copied as 16 bytes, inline: the bytes past it are
+			// overwritten later (out[n:] has room, since n-len(dst) <= mark)
+			copy(d.out[d.n:d.n+16], b[d.mark:d.mark+16])
+			d.n += seg
+		} else {
+			d.n += copy(d.out[d.n:], b[d.mark:d.i])
+		}
 		d.mark = i
 	}
 	d.i = i
