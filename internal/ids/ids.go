@@ -11,25 +11,29 @@ import (
 // block is how many ids one read of the random source serves.
 const block = 256
 
-var gen struct {
-	mu  sync.Mutex
+// gen is one block of random bytes and how far it is used.
+type gen struct {
 	buf [16 * block]byte
 	off int
 }
+
+// gens holds blocks for the callers: one per processor while they are busy, so concurrent
+// callers do not queue on one lock.
+var gens = sync.Pool{New: func() any { return new(gen) }}
 
 // New returns a new random UUID in canonical form (lowercase, hyphenated), as
 // uuid.NewString does. It is safe for concurrent use.
 func New() string {
 	var u [16]byte
-	gen.mu.Lock()
-	if gen.off == 0 {
+	g := gens.Get().(*gen)
+	if g.off == 0 {
 		// crypto/rand.Read never returns an error (it panics on an unusable system source).
-		_, _ = rand.Read(gen.buf[:])
+		_, _ = rand.Read(g.buf[:])
 	}
-	copy(u[:], gen.buf[gen.off:gen.off+16])
-	clear(gen.buf[gen.off : gen.off+16]) // handed out: not kept
-	gen.off = (gen.off + 16) % len(gen.buf)
-	gen.mu.Unlock()
+	copy(u[:], g.buf[g.off:g.off+16])
+	clear(g.buf[g.off : g.off+16]) // handed out: not kept
+	g.off = (g.off + 16) % len(g.buf)
+	gens.Put(g)
 	u[6] = u[6]&0x0f | 0x40 // version 4
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
 	var s [36]byte

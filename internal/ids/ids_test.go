@@ -37,3 +37,13 @@ func BenchmarkNew(b *testing.B) {
 		_ = New()
 	}
 }
+
+func BenchmarkNewParallel(b *testing.B) {
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_ = New()
+		}
+	})
+}
