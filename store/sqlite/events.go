@@ -257,7 +257,8 @@ func (ins *eventInserter) add(ctx context.Context, c *store.Event) (store.Insert
 			return store.InsertResult{}, fmt.Errorf("insert event %s: documents: %w", c.ID, mapError(err))
 		}
 	}
-	return store.InsertResult{Event: c.Clone(), Created: true}, nil
+	// c is this insert's own copy (prepareEvent): handed out as it is, not copied again.
+	return store.InsertResult{Event: c, Created: true}, nil
 }
 
 // InsertEvent implements store.EventStore. It is one IMMEDIATE transaction, so two
