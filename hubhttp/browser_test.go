@@ -342,6 +342,12 @@ func TestBrowserRedriveDeadLetter(t *testing.T) {
 	b.waitJS(`document.querySelector('` + row + `') !== null`)
 	b.screenshot("dead")
 	b.run(chromedp.Click(chromedp.CSS(row + ` button.redrive`)))
+	// the click only starts the page's request: the event stays dead until the hub has
+	// requeued it, and WaitForStatus would take that dead for the outcome
+	require.Eventually(t, func() bool {
+		ev, err := c.hub.GetEvent(ctx, res.EventID)
+		return err == nil && ev.Status != store.StatusDead
+	}, hubtest.DefaultWait, 5*time.Millisecond, "the redrive did not requeue the dead event")
 	ev := hubtest.WaitForStatus(t, c.hub, res.EventID, store.StatusSucceeded)
 	require.Equal(t, store.StatusSucceeded, ev.Status)
 	b.run(chromedp.Evaluate[chromedp.Void](`location.hash = '#/'; location.hash = '#/services/orders'`))
