@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // SoakConfig describes a soak: a long run of the hub on PostgreSQL. Zero fields take the
@@ -28,6 +30,11 @@ type SoakConfig struct {
 	// Retention, when positive, has the hub delete delivered events older than it (see
 	// RetentionOption).
 	Retention time.Duration
+	// Vacuum, when positive, has the soak VACUUM the events table at this interval, as
+	// PostgreSQL's autovacuum would (retention deletes rows; only VACUUM makes their space
+	// reusable). Zero vacuums every 30 s when retention is on and the server runs with
+	// autovacuum off, and never otherwise; negative never vacuums.
+	Vacuum time.Duration
 	// Keep leaves the schema in the database for inspection.
 	Keep bool
 	// Progress receives a line per window (nil: none).
@@ -60,8 +67,11 @@ type SoakReport struct {
 	Variant string
 	// Retention says whether a retention policy was in force.
 	Retention string
-	Windows   []SoakWindow
-	Elapsed   time.Duration
+	// Vacuum says who reclaimed the space of deleted rows: the server's autovacuum, the
+	// soak's own VACUUM (with the count run), or nobody.
+	Vacuum  string
+	Windows []SoakWindow
+	Elapsed time.Duration
 	// Sizes are the schema's tables at the end.
 	Sizes []RelationSize
 	// P50, P95, P99 and Max are accept-to-first-delivery latencies over all events.
@@ -112,6 +122,11 @@ func Soak(ctx context.Context, w *Workload, cfg SoakConfig) (*SoakReport, error)
 	if err != nil {
 		return nil, err
 	}
+	stopVacuum, err := vacuumEvents(ctx, cfg, schema, rep)
+	if err != nil {
+		return nil, err
+	}
+	defer stopVacuum()
 	tr := NewTracker()
 	s.Sink.Track(tr)
 	base := s.Sink.Delivered()
@@ -176,6 +191,7 @@ func Soak(ctx context.Context, w *Workload, cfg SoakConfig) (*SoakReport, error)
 		rep.StartRate, rep.EndRate = rep.Windows[0].Rate, rep.Windows[n-1].Rate
 		rep.Stable = rep.EndRate >= 0.8*rep.StartRate
 	}
+	stopVacuum()
 	if s.resetPool != nil {
 		s.resetPool()
 	}
@@ -233,11 +249,65 @@ func sampleHeap(every time.Duration) (stop func() uint64) {
 	}
 }
 
+// vacuumEvents starts the soak's VACUUM of the events table as cfg.Vacuum says and records
+// the choice in rep.Vacuum; stop ends it (safe to call twice) and adds the count run.
+func vacuumEvents(ctx context.Context, cfg SoakConfig, schema string, rep *SoakReport) (stop func(), err error) {
+	conn, err := pgx.Connect(ctx, cfg.PostgresURL)
+	if err != nil {
+		return nil, fmt.Errorf("benchmarks: soak vacuum: %w", err)
+	}
+	var auto string
+	if err := conn.QueryRow(ctx, `SHOW autovacuum`).Scan(&auto); err != nil {
+		_ = conn.Close(ctx)
+		return nil, fmt.Errorf("benchmarks: soak vacuum: %w", err)
+	}
+	every := cfg.Vacuum
+	if every == 0 && cfg.Retention > 0 && auto == "off" {
+		every = 30 * time.Second
+	}
+	if every <= 0 {
+		_ = conn.Close(ctx)
+		rep.Vacuum = "the server's autovacuum (" + auto + ")"
+		return func() {}, nil
+	}
+	table := pgx.Identifier{schema, "integration_events"}.Sanitize()
+	done := make(chan struct{})
+	var runs atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer func() { _ = conn.Close(context.Background()) }()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if _, err := conn.Exec(ctx, `VACUUM `+table); err == nil {
+				runs.Add(1)
+			}
+		}
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+			rep.Vacuum = fmt.Sprintf("VACUUM of integration_events by the soak every %s, %d runs (the server's autovacuum is %s)",
+				every, runs.Load(), auto)
+		})
+	}, nil
+}
+
 // Print writes the soak's figures.
 func (r *SoakReport) Print(out io.Writer) {
 	c := r.Config
 	fmt.Fprintf(out, "Soak: %d events through the hub on PostgreSQL (%s, %d workers, max queued %d); retention %s\n",
 		c.Events, r.Variant, cmpOr(c.Workers, 16), c.MaxQueued, r.Retention)
+	fmt.Fprintf(out, "Space of deleted rows: %s\n", r.Vacuum)
 	fmt.Fprintf(out, "Machine: %s; load average %s\n\n", machine(), loadAverage())
 	rows := make([][]string, 0, len(r.Windows))
 	for _, w := range r.Windows {

@@ -8,7 +8,10 @@
 //	cd benchmarks && go run ./cmd/soak -retention 1m                   # with a retention policy
 //
 // -retention has the hub delete delivered events older than the duration (a
-// hub.RetentionPolicy applied by the background cleaner). The database is
+// hub.RetentionPolicy applied by the background cleaner). Deleted rows leave space only
+// VACUUM makes reusable: when the server runs with autovacuum off (as CI servers often
+// do), the soak vacuums the events table itself every 30 s (-vacuum sets the interval, a
+// negative one turns it off) and says so. The database is
 // -postgres-url (default $HUB_TEST_POSTGRES_URL); the run creates a schema of its own and
 // drops it (-keep leaves it). The command exits 1 when the run fails or the end is not
 // within 20% of the start.
@@ -36,6 +39,7 @@ func main() {
 	flag.IntVar(&cfg.ClaimBatch, "claim-batch", 256, "hub claim batch size")
 	flag.IntVar(&cfg.MaxQueued, "max-queued", 0, "hub backpressure limit: producers wait while this many events are undelivered (0: none)")
 	flag.DurationVar(&cfg.Retention, "retention", 0, "delete delivered events older than this (0: off)")
+	flag.DurationVar(&cfg.Vacuum, "vacuum", 0, "VACUUM the events table this often (0: every 30s when -retention is on and the server's autovacuum is off; negative: never)")
 	flag.BoolVar(&cfg.Keep, "keep", false, "keep the schema after the run")
 	flag.Parse()
 	if cfg.Events <= 0 || cfg.Window <= 0 {
