@@ -269,6 +269,8 @@ func (s *Store) Purge(ctx context.Context) error {
 			return fmt.Errorf("purge: vacuum: %w", err)
 		}
 		var busy, logFrames, checkpointed int
+		s.ckMu.Lock()
+		defer s.ckMu.Unlock()
 		if err := q.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
 			return fmt.Errorf("purge: checkpoint: %w", err)
 		}

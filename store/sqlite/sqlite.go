@@ -92,6 +92,16 @@ type Store struct {
 	// tokenLocks serialises OAuth token refreshes per service in this process.
 	tokenLocks tokenLocks
 
+	// ck is the connection of the background checkpointer (Open only, nil otherwise),
+	// ckWake its signal after each commit and ckDone closed when it has stopped.
+	ck     *sql.DB
+	ckWake chan struct{}
+	ckDone chan struct{}
+	// ckMu is held by the checkpointer while it checkpoints and by Purge while it
+	// truncates the WAL: a checkpoint running on another connection would make Purge's
+	// fail with SQLITE_BUSY (the checkpoint lock is not waited for).
+	ckMu sync.Mutex
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -188,6 +198,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	ck, err := openPool(dsn(path, opts, connShared), opts.BusyTimeout)
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxIdleTime(0)
+	ck.SetConnMaxLifetime(0)
+	s.ck, s.ckWake, s.ckDone = ck, make(chan struct{}, 1), make(chan struct{})
+	go s.checkpointer()
 	return s, nil
 }
 
@@ -257,8 +278,14 @@ func (s *Store) Close() error {
 		close(s.closed)
 		s.notify.closeAll()
 		s.closeWriter()
+		if s.ckDone != nil {
+			<-s.ckDone
+		}
+		if s.ck != nil {
+			err = s.ck.Close()
+		}
 		if s.owned {
-			err = errors.Join(s.w.Close(), s.r.Close())
+			err = errors.Join(err, s.w.Close(), s.r.Close())
 		}
 	})
 	return err
@@ -324,3 +351,38 @@ var (
 	_ store.Notifier              = (*Store)(nil)
 	_ store.ServiceHealthRecorder = (*Store)(nil)
 )
+
+// checkpointEvery is how long the checkpointer lets commits accumulate before it copies
+// them to the database.
+const checkpointEvery = 100 * time.Millisecond
+
+// checkpointer copies committed WAL frames to the database file (a PASSIVE checkpoint, which
+// never waits for or blocks readers and writers) on its own connection, at most every
+// checkpointEvery while writes are committed, so the writer's transactions do not pay for
+// it. The writer's own autocheckpoint (wal_autocheckpoint, see dsn) remains: when the WAL
+// reaches its size, the writer checkpoints what is left, which lets the next transaction
+// start the WAL again from its beginning.
+func (s *Store) checkpointer() {
+	defer close(s.ckDone)
+	t := time.NewTimer(checkpointEvery)
+	t.Stop()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-s.ckWake:
+		}
+		t.Reset(checkpointEvery)
+		select {
+		case <-s.closed:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		// An error (the file busy with another checkpoint, an I/O error) leaves the work to
+		// the next round or to the writer's autocheckpoint.
+		s.ckMu.Lock()
+		_, _ = s.ck.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		s.ckMu.Unlock()
+	}
+}

@@ -332,6 +332,12 @@ func (s *Store) runTx(group []*writeOp, errs []error) (fatal error) {
 		return err
 	}
 	committed = true
+	if s.ckWake != nil {
+		select {
+		case s.ckWake <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
