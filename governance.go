@@ -230,10 +230,11 @@ func (e *ForbiddenError) Unwrap() error { return e.Err }
 // the built-in DefaultRoles. Without this option the hub checks nothing.
 func WithAuthorization(a Authorizer) Option {
 	return func(c *Config) error {
-		if a == nil {
-			a = DefaultRoles()
-		}
+		// a is not assigned here: one Option may configure several hubs at once
 		c.Authorizer = a
+		if a == nil {
+			c.Authorizer = DefaultRoles()
+		}
 		return nil
 	}
 }
