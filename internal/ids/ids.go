@@ -23,7 +23,11 @@ var gens = sync.Pool{New: func() any { return new(gen) }}
 
 // New returns a new random UUID in canonical form (lowercase, hyphenated), as
 // uuid.NewString does. It is safe for concurrent use.
-func New() string {
+func New() string { return Format(Random()) }
+
+// Random returns the 16 bytes of a new random (version 4, RFC 4122 variant) UUID. It is
+// safe for concurrent use.
+func Random() [16]byte {
 	var u [16]byte
 	g := gens.Get().(*gen)
 	if g.off == 0 {
@@ -36,6 +40,11 @@ func New() string {
 	gens.Put(g)
 	u[6] = u[6]&0x0f | 0x40 // version 4
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return u
+}
+
+// Format returns the canonical text of the UUID u (lowercase, hyphenated).
+func Format(u [16]byte) string {
 	var s [36]byte
 	hex.Encode(s[0:8], u[0:4])
 	s[8] = '-'

@@ -542,7 +542,7 @@ func (d *decoder) escaped(keep bool) (string, error) {
 	var sb strings.Builder
 	if keep {
 		// the raw length up to the closing quote bounds the decoded length
-		sb.Grow(stringEnd(b, i) - i)
+		sb.Grow(StringEnd(b, i) - i)
 	}
 	for i < len(b) {
 		if j := plainRun(b, i); j > i {
@@ -642,9 +642,9 @@ func (d *decoder) escaped(keep bool) (string, error) {
 	return "", d.fail("unterminated string")
 }
 
-// stringEnd returns the index of the quote closing the string whose contents start at i
-// (len(b) when unterminated), without checking the contents.
-func stringEnd(b []byte, i int) int {
+// StringEnd returns the index of the quote closing the JSON string whose contents start at
+// i in b (len(b) when unterminated), without checking the contents.
+func StringEnd(b []byte, i int) int {
 	for {
 		k := bytes.IndexByte(b[i:], '"')
 		if k < 0 {

@@ -241,7 +241,7 @@ func appendCompact(dst, src []byte) []byte {
 	for i := 0; i < len(src); i++ {
 		switch src[i] {
 		case '"':
-			i = stringEnd(src, i+1)
+			i = jsonproj.StringEnd(src, i+1)
 		case ' ', '\t', '\n', '\r':
 			dst = append(dst, src[start:i]...)
 			j := i + 1
@@ -253,26 +253,6 @@ func appendCompact(dst, src []byte) []byte {
 		}
 	}
 	return append(dst, src[start:]...)
-}
-
-// stringEnd returns the index of the quote closing the string whose contents start at i
-// (len(src) when unterminated).
-func stringEnd(src []byte, i int) int {
-	for {
-		k := bytes.IndexByte(src[i:], '"')
-		if k < 0 {
-			return len(src)
-		}
-		q := i + k
-		n := 0 // backslashes right before the quote
-		for b := q - 1; b >= i && src[b] == '\\'; b-- {
-			n++
-		}
-		if n%2 == 0 {
-			return q
-		}
-		i = q + 1
-	}
 }
 
 // appendApplied appends the JSON of a, byte for byte what encoding/json.Marshal writes for

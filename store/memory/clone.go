@@ -1,12 +1,10 @@
 package memory
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"sync"
 	"time"
 
+	"github.com/ehg/hub/internal/ids"
 	"github.com/ehg/hub/store"
 )
 
@@ -154,40 +152,8 @@ func slot(slots *[nSlots]time.Time, i int, t *time.Time) *time.Time {
 	return &slots[i]
 }
 
-// idGen hands out random (version 4) UUIDs, reading the system's random source in blocks
-// rather than once per id. It is safe for concurrent use.
-type idGen struct {
-	mu  sync.Mutex
-	buf [16 * 256]byte
-	off int
-}
-
-func (g *idGen) newID() (string, uuidKey) {
-	var u [16]byte
-	g.mu.Lock()
-	if g.off == 0 {
-		// crypto/rand.Read never returns an error (it panics on an unusable system source).
-		_, _ = rand.Read(g.buf[:])
-	}
-	copy(u[:], g.buf[g.off:g.off+16])
-	g.off = (g.off + 16) % len(g.buf)
-	g.mu.Unlock()
-	u[6] = u[6]&0x0f | 0x40 // version 4
-	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
-	return formatUUID(u), uuidKey(u)
-}
-
-// formatUUID returns the canonical text of u.
-func formatUUID(u [16]byte) string {
-	var s [36]byte
-	hex.Encode(s[0:8], u[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], u[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], u[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], u[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], u[10:])
-	return string(s[:])
+// newID returns a new random (version 4) UUID as text and as the table's key.
+func newID() (string, uuidKey) {
+	u := ids.Random()
+	return ids.Format(u), uuidKey(u)
 }

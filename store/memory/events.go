@@ -185,7 +185,7 @@ func (s *Store) prepareEvent(i int, in *store.Event, p *prepared, checked bool) 
 	p.in = in
 	var err error
 	if in.ID == "" {
-		p.id, p.key = s.ids.newID()
+		p.id, p.key = newID()
 	} else {
 		if p.id, err = canonicalID("event", in.ID); err != nil {
 			return err

@@ -34,7 +34,6 @@ type Store struct {
 	queues map[string]*serviceQueue
 	// leased links the processing events.
 	leased leaseList
-	ids    idGen
 
 	rules     map[string][]*store.TransformationRule // by name, any version order
 	contracts map[contractKey]*store.Contract
@@ -146,7 +145,7 @@ func isCanonical(id string) bool {
 // assignID returns the canonical form of id, or a new random UUID when id is empty.
 func assignID(kind, id string) (string, error) {
 	if id == "" {
-		return uuid.NewString(), nil // records other than events are few: no need for idGen
+		return uuid.NewString(), nil // records other than events are few: no need for ids.Random
 	}
 	return canonicalID(kind, id)
 }
