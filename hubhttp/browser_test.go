@@ -379,3 +379,35 @@ func TestBrowserApproveAsSecondUser(t *testing.T) {
 	second.screenshot("approved")
 	require.Equal(t, 200, g.call(t, "GET", "/api/v1/services/crm", tokViewer, nil).Status, "the approved registration was not applied")
 }
+
+// TestBrowserMissingFails runs a browser test in a child process of this test binary with
+// no Chromium to start, once with HUB_CHROMIUM naming a file that does not exist and once
+// with none on PATH: the browser test fails (it does not skip) and says why.
+func TestBrowserMissingFails(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, env := range map[string][]string{
+		"HUB_CHROMIUM names no file": {"HUB_CHROMIUM=" + filepath.Join(dir, "no-chromium")},
+		"no Chromium on PATH":        {"HUB_CHROMIUM=", "PATH=" + dir},
+	} {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBrowserOverview$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit, "%s: the browser test passed without a browser:\n%s", name, out)
+		require.Contains(t, string(out), "--- FAIL: TestBrowserOverview", name)
+		require.NotContains(t, string(out), "--- SKIP", name)
+		require.Regexp(t, `no Chromium found|starting Chromium failed`, string(out), name)
+		t.Logf("%s: the browser test fails: %s", name, firstLine(out, "Chromium"))
+	}
+}
+
+// firstLine returns the first line of out containing s.
+func firstLine(out []byte, s string) string {
+	for line := range strings.SplitSeq(string(out), "\n") {
+		if strings.Contains(line, s) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
+}
