@@ -37,6 +37,10 @@ const (
 	ChangeBulkRetry ChangeKind = "events.bulk_retry"
 	// ChangeDataDeletion: deleting data (EraseSubject, RemoveService, RunRetention).
 	ChangeDataDeletion ChangeKind = "data.delete"
+	// ChangeDataAccess: handing out everything held about a data subject (ExportSubject).
+	// With approvals requiring it, the export is made when a second person approves, and
+	// Approve returns it (ApprovalResult.Result, a *SubjectExport) to the approver.
+	ChangeDataAccess ChangeKind = "data.access"
 	// ChangeGovernance: changing the approval policy or the roles (Apply of a document
 	// with approvals or roles).
 	ChangeGovernance ChangeKind = "governance.policy"
@@ -88,7 +92,7 @@ func WithApprovals(p ApprovalPolicy) Option {
 
 func changeKinds() []ChangeKind {
 	return []ChangeKind{ChangeRegister, ChangeConfigure, ChangeCredentials, ChangeEndpoints, ChangeEnable,
-		ChangeBulkRetry, ChangeDataDeletion, ChangeGovernance}
+		ChangeBulkRetry, ChangeDataDeletion, ChangeDataAccess, ChangeGovernance}
 }
 
 // initGovernance checks the governance settings against each other and the store.
@@ -325,7 +329,7 @@ type ApprovalResult struct {
 	// Approval is the request after the decision (applied or failed).
 	Approval *store.Approval
 	// Result is what the approved call returned (*Registration, *Configuration,
-	// *RecoveryResult, *ErasureResult, *RemovalResult or *RetentionReport).
+	// *RecoveryResult, *ErasureResult, *SubjectExport, *RemovalResult or *RetentionReport).
 	Result any
 }
 
@@ -495,6 +499,8 @@ func (h *Hub) applyChange(ctx context.Context, c proposedChange) (any, error) {
 		return h.RemoveService(ctx, c.Service, *c.Remove)
 	case c.Method == "EraseSubject":
 		return h.EraseSubject(ctx, c.Subject)
+	case c.Method == "ExportSubject":
+		return h.ExportSubject(ctx, c.Subject)
 	case c.Method == "DestroyDataKey":
 		return h.DestroyDataKey(ctx, c.Service, c.Reason)
 	case c.Method == "RunRetention":

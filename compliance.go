@@ -8,13 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ehg/hub/audit"
 	"github.com/ehg/hub/store"
 )
 
 // ComplianceReport is the data-protection account of a period: which services hold data
 // and in which regions, what personal data their contracts mark, the retention in force and
-// what it removed, the data subjects' requests and their completion, and the chairman's
-// overrides. Encode it with encoding/json (or JSON).
+// what it removed, the data subjects' requests and their completion, the approvals and the
+// chairman's overrides, and the result of verifying the audit log. Encode it with
+// encoding/json (or JSON).
 type ComplianceReport struct {
 	// From and To bound the period [From, To).
 	From        time.Time `json:"from"`
@@ -33,6 +35,14 @@ type ComplianceReport struct {
 	Accesses map[store.SubjectRequestStatus]int `json:"accesses"`
 	// Overrides counts the events accepted in the period with the chairman's override.
 	Overrides int64 `json:"overrides"`
+	// Governance counts, from the audit log, the period's approval requests and their
+	// decisions, the chairman's interventions (changes applied without their approval,
+	// events put first in the queue) and the refused calls.
+	Governance GovernanceCounts `json:"governance"`
+	// Audit is the result of verifying the whole audit log (VerifyAudit from its first
+	// entry) against the signed checkpoints when the report was made; OK false lists the
+	// problems found.
+	Audit *AuditReport `json:"audit"`
 }
 
 // ComplianceService is one service in a ComplianceReport.
@@ -79,8 +89,9 @@ type ComplianceRetention struct {
 func (r *ComplianceReport) JSON() ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
 
 // ComplianceReport reports the period [from, to) (to zero: now; from zero: 30 days before
-// to). It reads the store only; the data held is as of now, the activity (requests,
-// retention runs, overrides) that of the period.
+// to). It reads the store only; the data held and the audit verification are as of now, the
+// activity (requests, retention runs, approvals, overrides) that of the period. A tampered
+// audit log does not fail the report: Audit tells what was found.
 //
 // Errors: ErrInvalidInput when from is not before to; ErrClosed; store errors.
 func (h *Hub) ComplianceReport(ctx context.Context, from, to time.Time) (*ComplianceReport, error) {
@@ -130,6 +141,15 @@ func (h *Hub) ComplianceReport(ctx context.Context, from, to time.Time) (*Compli
 			}
 		}
 	}
+	if err := h.eachGovernanceEntry(ctx, from, to, func(e *store.AuditEntry) { countEntry(&rep.Governance, e) }); err != nil {
+		return nil, err
+	}
+	rep.Governance.rate()
+	audited, err := audit.VerifyStore(ctx, h.st, audit.Range{}, h.chain.key)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	rep.Audit = audited
 	return rep, nil
 }
 

@@ -194,7 +194,7 @@
 //
 // [WithApprovals] names the kinds of change that wait for a second person ([ChangeKind]:
 // registering a service, credentials, endpoints, enabling a disabled service, bulk retries,
-// deleting data). Such a call stores a pending request (the change sealed under
+// deleting data, handing out a data subject's data). Such a call stores a pending request (the change sealed under
 // Config.SecretKey and dropped once the request is decided or expired, shown to approvers
 // with secrets redacted; [WithReason] adds the justification) and returns an *[ApprovalRequiredError] with its ID. [Hub.Approve]
 // applies it as the requester's call, exactly once among hubs sharing the store (a

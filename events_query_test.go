@@ -182,7 +182,13 @@ func TestListEventsPaginationWhileArriving(t *testing.T) {
 	for _, sk := range allStores() {
 		t.Run(sk.name, func(t *testing.T) {
 			t.Parallel()
-			const n = 10000
+			n := 10000
+			switch {
+			case raceEnabled && sk.name == "sqlite":
+				n = 500
+			case raceEnabled:
+				n = 2000
+			}
 			st := sk.open(t)
 			h := hubtest.New(t, st)
 			sink := hubtest.NewSink(t)

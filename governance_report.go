@@ -106,24 +106,12 @@ func (h *Hub) GovernanceReport(ctx context.Context, q GovernanceQuery) (*Governa
 		index[t] = len(rep.Periods)
 		rep.Periods = append(rep.Periods, GovernancePeriod{Start: t})
 	}
-	for _, typ := range []string{"intervention", "access", "approval"} {
-		for off := 0; ; off += store.MaxPageLimit {
-			entries, err := h.st.ListAudit(ctx, store.AuditFilter{EntityType: typ, From: from, To: to,
-				Page: store.Page{Limit: store.MaxPageLimit, Offset: off}})
-			if err != nil {
-				return nil, mapStoreErr(err)
-			}
-			for _, e := range entries {
-				i, ok := index[q.Period.Truncate(e.CreatedAt)]
-				if !ok {
-					continue
-				}
-				countEntry(&rep.Periods[i].GovernanceCounts, e)
-			}
-			if len(entries) < store.MaxPageLimit {
-				break
-			}
+	if err := h.eachGovernanceEntry(ctx, from, to, func(e *store.AuditEntry) {
+		if i, ok := index[q.Period.Truncate(e.CreatedAt)]; ok {
+			countEntry(&rep.Periods[i].GovernanceCounts, e)
 		}
+	}); err != nil {
+		return nil, err
 	}
 	for i := range rep.Periods {
 		rep.Periods[i].rate()
@@ -131,6 +119,27 @@ func (h *Hub) GovernanceReport(ctx context.Context, q GovernanceQuery) (*Governa
 	}
 	rep.Totals.rate()
 	return rep, nil
+}
+
+// eachGovernanceEntry calls fn with every audit entry of [from, to) that the governance
+// figures count: interventions, refusals and approval steps.
+func (h *Hub) eachGovernanceEntry(ctx context.Context, from, to time.Time, fn func(*store.AuditEntry)) error {
+	for _, typ := range []string{"intervention", "access", "approval"} {
+		for off := 0; ; off += store.MaxPageLimit {
+			entries, err := h.st.ListAudit(ctx, store.AuditFilter{EntityType: typ, From: from, To: to,
+				Page: store.Page{Limit: store.MaxPageLimit, Offset: off}})
+			if err != nil {
+				return mapStoreErr(err)
+			}
+			for _, e := range entries {
+				fn(e)
+			}
+			if len(entries) < store.MaxPageLimit {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // countEntry adds one audit entry to c.

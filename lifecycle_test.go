@@ -281,6 +281,9 @@ func TestComplianceReport(t *testing.T) {
 			assert.NotNil(t, r.CompletedAt)
 		}
 	}
+	require.NotNil(t, rep.Audit)
+	assert.True(t, rep.Audit.OK, "the audit log verifies")
+	assert.Positive(t, rep.Audit.Entries)
 	b, err := rep.JSON()
 	require.NoError(t, err)
 	for _, p := range subjects {
@@ -321,4 +324,122 @@ func TestErasureAfterContractChange(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `"[erased]"`, string(ev.PayloadIn))
 	assert.Equal(t, store.StatusCancelled, ev.Status)
+}
+
+// TestSubjectRequestsGoverned runs the data-subject requests with authorization and
+// approvals on: a caller without the permission is refused; with approvals requiring data
+// access and data deletion, ExportSubject and EraseSubject only store a request (the subject
+// hidden from the approvers' listing) and nothing is exported or erased until a second
+// person approves; the approved export holds exactly the subject's events and the approved
+// erasure erases them.
+func TestSubjectRequestsGoverned(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := memory.New(memory.Options{})
+	key := make([]byte, hub.SecretKeySize)
+	copy(key, "subject-requests-governed-key-32")
+	// Set-up before the governance: a service whose contract names the data subject.
+	setup := hubtest.New(t, st, hub.WithSecretKey(key))
+	register(t, setup, "crm", "https://crm.example.com", func(c *hub.IntegrationConfig) {
+		c.Contract = &hub.ContractRef{Name: "contact", Version: "1.0.0", Schema: json.RawMessage(contactSchema)}
+		c.Disabled = true // the events stay stored, queued
+	})
+	subjects := people(2)
+	owned := map[string][]string{}
+	for i := range 10 {
+		p := subjects[i%2]
+		res, err := setup.ProcessIntegrationEvent(ctx, hub.EventData{Service: "crm", Mode: hub.Async,
+			Payload: json.RawMessage(fmt.Sprintf(`{"email":%q,"name":%q,"seq":%d}`, p.Email, p.Name, i))})
+		require.NoError(t, err)
+		owned[p.Email] = append(owned[p.Email], res.EventID)
+	}
+	require.NoError(t, setup.Close(ctx))
+
+	h, err := hub.New(st, append(hubtest.Fast(), hub.WithSecretKey(key), hub.WithAuthorization(nil),
+		hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{hub.ChangeDataAccess, hub.ChangeDataDeletion}}))...)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, h.Close(adminCtx(context.Background()))) })
+	alice := governed(ctx, "alice", hub.RoleAdmin)
+	bob := governed(ctx, "bob", hub.RoleAdmin)
+	viewer := governed(ctx, "vic", hub.RoleViewer)
+	ann := subjects[0]
+	requests := func(kind store.SubjectRequestKind) int {
+		rs, err := st.ListSubjectRequests(ctx, store.SubjectRequestFilter{Kind: kind})
+		require.NoError(t, err)
+		return len(rs)
+	}
+
+	// Authorization: a viewer may do neither.
+	_, err = h.ExportSubject(viewer, ann.Email)
+	require.ErrorIs(t, err, hub.ErrForbidden)
+	_, err = h.EraseSubject(viewer, ann.Email)
+	require.ErrorIs(t, err, hub.ErrForbidden)
+
+	// Approvals: the export waits for a second person.
+	_, err = h.ExportSubject(alice, ann.Email)
+	var held *hub.ApprovalRequiredError
+	require.ErrorAs(t, err, &held)
+	assert.Equal(t, []hub.ChangeKind{hub.ChangeDataAccess}, held.Changes)
+	assert.Zero(t, requests(store.RequestAccess), "nothing exported before the approval")
+	pending, err := h.ListApprovals(bob, hub.ApprovalQuery{Status: store.ApprovalPending})
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	assert.NotContains(t, string(pending[0].Change), ann.Email, "the approvers' listing hides the subject")
+	_, err = h.Approve(alice, held.ID, "mine")
+	require.ErrorIs(t, err, hub.ErrForbidden, "the requester cannot approve")
+	res, err := h.Approve(bob, held.ID, "verified the requester's identity")
+	require.NoError(t, err)
+	exp, ok := res.Result.(*hub.SubjectExport)
+	require.True(t, ok, "result %T", res.Result)
+	var got []string
+	for _, e := range exp.Events {
+		got = append(got, e.ID)
+	}
+	assert.ElementsMatch(t, owned[ann.Email], got, "the approved export holds exactly the subject's events")
+	assert.Equal(t, 1, requests(store.RequestAccess))
+
+	// The erasure waits too; nothing is erased before the approval.
+	_, err = h.EraseSubject(alice, ann.Email)
+	require.ErrorAs(t, err, &held)
+	assert.Equal(t, []hub.ChangeKind{hub.ChangeDataDeletion}, held.Changes)
+	assert.Zero(t, requests(store.RequestErasure))
+	ev, err := st.GetEvent(ctx, owned[ann.Email][0])
+	require.NoError(t, err)
+	assert.Contains(t, string(ev.PayloadIn), ann.Email, "nothing erased before the approval")
+	res, err = h.Approve(bob, held.ID, "ok")
+	require.NoError(t, err)
+	er, ok := res.Result.(*hub.ErasureResult)
+	require.True(t, ok, "result %T", res.Result)
+	assert.Equal(t, store.RequestCompleted, er.Status)
+	assert.Equal(t, int64(len(owned[ann.Email])), er.Records)
+	for _, id := range owned[ann.Email] {
+		ev, err := st.GetEvent(ctx, id)
+		require.NoError(t, err)
+		assert.NotContains(t, string(ev.PayloadIn), ann.Email)
+		assert.NotContains(t, string(ev.PayloadIn), ann.Name)
+	}
+	for _, id := range owned[subjects[1].Email] {
+		ev, err := st.GetEvent(ctx, id)
+		require.NoError(t, err)
+		assert.Contains(t, string(ev.PayloadIn), subjects[1].Email, "the other subject's data is intact")
+	}
+
+	// The compliance report accounts for both requests, their approvals and the refusals,
+	// and for the audit log's verification, without the subject.
+	rep, err := h.ComplianceReport(alice, time.Time{}, time.Time{})
+	require.NoError(t, err)
+	assert.Equal(t, map[store.SubjectRequestStatus]int{store.RequestCompleted: 1}, rep.Erasures)
+	assert.Equal(t, map[store.SubjectRequestStatus]int{store.RequestCompleted: 1}, rep.Accesses)
+	assert.Equal(t, int64(2), rep.Governance.ApprovalsRequested)
+	assert.Equal(t, int64(2), rep.Governance.Approved)
+	assert.Equal(t, int64(3), rep.Governance.Denials, "two calls of the viewer and a self-approval")
+	require.NotNil(t, rep.Audit)
+	assert.True(t, rep.Audit.OK)
+	b, err := rep.JSON()
+	require.NoError(t, err)
+	for _, v := range ann.values() {
+		assert.NotContains(t, string(b), v)
+	}
+	t.Logf("governed subject requests: export of %d events and erasure of %d approved; report: %+v, audit %d entries verified",
+		len(exp.Events), er.Records, rep.Governance, rep.Audit.Entries)
 }

@@ -257,11 +257,17 @@ func (h *Hub) resumeErasures(ctx context.Context) error {
 // ExportSubject returns everything the hub holds about a data subject (the right of
 // access): every stored event indexed under subject (see EraseSubject), with its documents.
 // The access request is stored (kind access, with the number of events, not the subject)
-// and audited.
+// and audited. With authorization on the caller needs PermExport; with approvals requiring
+// ChangeDataAccess the call returns an *ApprovalRequiredError (the subject sealed in the
+// stored request, hidden from the approvers' listing), and the export is made when another
+// person approves it.
 //
-// Errors: as EraseSubject's.
+// Errors: as EraseSubject's; ErrApprovalRequired.
 func (h *Hub) ExportSubject(ctx context.Context, subject string) (*SubjectExport, error) {
-	if err := h.guard(ctx, call{method: "ExportSubject", perms: perms(PermExport)}); err != nil {
+	if err := h.guard(ctx, call{method: "ExportSubject", perms: perms(PermExport),
+		propose: func(context.Context) (*proposal, error) {
+			return &proposal{kinds: []ChangeKind{ChangeDataAccess}, change: proposedChange{Method: "ExportSubject", Subject: subject}}, nil
+		}}); err != nil {
 		return nil, err
 	}
 	if h.closed.Load() {

@@ -118,7 +118,10 @@ func TestProcessIntegrationEventTx(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			const n = 1000
+			n := 1000
+			if raceEnabled {
+				n = 200
+			}
 			st, caller := tc.open(t)
 			h := hubtest.New(t, st)
 			sink := hubtest.NewSink(t)

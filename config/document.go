@@ -164,7 +164,7 @@ type Approvals struct {
 	// Require lists the kinds of change that need approval (the hub's ChangeKind values:
 	// "service.register", "service.configure", "service.credentials",
 	// "service.endpoints", "service.enable", "events.bulk_retry", "data.delete",
-	// "governance.policy"). Empty: nothing waits.
+	// "data.access", "governance.policy"). Empty: nothing waits.
 	Require []string `yaml:"require" json:"require"`
 	// TTL is how long a request waits for a decision; absent: the hub's default (72h).
 	TTL Duration `yaml:"ttl,omitempty" json:"ttl,omitempty"`
