@@ -69,6 +69,7 @@ func (c canaries) forms() map[string]string {
 		out[name+" base64url"] = base64.RawURLEncoding.EncodeToString([]byte(v))
 	}
 	add("bearer", c.bearer)
+	add("basic user", c.user)
 	add("basic password", c.pass)
 	add("api key", c.apiKey)
 	add("webhook path token", c.webhookToken)
@@ -81,13 +82,22 @@ func (c canaries) forms() map[string]string {
 	return out
 }
 
+// count returns how many of the canaries are in the set, by kind.
+func (c canaries) count() int {
+	return len([]string{c.bearer, c.user, c.pass, c.apiKey, c.webhookToken, c.refresh, c.clientSecret, c.access, c.rotated})
+}
+
 // canaryRemote answers every API call with the whole request echoed back (method, URL,
 // headers, body), with status 401 or 500 in turn; its token endpoint issues the canary
-// access token and a rotated refresh token.
-func canaryRemote(t *testing.T, c canaries) *httptest.Server {
+// access token and a rotated refresh token. It records every request it received in full
+// (seen), so the test can check the credentials did reach it and so could leak back.
+func canaryRemote(t *testing.T, c canaries, seen *lockedBuffer) *httptest.Server {
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(seen, "%s %s\n", r.Method, r.URL.String())
+		_ = r.Header.Write(seen)
+		_, _ = seen.Write(append(body, '\n'))
 		if r.URL.Path == "/oauth/token" {
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(map[string]any{"access_token": c.access, "refresh_token": c.rotated, "token_type": "Bearer", "expires_in": 3600})
@@ -155,7 +165,8 @@ func TestCanaryCredentialsNeverLeak(t *testing.T) {
 				st = sk.open(t)
 			}
 			c := newCanaries()
-			remote := canaryRemote(t, c)
+			seen := &lockedBuffer{}
+			remote := canaryRemote(t, c, seen)
 			logs := &lockedBuffer{}
 			exp := tracetest.NewInMemoryExporter()
 			tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
@@ -224,13 +235,30 @@ func TestCanaryCredentialsNeverLeak(t *testing.T) {
 			require.NoError(t, err)
 			record("stored events", events, nil)
 			require.NotEmpty(t, events)
-			failed := 0
+			failed, codes := 0, map[int]int{}
 			for _, ev := range events {
 				if len(ev.ErrorDetails) > 0 {
 					failed++
 				}
+				codes[ev.ResponseCode]++
 			}
 			require.Positive(t, failed, "deliveries failed with the echo")
+			require.Positive(t, codes[http.StatusUnauthorized], "deliveries failed with 401: %v", codes)
+			require.Positive(t, codes[http.StatusInternalServerError], "deliveries failed with 500: %v", codes)
+			// The breakers of the failing services went open and were probed half-open, with
+			// debug logging on, so their transition lines are among the logs searched.
+			require.Contains(t, logs.String(), "resilience: circuit breaker open", "breaker transitions logged")
+			require.Contains(t, logs.String(), "resilience: circuit breaker half-open", "breaker transitions logged")
+			require.Contains(t, logs.String(), `"level":"DEBUG"`, "debug logging on")
+			// Sanity: every credential did reach the remote (in the form its scheme sends), so
+			// the echoed answers carried them back to the hub.
+			for what, v := range map[string]string{
+				"bearer": "Bearer " + c.bearer, "basic": "Basic " + base64.StdEncoding.EncodeToString([]byte(c.user+":"+c.pass)),
+				"api key": c.apiKey, "webhook path": url.PathEscape(c.webhookToken), "refresh token": url.QueryEscape(c.refresh),
+				"access token": "Bearer " + c.access, "rotated refresh token": url.QueryEscape(c.rotated),
+			} {
+				require.Contains(t, seen.String(), v, "the remote received the %s canary", what)
+			}
 			require.NoError(t, tp.ForceFlush(ctx))
 			spans := exp.GetSpans()
 			require.NotEmpty(t, spans)
@@ -271,8 +299,8 @@ func TestCanaryCredentialsNeverLeak(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("canary search (%s): %d forms of %d canaries in %d sources (%s), %d events, %d spans: %d hits",
-				sk.name, len(c.forms()), 10, len(sources), strings.Join(sizes, ", "), len(events), len(spans), hits)
+			t.Logf("canary search (%s): %d forms of %d canaries in %d sources (%s), %d events (response codes %v), %d spans: %d hits",
+				sk.name, len(c.forms()), c.count(), len(sources), strings.Join(sizes, ", "), len(events), codes, len(spans), hits)
 		})
 	}
 }

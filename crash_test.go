@@ -185,8 +185,11 @@ func listAll(t *testing.T, st store.Store) []*store.Event {
 // crashChild is the child process: it opens the store, registers the sink service, starts
 // a hub, accepts crashEvents events asynchronously, reports, and delivers until killed.
 func crashChild() int {
-	if os.Getenv(crashModeEnv) == crashModeAccepts {
+	switch os.Getenv(crashModeEnv) {
+	case crashModeAccepts:
 		return crashAcceptChild()
+	case crashModeWebhook:
+		return webhookKillChild()
 	}
 	ctx := context.Background()
 	st, key, err := openCrashStore(ctx)

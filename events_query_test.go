@@ -182,13 +182,7 @@ func TestListEventsPaginationWhileArriving(t *testing.T) {
 	for _, sk := range allStores() {
 		t.Run(sk.name, func(t *testing.T) {
 			t.Parallel()
-			n := 10000
-			switch {
-			case raceEnabled && sk.name == "sqlite":
-				n = 500
-			case raceEnabled:
-				n = 2000
-			}
+			const n = 10000
 			st := sk.open(t)
 			h := hubtest.New(t, st)
 			sink := hubtest.NewSink(t)

@@ -26,11 +26,7 @@ func TestRouteFanOut(t *testing.T) {
 	for _, sk := range allStores() {
 		t.Run(sk.name, func(t *testing.T) {
 			t.Parallel()
-			n := 1000
-			if raceEnabled { // sized for a busy machine: the race detector slows the stores down
-				n = map[string]int{"memory": 500, "postgres": 300, "sqlite": 200}[sk.name]
-			}
-			testRouteFanOut(t, sk.open(t), n)
+			testRouteFanOut(t, sk.open(t), 1000)
 		})
 	}
 }

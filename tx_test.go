@@ -118,10 +118,7 @@ func TestProcessIntegrationEventTx(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			n := 1000
-			if raceEnabled {
-				n = 200
-			}
+			const n = 1000
 			st, caller := tc.open(t)
 			h := hubtest.New(t, st)
 			sink := hubtest.NewSink(t)

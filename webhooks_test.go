@@ -402,3 +402,178 @@ func TestWebhookCrashLosesNothing(t *testing.T) {
 		})
 	}
 }
+
+// webhookProvider signs deliveries as one provider's documentation describes: sign returns
+// the headers of a delivery with id, signed at at, under secret.
+type webhookProvider struct {
+	name        string
+	configure   func(c *hub.IntegrationConfig, secret string)
+	body        func(id string) []byte
+	sign        func(secret, id string, at time.Time, body []byte) http.Header
+	sigHeader   string // the header "missing header" leaves out
+	timestamped bool   // the provider signs a timestamp (GitHub does not)
+}
+
+func webhookProviders() []webhookProvider {
+	jsonHeader := func() http.Header {
+		h := http.Header{}
+		h.Set("Content-Type", "application/json")
+		return h
+	}
+	return []webhookProvider{
+		{
+			name: "github",
+			configure: func(c *hub.IntegrationConfig, secret string) {
+				c.Connector = "github"
+				c.Auth = json.RawMessage(`{"token":"ghp-test","webhook_secret":` + strconv.Quote(secret) + `}`)
+			},
+			body: func(string) []byte { return issueEvent },
+			sign: func(secret, id string, _ time.Time, body []byte) http.Header {
+				return githubHeader(secret, id, body)
+			},
+			sigHeader: "X-Hub-Signature-256",
+		},
+		{
+			name: "slack",
+			configure: func(c *hub.IntegrationConfig, secret string) {
+				c.Connector = "slack"
+				c.Auth = json.RawMessage(`{"bot_token":"xoxb-test","signing_secret":` + strconv.Quote(secret) + `}`)
+			},
+			body: func(id string) []byte {
+				return []byte(`{"type":"event_callback","event_id":"` + id + `","event":{"type":"app_mention","text":"hi"}}`)
+			},
+			sign: func(secret, _ string, at time.Time, body []byte) http.Header {
+				ts := strconv.FormatInt(at.Unix(), 10)
+				h := jsonHeader()
+				h.Set("X-Slack-Request-Timestamp", ts)
+				h.Set("X-Slack-Signature", slackSign(secret, ts, body))
+				return h
+			},
+			sigHeader: "X-Slack-Signature", timestamped: true,
+		},
+		{
+			name: "stripe",
+			configure: func(c *hub.IntegrationConfig, secret string) {
+				c.Auth = json.RawMessage(`{"type":"bearer","token":"sk_test","webhook_secret":` + strconv.Quote(secret) + `}`)
+				c.ConnectorOptions = json.RawMessage(`{"webhook":{"type":"stripe"}}`)
+			},
+			body: func(id string) []byte {
+				return []byte(`{"id":"` + id + `","object":"event","type":"invoice.paid","data":{"object":{}}}`)
+			},
+			sign: func(secret, _ string, at time.Time, body []byte) http.Header {
+				h := jsonHeader()
+				h.Set("Stripe-Signature", stripeSignature(secret, at, body))
+				return h
+			},
+			sigHeader: "Stripe-Signature", timestamped: true,
+		},
+		{
+			name: "standard",
+			configure: func(c *hub.IntegrationConfig, secret string) {
+				c.Auth = json.RawMessage(`{"webhook_secrets":[` + strconv.Quote(secret) + `]}`)
+				c.ConnectorOptions = json.RawMessage(`{"webhook":{"type":"standard"}}`)
+			},
+			body: func(string) []byte { return []byte(`{"type":"user.created","data":{"id":"u1"}}`) },
+			sign: func(secret, id string, at time.Time, body []byte) http.Header {
+				h := jsonHeader()
+				h.Set("webhook-id", id)
+				h.Set("webhook-timestamp", strconv.FormatInt(at.Unix(), 10))
+				h.Set("webhook-signature", standardSignature(secret, id, at, body))
+				return h
+			},
+			sigHeader: "webhook-signature", timestamped: true,
+		},
+		{
+			name: "hmac",
+			configure: func(c *hub.IntegrationConfig, secret string) {
+				c.Auth = json.RawMessage(`{"webhook_secret":` + strconv.Quote(secret) + `}`)
+				c.ConnectorOptions = json.RawMessage(`{"webhook":{"signature_header":"X-Signature","encoding":"base64","delivery_header":"X-Delivery-Id","timestamp_header":"X-Timestamp"}}`)
+			},
+			body: func(string) []byte { return []byte(`{"thing":"changed"}`) },
+			sign: func(secret, id string, at time.Time, body []byte) http.Header {
+				ts := strconv.FormatInt(at.Unix(), 10)
+				mac := hmac.New(sha256.New, []byte(secret))
+				mac.Write([]byte(ts + "."))
+				mac.Write(body)
+				h := jsonHeader()
+				h.Set("X-Signature", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+				h.Set("X-Timestamp", ts)
+				h.Set("X-Delivery-Id", id)
+				return h
+			},
+			sigHeader: "X-Signature", timestamped: true,
+		},
+	}
+}
+
+// TestWebhookEveryProvider runs the same deliveries against every scheme, signed here
+// from each provider's documentation: a valid delivery is accepted and processed once (its
+// route's destination receives it once); the same delivery id again is accepted as a
+// duplicate and not processed again; a tampered body, a wrong secret, a stale timestamp
+// and a missing signature header are 401 with no detail; a body over the limit is 413.
+func TestWebhookEveryProvider(t *testing.T) {
+	t.Parallel()
+	for _, p := range webhookProviders() {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			const secret, limit = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 64 << 10
+			now := time.Now()
+			b := setup(t, hub.WithPayloadLimits(limit, 0))
+			register(t, b.hub, p.name, b.sink.URL, func(c *hub.IntegrationConfig) { p.configure(c, secret) })
+			register(t, b.hub, "dest", b.sink.URL, nil)
+			_, err := b.hub.PutRoute(t.Context(), hub.Route{Name: "to-dest", Source: p.name, Destinations: []hub.RouteDestination{{Service: "dest"}}})
+			require.NoError(t, err)
+			handler := b.hub.WebhookHandler()
+			body := p.body("evt-1")
+
+			first := result(t, post(handler, p.name, p.sign(secret, "evt-1", now, body), body))
+			assert.False(t, first.Duplicate, "valid: accepted")
+			again := result(t, post(handler, p.name, p.sign(secret, "evt-1", now.Add(time.Second), body), body))
+			assert.True(t, again.Duplicate, "the same delivery id: a duplicate")
+			assert.Equal(t, first.EventID, again.EventID)
+
+			tampered := bytes.Replace(body, []byte(`}`), []byte(`,"x":1}`), 1)
+			missing := p.sign(secret, "evt-2", now, p.body("evt-2"))
+			missing.Del(p.sigHeader)
+			big := append([]byte(`{"pad":"`), bytes.Repeat([]byte("x"), limit)...)
+			big = append(big, `"}`...)
+			refused := []struct {
+				name   string
+				header http.Header
+				body   []byte
+				want   int
+			}{
+				{"tampered body", p.sign(secret, "evt-2", now, p.body("evt-2")), tampered, http.StatusUnauthorized},
+				{"wrong secret", p.sign("whsec_b2xkLWtleS1vbGQta2V5LW9sZA==", "evt-2", now, p.body("evt-2")), p.body("evt-2"), http.StatusUnauthorized},
+				{"missing header", missing, p.body("evt-2"), http.StatusUnauthorized},
+				{"oversized body", p.sign(secret, "evt-3", now, big), big, http.StatusRequestEntityTooLarge},
+			}
+			if p.timestamped {
+				refused = append(refused, struct {
+					name   string
+					header http.Header
+					body   []byte
+					want   int
+				}{"stale timestamp", p.sign(secret, "evt-2", now.Add(-time.Hour), p.body("evt-2")), p.body("evt-2"), http.StatusUnauthorized})
+			}
+			for _, tt := range refused {
+				rec := post(handler, p.name, tt.header, tt.body)
+				assert.Equal(t, tt.want, rec.Code, tt.name)
+				if tt.want == http.StatusUnauthorized {
+					assert.Empty(t, rec.Body.String(), "%s: no detail", tt.name)
+				}
+			}
+
+			evs, err := b.st.ListEvents(t.Context(), store.EventFilter{ServiceID: serviceID(t, b.hub, p.name)})
+			require.NoError(t, err)
+			assert.Len(t, evs, 1, "only the valid delivery is stored, once")
+			kids, err := b.hub.EventFanOut(t.Context(), first.EventID)
+			require.NoError(t, err)
+			require.Len(t, kids, 1)
+			hubtest.WaitForStatus(t, b.hub, kids[0].ID, store.StatusSucceeded)
+			assert.Equal(t, 1, b.sink.Delivered("webhook:evt-1|route:to-dest"), "processed once")
+			t.Logf("%s: valid 200 (duplicate=%v), retry 200 (duplicate=%v), %d refusals as expected, 1 event stored, destination received it %d time(s)",
+				p.name, first.Duplicate, again.Duplicate, len(refused), b.sink.Delivered("webhook:evt-1|route:to-dest"))
+		})
+	}
+}

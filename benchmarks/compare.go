@@ -34,8 +34,8 @@ type CompareConfig struct {
 	RiverDefaultEvents int
 	// RiverTuned overrides RiverTuned's Producers, Batch and Workers where non-zero.
 	RiverTuned RiverConfig
-	// NoRiver skips River.
-	NoRiver bool
+	// NoRiver skips River; NoFloor the PostgreSQL queue floor (RunQueueFloor).
+	NoRiver, NoFloor bool
 	// LatencyDuration is the length of each paced latency run (default 5 s); negative
 	// skips them.
 	LatencyDuration time.Duration
@@ -149,6 +149,11 @@ func Compare(ctx context.Context, w *Workload, cfg CompareConfig) *Report {
 		def.PostgresURL, def.Events = cfg.PostgresURL, cfg.RiverDefaultEvents
 		r, err = RunRiver(ctx, w, def)
 		add(r, err, "River "+st+" "+def.Variant())
+		if st == StorePostgres && !cfg.NoFloor {
+			fc := FloorConfig{PostgresURL: cfg.PostgresURL, Events: n}
+			r, err = RunQueueFloor(ctx, w, fc)
+			add(r, err, "floor "+st)
+		}
 	}
 
 	if cfg.LatencyDuration > 0 {
@@ -224,15 +229,19 @@ func (rep *Report) Print(out io.Writer, markdown bool) {
 	fmt.Fprintf(out, "Shared workload: %s\n", "4,459-byte GitHub issues event mapped to the canonical work item and validated, 16 workers, in-process sink")
 	fmt.Fprintf(out, "Machine: %s; load average %s at start, %s at end; PostgreSQL %s; %s in all\n\n",
 		rep.Machine, rep.LoadStart, rep.LoadEnd, cmpOr(rep.Postgres, "not used"), rep.Elapsed.Round(time.Second))
-	header := []string{"system", "store", "variant", "events", "events/s", "CPU µs/event", "WAL B/event", "ratio"}
+	header := []string{"system", "store", "variant", "events", "events/s", "CPU µs/event", "server CPU µs/event", "CPU-bound events/s", "WAL B/event", "ratio"}
 	rows := make([][]string, 0, len(rep.Results))
 	for _, r := range rep.Results {
-		wal := ""
+		wal, server, bound := "", "", ""
 		if r.WAL != nil {
 			wal = fmt.Sprintf("%.0f", r.WAL.PerEvent)
 		}
+		if s := r.ServerCPUPerEvent(); s > 0 {
+			server = fmt.Sprintf("%.1f", float64(s.Nanoseconds())/1e3)
+			bound = fmt.Sprintf("%.0f", float64(runtime.NumCPU())*float64(time.Second)/float64(s+r.CPUPerEvent()))
+		}
 		rows = append(rows, []string{r.System, cmpOr(r.Store, "-"), r.Variant, fmt.Sprint(r.Events), fmt.Sprintf("%.0f", r.Rate()),
-			fmt.Sprintf("%.1f", float64(r.CPUPerEvent().Nanoseconds())/1e3), wal, rep.ratio(r)})
+			fmt.Sprintf("%.1f", float64(r.CPUPerEvent().Nanoseconds())/1e3), server, bound, wal, rep.ratio(r)})
 	}
 	writeTable(out, markdown, 3, header, rows)
 	if len(rep.Latency) > 0 {

@@ -77,6 +77,14 @@ func cmpOr[T comparable](v, def T) T {
 	return v
 }
 
+// dbURL is the PostgreSQL server of the run, "" when it uses another store.
+func (c HubConfig) dbURL() string {
+	if c.Store != StorePostgres {
+		return ""
+	}
+	return c.PostgresURL
+}
+
 // Variant describes the accept path in tables: "single-call, 8 producers" or
 // "batch 100, 8 producers".
 func (c HubConfig) Variant() string {
@@ -357,11 +365,11 @@ func RunHub(ctx context.Context, w *Workload, cfg HubConfig) (*Result, error) {
 			return nil, err
 		}
 	}
-	m := startMeasure()
+	m := startMeasure(cfg.dbURL())
 	if err := s.Round(ctx, cfg.Events, nil); err != nil {
 		return nil, err
 	}
-	res.Elapsed, res.CPU = m.stop()
+	res.Elapsed, res.CPU, res.ServerCPU = m.stop()
 	if err := s.Sink.Err(); err != nil {
 		return nil, err
 	}

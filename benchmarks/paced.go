@@ -115,7 +115,7 @@ func RunPipeline(ctx context.Context, w *Workload, p Peer, events, workers int) 
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr atomic.Pointer[error]
-	m := startMeasure()
+	m := startMeasure("")
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -131,7 +131,7 @@ func RunPipeline(ctx context.Context, w *Workload, p Peer, events, workers int) 
 	}
 	wg.Wait()
 	res := &Result{System: p.Name, Variant: fmt.Sprintf("pipeline only, %d goroutines", workers), Events: events}
-	res.Elapsed, res.CPU = m.stop()
+	res.Elapsed, res.CPU, _ = m.stop()
 	if p := firstErr.Load(); p != nil {
 		return nil, *p
 	}

@@ -17,6 +17,10 @@ type Result struct {
 	Events  int
 	Elapsed time.Duration
 	CPU     time.Duration
+	// ServerCPU is the CPU time the PostgreSQL server used meanwhile, all its processes
+	// together; zero when the run used no PostgreSQL or the server is not on this machine
+	// (see serverCPU).
+	ServerCPU time.Duration
 	// WAL is the WAL the round wrote (PostgreSQL runs only).
 	WAL *WALUse
 }
@@ -27,6 +31,14 @@ func (r *Result) Rate() float64 {
 		return 0
 	}
 	return float64(r.Events) / r.Elapsed.Seconds()
+}
+
+// ServerCPUPerEvent returns the database server's CPU time per event (zero when unknown).
+func (r *Result) ServerCPUPerEvent() time.Duration {
+	if r == nil || r.Events == 0 {
+		return 0
+	}
+	return r.ServerCPU / time.Duration(r.Events)
 }
 
 // CPUPerEvent returns this process's CPU time per event.
@@ -76,16 +88,36 @@ func readWALAfterReset(ctx context.Context, url string, reset func()) (WALSnapsh
 	return ReadWAL(ctx, url)
 }
 
-// measure times a round: wall clock and this process's CPU.
+// measure times a round: wall clock, this process's CPU and, for a PostgreSQL server on
+// this machine, the server's CPU.
 type measure struct {
-	start time.Time
-	cpu0  time.Duration
+	start       time.Time
+	cpu0        time.Duration
+	dbURL       string
+	server0     time.Duration
+	serverKnown bool
 }
 
-func startMeasure() measure { return measure{start: time.Now(), cpu0: processCPU()} }
+// startMeasure starts timing; dbURL is the PostgreSQL server the round uses ("" for none).
+func startMeasure(dbURL string) measure {
+	m := measure{dbURL: dbURL}
+	if dbURL != "" {
+		m.server0, m.serverKnown = serverCPU(dbURL)
+	}
+	m.start, m.cpu0 = time.Now(), processCPU()
+	return m
+}
 
-func (m measure) stop() (elapsed, cpu time.Duration) {
-	return time.Since(m.start), processCPU() - m.cpu0
+// stop returns the wall-clock time, this process's CPU and the server's CPU (zero when
+// unknown) since startMeasure.
+func (m measure) stop() (elapsed, cpu, server time.Duration) {
+	elapsed, cpu = time.Since(m.start), processCPU()-m.cpu0
+	if m.serverKnown {
+		if s, ok := serverCPU(m.dbURL); ok && s >= m.server0 {
+			server = s - m.server0
+		}
+	}
+	return elapsed, cpu, server
 }
 
 // processCPU returns the user+system CPU time this process has used.

@@ -256,11 +256,15 @@ func runRiver[TTx any](ctx context.Context, r *riverRun, driver riverdriver.Driv
 			return nil, err
 		}
 	}
-	m := startMeasure()
+	dbURL := ""
+	if r.cfg.Store == StorePostgres {
+		dbURL = r.cfg.PostgresURL
+	}
+	m := startMeasure(dbURL)
 	if err := round(r.cfg.Events); err != nil {
 		return nil, err
 	}
-	res.Elapsed, res.CPU = m.stop()
+	res.Elapsed, res.CPU, res.ServerCPU = m.stop()
 	if err := r.sink.Err(); err != nil {
 		return nil, err
 	}

@@ -350,3 +350,40 @@ func TestRetentionOption(t *testing.T) {
 		t.Error("RetentionOption(0) returned no error")
 	}
 }
+
+// TestRunQueueFloor: the floor queue completes every event once and reports its WAL, and
+// the server's CPU when the server is on this machine.
+func TestRunQueueFloor(t *testing.T) {
+	w := testWorkload(t)
+	url := postgresURL(t)
+	r, err := RunQueueFloor(t.Context(), w, FloorConfig{PostgresURL: url, Events: 500, Warmup: 50, Producers: 2, Batch: 50, Workers: 4, Claim: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.System != "floor" || r.Events != 500 || r.Rate() <= 0 || r.WAL == nil || r.WAL.PerEvent < 500 {
+		t.Errorf("result %+v, WAL %+v", r, r.WAL)
+	}
+	if _, local := serverCPU(url); local && r.ServerCPU <= 0 {
+		t.Errorf("local server, but no server CPU measured: %+v", r)
+	}
+	if _, err := RunQueueFloor(t.Context(), w, FloorConfig{}); !errors.Is(err, ErrNoPostgres) {
+		t.Errorf("no URL: %v", err)
+	}
+	t.Logf("%s: %.0f events/s, %s CPU/event, %s server CPU/event, WAL %.0f B/event", r.Variant, r.Rate(), r.CPUPerEvent(), r.ServerCPUPerEvent(), r.WAL.PerEvent)
+}
+
+func TestLocalDatabase(t *testing.T) {
+	for url, want := range map[string]bool{
+		"postgres://postgres@127.0.0.1:5432/test":      true,
+		"postgres://postgres@localhost/test":           true,
+		"postgres://postgres@[::1]:5432/test":          true,
+		"postgres:///test?host=/var/run/postgresql":    true,
+		"postgres://postgres@db.example.com:5432/test": false,
+		"postgres://postgres@10.0.0.5/test":            false,
+		"::not a url":                                  false,
+	} {
+		if got := localDatabase(url); got != want {
+			t.Errorf("localDatabase(%q) = %v, want %v", url, got, want)
+		}
+	}
+}

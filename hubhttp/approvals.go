@@ -3,6 +3,7 @@ package hubhttp
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/ehg/hub"
 	"github.com/ehg/hub/hubhttp/apiv1"
@@ -27,16 +28,42 @@ type approvalListParams struct {
 	Status    string `query:"status" enum:"pending,applying,applied,failed,rejected,expired" doc:"all when absent"`
 	Requester string `query:"requester" doc:"the requesting principal's ID"`
 	Limit     int    `query:"limit" doc:"page size, default 100, at most 1000"`
-	Offset    int    `query:"offset" doc:"requests to skip"`
+	Cursor    string `query:"cursor" doc:"next_cursor of the previous page"`
+	Offset    int    `query:"offset" doc:"requests to skip (ignored with cursor)"`
 }
 
+// Page sizes of GET /approvals.
+const (
+	approvalPageDefault = 100
+	approvalPageMax     = 1000
+)
+
 func (x *Handler) listApprovals(ctx context.Context, p *approvalListParams) (*apiv1.ApprovalList, error) {
+	limit, offset := p.Limit, p.Offset
+	switch {
+	case limit == 0:
+		limit = approvalPageDefault
+	case limit < 0 || limit > approvalPageMax:
+		return nil, fmt.Errorf("%w: limit must be between 1 and %d, not %d", hub.ErrInvalidInput, approvalPageMax, limit)
+	}
+	if p.Cursor != "" {
+		n, err := strconv.Atoi(p.Cursor)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%w: cursor %q is not a next_cursor of this listing", hub.ErrInvalidInput, p.Cursor)
+		}
+		offset = n
+	}
+	// one more than the page tells whether another page follows
 	list, err := x.hub.ListApprovals(ctx, hub.ApprovalQuery{Status: store.ApprovalStatus(p.Status), Requester: p.Requester,
-		Limit: p.Limit, Offset: p.Offset})
+		Limit: limit + 1, Offset: offset})
 	if err != nil {
 		return nil, err
 	}
 	out := &apiv1.ApprovalList{Approvals: []apiv1.Approval{}}
+	if len(list) > limit {
+		list = list[:limit]
+		out.NextCursor = strconv.Itoa(offset + limit)
+	}
 	for _, a := range list {
 		out.Approvals = append(out.Approvals, approvalOf(a))
 	}

@@ -316,7 +316,8 @@ func TestBrowserCommandBar(t *testing.T) {
 }
 
 // TestBrowserRedriveDeadLetter: a dead event is listed on its service's page; the Redrive
-// button requeues it and, the remote healthy again, it is delivered and leaves the list.
+// button requeues it and, the remote healthy again, it is delivered: the page, without a
+// reload, shows it succeeded and the dead letters empty.
 func TestBrowserRedriveDeadLetter(t *testing.T) {
 	c := setupConsole(t)
 	ctx := t.Context()
@@ -340,6 +341,8 @@ func TestBrowserRedriveDeadLetter(t *testing.T) {
 	b.open(tokOperator, "#/services/orders")
 	row := fmt.Sprintf(`tr.dead-letter[data-event-id=%q]`, res.EventID)
 	b.waitJS(`document.querySelector('` + row + `') !== null`)
+	require.Equal(t, "dead", b.text(fmt.Sprintf(`#recent tr[data-event-id=%q] .evstatus`, res.EventID)))
+	origin := eval[float64](b, `performance.timeOrigin`)
 	b.screenshot("dead")
 	b.run(chromedp.Click(chromedp.CSS(row + ` button.redrive`)))
 	// the click only starts the page's request: the event stays dead until the hub has
@@ -350,8 +353,11 @@ func TestBrowserRedriveDeadLetter(t *testing.T) {
 	}, hubtest.DefaultWait, 5*time.Millisecond, "the redrive did not requeue the dead event")
 	ev := hubtest.WaitForStatus(t, c.hub, res.EventID, store.StatusSucceeded)
 	require.Equal(t, store.StatusSucceeded, ev.Status)
-	b.run(chromedp.Evaluate[chromedp.Void](`location.hash = '#/'; location.hash = '#/services/orders'`))
+	// the page follows by itself (the stream reports the outcome): the event shows as
+	// succeeded among the recent events and the dead letters are empty, with no reload
+	b.waitJS(fmt.Sprintf(`(document.querySelector('#recent tr[data-event-id=%q] .evstatus') || {}).textContent === 'succeeded'`, res.EventID))
 	b.waitJS(`document.getElementById('no-dead') !== null`)
+	require.Equal(t, origin, eval[float64](b, `performance.timeOrigin`), "the page was reloaded")
 	b.screenshot("redriven")
 }
 
@@ -378,4 +384,36 @@ func TestBrowserApproveAsSecondUser(t *testing.T) {
 	second.waitJS(`document.getElementById('no-approvals') !== null`)
 	second.screenshot("approved")
 	require.Equal(t, 200, g.call(t, "GET", "/api/v1/services/crm", tokViewer, nil).Status, "the approved registration was not applied")
+}
+
+// TestBrowserMissingFails runs a browser test in a child process of this test binary with
+// no Chromium to start, once with HUB_CHROMIUM naming a file that does not exist and once
+// with none on PATH: the browser test fails (it does not skip) and says why.
+func TestBrowserMissingFails(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, env := range map[string][]string{
+		"HUB_CHROMIUM names no file": {"HUB_CHROMIUM=" + filepath.Join(dir, "no-chromium")},
+		"no Chromium on PATH":        {"HUB_CHROMIUM=", "PATH=" + dir},
+	} {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBrowserOverview$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit, "%s: the browser test passed without a browser:\n%s", name, out)
+		require.Contains(t, string(out), "--- FAIL: TestBrowserOverview", name)
+		require.NotContains(t, string(out), "--- SKIP", name)
+		require.Regexp(t, `no Chromium found|starting Chromium failed`, string(out), name)
+		t.Logf("%s: the browser test fails: %s", name, firstLine(out, "Chromium"))
+	}
+}
+
+// firstLine returns the first line of out containing s.
+func firstLine(out []byte, s string) string {
+	for line := range strings.SplitSeq(string(out), "\n") {
+		if strings.Contains(line, s) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
 }

@@ -45,7 +45,11 @@ func (x *Handler) runCommand(ctx context.Context, p *runParams) (*apiv1.CommandR
 	return commandResultOf(res), nil
 }
 
-func (x *Handler) commandGrammar(context.Context, *noParams) (*apiv1.Grammar, error) {
+func (x *Handler) commandGrammar(ctx context.Context, _ *noParams) (*apiv1.Grammar, error) {
+	// the grammar is the hub's, but only callers who may run commands need it
+	if err := x.hub.Authorize(ctx, hub.PermCommand); err != nil {
+		return nil, err
+	}
 	return &apiv1.Grammar{Rules: rulesOf(hub.CommandGrammar())}, nil
 }
 

@@ -25,7 +25,11 @@ type compileParams struct {
 	Body apiv1.CompileRequest `body:""`
 }
 
-func (x *Handler) compileMapping(_ context.Context, p *compileParams) (*apiv1.CompileResult, error) {
+func (x *Handler) compileMapping(ctx context.Context, p *compileParams) (*apiv1.CompileResult, error) {
+	// the designer's endpoints are pure work, but the hub decides who may use them
+	if err := x.hub.Authorize(ctx, hub.PermTransform); err != nil {
+		return nil, err
+	}
 	rules, errs := compileDiagnostics(p.Body.Mapping)
 	if rules == nil {
 		return &apiv1.CompileResult{OK: false, Errors: errs}, nil
@@ -80,6 +84,9 @@ type previewParams struct {
 }
 
 func (x *Handler) previewMapping(ctx context.Context, p *previewParams) (*apiv1.PreviewResult, error) {
+	if err := x.hub.Authorize(ctx, hub.PermTransform); err != nil {
+		return nil, err
+	}
 	b := p.Body
 	sample, err := decodeObject("sample", b.Sample)
 	if err != nil {
@@ -168,6 +175,9 @@ type suggestParams struct {
 }
 
 func (x *Handler) suggestMapping(ctx context.Context, p *suggestParams) (*apiv1.SuggestResult, error) {
+	if err := x.hub.Authorize(ctx, hub.PermTransform); err != nil {
+		return nil, err
+	}
 	b := p.Body
 	sample, err := decodeObject("sample", b.Sample)
 	if err != nil {
@@ -248,7 +258,10 @@ type compatParams struct {
 	Body apiv1.CompatibilityRequest `body:""`
 }
 
-func (x *Handler) compatibility(_ context.Context, p *compatParams) (*apiv1.Compatibility, error) {
+func (x *Handler) compatibility(ctx context.Context, p *compatParams) (*apiv1.Compatibility, error) {
+	if err := x.hub.Authorize(ctx, hub.PermTransform); err != nil {
+		return nil, err
+	}
 	b := p.Body
 	if absent(b.OldSchema) || absent(b.NewSchema) {
 		return nil, fmt.Errorf("%w: old_schema and new_schema are required", hub.ErrInvalidInput)

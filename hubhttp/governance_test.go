@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -114,10 +116,7 @@ func TestGovernanceOverHTTP(t *testing.T) {
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		return resp.StatusCode
+		return b.do(t, req).Status
 	}
 	assert.Equal(t, 202, override(tokAdmin, map[string]string{hubhttp.ReasonHeader: "quarter close"},
 		apiv1.RegisterRequest{Name: "ledger", Connector: "http", BaseURL: "https://ledger.example.com"}))
@@ -142,5 +141,54 @@ func TestGovernanceOverHTTP(t *testing.T) {
 		assert.Equal(t, "breaker", m.Event)
 	case <-time.After(2 * time.Minute):
 		t.Fatal("no breaker change on the stream")
+	}
+}
+
+// TestApprovalsPagesAndUnknownIDs: GET /approvals pages with next_cursor (and offset);
+// a bad cursor or page size is 400; deciding an unknown request is 404.
+func TestApprovalsPagesAndUnknownIDs(t *testing.T) {
+	t.Parallel()
+	b := setupGoverned(t)
+	var want []string
+	for _, name := range []string{"crm", "erp", "hr"} {
+		pr := b.json(t, "POST", "/api/v1/services", tokAdmin, apiv1.RegisterRequest{Name: name, Connector: "http",
+			BaseURL: "https://" + name + ".example.com"}).problem(t)
+		require.Equal(t, 202, pr.Status)
+		want = append(want, pr.ApprovalID)
+	}
+	var got []string
+	cursor, pages := "", 0
+	for {
+		res := b.call(t, "GET", "/api/v1/approvals?status=pending&limit=2&cursor="+url.QueryEscape(cursor), tokViewer, nil)
+		require.Equal(t, 200, res.Status, "%s", res.Body)
+		var page apiv1.ApprovalList
+		res.decode(t, &page)
+		pages++
+		for _, a := range page.Approvals {
+			got = append(got, a.ID)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		require.Len(t, page.Approvals, 2)
+		cursor = page.NextCursor
+	}
+	assert.Equal(t, 2, pages)
+	assert.Equal(t, want, got, "oldest first, each once")
+
+	var page apiv1.ApprovalList
+	b.call(t, "GET", "/api/v1/approvals?status=pending&limit=1&offset=1", tokViewer, nil).decode(t, &page)
+	require.Len(t, page.Approvals, 1)
+	assert.Equal(t, want[1], page.Approvals[0].ID)
+	assert.NotEmpty(t, page.NextCursor)
+
+	for _, q := range []string{"cursor=garbage", "limit=5000", "limit=-1", "status=nonsense"} {
+		res := b.call(t, "GET", "/api/v1/approvals?"+q, tokViewer, nil)
+		assert.Equal(t, 400, res.Status, "%s: %s", q, res.Body)
+	}
+	for _, how := range []string{"approve", "reject"} {
+		pr := b.json(t, "POST", "/api/v1/approvals/"+uuid.NewString()+"/"+how, tokChair, apiv1.DecisionRequest{}).problem(t)
+		assert.Equal(t, 404, pr.Status, how)
+		assert.Equal(t, apiv1.CodeNotFound, pr.Code, how)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,9 @@ const (
 	tokAdmin    = "tok-admin"
 	tokOperator = "tok-operator"
 	tokViewer   = "tok-viewer"
+	// tokNobody authenticates a principal holding no role: a governed hub refuses it
+	// everything.
+	tokNobody = "tok-nobody"
 )
 
 var testPrincipals = map[string]hubhttp.Principal{
@@ -43,14 +47,49 @@ var testPrincipals = map[string]hubhttp.Principal{
 	tokAdmin:    {ID: "alice", Roles: []string{"admin"}},
 	tokOperator: {ID: "oscar", Roles: []string{"operator"}},
 	tokViewer:   {ID: "vera", Roles: []string{"viewer"}},
+	tokNobody:   {ID: "nina"},
 }
 
-// covered records the operations the suite called with a success status, checked in
-// TestMain against the document: every endpoint must be exercised.
+// covered is the suite's ledger: per operation of the document, the kinds of answers the
+// tests received (each validated against the document first). TestMain checks it: every
+// operation must have been called successfully and refused without credentials, and,
+// where they apply, refused for lack of a permission, refused a malformed JSON body,
+// answered 404 for an unknown id and followed through a second page.
 var covered = struct {
 	sync.Mutex
-	ops map[string]bool
-}{ops: map[string]bool{}}
+	ops map[string]*opCoverage
+}{ops: map[string]*opCoverage{}}
+
+// opCoverage is what the suite exercised of one operation.
+type opCoverage struct {
+	success, unauthenticated, forbidden, malformedJSON, unknownID, nextPage bool
+}
+
+// record notes the validated answer status (with its problem code) to a request of op.
+func record(op string, req *http.Request, status int, code string) {
+	covered.Lock()
+	defer covered.Unlock()
+	c := covered.ops[op]
+	if c == nil {
+		c = &opCoverage{}
+		covered.ops[op] = c
+	}
+	switch {
+	case status < 300:
+		c.success = true
+		if q := req.URL.Query(); q.Get("cursor") != "" || (q.Get("offset") != "" && q.Get("offset") != "0") {
+			c.nextPage = true
+		}
+	case status == http.StatusUnauthorized && code == apiv1.CodeUnauthenticated:
+		c.unauthenticated = true
+	case status == http.StatusForbidden && code == apiv1.CodeForbidden:
+		c.forbidden = true
+	case status == http.StatusBadRequest && code == apiv1.CodeMalformedJSON:
+		c.malformedJSON = true
+	case status == http.StatusNotFound && code == apiv1.CodeNotFound:
+		c.unknownID = true
+	}
+}
 
 // jsonLinesDecoder decodes a JSON Lines body for validation: every line must be JSON, and
 // the first is validated against the documented line schema.
@@ -101,8 +140,11 @@ func runAll() bool {
 	return true
 }
 
-// checkCoverage fails the run when an operation of the document was never called with a
-// success status by the suite.
+// checkCoverage fails the run when an operation of the document lacks a kind of test:
+// every operation must be called successfully and without credentials; one taking a JSON
+// body with a malformed body; one with path parameters with an unknown id; one with a
+// cursor or offset parameter through a second page; and every operation but those open to every
+// authenticated caller (openToAll) by a caller lacking its permission.
 func checkCoverage() int {
 	docCache.Lock()
 	raw := docCache.raw
@@ -115,18 +157,42 @@ func checkCoverage() int {
 		println("coverage: loading the document:", err.Error())
 		return 1
 	}
+	covered.Lock()
+	defer covered.Unlock()
 	var missing []string
+	n := 0
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			if !covered.ops[op.OperationID] {
-				missing = append(missing, method+" "+path+" ("+op.OperationID+")")
+			n++
+			c := covered.ops[op.OperationID]
+			if c == nil {
+				c = &opCoverage{}
 			}
+			name := method + " " + path + " (" + op.OperationID + ")"
+			need := func(ok bool, what string) {
+				if !ok {
+					missing = append(missing, name+": "+what)
+				}
+			}
+			need(c.success, "no successful call")
+			need(c.unauthenticated, "no call without credentials (401)")
+			need(c.forbidden || openToAll[op.OperationID], "no call lacking the permission (403)")
+			need(c.malformedJSON || op.RequestBody == nil, "no malformed JSON body (400)")
+			need(c.unknownID || !strings.Contains(path, "{"), "no unknown id (404)")
+			paged := false
+			for _, p := range op.Parameters {
+				paged = paged || (p.Value != nil && p.Value.In == "query" && (p.Value.Name == "cursor" || p.Value.Name == "offset"))
+			}
+			need(c.nextPage || !paged, "no second page (cursor or offset) followed")
 		}
 	}
 	if len(missing) > 0 {
-		println("endpoints no test called successfully:\n  " + strings.Join(missing, "\n  "))
+		slices.Sort(missing)
+		println("endpoints missing a kind of test:\n  " + strings.Join(missing, "\n  "))
 		return 1
 	}
+	println(fmt.Sprintf("coverage: all %d operations of the document called successfully, without credentials, "+
+		"without the permission, with malformed JSON, with unknown ids and through pages where they apply", n))
 	return 0
 }
 
@@ -233,13 +299,29 @@ func (b *apiBundle) call(t *testing.T, method, path, token string, body []byte) 
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return b.do(t, req)
+}
+
+// do sends req as it is and validates the response against the served OpenAPI document.
+// Requests whose path is under a prefix the handler is mounted at (see
+// TestMountedUnderPrefix) are validated as the handler saw them, with strip removed.
+func (b *apiBundle) do(t *testing.T, req *http.Request, strip ...string) *result {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	res := &result{Status: resp.StatusCode, Header: resp.Header, Body: raw}
-	b.validate(t, req, res)
+	vreq := req
+	if len(strip) > 0 {
+		vreq = req.Clone(req.Context())
+		u := *req.URL
+		u.Host = strings.TrimPrefix(b.srv.URL, "http://")
+		u.Path = strings.TrimPrefix(u.Path, strip[0])
+		vreq.URL = &u
+	}
+	b.validate(t, vreq, res)
 	return res
 }
 
@@ -262,11 +344,14 @@ func (b *apiBundle) validate(t *testing.T, req *http.Request, res *result) {
 	}
 	require.NoError(t, openapi3filter.ValidateResponse(context.Background(), in),
 		"%s %s -> %d does not match the OpenAPI document: %s", req.Method, req.URL.Path, res.Status, res.Body)
-	if res.Status < 300 {
-		covered.Lock()
-		covered.ops[route.Operation.OperationID] = true
-		covered.Unlock()
+	code := ""
+	if res.Header.Get("Content-Type") == apiv1.ProblemContentType {
+		var p apiv1.Problem
+		if json.Unmarshal(res.Body, &p) == nil {
+			code = p.Code
+		}
 	}
+	record(route.Operation.OperationID, req, res.Status, code)
 }
 
 // json is a shortcut for calls with a JSON value as body.
@@ -347,9 +432,7 @@ func (b *apiBundle) openStream(t *testing.T, query, lastID string) <-chan sseMes
 				if verr := openapi3filter.ValidateResponse(context.Background(), in); verr != nil {
 					t.Errorf("stream message does not match the document: %v: %s", verr, m.Data)
 				}
-				covered.Lock()
-				covered.ops["stream"] = true
-				covered.Unlock()
+				record("stream", vreq, 200, "")
 			}
 			validated <- m
 		}

@@ -23,7 +23,7 @@ func Example_boundedMappings() {
 		xs[i] = i
 	}
 	slow := transform.MustCompile(transform.Rules{Name: "slow", Fields: []transform.Field{
-		{Target: "n", Expr: "count(xs, count(xs, # > 0) > 0)"},
+		{Target: "n", Expr: "count(xs, count(xs, # >= 0) == len(xs))"},
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -57,6 +58,9 @@ type Auth struct {
 	// PublicKey is the application's Ed25519 public key (hex), which verifies
 	// interactions.
 	PublicKey string `json:"public_key,omitempty"`
+	// BotToken is a bot's token (sent as "Authorization: Bot <token>"), which reads a
+	// channel's messages for List. A webhook cannot read its channel.
+	BotToken string `json:"bot_token,omitempty"`
 }
 
 // Options is the settings document.
@@ -72,6 +76,8 @@ type Options struct {
 	ThreadID string `json:"thread_id,omitempty"`
 	// NoWait sends without ?wait=true: Discord answers 204 and no message id is known.
 	NoWait bool `json:"no_wait,omitempty"`
+	// ChannelID is the channel List reads (params.channel_id overrides it).
+	ChannelID string `json:"channel_id,omitempty"`
 }
 
 // Connector posts through a Discord webhook and verifies interactions. It is safe
@@ -121,11 +127,18 @@ func New(cfg connectors.Config) (*Connector, error) {
 		return nil, err
 	}
 	c.base = base
-	if c.auth.WebhookID == "" || c.auth.WebhookToken == "" {
-		return nil, fmt.Errorf("%w: auth.webhook_url, or auth.webhook_id and auth.webhook_token, are required", connectors.ErrInvalidConfig)
+	if (c.auth.WebhookID == "" || c.auth.WebhookToken == "") && c.auth.BotToken == "" {
+		return nil, fmt.Errorf("%w: auth.webhook_url, or auth.webhook_id and auth.webhook_token, are required (or auth.bot_token, to list a channel)", connectors.ErrInvalidConfig)
 	}
-	if _, err := strconv.ParseUint(c.auth.WebhookID, 10, 64); err != nil {
-		return nil, fmt.Errorf("%w: auth.webhook_id must be a snowflake (digits)", connectors.ErrInvalidConfig)
+	if c.auth.WebhookID != "" {
+		if _, err := strconv.ParseUint(c.auth.WebhookID, 10, 64); err != nil {
+			return nil, fmt.Errorf("%w: auth.webhook_id must be a snowflake (digits)", connectors.ErrInvalidConfig)
+		}
+	}
+	if c.opts.ChannelID != "" {
+		if _, err := strconv.ParseUint(c.opts.ChannelID, 10, 64); err != nil {
+			return nil, fmt.Errorf("%w: options.channel_id must be a snowflake (digits)", connectors.ErrInvalidConfig)
+		}
 	}
 	if c.auth.PublicKey != "" {
 		k, err := hex.DecodeString(c.auth.PublicKey)
@@ -144,8 +157,18 @@ func New(cfg connectors.Config) (*Connector, error) {
 	if c.rest, err = restclient.New(cfg, DefaultUserAgent); err != nil {
 		return nil, err
 	}
-	c.secrets = []string{c.auth.WebhookToken, c.auth.WebhookURL}
+	c.secrets = []string{c.auth.WebhookToken, c.auth.WebhookURL, c.auth.BotToken}
 	c.rest.Observe, c.rest.Classify = c.observe, c.classify
+	c.rest.Secrets = c.secrets
+	if c.auth.BotToken != "" {
+		// Only the bot's own routes carry the bot token; a webhook's token is its path.
+		c.rest.Authorize = func(_ context.Context, req *http.Request) (string, error) {
+			if !strings.Contains(req.URL.EscapedPath(), "/webhooks/") {
+				req.Header.Set("Authorization", "Bot "+c.auth.BotToken)
+			}
+			return "", nil
+		}
+	}
 	return c, nil
 }
 
@@ -330,6 +353,9 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 		name = c.opts.DefaultOperation
 	}
 	op := "discord." + name
+	if c.auth.WebhookID == "" {
+		return nil, connectors.BadRequest(op, "this connector has no webhook (auth.webhook_url or auth.webhook_id and auth.webhook_token)")
+	}
 	m, err := c.build(r.Body)
 	if err != nil {
 		return nil, connectors.BadRequest(op, err.Error())
@@ -374,10 +400,89 @@ func (c *Connector) Invoke(ctx context.Context, r *connectors.Request) (*connect
 	return resp, nil
 }
 
-// Check fetches the webhook (GET /webhooks/{id}/{token}), which needs only the token.
+// Check fetches the webhook (GET /webhooks/{id}/{token}), which needs only the token;
+// a connector with a bot token only fetches the bot's user (GET /users/@me).
 func (c *Connector) Check(ctx context.Context) error {
+	if c.auth.WebhookID == "" {
+		_, err := c.send(ctx, "GET /users/@me", &restclient.Call{Op: "discord.check", Method: http.MethodGet, URL: c.base.Join("/users/@me", nil)})
+		return err
+	}
 	_, err := c.send(ctx, "GET /webhooks/{id}/{token}", &restclient.Call{Op: "discord.check", Method: http.MethodGet, URL: c.base.Join(c.webhookPath(), nil)})
 	return err
+}
+
+// MaxListLimit is the most messages Discord returns per page of a channel.
+const MaxListLimit = 100
+
+// List reads a channel's messages with the bot token (Discord docs "Get Channel
+// Messages": GET /channels/{channel.id}/messages?limit=&before=), newest first. The
+// channel is params.channel_id or options.channel_id; the cursor is the id of the last
+// message of the previous page (before=); a page shorter than the limit is the last.
+// Since ends the listing at the first message older than it. Rate limits are those of
+// the route, per channel (its major parameter), as for the webhook.
+func (c *Connector) List(ctx context.Context, r *connectors.ListRequest) (*connectors.Page, error) {
+	const op = "discord.list_messages"
+	if r == nil {
+		return nil, connectors.BadRequest(op, "nil request")
+	}
+	if r.Operation != "" && r.Operation != "list_messages" {
+		return nil, connectors.BadRequest(op, fmt.Sprintf("unknown list operation %q", r.Operation))
+	}
+	if c.auth.BotToken == "" {
+		return nil, connectors.BadRequest(op, "listing a channel needs auth.bot_token (a webhook cannot read its channel)")
+	}
+	channel := r.Params["channel_id"]
+	if channel == "" {
+		channel = c.opts.ChannelID
+	}
+	if _, err := strconv.ParseUint(channel, 10, 64); err != nil {
+		return nil, connectors.BadRequest(op, "list_messages needs params.channel_id or options.channel_id (a snowflake)")
+	}
+	if r.Cursor != "" {
+		if _, err := strconv.ParseUint(r.Cursor, 10, 64); err != nil {
+			return nil, connectors.BadRequest(op, "the cursor is not a message id")
+		}
+	}
+	limit := r.Limit
+	if limit <= 0 || limit > MaxListLimit {
+		limit = MaxListLimit
+	}
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if r.Cursor != "" {
+		q.Set("before", r.Cursor)
+	}
+	path := "/channels/" + channel + "/messages"
+	res, err := c.send(ctx, "GET "+path, &restclient.Call{Op: op, Method: http.MethodGet, URL: c.base.Join(path, q)})
+	if err != nil {
+		return nil, err
+	}
+	var msgs []json.RawMessage
+	if err := json.Unmarshal(res.Body, &msgs); err != nil {
+		return nil, &connectors.Error{Class: connectors.ClassPermanent, Op: op, StatusCode: res.StatusCode, Err: fmt.Errorf("discord: the messages are not a JSON array: %w", err)}
+	}
+	page := &connectors.Page{Items: make([]json.RawMessage, 0, len(msgs))}
+	last := ""
+	for _, m := range msgs {
+		var doc struct {
+			ID        string    `json:"id"`
+			Timestamp time.Time `json:"timestamp"`
+		}
+		if err := json.Unmarshal(m, &doc); err != nil || doc.ID == "" {
+			return nil, &connectors.Error{Class: connectors.ClassPermanent, Op: op, StatusCode: res.StatusCode, Err: errors.New("discord: a message without an id")}
+		}
+		if !r.Since.IsZero() && doc.Timestamp.Before(r.Since) {
+			return page, nil // newest first: everything after this is older still
+		}
+		page.Items = append(page.Items, m)
+		last = doc.ID
+	}
+	if len(msgs) == limit {
+		page.NextCursor = last
+	}
+	if err := connectors.CheckCursor(op, r.Cursor, page.NextCursor); err != nil {
+		return nil, err
+	}
+	return page, nil
 }
 
 // send performs call on route, one request of the route at a time (as Discord's own
@@ -559,6 +664,7 @@ func VerifyInteraction(key ed25519.PublicKey, header http.Header, body []byte, n
 
 // Interface guards.
 var (
+	_ connectors.Lister          = (*Connector)(nil)
 	_ connectors.Connector       = (*Connector)(nil)
 	_ connectors.WebhookVerifier = (*Connector)(nil)
 	_ connectors.Factory         = Factory

@@ -132,12 +132,13 @@ func start(t *testing.T, f *fake, clk *fakeclock.Clock, opts string) *discord.Co
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	connectortest.Run(t, func(t *testing.T, cfg connectors.Config) connectors.Connector {
-		cfg.Auth = json.RawMessage(`{"webhook_id":"` + webhookID + `","webhook_token":"` + webhookToken + `"}`)
+		cfg.Auth = json.RawMessage(`{"webhook_id":"` + webhookID + `","webhook_token":"` + webhookToken + `","bot_token":"` + botToken + `"}`)
+		cfg.Options = json.RawMessage(`{"channel_id":"` + channelID + `"}`)
 		c, err := discord.New(cfg)
 		require.NoError(t, err)
 		return c
 	}, connectortest.Features{
-		Secrets: []string{webhookToken},
+		Secrets: []string{webhookToken, botToken},
 		Request: func() *connectors.Request {
 			return &connectors.Request{Body: json.RawMessage(`{"content":"conformance"}`)}
 		},

@@ -6,9 +6,11 @@
 //	          https://discord.com/api/v10
 //	auth      {"webhook_url": "https://discord.com/api/webhooks/{id}/{token}"}
 //	          or {"webhook_id": "...", "webhook_token": "..."};
-//	          "public_key" (hex Ed25519) verifies interactions
+//	          "public_key" (hex Ed25519) verifies interactions; "bot_token" reads a
+//	          channel's messages for List (alone, it configures a list-only connector)
 //	options   {"username": "Integration Hub", "avatar_url": "...", "thread_id": "...",
-//	           "default_operation": "execute_webhook", "no_wait": false}
+//	           "default_operation": "execute_webhook", "no_wait": false,
+//	           "channel_id": "..." (the channel List reads)}
 //
 // The webhook token is a credential: it never appears in Info or in errors.
 //
@@ -42,8 +44,11 @@
 // failures, 404 (10015 Unknown Webhook) and 400 (50035 Invalid Form Body) permanent,
 // 5xx transient.
 //
-// Check fetches the webhook (GET /webhooks/{id}/{token}). A webhook cannot read its
-// channel, so the connector offers no List. VerifyWebhook verifies interactions
+// Check fetches the webhook (GET /webhooks/{id}/{token}), or with a bot token only the
+// bot's user (GET /users/@me). A webhook cannot read its channel; with auth.bot_token,
+// List reads the channel's messages (GET /channels/{channel.id}/messages, limit 100,
+// newest first, before= the last id of the previous page), under the same per-route
+// rate-limit buckets. VerifyWebhook verifies interactions
 // (Discord docs "Interactions", security and authorization): X-Signature-Ed25519 is
 // the Ed25519 signature of X-Signature-Timestamp + raw body under the application's
 // public key; timestamps more than five minutes from now are stale.

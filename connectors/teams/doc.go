@@ -7,8 +7,11 @@
 //	auth      {"webhook_url": "https://prod-00.westus.logic.azure.com/workflows/.../invoke?api-version=1&sp=...&sv=1.0&sig=..."}
 //	          (or an incoming webhook https://{tenant}.webhook.office.com/webhookb2/...;
 //	          without webhook_url, base_url is the webhook URL);
-//	          "security_token" (base64) verifies outgoing-webhook requests
-//	options   {"webhook_max_age": "5m"}
+//	          "security_token" (base64) verifies outgoing-webhook requests;
+//	          "graph_token" (a Microsoft Graph access token with ChannelMessage.Read.All)
+//	          reads a channel's messages for List
+//	options   {"webhook_max_age": "5m", "graph_base_url": "https://graph.microsoft.com/v1.0",
+//	           "team_id": "...", "channel_id": "19:...@thread.tacv2"}
 //
 // The webhook URL's path and query are credentials: Info reports only its origin, and
 // errors never contain it.
@@ -34,7 +37,13 @@
 //
 // Check sends GET, which neither webhook kind serves: 2xx, 400 or 405 mean the
 // endpoint is there, 404 and 410 that the webhook was removed (permanent), 401 and 403
-// that its signature is refused. Webhooks cannot be listed, so there is no List.
+// that its signature is refused.
+//
+// A webhook cannot read its channel; with auth.graph_token, List reads the channel's
+// messages through Microsoft Graph (GET /teams/{team-id}/channels/{channel-id}/messages,
+// $top 50, following @odata.nextLink on the Graph host only). Graph throttling (429, or
+// 503 with Retry-After) holds further Graph calls back until Retry-After has passed, on
+// a gate of its own: it never holds back webhook posts.
 //
 // VerifyWebhook checks an outgoing webhook's request (Teams docs "Create Outgoing
 // Webhooks"): Authorization is "HMAC " + base64(HMAC-SHA256(base64-decoded security

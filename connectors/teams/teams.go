@@ -36,6 +36,10 @@ const (
 	DefaultThrottleWait = time.Second
 	// AdaptiveCardContentType is the attachment content type of an Adaptive Card.
 	AdaptiveCardContentType = "application/vnd.microsoft.card.adaptive"
+	// DefaultGraphBaseURL is the Microsoft Graph v1.0 root.
+	DefaultGraphBaseURL = "https://graph.microsoft.com/v1.0"
+	// MaxListTop is the most channel messages Graph returns per page ($top).
+	MaxListTop = 50
 )
 
 // OpPost is the only operation: post a message to the webhook.
@@ -49,6 +53,10 @@ type Auth struct {
 	// SecurityToken is an outgoing webhook's HMAC security token (base64), which
 	// verifies requests Teams sends.
 	SecurityToken string `json:"security_token,omitempty"`
+	// GraphToken is a Microsoft Graph access token with ChannelMessage.Read.All (or
+	// ChannelMessage.Read.Group), which List uses to read a channel's messages. A
+	// webhook cannot read its channel.
+	GraphToken string `json:"graph_token,omitempty"`
 }
 
 // Options is the settings document.
@@ -57,6 +65,12 @@ type Options struct {
 	// activity timestamp is older; Teams signs no timestamp of its own. Default: no
 	// age check.
 	WebhookMaxAge string `json:"webhook_max_age,omitempty"`
+	// GraphBaseURL is the Microsoft Graph root List calls; default DefaultGraphBaseURL.
+	GraphBaseURL string `json:"graph_base_url,omitempty"`
+	// TeamID and ChannelID name the channel List reads (params team_id and channel_id
+	// override them).
+	TeamID    string `json:"team_id,omitempty"`
+	ChannelID string `json:"channel_id,omitempty"`
 }
 
 // Connector posts Adaptive Cards to a Teams webhook. It is safe for concurrent use.
@@ -70,6 +84,10 @@ type Connector struct {
 	now     func() time.Time
 	rest    *restclient.Client
 	secrets []string
+
+	graph     connectors.BaseURL // zero without auth.graph_token
+	graphRest *restclient.Client // its own gate: Graph throttling never holds back posts
+	opts      Options
 }
 
 // Factory is the [connectors.Factory] for kind "teams".
@@ -124,7 +142,121 @@ func New(cfg connectors.Config) (*Connector, error) {
 	}
 	rest.Classify = c.classify
 	c.query = query
+	c.opts = opts
+	if auth.GraphToken != "" {
+		if c.graph, err = connectors.ParseBaseURL(restclient.FirstNonEmpty(opts.GraphBaseURL, DefaultGraphBaseURL)); err != nil {
+			return nil, fmt.Errorf("%w: options.graph_base_url must be an absolute http(s) URL", connectors.ErrInvalidConfig)
+		}
+		if c.graphRest, err = restclient.New(cfg, DefaultUserAgent); err != nil {
+			return nil, err
+		}
+		c.secrets = append(c.secrets, auth.GraphToken)
+		c.graphRest.Secrets = c.secrets
+		c.graphRest.Authorize = func(_ context.Context, req *http.Request) (string, error) {
+			req.Header.Set("Authorization", "Bearer "+auth.GraphToken)
+			return "", nil
+		}
+		c.graphRest.Classify = c.classifyGraph
+	}
 	return c, nil
+}
+
+// List reads a channel's messages through Microsoft Graph (docs "List channel
+// messages": GET /teams/{team-id}/channels/{channel-id}/messages?$top=50), with
+// auth.graph_token. The team and channel are params team_id and channel_id, else the
+// options. The cursor is the page's @odata.nextLink, followed only on the Graph host
+// (the token never goes elsewhere); a page without one is the last. Graph cannot
+// filter channel messages, so Since keeps the messages whose lastModifiedDateTime (or
+// createdDateTime) is at or after it and reads every page. Throttling (docs
+// "Microsoft Graph throttling guidance"): a 429, or a 503 with Retry-After, holds
+// every further Graph request back until Retry-After has passed; the error body
+// {"error": {"code", "message"}} gives the code (InvalidAuthenticationToken, 401, and
+// Forbidden, 403, are auth failures; NotFound and other 4xx permanent; 5xx transient).
+func (c *Connector) List(ctx context.Context, r *connectors.ListRequest) (*connectors.Page, error) {
+	const op = "teams.list_messages"
+	if r == nil {
+		return nil, connectors.BadRequest(op, "nil request")
+	}
+	if r.Operation != "" && r.Operation != "list_messages" {
+		return nil, connectors.BadRequest(op, fmt.Sprintf("unknown list operation %q", r.Operation))
+	}
+	if c.graphRest == nil {
+		return nil, connectors.BadRequest(op, "listing a channel needs auth.graph_token (a webhook cannot read its channel)")
+	}
+	var target string
+	if r.Cursor != "" {
+		next, err := c.graph.Resolve(r.Cursor)
+		if err != nil || !strings.HasPrefix(next, c.graph.String()+"/") {
+			return nil, connectors.BadRequest(op, "the cursor is not a Microsoft Graph nextLink")
+		}
+		target = next
+	} else {
+		team := restclient.FirstNonEmpty(r.Params["team_id"], c.opts.TeamID)
+		channel := restclient.FirstNonEmpty(r.Params["channel_id"], c.opts.ChannelID)
+		if team == "" || channel == "" {
+			return nil, connectors.BadRequest(op, "list_messages needs team_id and channel_id (params or options)")
+		}
+		top := r.Limit
+		if top <= 0 || top > MaxListTop {
+			top = MaxListTop
+		}
+		target = c.graph.Join("/teams/"+url.PathEscape(team)+"/channels/"+url.PathEscape(channel)+"/messages",
+			url.Values{"$top": {strconv.Itoa(top)}})
+	}
+	res, err := c.graphRest.Do(ctx, &restclient.Call{Op: op, Method: http.MethodGet, URL: target})
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Value    []json.RawMessage `json:"value"`
+		NextLink string            `json:"@odata.nextLink"`
+	}
+	if err := json.Unmarshal(res.Body, &doc); err != nil {
+		return nil, &connectors.Error{Class: connectors.ClassPermanent, Op: op, StatusCode: res.StatusCode, Err: fmt.Errorf("teams: the messages page is not Graph JSON: %w", err)}
+	}
+	page := &connectors.Page{Items: make([]json.RawMessage, 0, len(doc.Value)), NextCursor: doc.NextLink}
+	for _, m := range doc.Value {
+		if !r.Since.IsZero() {
+			var t struct {
+				Modified *time.Time `json:"lastModifiedDateTime"`
+				Created  *time.Time `json:"createdDateTime"`
+			}
+			_ = json.Unmarshal(m, &t)
+			at := t.Modified
+			if at == nil {
+				at = t.Created
+			}
+			if at != nil && at.Before(r.Since) {
+				continue
+			}
+		}
+		page.Items = append(page.Items, m)
+	}
+	if err := connectors.CheckCursor(op, r.Cursor, page.NextCursor); err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// classifyGraph maps a failed Graph call to a class; a 429 (or a 503 with
+// Retry-After) closes the Graph gate until Retry-After, else for DefaultThrottleWait.
+func (c *Connector) classifyGraph(op string, res *connectors.HTTPResult) *connectors.Error {
+	var doc struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(res.Body, &doc)
+	now := c.now()
+	e := connectors.StatusError(op, res, doc.Error.Code, doc.Error.Message, now, c.secrets...)
+	if e.Class == connectors.ClassRateLimited || (res.StatusCode == http.StatusServiceUnavailable && e.RetryDelay > 0) {
+		if e.RetryDelay == 0 {
+			e.RetryDelay = DefaultThrottleWait
+		}
+		c.graphRest.Gate.Block(restclient.GlobalKey, now.Add(e.RetryDelay))
+	}
+	return e
 }
 
 // Info describes the connector. BaseURL is the webhook's origin only: its path is a
@@ -333,6 +465,7 @@ func VerifyOutgoing(key []byte, header http.Header, body []byte, maxAge time.Dur
 // Interface guards.
 var (
 	_ connectors.Connector       = (*Connector)(nil)
+	_ connectors.Lister          = (*Connector)(nil)
 	_ connectors.WebhookVerifier = (*Connector)(nil)
 	_ connectors.Factory         = Factory
 )

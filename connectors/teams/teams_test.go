@@ -101,12 +101,13 @@ func start(t *testing.T, f *fake, clk *fakeclock.Clock, path string) (*teams.Con
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	connectortest.Run(t, func(t *testing.T, cfg connectors.Config) connectors.Connector {
-		cfg.Auth = json.RawMessage(`{"webhook_url":"` + cfg.BaseURL + legacyPath + `"}`)
+		cfg.Auth = json.RawMessage(`{"webhook_url":"` + cfg.BaseURL + legacyPath + `","graph_token":"` + graphToken + `"}`)
+		cfg.Options = json.RawMessage(`{"graph_base_url":"` + cfg.BaseURL + `/v1.0","team_id":"t","channel_id":"c"}`)
 		c, err := teams.New(cfg)
 		require.NoError(t, err)
 		return c
 	}, connectortest.Features{
-		Secrets: []string{legacyPath, "SECRETPATH"},
+		Secrets: []string{legacyPath, "SECRETPATH", graphToken},
 		Request: func() *connectors.Request {
 			return &connectors.Request{Body: json.RawMessage(`{"title":"conformance"}`)}
 		},

@@ -1,6 +1,7 @@
 package egress_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -149,7 +151,10 @@ func urlFor(host, port4, port6 string) string {
 
 // TestDestinationPolicy requests every vector directly and through a redirect from an
 // allowed server, and requires a typed refusal each time and not one connection to the
-// counting listeners on 127.0.0.1 and [::1].
+// counting listeners on 127.0.0.1 and [::1]. It runs twice: with the guard's own dialer
+// (judged in net.Dialer.Control), and with a caller's dialer (Base.DialContext) that counts
+// every address it is asked to dial, which shows that no vector — loopback or not — was
+// dialled at all: the only dials are to the allowed redirector.
 func TestDestinationPolicy(t *testing.T) {
 	v4 := serveCounting(t, "127.0.0.1:0", nil)
 	v6 := serveCounting(t, "[::1]:0", nil)
@@ -163,35 +168,66 @@ func TestDestinationPolicy(t *testing.T) {
 	}))
 	pol, err := egress.New(netip.MustParsePrefix("127.0.0.2/32"))
 	require.NoError(t, err)
-	tr, err := egress.NewTransport(egress.TransportOptions{Policy: pol, Resolver: dns.resolver(), Proxy: noProxy})
-	require.NoError(t, err)
-	t.Cleanup(tr.CloseIdleConnections)
-	client := &http.Client{Transport: tr, Timeout: 5 * time.Second} // follows redirects
+	redirAddr := "127.0.0.2:" + redir.port
 
-	refusals := 0
-	for _, v := range vectors() {
-		target := urlFor(v.host, v4.port, v6.port)
-		for _, via := range []string{"direct", "redirect"} {
-			u := target
-			if via == "redirect" {
-				u = "http://127.0.0.2:" + redir.port + "/?to=" + url.QueryEscape(target)
-			}
-			resp, err := client.Get(u)
-			if resp != nil {
-				_ = resp.Body.Close()
-			}
-			require.Errorf(t, err, "%s %s: request went through", via, v.host)
-			var de *egress.DeniedError
-			require.Truef(t, errors.As(err, &de), "%s %s: not a *DeniedError: %v", via, v.host, err)
-			require.ErrorIsf(t, err, egress.ErrDenied, "%s %s", via, v.host)
-			require.Equalf(t, v.rng, de.Range, "%s %s: %v", via, v.host, err)
-			refusals++
+	for _, mode := range []string{"guard's dialer", "caller's dialer"} {
+		var (
+			dialMu sync.Mutex
+			dialed = map[string]int{} // address -> dial attempts, with the caller's dialer
+		)
+		opts := egress.TransportOptions{Policy: pol, Resolver: dns.resolver(), Proxy: noProxy}
+		if mode == "caller's dialer" {
+			var d net.Dialer
+			opts.Base = &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				dialMu.Lock()
+				dialed[addr]++
+				dialMu.Unlock()
+				return d.DialContext(ctx, network, addr)
+			}}
 		}
+		tr, err := egress.NewTransport(opts)
+		require.NoError(t, err)
+		client := &http.Client{Transport: tr, Timeout: 5 * time.Second} // follows redirects
+		redirects.Store(0)
+
+		refusals := 0
+		ranges := map[string]int{}
+		for _, v := range vectors() {
+			target := urlFor(v.host, v4.port, v6.port)
+			for _, via := range []string{"direct", "redirect"} {
+				u := target
+				if via == "redirect" {
+					u = "http://" + redirAddr + "/?to=" + url.QueryEscape(target)
+				}
+				resp, err := client.Get(u)
+				if resp != nil {
+					_ = resp.Body.Close()
+				}
+				require.Errorf(t, err, "%s: %s %s: request went through", mode, via, v.host)
+				var de *egress.DeniedError
+				require.Truef(t, errors.As(err, &de), "%s: %s %s: not a *DeniedError: %v", mode, via, v.host, err)
+				require.ErrorIsf(t, err, egress.ErrDenied, "%s: %s %s", mode, via, v.host)
+				require.Equalf(t, v.rng, de.Range, "%s: %s %s: %v", mode, via, v.host, err)
+				refusals++
+				ranges[de.Range]++
+			}
+		}
+		tr.CloseIdleConnections()
+		require.Zero(t, v4.conns.Load()+v6.conns.Load(), "%s: connections reached the listeners", mode)
+		require.EqualValues(t, len(vectors()), redirects.Load(), "%s: every redirect vector was sent by the allowed server", mode)
+		other := 0
+		if mode == "caller's dialer" {
+			require.NotEmpty(t, dialed, "the caller's dialer dialled the redirector")
+			for addr, n := range dialed {
+				if addr != redirAddr {
+					other += n
+					t.Errorf("%s: dialled %s %d time(s)", mode, addr, n)
+				}
+			}
+		}
+		t.Logf("destination policy (%s): %d vectors, %d requests (%d direct, %d through a redirect), %d typed refusals (*DeniedError, ErrDenied) in %d ranges; connections to the listeners on 127.0.0.1 and [::1]: %d; dials to anything but the allowed redirector: %d",
+			mode, len(vectors()), 2*len(vectors()), len(vectors()), len(vectors()), refusals, len(ranges), v4.conns.Load()+v6.conns.Load(), other)
 	}
-	require.Zero(t, v4.conns.Load()+v6.conns.Load(), "connections reached the listeners")
-	require.EqualValues(t, len(vectors()), redirects.Load(), "every redirect vector was sent by the allowed server")
-	t.Logf("destination policy: %d vectors (%d direct, %d through a redirect), %d typed refusals, %d connections to the listeners",
-		2*len(vectors()), len(vectors()), len(vectors()), refusals, v4.conns.Load()+v6.conns.Load())
 }
 
 func noProxy(*http.Request) (*url.URL, error) { return nil, nil }

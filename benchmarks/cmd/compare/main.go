@@ -1,7 +1,10 @@
 // Command compare runs the shared workload through the hub (memory, SQLite, PostgreSQL),
 // River (PostgreSQL and SQLite, default and tuned settings) and the pipeline peers
-// (Benthos bloblang + jsonschema and others) in one run, and prints one table: events/s,
-// this process's CPU per event, PostgreSQL WAL bytes per event and ratios, then the hub's
+// (Benthos bloblang + jsonschema and others) and a floor queue on PostgreSQL (the least a
+// durable queue with outcome records asks of the server: COPY, claim, complete) in one run,
+// and prints one table: events/s, this process's CPU per event, the PostgreSQL server's CPU
+// per event (when it runs on this machine) and the rate those two CPU costs allow on this
+// machine's cores, PostgreSQL WAL bytes per event and ratios, then the hub's
 // accept-to-delivery latency at half its best single-call rate.
 //
 //	cd benchmarks && go run ./cmd/compare                 # about a minute
@@ -46,7 +49,8 @@ func main() {
 	flag.IntVar(&cfg.RiverTuned.Workers, "river-workers", 0, "River tuned: MaxWorkers (0: RiverTuned's)")
 	flag.IntVar(&cfg.RiverTuned.Batch, "river-batch", 0, "River tuned: jobs per InsertMany call (0: RiverTuned's)")
 	flag.IntVar(&cfg.RiverTuned.Producers, "river-producers", 0, "River tuned: producers (0: RiverTuned's)")
-	flag.BoolVar(&cfg.NoRiver, "no-river", false, "skip River")
+	flag.BoolVar(&cfg.NoRiver, "no-river", false, "skip River (and the queue floor)")
+	flag.BoolVar(&cfg.NoFloor, "no-floor", false, "skip the PostgreSQL queue floor")
 	flag.DurationVar(&cfg.LatencyDuration, "latency", 5*time.Second, "length of each paced latency run (0 or negative: none)")
 	flag.IntVar(&cfg.PipelineEvents, "pipeline-events", 20000, "events per pipeline-only run (0 or negative: none)")
 	flag.IntVar(&cfg.PipelineWorkers, "pipeline-workers", 16, "goroutines of the pipeline-only runs")
