@@ -20,6 +20,7 @@ import (
 	"github.com/ehg/hub/hubhttp"
 	"github.com/ehg/hub/hubhttp/apiv1"
 	"github.com/ehg/hub/hubtest"
+	"github.com/ehg/hub/internal/apitest"
 	"github.com/ehg/hub/store"
 )
 
@@ -165,7 +166,7 @@ func setupConsole(t *testing.T) *consoleBundle {
 	h := hubtest.New(t, nil)
 	x, err := hubhttp.New(h, hubhttp.Options{Authenticate: hubhttp.BearerTokens(testPrincipals), Title: "Test Hub"})
 	require.NoError(t, err)
-	srv := httptest.NewServer(x)
+	srv := httptest.NewServer(apitest.Validating(t, x))
 	t.Cleanup(func() {
 		x.Close()
 		srv.CloseClientConnections()

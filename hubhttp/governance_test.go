@@ -18,6 +18,7 @@ import (
 	"github.com/ehg/hub/hubhttp"
 	"github.com/ehg/hub/hubhttp/apiv1"
 	"github.com/ehg/hub/hubtest"
+	"github.com/ehg/hub/internal/apitest"
 )
 
 // setupGoverned serves a hub built with authorization (the built-in roles) and an approval
@@ -32,7 +33,7 @@ func setupGoverned(t *testing.T) *apiBundle {
 	t.Cleanup(func() { require.NoError(t, h.Close(admin)) })
 	x, err := hubhttp.New(h, hubhttp.Options{Authenticate: hubhttp.BearerTokens(testPrincipals)})
 	require.NoError(t, err)
-	srv := httptest.NewServer(x)
+	srv := httptest.NewServer(apitest.Validating(t, x))
 	t.Cleanup(func() {
 		x.Close()
 		srv.CloseClientConnections()

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,6 +28,7 @@ import (
 	"github.com/ehg/hub/hubhttp"
 	"github.com/ehg/hub/hubhttp/apiv1"
 	"github.com/ehg/hub/hubtest"
+	"github.com/ehg/hub/internal/apitest"
 )
 
 // Tokens of the test principals.
@@ -91,28 +91,8 @@ func record(op string, req *http.Request, status int, code string) {
 	}
 }
 
-// jsonLinesDecoder decodes a JSON Lines body for validation: every line must be JSON, and
-// the first is validated against the documented line schema.
-func jsonLinesDecoder(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
-	dec := json.NewDecoder(body)
-	var first any
-	for i := 0; ; i++ {
-		var v any
-		if err := dec.Decode(&v); errors.Is(err, io.EOF) {
-			return first, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("line %d: %w", i+1, err)
-		}
-		if i == 0 {
-			first = v
-		}
-	}
-}
-
 func TestMain(m *testing.M) {
-	openapi3filter.RegisterBodyDecoder(apiv1.ProblemContentType, openapi3filter.JSONBodyDecoder)
-	openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.JSONBodyDecoder)
-	openapi3filter.RegisterBodyDecoder("application/jsonl", jsonLinesDecoder)
+	apitest.RegisterDecoders()
 	code := m.Run()
 	if code == 0 && !testing.Short() && os.Getenv("HUBHTTP_SKIP_COVERAGE") == "" && runAll() {
 		code = checkCoverage()

@@ -12,6 +12,7 @@ import (
 	"github.com/ehg/hub"
 	"github.com/ehg/hub/hubhttp"
 	"github.com/ehg/hub/hubtest"
+	"github.com/ehg/hub/internal/apitest"
 )
 
 // TestGovernedHub: against a hub that holds enabling a disabled service for approval,
@@ -33,7 +34,7 @@ func TestGovernedHub(t *testing.T) {
 		"alice": {ID: "alice", Roles: []string{"admin"}}, "bob": {ID: "bob", Roles: []string{"admin"}},
 		"chair": {ID: "chair", Roles: []string{"chairman"}}})})
 	require.NoError(t, err)
-	srv := httptest.NewServer(x)
+	srv := httptest.NewServer(apitest.Validating(t, x))
 	t.Cleanup(func() {
 		x.Close()
 		srv.CloseClientConnections()

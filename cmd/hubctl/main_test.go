@@ -18,9 +18,11 @@ import (
 	"github.com/ehg/hub/hubhttp"
 	"github.com/ehg/hub/hubhttp/apiv1"
 	"github.com/ehg/hub/hubtest"
+	"github.com/ehg/hub/internal/apitest"
 )
 
 func TestMain(m *testing.M) {
+	apitest.RegisterDecoders()
 	goleak.VerifyTestMain(m,
 		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
@@ -46,7 +48,7 @@ func setup(t *testing.T) *bundle {
 	x, err := hubhttp.New(h, hubhttp.Options{Authenticate: hubhttp.BearerTokens(map[string]hubhttp.Principal{
 		tokOp: {ID: "oscar", Roles: []string{"operator"}}, tokViewer: {ID: "vera", Roles: []string{"viewer"}}})})
 	require.NoError(t, err)
-	srv := httptest.NewServer(x)
+	srv := httptest.NewServer(apitest.Validating(t, x))
 	t.Cleanup(func() {
 		x.Close()
 		srv.CloseClientConnections()

@@ -19,6 +19,7 @@ import (
 	"github.com/ehg/hub/hubhttp"
 	"github.com/ehg/hub/hubhttp/apiv1"
 	"github.com/ehg/hub/hubtest"
+	"github.com/ehg/hub/internal/apitest"
 	"github.com/ehg/hub/store"
 )
 
@@ -49,7 +50,7 @@ func TestOperatorCommandsTableAndJSON(t *testing.T) {
 		"alice": {ID: "alice", Roles: []string{"admin"}}, "bob": {ID: "bob", Roles: []string{"admin"}},
 		"oscar": {ID: "oscar", Roles: []string{"operator"}}})})
 	require.NoError(t, err)
-	srv := httptest.NewServer(x)
+	srv := httptest.NewServer(apitest.Validating(t, x))
 	t.Cleanup(func() {
 		x.Close()
 		srv.CloseClientConnections()
