@@ -143,3 +143,43 @@ func TestConstantSizesRejectedAtCompile(t *testing.T) {
 		require.ErrorAs(t, err, &ce, src)
 	}
 }
+
+// TestMemoryBudgetHoldsToSmallFactor: with limits four times smaller than the defaults (a
+// 4 MiB loop budget, 250,000 elements, 256 KiB strings), mappings written to build far
+// more stop on a memory limit — not on the generous deadline — and the heap grows by at
+// most a small factor (3x) of the loop budget, the largest of the three limits in bytes.
+// It runs alone (not in parallel) so the heap figures are its own.
+func TestMemoryBudgetHoldsToSmallFactor(t *testing.T) {
+	const (
+		loopBytes = 4 << 20
+		elements  = 250_000
+		strBytes  = 256 << 10
+		factor    = 3
+	)
+	in := map[string]any{"s": "xxxxxxxxxx", "n": 1000000}
+	for _, c := range []struct{ name, expr string }{
+		{"quadratic reduce", "reduce(1..100000, #acc + 'xxxxxxxxxx', '')"},
+		{"concat doubling", "len(reduce(1..40, concat(#acc, #acc), [1, 2, 3]))"},
+		{"flatten nest", "len(flatten(map(1..1000, map(1..1000, #))))"},
+		{"map of big strings", "let b = repeat(s, 10000); len(map(1..1000, b + b))"},
+		{"split runes", "len(split(repeat('ab', 100000) + repeat('ab', 100000), ''))"},
+		{"join of ranges", "len(join(map(1..n, s), ','))"},
+		{"range from input", "len(map(1..(n * n), #))"},
+		{"nested maps", "len(map(1..200000, [#, {a: #, b: [#, #]}]))"},
+		{"repeat of input", "len(repeat(s, n))"},
+	} {
+		p, err := transform.Compile(transform.Rules{Name: "budget", Fields: fields("x", c.expr)},
+			transform.WithMaxLoopBytes(loopBytes), transform.WithMemoryBudget(elements), transform.WithMaxStringBytes(strBytes))
+		require.NoError(t, err, c.name)
+		var aerr error
+		grew := peakHeap(func() {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			_, _, aerr = p.Apply(ctx, in)
+		})
+		t.Logf("%-20s %-60q heap growth %6.2f MiB = %.2fx the %d MiB loop budget: %v",
+			c.name, c.expr, float64(grew)/(1<<20), float64(grew)/loopBytes, loopBytes>>20, aerr)
+		require.ErrorIs(t, aerr, transform.ErrMemoryLimit, c.name)
+		require.Less(t, grew, uint64(factor*loopBytes), "%s: heap growth beyond %dx the loop budget", c.name, factor)
+	}
+}
