@@ -443,3 +443,57 @@ func TestSubjectRequestsGoverned(t *testing.T) {
 	t.Logf("governed subject requests: export of %d events and erasure of %d approved; report: %+v, audit %d entries verified",
 		len(exp.Events), er.Records, rep.Governance, rep.Audit.Entries)
 }
+
+// TestRemoveServiceNeedsApproval: with approvals requiring data deletion, RemoveService only
+// stores a request: the service keeps accepting and keeps its credentials until a second
+// person approves; the approved removal then cancels its queue and destroys its credentials.
+func TestRemoveServiceNeedsApproval(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := memory.New(memory.Options{})
+	key := make([]byte, hub.SecretKeySize)
+	copy(key, "remove-service-approval-key-32by")
+	setup := hubtest.New(t, st, hub.WithSecretKey(key))
+	reg := register(t, setup, "crm", "https://crm.example.com", func(c *hub.IntegrationConfig) {
+		c.Auth = json.RawMessage(`{"type":"bearer","token":"crm-removal-token"}`)
+		c.Disabled = true // the events stay queued
+	})
+	require.NoError(t, setup.Close(ctx))
+
+	h, err := hub.New(st, append(hubtest.Fast(), hub.WithSecretKey(key), hub.WithAuthorization(nil),
+		hub.WithApprovals(hub.ApprovalPolicy{Require: []hub.ChangeKind{hub.ChangeDataDeletion}}))...)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, h.Close(adminCtx(context.Background()))) })
+	alice := governed(ctx, "alice", hub.RoleAdmin)
+	bob := governed(ctx, "bob", hub.RoleAdmin)
+	operator := governed(ctx, "olga", hub.RoleOperator)
+	queue := func() {
+		t.Helper()
+		_, err := h.ProcessIntegrationEvent(operator, hub.EventData{Service: "crm", Mode: hub.Async, Payload: json.RawMessage(`{"n":1}`)})
+		require.NoError(t, err)
+	}
+	queue()
+
+	_, err = h.RemoveService(operator, "crm", hub.RemoveOptions{Reason: "contract ended"})
+	require.ErrorIs(t, err, hub.ErrForbidden, "an operator may not remove a service")
+	_, err = h.RemoveService(alice, "crm", hub.RemoveOptions{Reason: "contract ended"})
+	var held *hub.ApprovalRequiredError
+	require.ErrorAs(t, err, &held)
+	assert.Equal(t, []hub.ChangeKind{hub.ChangeDataDeletion}, held.Changes)
+	queue() // still accepting
+	svc, err := st.GetService(ctx, reg.ServiceID)
+	require.NoError(t, err)
+	assert.NotEmpty(t, svc.AuthenticationConfig, "the credentials are kept until the approval")
+
+	res, err := h.Approve(bob, held.ID, "ok")
+	require.NoError(t, err)
+	rm, ok := res.Result.(*hub.RemovalResult)
+	require.True(t, ok, "result %T", res.Result)
+	assert.Equal(t, 2, rm.Cancelled)
+	assert.True(t, rm.CredentialsDestroyed)
+	svc, err = st.GetService(ctx, reg.ServiceID)
+	require.NoError(t, err)
+	assert.Empty(t, svc.AuthenticationConfig)
+	_, err = h.ProcessIntegrationEvent(operator, hub.EventData{Service: "crm", Mode: hub.Async, Payload: json.RawMessage(`{}`)})
+	require.ErrorIs(t, err, hub.ErrUnknownService)
+}
