@@ -250,6 +250,22 @@ func TestCanaryCredentialsNeverLeak(t *testing.T) {
 			require.Contains(t, logs.String(), "resilience: circuit breaker open", "breaker transitions logged")
 			require.Contains(t, logs.String(), "resilience: circuit breaker half-open", "breaker transitions logged")
 			require.Contains(t, logs.String(), `"level":"DEBUG"`, "debug logging on")
+			// A breaker line names the service and the endpoint's host only (the webhook
+			// service's endpoint has the secret in its path; the others a path under /api).
+			breakerLines := 0
+			for _, line := range strings.Split(logs.String(), "\n") {
+				var rec map[string]any
+				if json.Unmarshal([]byte(line), &rec) != nil {
+					continue
+				}
+				if msg, _ := rec["msg"].(string); strings.HasPrefix(msg, "resilience: circuit breaker") {
+					breakerLines++
+					svc, _ := rec["service"].(string)
+					require.True(t, strings.HasPrefix(svc, "canary-"), "a breaker line names the service: %s", line)
+					require.Equal(t, remote.URL, rec["host"], "a breaker line names the endpoint's host, no path: %s", line)
+				}
+			}
+			require.Positive(t, breakerLines, "breakers changed state")
 			// Sanity: every credential did reach the remote (in the form its scheme sends), so
 			// the echoed answers carried them back to the hub.
 			for what, v := range map[string]string{
@@ -299,8 +315,8 @@ func TestCanaryCredentialsNeverLeak(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("canary search (%s): %d forms of %d canaries in %d sources (%s), %d events (response codes %v), %d spans: %d hits",
-				sk.name, len(c.forms()), c.count(), len(sources), strings.Join(sizes, ", "), len(events), codes, len(spans), hits)
+			t.Logf("canary search (%s): %d forms of %d canaries in %d sources (%s), %d events (response codes %v), %d spans, %d breaker transition lines: %d hits",
+				sk.name, len(c.forms()), c.count(), len(sources), strings.Join(sizes, ", "), len(events), codes, len(spans), breakerLines, hits)
 		})
 	}
 }
