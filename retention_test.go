@@ -186,3 +186,49 @@ func feedDay(t *testing.T, st store.Store, svc, stuck *store.Service, day, n int
 		done += len(evs)
 	}
 }
+
+// TestRetentionFinalisesExpired checks, on each store, that a retention run first finalises
+// the queued events whose expires_at has passed (status expired) and that they then follow
+// the age of the expired status like any finished event, while a queued event without an
+// expiry is kept however old.
+func TestRetentionFinalisesExpired(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"memory", "sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			clk := storetest.NewClock(time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC))
+			ls := openLifecycleStore(t, kind, clk.Now)
+			h, err := hub.New(ls.st, hub.WithClock(clk.Now), hub.WithCleanup(-1, 10),
+				hub.WithRetention(hub.RetentionPolicy{Events: map[store.EventStatus]time.Duration{store.StatusExpired: 24 * time.Hour}}))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = h.Close(context.Background()) })
+			svc := createService(t, ls.st, "offers")
+			const n = 25
+			expires := clk.Now().Add(time.Hour)
+			evs := make([]*store.Event, 0, n+1)
+			for range n {
+				evs = append(evs, &store.Event{ServiceID: svc.ID, ServiceName: svc.Name, PayloadIn: json.RawMessage(`{"offer":1}`), ExpiresAt: &expires})
+			}
+			evs = append(evs, &store.Event{ServiceID: svc.ID, ServiceName: svc.Name, PayloadIn: json.RawMessage(`{"offer":2}`)})
+			_, err = ls.st.InsertEvents(ctx, evs)
+			require.NoError(t, err)
+
+			clk.Advance(2 * time.Hour) // past expires_at, within the expired status's age
+			rep, err := h.RunRetention(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, n, rep.Expired, "the expired events are finalised")
+			assert.Zero(t, rep.Events, "and kept while younger than the policy")
+			assert.Equal(t, int64(n), countEvents(t, ls.st, store.EventFilter{Statuses: []store.EventStatus{store.StatusExpired}}))
+
+			clk.Advance(25 * time.Hour) // the finalised events are now past the expired status's age
+			rep, err = h.RunRetention(ctx)
+			require.NoError(t, err)
+			assert.Zero(t, rep.Expired)
+			assert.Equal(t, int64(n), rep.Events, "the expired events follow retention")
+			assert.Equal(t, int64(1), countEvents(t, ls.st, store.EventFilter{}), "the queued event without expiry is kept")
+			assert.Equal(t, int64(1), countEvents(t, ls.st, store.EventFilter{Statuses: []store.EventStatus{store.StatusPending}}))
+			t.Logf("%s: %d events finalised as expired, then removed %d after the expired status's age; the unexpiring queued one kept", kind, n, rep.Events)
+		})
+	}
+}
