@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -56,8 +57,29 @@ func TestRegistrationRefusesInternalLiterals(t *testing.T) {
 	// A name is judged when dialled, not at registration.
 	_, err = h.RegisterIntegration(t.Context(), hub.IntegrationConfig{Name: "svc", Connector: "http", BaseURL: "https://example.com"})
 	require.NoError(t, err)
+	// URLs in the credentials are dialled too (an OAuth token endpoint, a webhook URL): a
+	// literal refused address there is refused at registration, and the error names the
+	// field but not the URL (a webhook URL carries its secret in the path).
+	for _, tc := range []struct{ connector, auth, field string }{
+		{"http", `{"type":"oauth2_client_credentials","token_url":"http://169.254.169.254/token","client_id":"c","client_secret":"s3cr3t-cs"}`, "IntegrationConfig.Auth.token_url"},
+		{"slack", `{"webhook_url":"https://10.0.0.1/services/T0/B0/s3cr3t-path"}`, "IntegrationConfig.Auth.webhook_url"},
+		{"http", `{"type":"oauth2_refresh_token","token_url":"http://0x7f000001/oauth","client_id":"c","refresh_token":"s3cr3t-rt"}`, "IntegrationConfig.Auth.token_url"},
+	} {
+		_, err := h.RegisterIntegration(t.Context(), hub.IntegrationConfig{Name: "svc-auth", Connector: tc.connector, BaseURL: "https://example.com",
+			Auth: json.RawMessage(tc.auth)})
+		var ce *hub.ConfigError
+		require.ErrorAs(t, err, &ce, tc.auth)
+		require.Equal(t, tc.field, ce.Field)
+		require.ErrorIs(t, err, hub.ErrDestinationDenied, tc.auth)
+		require.NotContains(t, fmt.Sprintf("%+v", err), "s3cr3t", "the error does not quote the credentials")
+	}
 	bad := "http://127.0.0.1/"
 	_, err = h.ConfigureService(t.Context(), "svc", hub.ServiceConfig{BaseURL: &bad})
+	require.ErrorIs(t, err, hub.ErrDestinationDenied)
+	_, err = h.ConfigureService(t.Context(), "svc", hub.ServiceConfig{Auth: json.RawMessage(`{"webhook_url":"http://[::1]/hooks/s3cr3t"}`)})
+	var ce2 *hub.ConfigError
+	require.ErrorAs(t, err, &ce2)
+	require.Equal(t, "ServiceConfig.Auth.webhook_url", ce2.Field)
 	require.ErrorIs(t, err, hub.ErrDestinationDenied)
 	_, err = h.RegisterIntegration(t.Context(), hub.IntegrationConfig{Name: "svc2", Connector: "http", BaseURL: "https://example.com", Redirects: "always"})
 	require.ErrorIs(t, err, hub.ErrInvalidConfig)

@@ -68,6 +68,9 @@ func (h *Hub) RegisterIntegration(ctx context.Context, cfg IntegrationConfig) (*
 	if err := checkHealthConfig("IntegrationConfig.HealthCheck", cfg.HealthCheck); err != nil {
 		return nil, err
 	}
+	if err := h.checkAuthURLs("IntegrationConfig.Auth", cfg.Auth); err != nil {
+		return nil, err
+	}
 	maxRetries := h.cfg.MaxRetriesDefault
 	if cfg.MaxRetries != nil {
 		maxRetries = *cfg.MaxRetries
@@ -274,6 +277,9 @@ func (h *Hub) ConfigureService(ctx context.Context, serviceID string, cfg Servic
 		return nil, err
 	}
 	if err := checkHealthConfig("ServiceConfig.HealthCheck", cfg.HealthCheck); err != nil {
+		return nil, err
+	}
+	if err := h.checkAuthURLs("ServiceConfig.Auth", cfg.Auth); err != nil {
 		return nil, err
 	}
 	if cfg.Auth != nil {
@@ -630,6 +636,40 @@ func (h *Hub) checkURLs(prefix, base string, backups []string) error {
 			return configErr(field, "equals the base URL", nil)
 		}
 		if err := h.checkDestination(field, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkAuthURLs refuses credentials whose URL-valued fields (an OAuth token_url, a Slack or
+// Teams webhook_url, ...) name a literal destination the guard refuses, as checkURLs does
+// for the base URL: they are dialled as well. Only absolute http(s) URLs among the
+// document's top-level string values are judged; a name is judged when it is dialled. The
+// error names the field (prefix.key), never the value, which may carry a secret.
+func (h *Hub) checkAuthURLs(prefix string, auth json.RawMessage) error {
+	if len(auth) == 0 {
+		return nil
+	}
+	var doc map[string]any
+	if json.Unmarshal(auth, &doc) != nil {
+		return nil // not an object: the connector reports it
+	}
+	keys := make([]string, 0, len(doc))
+	for k := range doc {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v, ok := doc[k].(string)
+		if !ok {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			continue
+		}
+		if err := h.checkDestination(prefix+"."+k, v); err != nil {
 			return err
 		}
 	}
