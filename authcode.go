@@ -32,31 +32,63 @@ type AuthorizationRequest struct {
 	Verifier string
 }
 
-// oauthConfig returns the service's OAuth client configuration from its credentials.
-func (h *Hub) oauthConfig(ctx context.Context, service string) (*runtime, *oauth2.Config, error) {
+// oauthConfig returns the service's OAuth client configuration: its connector's
+// authorization-code settings (connectors.AuthCodeClient: the native OAuth connectors),
+// else the http connector's OAuth fields of its credentials; and the vendor's extra
+// authorization parameters.
+func (h *Hub) oauthConfig(ctx context.Context, service string) (*runtime, *oauth2.Config, map[string]string, error) {
 	rt, err := h.runtimeFor(ctx, service)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	plain, err := h.vault.open(ctx, rt.svc.Name, rt.svc.AuthenticationConfig)
 	if err != nil {
-		return nil, nil, configErr("Config.SecretKey", fmt.Sprintf("cannot open the credentials of service %q", rt.svc.Name), err)
+		return nil, nil, nil, configErr("Config.SecretKey", fmt.Sprintf("cannot open the credentials of service %q", rt.svc.Name), err)
+	}
+	if ac, ok := rt.authCodeClient(); ok {
+		set, ok := ac.AuthCode()
+		if !ok {
+			return nil, nil, nil, fmt.Errorf("%w: service %s is not configured for OAuth (client_id)", ErrInvalidInput, rt.svc.Name)
+		}
+		style := oauth2.AuthStyleInHeader
+		if set.ClientAuthInParams {
+			style = oauth2.AuthStyleInParams
+		}
+		return rt, &oauth2.Config{ClientID: set.ClientID, ClientSecret: set.ClientSecret, RedirectURL: set.RedirectURL, Scopes: set.Scopes,
+			Endpoint: oauth2.Endpoint{AuthURL: set.AuthURL, TokenURL: set.TokenURL, AuthStyle: style}}, set.AuthParams, nil
 	}
 	var c oauthClientConfig
 	if len(plain) == 0 || json.Unmarshal(plain, &c) != nil || c.AuthURL == "" || c.TokenURL == "" || c.ClientID == "" {
-		return nil, nil, fmt.Errorf("%w: service %s has no OAuth authorization-code settings (auth_url, token_url, client_id)", ErrInvalidInput, rt.svc.Name)
+		return nil, nil, nil, fmt.Errorf("%w: service %s has no OAuth authorization-code settings (auth_url, token_url, client_id)", ErrInvalidInput, rt.svc.Name)
 	}
 	style := oauth2.AuthStyleInHeader
 	if c.ClientAuthInParams {
 		style = oauth2.AuthStyleInParams
 	}
 	return rt, &oauth2.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: c.RedirectURL, Scopes: c.Scopes,
-		Endpoint: oauth2.Endpoint{AuthURL: c.AuthURL, TokenURL: c.TokenURL, AuthStyle: style}}, nil
+		Endpoint: oauth2.Endpoint{AuthURL: c.AuthURL, TokenURL: c.TokenURL, AuthStyle: style}}, nil, nil
+}
+
+// authCodeClient returns the service's connector when it reports authorization-code
+// settings (connectors.AuthCodeClient).
+func (rt *runtime) authCodeClient() (connectors.AuthCodeClient, bool) {
+	if ac, ok := rt.conns[rt.svc.BaseURL].(connectors.AuthCodeClient); ok {
+		return ac, true
+	}
+	for _, c := range rt.conns {
+		if ac, ok := c.(connectors.AuthCodeClient); ok {
+			return ac, true
+		}
+	}
+	return nil, false
 }
 
 // AuthCodeURL starts the OAuth authorization-code flow with PKCE (RFC 7636, S256) for a
-// service whose credentials name auth_url, token_url and client_id (and redirect_url,
-// scopes): it returns the URL to send the user to, with state and a fresh verifier's
+// service of a native OAuth connector (HubSpot, Jira Cloud 3LO, GitLab: their client_id,
+// client_secret and optional auth_url, redirect_url, scopes; the vendor's authorization
+// endpoint by default) or of the http connector whose credentials name auth_url,
+// token_url and client_id (and redirect_url, scopes): it returns the URL to send the
+// user to, with state and a fresh verifier's
 // challenge. Pass the verifier to Exchange with the code the provider returns.
 //
 // Errors: ErrForbidden (authorization on, no service.credentials permission);
@@ -72,13 +104,16 @@ func (h *Hub) AuthCodeURL(ctx context.Context, service, state string) (*Authoriz
 	if state == "" {
 		return nil, fmt.Errorf("%w: an authorization request needs a state", ErrInvalidInput)
 	}
-	_, oc, err := h.oauthConfig(ctx, service)
+	_, oc, params, err := h.oauthConfig(ctx, service)
 	if err != nil {
 		return nil, err
 	}
 	verifier := oauth2.GenerateVerifier()
-	return &AuthorizationRequest{URL: oc.AuthCodeURL(state, oauth2.AccessTypeOffline, oauth2.S256ChallengeOption(verifier)),
-		State: state, Verifier: verifier}, nil
+	opts := []oauth2.AuthCodeOption{oauth2.AccessTypeOffline, oauth2.S256ChallengeOption(verifier)}
+	for k, v := range params {
+		opts = append(opts, oauth2.SetAuthURLParam(k, v))
+	}
+	return &AuthorizationRequest{URL: oc.AuthCodeURL(state, opts...), State: state, Verifier: verifier}, nil
 }
 
 // Exchange finishes the authorization-code flow: it trades code (with the verifier of
@@ -101,7 +136,7 @@ func (h *Hub) Exchange(ctx context.Context, service, code, verifier string) erro
 	if code == "" || verifier == "" {
 		return fmt.Errorf("%w: an exchange needs the code and the verifier", ErrInvalidInput)
 	}
-	rt, oc, err := h.oauthConfig(ctx, service)
+	rt, oc, _, err := h.oauthConfig(ctx, service)
 	if err != nil {
 		return err
 	}

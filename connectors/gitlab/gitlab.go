@@ -60,6 +60,13 @@ type Auth struct {
 	ExpiresAt   time.Time `json:"expires_at,omitzero"`
 	// TokenURL overrides {instance}/oauth/token.
 	TokenURL string `json:"token_url,omitempty"`
+	// AuthURL, RedirectURL and Scopes are the authorization-code settings (hub
+	// AuthCodeURL and Exchange, PKCE S256): without RefreshToken, the tokens come from
+	// that flow, persisted by the hub. AuthURL defaults to {instance}/oauth/authorize.
+	AuthURL     string   `json:"auth_url,omitempty"`
+	RedirectURL string   `json:"redirect_url,omitempty"`
+	Scopes      []string `json:"scopes,omitempty"`
+
 	// WebhookToken is the webhook's secret token, sent back in X-Gitlab-Token.
 	WebhookToken string `json:"webhook_token,omitempty"`
 	// SigningToken is the webhook's signing token: deliveries carry webhook-id,
@@ -77,13 +84,14 @@ type Options struct {
 
 // Connector talks to the GitLab REST API v4. It is safe for concurrent use.
 type Connector struct {
-	name    string
-	base    connectors.BaseURL
-	auth    Auth
-	opts    Options
-	now     func() time.Time
-	rest    *restclient.Client
-	secrets []string
+	authCode connectors.AuthCodeSettings // zero without OAuth
+	name     string
+	base     connectors.BaseURL
+	auth     Auth
+	opts     Options
+	now      func() time.Time
+	rest     *restclient.Client
+	secrets  []string
 }
 
 // Factory is the [connectors.Factory] for kind "gitlab".
@@ -119,7 +127,7 @@ func New(cfg connectors.Config) (*Connector, error) {
 	switch {
 	case c.auth.Token != "":
 		rest.UseHeader("Private-Token", c.auth.Token)
-	case c.auth.RefreshToken != "":
+	case c.auth.RefreshToken != "" || c.auth.ClientID != "":
 		// The OAuth endpoints live at the instance root, not under /api/v4.
 		u, _ := url.Parse(base.String())
 		root := u.Scheme + "://" + u.Host + strings.TrimSuffix(strings.TrimSuffix(u.Path, "/api/v4"), "/")
@@ -128,8 +136,13 @@ func New(cfg connectors.Config) (*Connector, error) {
 			Expiry: c.auth.ExpiresAt, InParams: true}, root+"/oauth/token", false); err != nil {
 			return nil, err
 		}
+		fields := restclient.AuthCodeFields{AuthURL: c.auth.AuthURL, RedirectURL: c.auth.RedirectURL, Scopes: c.auth.Scopes}
+		var err error
+		if c.authCode, err = fields.Settings(root+"/oauth/authorize", rest.TokenURL, c.auth.ClientID, c.auth.ClientSecret, true, nil); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fmt.Errorf("%w: auth.token, or auth.refresh_token with client_id (OAuth 2.0), is required", connectors.ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: auth.token, or auth.client_id (OAuth 2.0: with auth.refresh_token, or authorized with PKCE), is required", connectors.ErrInvalidConfig)
 	}
 	return c, nil
 }
@@ -541,8 +554,15 @@ func VerifySigned(key []byte, header http.Header, body []byte, now time.Time) (t
 
 // Interface guards.
 var (
+	_ connectors.AuthCodeClient  = (*Connector)(nil)
 	_ connectors.Connector       = (*Connector)(nil)
 	_ connectors.Lister          = (*Connector)(nil)
 	_ connectors.WebhookVerifier = (*Connector)(nil)
 	_ connectors.Factory         = Factory
 )
+
+// AuthCode implements connectors.AuthCodeClient: the OAuth app's authorization-code
+// settings, when the connector is configured with OAuth.
+func (c *Connector) AuthCode() (connectors.AuthCodeSettings, bool) {
+	return c.authCode, c.authCode.AuthURL != ""
+}

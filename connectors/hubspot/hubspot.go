@@ -25,6 +25,8 @@ const Kind = "hubspot"
 const (
 	// DefaultBaseURL is HubSpot's API root.
 	DefaultBaseURL = "https://api.hubapi.com"
+	// DefaultAuthURL is HubSpot's OAuth authorization page.
+	DefaultAuthURL = "https://app.hubspot.com/oauth/authorize"
 	// DefaultTokenPath is the OAuth token endpoint under the base URL.
 	DefaultTokenPath = "/oauth/v1/token"
 	// DefaultUserAgent is sent when Config.UserAgent is empty.
@@ -69,6 +71,13 @@ type Auth struct {
 	ExpiresAt   time.Time `json:"expires_at,omitzero"`
 	// TokenURL overrides {base_url}/oauth/v1/token.
 	TokenURL string `json:"token_url,omitempty"`
+	// AuthURL, RedirectURL and Scopes are the authorization-code settings (hub
+	// AuthCodeURL and Exchange, PKCE S256): without RefreshToken, the tokens come from
+	// that flow, persisted by the hub. AuthURL defaults to DefaultAuthURL.
+	AuthURL     string   `json:"auth_url,omitempty"`
+	RedirectURL string   `json:"redirect_url,omitempty"`
+	Scopes      []string `json:"scopes,omitempty"`
+
 	// WebhookSecret is the app's client secret used to sign webhook requests
 	// (X-HubSpot-Signature-v3); default ClientSecret. Without either, every webhook
 	// is rejected.
@@ -98,14 +107,15 @@ type Options struct {
 
 // Connector talks to the HubSpot CRM v3 API. It is safe for concurrent use.
 type Connector struct {
-	name    string
-	base    connectors.BaseURL
-	auth    Auth
-	opts    Options
-	loc     *time.Location
-	now     func() time.Time
-	rest    *restclient.Client
-	secrets []string
+	authCode connectors.AuthCodeSettings // zero without OAuth
+	name     string
+	base     connectors.BaseURL
+	auth     Auth
+	opts     Options
+	loc      *time.Location
+	now      func() time.Time
+	rest     *restclient.Client
+	secrets  []string
 }
 
 // Factory is the [connectors.Factory] for kind "hubspot".
@@ -158,15 +168,19 @@ func New(cfg connectors.Config) (*Connector, error) {
 	switch {
 	case c.auth.Token != "":
 		rest.UseHeader("Authorization", "Bearer "+c.auth.Token)
-	case c.auth.RefreshToken != "":
+	case c.auth.RefreshToken != "" || c.auth.ClientID != "":
 		// HubSpot's token endpoint takes the client credentials as form parameters.
 		if err := rest.UseRefreshFlow(restclient.RefreshFlow{TokenURL: c.auth.TokenURL, ClientID: c.auth.ClientID,
 			ClientSecret: c.auth.ClientSecret, RefreshToken: c.auth.RefreshToken, AccessToken: c.auth.AccessToken,
 			Expiry: c.auth.ExpiresAt, InParams: true}, base.Join(DefaultTokenPath, nil), true); err != nil {
 			return nil, err
 		}
+		fields := restclient.AuthCodeFields{AuthURL: c.auth.AuthURL, RedirectURL: c.auth.RedirectURL, Scopes: c.auth.Scopes}
+		if c.authCode, err = fields.Settings(DefaultAuthURL, rest.TokenURL, c.auth.ClientID, c.auth.ClientSecret, true, nil); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fmt.Errorf("%w: auth.token (private app) or auth.refresh_token with client_id and client_secret (OAuth) is required", connectors.ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: auth.token (private app), or auth.client_id and client_secret (OAuth: with auth.refresh_token, or authorized with PKCE) is required", connectors.ErrInvalidConfig)
 	}
 	return c, nil
 }
@@ -713,8 +727,15 @@ func VerifySignatureV3(secret []byte, method, uri string, header http.Header, bo
 
 // Interface guards.
 var (
+	_ connectors.AuthCodeClient  = (*Connector)(nil)
 	_ connectors.Connector       = (*Connector)(nil)
 	_ connectors.Lister          = (*Connector)(nil)
 	_ connectors.WebhookVerifier = (*Connector)(nil)
 	_ connectors.Factory         = Factory
 )
+
+// AuthCode implements connectors.AuthCodeClient: the OAuth app's authorization-code
+// settings, when the connector is configured with OAuth.
+func (c *Connector) AuthCode() (connectors.AuthCodeSettings, bool) {
+	return c.authCode, c.authCode.AuthURL != ""
+}

@@ -25,6 +25,8 @@ const Kind = "jira"
 
 // Defaults and documented limits.
 const (
+	// DefaultAuthURL is Atlassian's OAuth 2.0 (3LO) authorization endpoint.
+	DefaultAuthURL = "https://auth.atlassian.com/authorize"
 	// DefaultTokenURL is Atlassian's OAuth 2.0 (3LO) token endpoint.
 	DefaultTokenURL = "https://auth.atlassian.com/oauth/token"
 	// DefaultUserAgent is sent when Config.UserAgent is empty.
@@ -62,6 +64,13 @@ type Auth struct {
 	ExpiresAt   time.Time `json:"expires_at,omitzero"`
 	// TokenURL overrides DefaultTokenURL.
 	TokenURL string `json:"token_url,omitempty"`
+	// AuthURL, RedirectURL and Scopes are the authorization-code settings (hub
+	// AuthCodeURL and Exchange, PKCE S256): without RefreshToken, the tokens come from
+	// that flow, persisted by the hub. AuthURL defaults to DefaultAuthURL (with audience=api.atlassian.com and prompt=consent).
+	AuthURL     string   `json:"auth_url,omitempty"`
+	RedirectURL string   `json:"redirect_url,omitempty"`
+	Scopes      []string `json:"scopes,omitempty"`
+
 	// WebhookSecret verifies admin webhooks (X-Hub-Signature). Requests of webhooks an
 	// OAuth app registered carry a JWT signed with ClientSecret.
 	WebhookSecret string `json:"webhook_secret,omitempty"`
@@ -90,14 +99,15 @@ type Options struct {
 
 // Connector talks to the Jira Cloud REST API v3. It is safe for concurrent use.
 type Connector struct {
-	name    string
-	base    connectors.BaseURL
-	auth    Auth
-	opts    Options
-	maxAge  time.Duration
-	now     func() time.Time
-	rest    *restclient.Client
-	secrets []string
+	authCode connectors.AuthCodeSettings // zero without OAuth
+	name     string
+	base     connectors.BaseURL
+	auth     Auth
+	opts     Options
+	maxAge   time.Duration
+	now      func() time.Time
+	rest     *restclient.Client
+	secrets  []string
 }
 
 // Factory is the [connectors.Factory] for kind "jira".
@@ -147,14 +157,20 @@ func New(cfg connectors.Config) (*Connector, error) {
 		c.secrets = append(c.secrets, encoded) // remotes that echo the header must not leak it
 		rest.Secrets = c.secrets
 		rest.UseHeader("Authorization", "Basic "+encoded)
-	case c.auth.RefreshToken != "":
+	case c.auth.RefreshToken != "" || c.auth.ClientID != "":
 		if err := rest.UseRefreshFlow(restclient.RefreshFlow{TokenURL: c.auth.TokenURL, ClientID: c.auth.ClientID,
 			ClientSecret: c.auth.ClientSecret, RefreshToken: c.auth.RefreshToken, AccessToken: c.auth.AccessToken,
 			Expiry: c.auth.ExpiresAt, InParams: true}, DefaultTokenURL, true); err != nil {
 			return nil, err
 		}
+		fields := restclient.AuthCodeFields{AuthURL: c.auth.AuthURL, RedirectURL: c.auth.RedirectURL, Scopes: c.auth.Scopes}
+		var err error
+		if c.authCode, err = fields.Settings(DefaultAuthURL, rest.TokenURL, c.auth.ClientID, c.auth.ClientSecret, true,
+			map[string]string{"audience": "api.atlassian.com", "prompt": "consent"}); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fmt.Errorf("%w: auth.email with auth.api_token, or auth.refresh_token with client_id and client_secret (OAuth 2.0), is required", connectors.ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: auth.email with auth.api_token, or auth.client_id and client_secret (OAuth 2.0 3LO: with auth.refresh_token, or authorized with PKCE), is required", connectors.ErrInvalidConfig)
 	}
 	return c, nil
 }
@@ -638,8 +654,15 @@ func mergeParams(params map[string]string, key, value string) map[string]string 
 
 // Interface guards.
 var (
+	_ connectors.AuthCodeClient  = (*Connector)(nil)
 	_ connectors.Connector       = (*Connector)(nil)
 	_ connectors.Lister          = (*Connector)(nil)
 	_ connectors.WebhookVerifier = (*Connector)(nil)
 	_ connectors.Factory         = Factory
 )
+
+// AuthCode implements connectors.AuthCodeClient: the OAuth app's authorization-code
+// settings, when the connector is configured with OAuth.
+func (c *Connector) AuthCode() (connectors.AuthCodeSettings, bool) {
+	return c.authCode, c.authCode.AuthURL != ""
+}

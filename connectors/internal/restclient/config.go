@@ -45,7 +45,7 @@ func (cl *Client) UseRefreshFlow(f RefreshFlow, defaultTokenURL string, needSecr
 		if needSecret {
 			need = "auth.client_id and auth.client_secret"
 		}
-		return fmt.Errorf("%w: %s are required with auth.refresh_token", connectors.ErrInvalidConfig, need)
+		return fmt.Errorf("%w: %s are required with OAuth (auth.refresh_token or the authorization-code flow)", connectors.ErrInvalidConfig, need)
 	}
 	if f.TokenURL == "" {
 		f.TokenURL = defaultTokenURL
@@ -54,6 +54,7 @@ func (cl *Client) UseRefreshFlow(f RefreshFlow, defaultTokenURL string, needSecr
 	}
 	cl.Tokens = NewRefreshCache(f, cl.HTTP, cl.Now).Persist(cl.Keeper)
 	cl.Authorize = BearerFrom(cl.Tokens)
+	cl.TokenURL = f.TokenURL
 	return nil
 }
 

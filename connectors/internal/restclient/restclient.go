@@ -105,6 +105,8 @@ type Client struct {
 	Tokens *oauthtoken.Cache
 	// Keeper, when set, persists the OAuth tokens of a refresh flow (connectors.Config.Tokens).
 	Keeper connectors.TokenKeeper
+	// TokenURL is the token endpoint UseRefreshFlow resolved ("" without OAuth).
+	TokenURL string
 	// Secrets are redacted from token-endpoint errors.
 	Secrets []string
 	// Authorize sets the request's credentials (and any fixed vendor headers) and
