@@ -154,7 +154,7 @@ func (h *Hub) serviceLists(ctx context.Context, doc *config.Document, snap *snap
 	if err != nil {
 		return true
 	}
-	_, lists := c.(connectors.Lister)
+	_, lists := connectors.Lists(c)
 	if cl, ok := c.(connectors.Closer); ok {
 		_ = cl.Close(ctx)
 	}

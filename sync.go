@@ -164,13 +164,16 @@ func (h *Hub) syncStore() (store.SyncStore, error) {
 	return ss, nil
 }
 
-// lister returns the connector of the service's primary endpoint when it lists records.
+// lister returns the connector of the service's primary endpoint when it lists records as
+// configured (connectors.Lists).
 func (rt *runtime) lister() connectors.Lister {
-	if l, ok := rt.conns[rt.svc.BaseURL].(connectors.Lister); ok {
-		return l
+	if c, ok := rt.conns[rt.svc.BaseURL]; ok {
+		if l, ok := connectors.Lists(c); ok {
+			return l
+		}
 	}
 	for _, c := range rt.conns {
-		if l, ok := c.(connectors.Lister); ok {
+		if l, ok := connectors.Lists(c); ok {
 			return l
 		}
 	}

@@ -32,7 +32,9 @@ type callerDB struct {
 }
 
 func sqliteCaller(t *testing.T, path string) callerDB {
-	db, err := sql.Open(sqlite.DriverName, sqlite.DSN(path, sqlite.Options{}))
+	// The caller's own connection waits up to a minute for the file's write lock: under the
+	// race detector on a busy machine the hub's workers can hold it longer than the default.
+	db, err := sql.Open(sqlite.DriverName, sqlite.DSN(path, sqlite.Options{BusyTimeout: time.Minute}))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	_, err = db.ExecContext(t.Context(), `CREATE TABLE orders (n INTEGER PRIMARY KEY)`)

@@ -142,6 +142,26 @@ type Lister interface {
 	List(ctx context.Context, req *ListRequest) (*Page, error)
 }
 
+// ConfiguredLister is implemented by a [Lister] whose listing depends on its
+// configuration (a Discord or Teams webhook cannot read its channel; a bot or Graph
+// token can): CanList reports whether this connector, as configured, lists records.
+type ConfiguredLister interface {
+	CanList() bool
+}
+
+// Lists returns c as a [Lister] when it lists records as configured: it implements
+// Lister, and [ConfiguredLister] (if it does) reports that it can.
+func Lists(c Connector) (Lister, bool) {
+	l, ok := c.(Lister)
+	if !ok {
+		return nil, false
+	}
+	if cl, ok := c.(ConfiguredLister); ok && !cl.CanList() {
+		return nil, false
+	}
+	return l, true
+}
+
 // ListRequest asks a [Lister] for one page.
 type ListRequest struct {
 	// Operation names the list operation; "" selects the connector's default listing.

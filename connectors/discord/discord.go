@@ -411,6 +411,9 @@ func (c *Connector) Check(ctx context.Context) error {
 	return err
 }
 
+// CanList implements connectors.ConfiguredLister: only a bot token reads a channel.
+func (c *Connector) CanList() bool { return c.auth.BotToken != "" }
+
 // MaxListLimit is the most messages Discord returns per page of a channel.
 const MaxListLimit = 100
 
@@ -664,8 +667,9 @@ func VerifyInteraction(key ed25519.PublicKey, header http.Header, body []byte, n
 
 // Interface guards.
 var (
-	_ connectors.Lister          = (*Connector)(nil)
-	_ connectors.Connector       = (*Connector)(nil)
-	_ connectors.WebhookVerifier = (*Connector)(nil)
-	_ connectors.Factory         = Factory
+	_ connectors.Lister           = (*Connector)(nil)
+	_ connectors.ConfiguredLister = (*Connector)(nil)
+	_ connectors.Connector        = (*Connector)(nil)
+	_ connectors.WebhookVerifier  = (*Connector)(nil)
+	_ connectors.Factory          = Factory
 )

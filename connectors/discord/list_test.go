@@ -178,6 +178,8 @@ func TestListErrors(t *testing.T) {
 	require.NoError(t, err)
 	_, err = webhookOnly.List(t.Context(), &connectors.ListRequest{Params: map[string]string{"channel_id": channelID}})
 	require.ErrorIs(t, err, connectors.ErrBadRequest, "a webhook cannot read its channel")
+	_, lists := connectors.Lists(webhookOnly)
+	assert.False(t, lists, "a webhook-only connector does not list as configured (no sync schedule)")
 
 	bot := func(token string) *discord.Connector {
 		c, err := discord.New(connectors.Config{BaseURL: srv.URL + "/api/v10", HTTPClient: srv.Client(), Now: clk.Now,
@@ -185,6 +187,8 @@ func TestListErrors(t *testing.T) {
 		require.NoError(t, err)
 		return c
 	}
+	_, lists = connectors.Lists(bot(botToken))
+	assert.True(t, lists)
 	_, err = bot(botToken).List(t.Context(), &connectors.ListRequest{})
 	require.ErrorIs(t, err, connectors.ErrBadRequest, "no channel")
 	_, err = bot(botToken).List(t.Context(), &connectors.ListRequest{Params: map[string]string{"channel_id": channelID}, Cursor: "x"})

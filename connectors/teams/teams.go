@@ -238,6 +238,9 @@ func (c *Connector) List(ctx context.Context, r *connectors.ListRequest) (*conne
 	return page, nil
 }
 
+// CanList implements connectors.ConfiguredLister: only a Graph token reads a channel.
+func (c *Connector) CanList() bool { return c.graphRest != nil }
+
 // classifyGraph maps a failed Graph call to a class; a 429 (or a 503 with
 // Retry-After) closes the Graph gate until Retry-After, else for DefaultThrottleWait.
 func (c *Connector) classifyGraph(op string, res *connectors.HTTPResult) *connectors.Error {
@@ -464,8 +467,9 @@ func VerifyOutgoing(key []byte, header http.Header, body []byte, maxAge time.Dur
 
 // Interface guards.
 var (
-	_ connectors.Connector       = (*Connector)(nil)
-	_ connectors.Lister          = (*Connector)(nil)
-	_ connectors.WebhookVerifier = (*Connector)(nil)
-	_ connectors.Factory         = Factory
+	_ connectors.Connector        = (*Connector)(nil)
+	_ connectors.Lister           = (*Connector)(nil)
+	_ connectors.ConfiguredLister = (*Connector)(nil)
+	_ connectors.WebhookVerifier  = (*Connector)(nil)
+	_ connectors.Factory          = Factory
 )
