@@ -367,3 +367,45 @@ func TestVerifyWebhook(t *testing.T) {
 	_, err = none.VerifyWebhook(h, body)
 	require.ErrorIs(t, err, connectors.ErrInvalidSignature, "no verification token rejects everything")
 }
+
+// TestErrorBodies: Notion's documented error responses ({"object": "error", "status",
+// "code", "message"}), as the API sends them, are classified by their code: auth,
+// permanent, transient or rate-limited, with the code kept and no secret in the text.
+func TestErrorBodies(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		status int
+		code   string
+		class  error
+	}{
+		{401, "unauthorized", connectors.ErrAuth},
+		{403, "restricted_resource", connectors.ErrAuth},
+		{400, "validation_error", connectors.ErrPermanent},
+		{400, "invalid_json", connectors.ErrPermanent},
+		{404, "object_not_found", connectors.ErrPermanent},
+		{409, "conflict_error", connectors.ErrTransient},
+		{500, "internal_server_error", connectors.ErrTransient},
+		{502, "bad_gateway", connectors.ErrTransient},
+		{503, "service_unavailable", connectors.ErrTransient},
+		{504, "gateway_timeout", connectors.ErrTransient},
+		{429, "rate_limited", connectors.ErrRateLimited},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tt.status == 429 {
+				w.Header().Set("Retry-After", "2")
+			}
+			nErr(w, tt.status, tt.code, "failed for "+r.Header.Get("Authorization"))
+		}))
+		c, err := notion.New(connectors.Config{BaseURL: srv.URL + "/v1", HTTPClient: srv.Client(),
+			Auth: json.RawMessage(`{"token":"` + token + `"}`), Options: json.RawMessage(opts)})
+		require.NoError(t, err)
+		_, err = c.Invoke(t.Context(), &connectors.Request{Body: json.RawMessage(`{"title":"x"}`)})
+		srv.Close()
+		require.ErrorIs(t, err, tt.class, tt.code)
+		var ce *connectors.Error
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, tt.code, ce.Code)
+		assert.Equal(t, tt.status, ce.StatusCode)
+		assert.NotContains(t, err.Error(), token)
+	}
+}
