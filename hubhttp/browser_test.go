@@ -233,6 +233,9 @@ func TestBrowserServiceTurnsUnhealthyLive(t *testing.T) {
 	}
 	navs := eval[float64](b, `performance.timeOrigin`)
 	b.waitJS(`document.querySelector('tr[data-service="flaky"] .badge').dataset.status === 'unhealthy'`)
+	// the figures follow: the error rate of the failures and the overall status
+	b.waitJS(`!document.querySelector('tr[data-service="flaky"] td[data-label="Error rate"]').textContent.startsWith('0.0%') && ` +
+		`document.querySelector('p.muted > .badge').dataset.status !== 'healthy'`)
 	after := eval[float64](b, `performance.timeOrigin`)
 	require.Equal(t, navs, after, "the page was reloaded")
 	b.screenshot("unhealthy")

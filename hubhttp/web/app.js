@@ -191,7 +191,11 @@ function onStreamEvent(ev) {
     document.querySelectorAll(`[data-service-id="${ev.service_id}"] .breaker`).forEach((b) => { b.textContent = ev.to; b.dataset.state = ev.to; });
     refreshSoon();
   } else if (ev.type === 'approval') {
-    toast(`Approval requested: ${ev.action} by ${ev.actor}`, 'info');
+    // the stream carries every step of a request: requested, approved, applied, rejected ...
+    const step = (ev.action || '').replace(/^approval\./, '');
+    const done = { approve: 'approved', reject: 'rejected', expire: 'expired' }[step] || step;
+    const id = (ev.approval_id || '').slice(0, 8);
+    toast(step === 'request' ? `Approval requested by ${ev.actor} (${id})` : `Approval ${id} ${done} (${ev.actor})`, 'info');
     updateApprovalCount();
     if (state.page === 'approvals') refreshSoon();
   } else if (ev.type === 'event') {
