@@ -140,12 +140,24 @@ func TestConfigScheduleErrors(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	sink := hubtest.NewSink(t)
-	h := hubtest.New(t, nil)
+	// "notify": Discord's webhook posts through a connector that does not list (every
+	// built-in connector lists, given the credentials to).
+	reg := builtin.NewRegistry()
+	discord, ok := reg.Lookup("discord")
+	require.True(t, ok)
+	require.NoError(t, reg.Register("notify", func(cfg connectors.Config) (connectors.Connector, error) {
+		c, err := discord(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return writeOnlyConnector{Connector: c}, nil
+	}))
+	h := hubtest.New(t, nil, hub.WithConnectors(reg))
 	env := func(k string) (string, bool) {
 		v, ok := map[string]string{"DISCORD_ID": "123", "DISCORD_TOKEN": "tok"}[k]
 		return v, ok
 	}
-	chat := "  - {name: chat, connector: discord, base_url: " + sink.URL + ", auth: {webhook_id: env:DISCORD_ID, webhook_token: env:DISCORD_TOKEN}}\n"
+	chat := "  - {name: chat, connector: notify, base_url: " + sink.URL + ", auth: {webhook_id: env:DISCORD_ID, webhook_token: env:DISCORD_TOKEN}}\n"
 	first, err := config.Parse("a.yaml", []byte("version: 1\nservices:\n"+chat), config.WithLookupEnv(env))
 	require.NoError(t, err)
 	applyDoc(t, h, first)
@@ -155,7 +167,7 @@ func TestConfigScheduleErrors(t *testing.T) {
 		{"connector does not list", "version: 1\nservices:\n" + chat + "schedules:\n  - {service: chat, interval: 1h}\n",
 			"schedules[chat].service", "does not list records"},
 		{"new service whose connector does not list", "version: 1\nservices:\n" + chat +
-			"  - {name: chat2, connector: discord, base_url: " + sink.URL + ", auth: {webhook_id: env:DISCORD_ID, webhook_token: env:DISCORD_TOKEN}}\n" +
+			"  - {name: chat2, connector: notify, base_url: " + sink.URL + ", auth: {webhook_id: env:DISCORD_ID, webhook_token: env:DISCORD_TOKEN}}\n" +
 			"schedules:\n  - {service: chat2, interval: 1h}\n", "schedules[chat2].service", "does not list records"},
 		{"unknown service", "version: 1\nschedules:\n  - {service: ghost, interval: 1h}\n", "schedules[ghost].service", "does not define"},
 		{"twice", scheduleDoc(sink.URL, "  - {service: crm, interval: 1h}\n  - {service: crm, interval: 2h}\n"), "schedules[crm]", "two schedules"},
@@ -307,6 +319,12 @@ func TestConfigGovernance(t *testing.T) {
 }
 
 // countingConnector delivers as the connector it wraps and counts its calls.
+// writeOnlyConnector is a connector with only the methods of connectors.Connector: it
+// does not list, whatever the connector it wraps can do.
+type writeOnlyConnector struct {
+	connectors.Connector
+}
+
 type countingConnector struct {
 	connectors.Connector
 	calls *atomic.Int64
