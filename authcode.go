@@ -167,9 +167,9 @@ func (h *Hub) Exchange(ctx context.Context, service, code, verifier string) erro
 		h.auditAborted(ctx, intent, errors.New(reason))
 		return fmt.Errorf("%w: service %s: %s", ErrInvalidInput, rt.svc.Name, reason)
 	}
-	plain, err := json.Marshal(tok)
+	plain, err := encodeToken(tok)
 	if err != nil {
-		return fmt.Errorf("hub: encoding an OAuth token: %w", err)
+		return err
 	}
 	sealed, err := h.vault.seal(ctx, serviceKeyOwner(k.name), k.aad(), plain)
 	if err != nil {

@@ -50,9 +50,52 @@ func (k *tokenKeeper) open(ctx context.Context, rec *store.OAuthToken) (*oauth2.
 	if err != nil {
 		return nil, fmt.Errorf("hub: the persisted OAuth token of %s cannot be opened: %w", k.name, err)
 	}
-	var t oauth2.Token
-	if err := json.Unmarshal(plain, &t); err != nil {
+	t, err := decodeToken(plain)
+	if err != nil {
 		return nil, fmt.Errorf("hub: the persisted OAuth token of %s is malformed", k.name)
+	}
+	return t, nil
+}
+
+// tokenExtraKeys are the token response members kept with a persisted token besides
+// oauth2.Token's own, so a connector that reads them after a restart finds them
+// (Salesforce's instance_url, where the org's API lives).
+func tokenExtraKeys() []string { return []string{"instance_url", "id", "scope"} }
+
+// persistedToken is a token as the store keeps it (sealed): oauth2.Token's fields and
+// the extra members of tokenExtraKeys the token response had.
+type persistedToken struct {
+	oauth2.Token
+	Extra map[string]any `json:"extra,omitempty"`
+}
+
+// encodeToken is the plaintext of a token to seal.
+func encodeToken(t *oauth2.Token) ([]byte, error) {
+	p := persistedToken{Token: *t}
+	for _, k := range tokenExtraKeys() {
+		if v := t.Extra(k); v != nil && v != "" {
+			if p.Extra == nil {
+				p.Extra = map[string]any{}
+			}
+			p.Extra[k] = v
+		}
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("hub: encoding an OAuth token: %w", err)
+	}
+	return b, nil
+}
+
+// decodeToken reads what encodeToken wrote (or a bare oauth2.Token, as kept before).
+func decodeToken(plain []byte) (*oauth2.Token, error) {
+	var p persistedToken
+	if err := json.Unmarshal(plain, &p); err != nil {
+		return nil, err
+	}
+	t := p.Token
+	if len(p.Extra) > 0 {
+		return t.WithExtra(p.Extra), nil
 	}
 	return &t, nil
 }
@@ -92,9 +135,9 @@ func (k *tokenKeeper) Refresh(ctx context.Context, stale *oauth2.Token, fetch fu
 		if err != nil {
 			return nil, err
 		}
-		plain, err := json.Marshal(t)
+		plain, err := encodeToken(t)
 		if err != nil {
-			return nil, fmt.Errorf("hub: encoding an OAuth token: %w", err)
+			return nil, err
 		}
 		sealed, err := k.h.vault.seal(ctx, serviceKeyOwner(k.name), k.aad(), plain)
 		if err != nil {
