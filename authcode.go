@@ -84,7 +84,8 @@ func (rt *runtime) authCodeClient() (connectors.AuthCodeClient, bool) {
 }
 
 // AuthCodeURL starts the OAuth authorization-code flow with PKCE (RFC 7636, S256) for a
-// service of a native OAuth connector (HubSpot, Jira Cloud 3LO, GitLab: their client_id,
+// service of a native OAuth connector (HubSpot, Jira Cloud 3LO, GitLab, Salesforce's
+// refresh_token flow: their client_id,
 // client_secret and optional auth_url, redirect_url, scopes; the vendor's authorization
 // endpoint by default) or of the http connector whose credentials name auth_url,
 // token_url and client_id (and redirect_url, scopes): it returns the URL to send the

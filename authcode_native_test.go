@@ -20,7 +20,7 @@ import (
 )
 
 // TestOAuthPKCENativeConnectors: every native OAuth connector (HubSpot, Jira Cloud 3LO,
-// GitLab) is registered with only its app's client settings; until someone authorizes
+// GitLab, Salesforce's refresh_token flow) is registered with only its app's client settings; until someone authorizes
 // the app its deliveries fail as auth failures and reach nobody; AuthCodeURL sends the
 // user to the vendor's authorization endpoint with an S256 challenge (and the vendor's
 // own parameters: Atlassian's audience and prompt); Exchange trades the code with the
@@ -31,11 +31,14 @@ func TestOAuthPKCENativeConnectors(t *testing.T) {
 	for _, tc := range []struct {
 		kind, apiPath, options, payload, defaultAuthURL string
 		authParams                                      map[string]string
+		auth                                            map[string]any // vendor members besides the app's
 	}{
-		{"hubspot", "", `{"object_type":"contacts"}`, `{"email":"jo@example.com"}`, "https://app.hubspot.com/oauth/authorize", nil},
+		{"hubspot", "", `{"object_type":"contacts"}`, `{"email":"jo@example.com"}`, "https://app.hubspot.com/oauth/authorize", nil, nil},
 		{"jira", "", `{"project_key":"PAY"}`, `{"title":"Refund retries exhaust"}`, "https://auth.atlassian.com/authorize",
-			map[string]string{"audience": "api.atlassian.com", "prompt": "consent"}},
-		{"gitlab", "/api/v4", `{"project":"acme/payments"}`, `{"title":"Refund retries exhaust"}`, "{api}/oauth/authorize", nil},
+			map[string]string{"audience": "api.atlassian.com", "prompt": "consent"}, nil},
+		{"gitlab", "/api/v4", `{"project":"acme/payments"}`, `{"title":"Refund retries exhaust"}`, "{api}/oauth/authorize", nil, nil},
+		{"salesforce", "", `{"sobject":"Case"}`, `{"Subject":"Refund retries exhaust"}`, "{api}/services/oauth2/authorize", nil,
+			map[string]any{"flow": "refresh_token"}},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			t.Parallel()
@@ -66,6 +69,9 @@ func TestOAuthPKCENativeConnectors(t *testing.T) {
 					"redirect_url": "https://app.example/callback", "scopes": []string{"write"}}
 				if authURL != "" {
 					auth["auth_url"] = authURL
+				}
+				for k, v := range tc.auth {
+					auth[k] = v
 				}
 				a, err := json.Marshal(auth)
 				require.NoError(t, err)

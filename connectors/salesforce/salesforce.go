@@ -18,6 +18,7 @@ import (
 
 	"github.com/ehg/hub/connectors"
 	"github.com/ehg/hub/connectors/internal/oauthtoken"
+	"github.com/ehg/hub/connectors/internal/restclient"
 )
 
 // Kind is the registry kind of this connector.
@@ -32,6 +33,8 @@ const (
 	DefaultUserAgent = "ehg-hub-salesforce/1"
 	// TokenPath is the OAuth token endpoint path under the org's URL.
 	TokenPath = "/services/oauth2/token"
+	// AuthorizePath is the OAuth 2.0 authorization endpoint under the login base URL.
+	AuthorizePath = "/services/oauth2/authorize"
 )
 
 // OAuth flows accepted in [Auth.Flow].
@@ -69,6 +72,13 @@ type Auth struct {
 	AccessToken string `json:"access_token,omitempty"`
 	// ExpiresAt is AccessToken's expiry, when known.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// AuthURL, RedirectURL and Scopes are the authorization-code settings of the
+	// refresh_token flow (hub AuthCodeURL and Exchange, PKCE S256): without
+	// RefreshToken, the tokens come from that flow, persisted by the hub. AuthURL
+	// defaults to {base_url}/services/oauth2/authorize.
+	AuthURL     string   `json:"auth_url,omitempty"`
+	RedirectURL string   `json:"redirect_url,omitempty"`
+	Scopes      []string `json:"scopes,omitempty"`
 }
 
 // Options is the settings document.
@@ -122,6 +132,7 @@ var versionRe = regexp.MustCompile(`^\d{2,3}\.\d$`)
 
 // Connector talks to the Salesforce REST API. It is safe for concurrent use.
 type Connector struct {
+	authCode  connectors.AuthCodeSettings // zero unless the refresh_token flow
 	name      string
 	base      connectors.BaseURL
 	client    *http.Client
@@ -201,8 +212,13 @@ func New(cfg connectors.Config) (*Connector, error) {
 			return cc.Token(oauthtoken.WithClient(ctx, c.client))
 		}, seed, c.now)
 	case FlowRefreshToken:
-		if c.auth.ClientID == "" || c.auth.RefreshToken == "" {
-			return nil, fmt.Errorf("%w: auth.client_id and auth.refresh_token are required for flow refresh_token", connectors.ErrInvalidConfig)
+		if c.auth.ClientID == "" {
+			return nil, fmt.Errorf("%w: auth.client_id is required for flow refresh_token (with auth.refresh_token, or authorized with PKCE)", connectors.ErrInvalidConfig)
+		}
+		fields := restclient.AuthCodeFields{AuthURL: c.auth.AuthURL, RedirectURL: c.auth.RedirectURL, Scopes: c.auth.Scopes}
+		var err error
+		if c.authCode, err = fields.Settings(base.Join(AuthorizePath, nil), tokenURL, c.auth.ClientID, c.auth.ClientSecret, true, nil); err != nil {
+			return nil, err
 		}
 		oc := &oauth2.Config{ClientID: c.auth.ClientID, ClientSecret: c.auth.ClientSecret,
 			Endpoint: oauth2.Endpoint{TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInParams}}
@@ -214,6 +230,9 @@ func New(cfg connectors.Config) (*Connector, error) {
 			rt := c.auth.RefreshToken
 			if prev != nil && prev.RefreshToken != "" {
 				rt = prev.RefreshToken
+			}
+			if rt == "" {
+				return nil, &connectors.Error{Class: connectors.ClassAuth, Op: "oauth.token", Err: restclient.ErrNotAuthorized}
 			}
 			return oc.TokenSource(oauthtoken.WithClient(ctx, c.client), &oauth2.Token{RefreshToken: rt}).Token()
 		}, seed, c.now).Persist(cfg.Tokens)
@@ -691,9 +710,16 @@ func errorFields(body []byte) (code, message string) {
 	return "", ""
 }
 
+// AuthCode implements connectors.AuthCodeClient: the connected app's authorization-code
+// settings, for the refresh_token flow.
+func (c *Connector) AuthCode() (connectors.AuthCodeSettings, bool) {
+	return c.authCode, c.authCode.AuthURL != ""
+}
+
 // Interface guards.
 var (
-	_ connectors.Connector = (*Connector)(nil)
-	_ connectors.Lister    = (*Connector)(nil)
-	_ connectors.Factory   = Factory
+	_ connectors.AuthCodeClient = (*Connector)(nil)
+	_ connectors.Connector      = (*Connector)(nil)
+	_ connectors.Lister         = (*Connector)(nil)
+	_ connectors.Factory        = Factory
 )

@@ -56,14 +56,15 @@ func TestConformance(t *testing.T) {
 func TestConfig(t *testing.T) {
 	t.Parallel()
 	for name, cfg := range map[string]connectors.Config{
-		"no base":        {Auth: json.RawMessage(`{"flow":"static","access_token":"x"}`)},
-		"no flow":        {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{}`)},
-		"static no tok":  {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{"flow":"static"}`)},
-		"cc no secret":   {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{"flow":"client_credentials","client_id":"a"}`)},
-		"rt no token":    {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{"flow":"refresh_token","client_id":"a"}`)},
-		"bad token url":  {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{"flow":"client_credentials","client_id":"a","client_secret":"b","token_url":"nope"}`)},
-		"bad version":    {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{"flow":"static","access_token":"x"}`), Options: json.RawMessage(`{"api_version":"latest"}`)},
-		"bad default op": {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{"flow":"static","access_token":"x"}`), Options: json.RawMessage(`{"default_operation":"merge"}`)},
+		"no base":         {Auth: json.RawMessage(`{"flow":"static","access_token":"x"}`)},
+		"no flow":         {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{}`)},
+		"static no tok":   {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{"flow":"static"}`)},
+		"cc no secret":    {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{"flow":"client_credentials","client_id":"a"}`)},
+		"rt no client":    {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{"flow":"refresh_token","refresh_token":"r"}`)},
+		"rt bad auth url": {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{"flow":"refresh_token","client_id":"a","auth_url":"authorize"}`)},
+		"bad token url":   {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{"flow":"client_credentials","client_id":"a","client_secret":"b","token_url":"nope"}`)},
+		"bad version":     {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{"flow":"static","access_token":"x"}`), Options: json.RawMessage(`{"api_version":"latest"}`)},
+		"bad default op":  {BaseURL: "https://x.my.salesforce.com", Auth: json.RawMessage(`{"flow":"static","access_token":"x"}`), Options: json.RawMessage(`{"default_operation":"merge"}`)},
 	} {
 		_, err := salesforce.New(cfg)
 		require.ErrorIs(t, err, connectors.ErrInvalidConfig, name)
