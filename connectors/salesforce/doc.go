@@ -5,6 +5,10 @@
 //	base_url  the org's My Domain or instance URL, e.g. https://acme.my.salesforce.com
 //	auth      {"flow": "client_credentials", "client_id": "...", "client_secret": "..."}
 //	          {"flow": "refresh_token", "client_id": "...", "client_secret": "...", "refresh_token": "..."}
+//	          {"flow": "refresh_token", "client_id": "...", "client_secret": "...",
+//	           "redirect_url": "...", "scopes": ["api", "refresh_token"]} without a refresh
+//	          token: authorized by the hub's AuthCodeURL and Exchange (PKCE); "auth_url"
+//	          overrides {base_url}/services/oauth2/authorize
 //	          {"flow": "static", "access_token": "..."}
 //	          token_url defaults to {base_url}/services/oauth2/token; access_token with
 //	          expires_at (RFC 3339) seeds the cache with a token obtained earlier
