@@ -83,6 +83,11 @@ type ComplianceRetention struct {
 	// sums what they removed per table.
 	Runs    int              `json:"runs"`
 	Removed map[string]int64 `json:"removed"`
+	// AuditHorizon is the seq of the newest signed retention horizon those runs reached:
+	// the audit entries up to it were removed under RetentionPolicy.Audit, and the audit
+	// chain is verified from it (0: no audit entry was removed). The entries of runs that
+	// fell under the audit age themselves are gone, and so are their counts.
+	AuditHorizon int64 `json:"audit_horizon,omitempty"`
 }
 
 // JSON returns the report as indented JSON.
@@ -251,6 +256,8 @@ func (h *Hub) reportRetention(ctx context.Context, rep *ComplianceReport) error 
 			rep.Retention.Removed["integration_events"] += run.Events
 			rep.Retention.Removed["integration_health_metrics"] += run.HealthMetrics
 			rep.Retention.Removed["integration_analytics"] += run.Analytics
+			rep.Retention.Removed[auditTable] += run.AuditEntries
+			rep.Retention.AuditHorizon = max(rep.Retention.AuditHorizon, run.AuditHorizon)
 		}
 		if len(entries) < store.MaxPageLimit {
 			return nil

@@ -1049,7 +1049,8 @@ func retentionDoc(p RetentionPolicy) *config.Retention {
 		}
 		return out
 	}
-	r := &config.Retention{Events: events(p.Events), HealthMetrics: config.Duration(p.HealthMetrics), Analytics: config.Duration(p.Analytics)}
+	r := &config.Retention{Events: events(p.Events), HealthMetrics: config.Duration(p.HealthMetrics), Analytics: config.Duration(p.Analytics),
+		Audit: config.Duration(p.Audit)}
 	for name, s := range p.Services {
 		if r.Services == nil {
 			r.Services = map[string]config.ServiceRetention{}
@@ -1076,6 +1077,7 @@ func retentionPolicy(r *config.Retention) (RetentionPolicy, error) {
 		return out
 	}
 	p.Events, p.HealthMetrics, p.Analytics = events(r.Events), time.Duration(r.HealthMetrics), time.Duration(r.Analytics)
+	p.Audit = time.Duration(r.Audit)
 	for name, s := range r.Services {
 		if p.Services == nil {
 			p.Services = map[string]ServiceRetention{}

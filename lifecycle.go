@@ -47,6 +47,14 @@ type RetentionPolicy struct {
 	HealthMetrics time.Duration
 	// Analytics is how long analytics rollups are kept (by the start of their period).
 	Analytics time.Duration
+	// Audit is how long audit entries are kept (by created_at); 0 (the default) keeps them
+	// forever. Removing audit entries needs the hub's audit key (Config.AuditKey or
+	// Config.SecretKey) and a store.AuditRetentionStore: a retention run first verifies the
+	// chain up to the cut-off, stores a retention horizon (a checkpoint of the newest entry
+	// older than the age, signed with the audit key) and only then deletes the entries up
+	// to it, so VerifyAudit still holds from the horizon on. Without the key or the store
+	// capability the audit part of a run is skipped and reported (RetentionReport.AuditSkipped).
+	Audit time.Duration
 	// Services overrides the policy for some services, by service name or ID: each age set
 	// there (non-zero) replaces the policy's for that service; RetainForever keeps.
 	Services map[string]ServiceRetention
@@ -62,7 +70,7 @@ type ServiceRetention struct {
 
 // IsZero reports whether the policy deletes nothing.
 func (p RetentionPolicy) IsZero() bool {
-	if p.HealthMetrics > 0 || p.Analytics > 0 {
+	if p.HealthMetrics > 0 || p.Analytics > 0 || p.Audit > 0 {
 		return false
 	}
 	for _, d := range p.Events {
@@ -103,6 +111,9 @@ func (p RetentionPolicy) validate() error {
 	}
 	if err := check("Config.Retention", p.Events, p.HealthMetrics, p.Analytics); err != nil {
 		return err
+	}
+	if p.Audit < 0 && p.Audit != RetainForever {
+		return configErr("Config.Retention.Audit", "a retention age must be positive, 0 or RetainForever", nil)
 	}
 	names := make([]string, 0, len(p.Services))
 	for n := range p.Services {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ehg/hub/audit"
 	"github.com/ehg/hub/internal/retention"
 	"github.com/ehg/hub/store"
 )
@@ -27,11 +28,20 @@ type RetentionReport struct {
 	Events        int64 `json:"events"`
 	HealthMetrics int64 `json:"health_metrics"`
 	Analytics     int64 `json:"analytics"`
+	// AuditEntries counts the audit entries removed under RetentionPolicy.Audit (never their
+	// content); AuditHorizon is the seq of the signed retention horizon the log now starts
+	// after (0: none yet).
+	AuditEntries int64 `json:"audit_entries"`
+	AuditHorizon int64 `json:"audit_horizon,omitempty"`
+	// AuditSkipped says why the policy's audit age was not applied: the hub has no audit
+	// key, or the store cannot remove audit entries; "" otherwise.
+	AuditSkipped string `json:"audit_skipped,omitempty"`
 }
 
 // RetentionRemoval is what one rule of the policy removed.
 type RetentionRemoval struct {
-	// Table is "integration_events", "integration_health_metrics" or "integration_analytics".
+	// Table is "integration_events", "integration_health_metrics", "integration_analytics"
+	// or "audit_log".
 	Table string `json:"table"`
 	// Status is the events' status (events only).
 	Status store.EventStatus `json:"status,omitempty"`
@@ -44,7 +54,9 @@ type RetentionRemoval struct {
 }
 
 // Total is the number of records the run removed.
-func (r *RetentionReport) Total() int64 { return r.Events + r.HealthMetrics + r.Analytics }
+func (r *RetentionReport) Total() int64 {
+	return r.Events + r.HealthMetrics + r.Analytics + r.AuditEntries
+}
 
 // RunRetention applies Config.Retention once, now: it finalises expired events, then
 // deletes what the policy no longer keeps, in batches of Config.CleanupBatch rows (each
@@ -103,11 +115,14 @@ func (h *Hub) runRetention(ctx context.Context) (*RetentionReport, error) {
 			rep.Analytics += rm.Count
 		}
 	}
+	if err == nil {
+		err = h.retainAudit(ctx, now, rep)
+	}
 	rep.Finished = h.cfg.Clock()
 	if rep.Total() > 0 || rep.Expired > 0 {
 		h.log.Info("hub: retention removed records", slog.Int64("events", rep.Events),
 			slog.Int64("health_metrics", rep.HealthMetrics), slog.Int64("analytics", rep.Analytics),
-			slog.Int("expired", rep.Expired))
+			slog.Int64("audit_entries", rep.AuditEntries), slog.Int("expired", rep.Expired))
 	}
 	if rep.Total() > 0 {
 		h.auditData(ctx, "", "retention.run", "retention", "", rep)
@@ -116,6 +131,98 @@ func (h *Hub) runRetention(ctx context.Context) (*RetentionReport, error) {
 		return rep, mapStoreErr(err)
 	}
 	return rep, nil
+}
+
+// auditTable names the audit log in retention reports.
+const auditTable = "audit_log"
+
+// retainAudit applies RetentionPolicy.Audit at now: it finds the newest entry created
+// before the cut-off, verifies the chain up to it (from the current horizon on), stores a
+// retention horizon there signed with the hub's audit key, then deletes the entries up to
+// the latest horizon in batches of Config.CleanupBatch. Another hub's horizon, or one of an
+// earlier interrupted run, is continued: storing a horizon and deleting below it are both
+// idempotent. A chain that does not verify is not shortened: the error matches
+// ErrAuditTampered.
+func (h *Hub) retainAudit(ctx context.Context, now time.Time, rep *RetentionReport) error {
+	age := h.retentionPolicy().Audit
+	if age <= 0 {
+		return nil
+	}
+	rs, ok := h.st.(store.AuditRetentionStore)
+	switch {
+	case !ok:
+		rep.AuditSkipped = "the store cannot remove audit entries (store.AuditRetentionStore)"
+	case h.chain.signer == nil:
+		rep.AuditSkipped = "the hub has no audit key (Config.AuditKey or Config.SecretKey) to sign a retention horizon"
+	}
+	if rep.AuditSkipped != "" {
+		h.log.Warn("hub: audit retention skipped", "reason", rep.AuditSkipped)
+		return nil
+	}
+	cutoff := now.Add(-age)
+	cur, err := rs.LatestAuditHorizon(ctx)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return mapStoreErr(err)
+	}
+	// the newest entry created before the cut-off is the one before the first at or after it
+	next, err := h.st.ListAudit(ctx, store.AuditFilter{From: cutoff, Page: store.Page{Limit: 1}})
+	if err != nil {
+		return mapStoreErr(err)
+	}
+	if len(next) > 0 && next[0].Seq > 1 && (cur == nil || next[0].Seq-1 > cur.Size) {
+		target := next[0].Seq - 1
+		vrep, err := audit.VerifyStore(ctx, h.st, audit.Range{To: cutoff}, h.chain.key)
+		if err != nil {
+			return mapStoreErr(err)
+		}
+		if !vrep.OK {
+			h.log.Error("hub: audit retention refused: the audit log does not verify", "first", vrep.Err())
+			return fmt.Errorf("hub: audit retention refused, the entries to remove do not verify: %w", vrep.Err())
+		}
+		es, err := h.st.ListAudit(ctx, store.AuditFilter{FromSeq: target, ToSeq: target, Page: store.Page{Limit: 1}})
+		if err != nil {
+			return mapStoreErr(err)
+		}
+		if len(es) == 0 {
+			return fmt.Errorf("%w: the audit entry at seq %d is gone", ErrAuditTampered, target)
+		}
+		hz, err := audit.SignCheckpoint(h.chain.signer, target, es[0].Hash)
+		if err != nil {
+			return err
+		}
+		if err := rs.AddAuditHorizon(ctx, hz); err != nil {
+			return mapStoreErr(err)
+		}
+		cur = hz
+	}
+	if cur == nil {
+		return nil
+	}
+	rep.AuditHorizon = cur.Size
+	batch := h.cfg.CleanupBatch
+	if batch <= 0 {
+		batch = CleanupBatchDefault
+	}
+	var removed int64
+	defer func() {
+		if removed > 0 {
+			rep.Removed = append(rep.Removed, RetentionRemoval{Table: auditTable, Before: cutoff, Count: removed})
+			rep.AuditEntries += removed
+		}
+	}()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := rs.DeleteAuditToHorizon(ctx, batch)
+		if err != nil {
+			return mapStoreErr(err)
+		}
+		removed += n
+		if n == 0 {
+			return nil
+		}
+	}
 }
 
 // retentionRules turns the policy into deletions with cut-offs at now: per status, first
@@ -187,7 +294,8 @@ func (h *Hub) retentionInForce() []RetentionRule {
 		}
 	}
 	out = append(out, RetentionRule{Table: string(retention.HealthMetrics), Keep: age(p.HealthMetrics)},
-		RetentionRule{Table: string(retention.Analytics), Keep: age(p.Analytics)})
+		RetentionRule{Table: string(retention.Analytics), Keep: age(p.Analytics)},
+		RetentionRule{Table: auditTable, Keep: age(p.Audit)})
 	names := make([]string, 0, len(p.Services))
 	for n := range p.Services {
 		names = append(names, n)

@@ -62,6 +62,28 @@ func seqRange(ctx context.Context, st store.AuditStore, r Range) (first, last in
 	return first, last, anchor, false, nil
 }
 
+// horizonAt returns the latest signed retention horizon of st when the range starting at
+// first begins at or before the entry after it (the entries up to it are removed, so the
+// range must be anchored at it), and first moved past it; nil when the store keeps no
+// horizon or the range starts later.
+func horizonAt(ctx context.Context, st store.AuditStore, first int64) (*store.AuditCheckpoint, int64, error) {
+	rs, ok := st.(store.AuditRetentionStore)
+	if !ok {
+		return nil, first, nil
+	}
+	h, err := rs.LatestAuditHorizon(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, first, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit: read retention horizon: %w", err)
+	}
+	if first > h.Size+1 {
+		return nil, first, nil
+	}
+	return h, h.Size + 1, nil
+}
+
 // eachEntry calls fn with the entries of seqs [first, last] (last 0: all), in seq order.
 func eachEntry(ctx context.Context, st store.AuditStore, first, last int64, fn func(*store.AuditEntry) error) error {
 	for off := 0; ; off += pageSize {
@@ -104,7 +126,9 @@ func eachCheckpoint(ctx context.Context, st store.AuditStore, first, last int64,
 
 // VerifyStore verifies the entries of st in r against their chain and the stored
 // checkpoints (verified with key; nil skips them). The entry before the range, if any, is
-// the anchor and trusted as stored. The returned error is a store error; what the
+// the anchor and trusted as stored; when retention removed the entries before the range
+// (store.AuditRetentionStore) the anchor is the signed retention horizon instead, verified
+// with key (see [NewHorizonVerifier]). The returned error is a store error; what the
 // verification found is in the report (Report.Err returns the first problem).
 func VerifyStore(ctx context.Context, st store.AuditStore, r Range, key note.Verifier) (*Report, error) {
 	start := time.Now()
@@ -115,10 +139,17 @@ func VerifyStore(ctx context.Context, st store.AuditStore, r Range, key note.Ver
 	if empty {
 		return &Report{OK: true, Duration: time.Since(start)}, nil
 	}
+	h, first, err := horizonAt(ctx, st, first)
+	if err != nil {
+		return nil, err
+	}
 	var v *Verifier
-	if anchor != nil {
+	switch {
+	case h != nil:
+		v = NewHorizonVerifier(h, key)
+	case anchor != nil:
 		v = NewVerifier(anchor.Seq, anchor.Hash, key)
-	} else {
+	default:
 		v = NewVerifier(first-1, "", key)
 	}
 	v.started = start
@@ -146,13 +177,17 @@ type Line struct {
 	Key        string `json:"key,omitempty"`
 	AnchorSeq  int64  `json:"anchor_seq,omitempty"`
 	AnchorHash string `json:"anchor_hash,omitempty"`
+	// Horizon is the signed retention horizon the export is anchored at (AnchorSeq and
+	// AnchorHash are its Size and Hash), when retention removed the entries before it.
+	Horizon *store.AuditCheckpoint `json:"horizon,omitempty"`
 
 	Entry      *store.AuditEntry      `json:"entry,omitempty"`
 	Checkpoint *store.AuditCheckpoint `json:"checkpoint,omitempty"`
 }
 
 // Export writes the entries of st in r and the checkpoints covering them to w as JSON
-// Lines (see [Line]). vkey, the public key of the checkpoints, goes into the header for
+// Lines (see [Line]). When retention removed the entries before the range, the header
+// carries the signed retention horizon as the anchor, so [VerifyExport] checks it. vkey, the public key of the checkpoints, goes into the header for
 // reference: a verifier must get the key it trusts from elsewhere. It returns how many
 // entries it wrote.
 func Export(ctx context.Context, st store.AuditStore, r Range, vkey string, w io.Writer) (int64, error) {
@@ -160,10 +195,19 @@ func Export(ctx context.Context, st store.AuditStore, r Range, vkey string, w io
 	if err != nil {
 		return 0, err
 	}
+	var h *store.AuditCheckpoint
+	if !empty {
+		if h, first, err = horizonAt(ctx, st, first); err != nil {
+			return 0, err
+		}
+	}
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	head := Line{Type: "header", Format: ExportFormat, Key: vkey, AnchorSeq: max(first-1, 0), AnchorHash: store.AuditGenesisHash}
-	if anchor != nil {
+	switch {
+	case h != nil:
+		head.AnchorSeq, head.AnchorHash, head.Horizon = h.Size, h.Hash, h
+	case anchor != nil:
 		head.AnchorSeq, head.AnchorHash = anchor.Seq, anchor.Hash
 	}
 	if err := enc.Encode(head); err != nil {
@@ -218,7 +262,15 @@ func VerifyExport(r io.Reader, key note.Verifier, extra ...*store.AuditCheckpoin
 	if head.Type != "header" || head.Format != ExportFormat {
 		return nil, fmt.Errorf("%w: first line is not a %s header", ErrBadExport, ExportFormat)
 	}
-	v := NewVerifier(head.AnchorSeq, head.AnchorHash, key)
+	var v *Verifier
+	switch {
+	case head.Horizon == nil:
+		v = NewVerifier(head.AnchorSeq, head.AnchorHash, key)
+	case head.Horizon.Size != head.AnchorSeq || head.Horizon.Hash != head.AnchorHash:
+		return nil, fmt.Errorf("%w: the header's anchor is not its retention horizon", ErrBadExport)
+	default:
+		v = NewHorizonVerifier(head.Horizon, key)
+	}
 	v.started = start
 	for line := 2; ; line++ {
 		var l Line

@@ -74,6 +74,10 @@ type Report struct {
 	// Problems are the findings in seq order, at most MaxProblems; ProblemCount counts all.
 	Problems     []Problem `json:"problems,omitempty"`
 	ProblemCount int       `json:"problem_count"`
+	// HorizonSeq is the seq of the signed retention horizon the chain was anchored at (the
+	// entries up to it were removed by retention); 0 when the range starts at the first
+	// entry or after the horizon.
+	HorizonSeq int64 `json:"horizon_seq,omitempty"`
 	// Duration is how long the verification took.
 	Duration time.Duration `json:"duration"`
 }
@@ -101,6 +105,7 @@ type Verifier struct {
 	cps        []*store.AuditCheckpoint
 	problems   []Problem
 	started    time.Time
+	horizon    int64 // the retention horizon anchored at, 0: none
 }
 
 type rec struct {
@@ -119,6 +124,26 @@ func NewVerifier(anchorSeq int64, anchorHash string, key note.Verifier) *Verifie
 		anchorHash = store.AuditGenesisHash
 	}
 	return &Verifier{anchorSeq: anchorSeq, anchorHash: anchorHash, key: key, bad: map[int]*store.AuditEntry{}, started: time.Now()}
+}
+
+// NewHorizonVerifier returns a verifier of the entries following a signed retention
+// horizon h (see store.AuditRetentionStore): the entries up to h.Size were removed and the
+// chain is anchored at h.Size and h.Hash once h verifies with key. A horizon that does not
+// verify (forged, or signed with another key) is reported as BadCheckpoint and not
+// trusted: the chain is then verified from the genesis, so the removed entries are reported
+// Missing. With a nil key the horizon is trusted unverified (the chain alone is checked).
+func NewHorizonVerifier(h *store.AuditCheckpoint, key note.Verifier) *Verifier {
+	if key != nil {
+		if _, _, err := OpenCheckpoint(h, key); err != nil {
+			v := NewVerifier(0, "", key)
+			v.problem(Problem{Kind: BadCheckpoint, Seq: h.Size,
+				Message: fmt.Sprintf("the retention horizon at seq %d is not signed by the audit key: %v", h.Size, err)})
+			return v
+		}
+	}
+	v := NewVerifier(h.Size, h.Hash, key)
+	v.horizon = h.Size
+	return v
 }
 
 // Add hands over the next entry in stored order.
@@ -158,7 +183,7 @@ func (v *Verifier) problem(p Problem) { v.problems = append(v.problems, p) }
 // out of chain order are Reordered, and each signed checkpoint must name an entry of the
 // chain at its size — or, beyond the last entry, the entries it covers are Truncated.
 func (v *Verifier) Finish() *Report {
-	rep := &Report{Entries: int64(len(v.recs))}
+	rep := &Report{Entries: int64(len(v.recs)), HorizonSeq: v.horizon}
 	if len(v.recs) > 0 {
 		rep.FirstSeq, rep.LastSeq = v.recs[0].seq, v.recs[len(v.recs)-1].seq
 	}

@@ -208,6 +208,9 @@ type Retention struct {
 	Events        map[string]Duration `yaml:"events,omitempty" json:"events,omitempty"`
 	HealthMetrics Duration            `yaml:"health_metrics,omitempty" json:"health_metrics,omitempty"`
 	Analytics     Duration            `yaml:"analytics,omitempty" json:"analytics,omitempty"`
+	// Audit is how long audit entries are kept; unset keeps them forever (see
+	// hub.RetentionPolicy.Audit: removal keeps a signed retention horizon).
+	Audit Duration `yaml:"audit,omitempty" json:"audit,omitempty"`
 	// Services overrides the policy per service name.
 	Services map[string]ServiceRetention `yaml:"services,omitempty" json:"services,omitempty"`
 }

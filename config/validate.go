@@ -333,7 +333,7 @@ func cloneRetention(r *Retention) *Retention {
 	if r == nil {
 		return nil
 	}
-	out := &Retention{Events: maps.Clone(r.Events), HealthMetrics: r.HealthMetrics, Analytics: r.Analytics}
+	out := &Retention{Events: maps.Clone(r.Events), HealthMetrics: r.HealthMetrics, Analytics: r.Analytics, Audit: r.Audit}
 	if r.Services != nil {
 		out.Services = map[string]ServiceRetention{}
 		for k, v := range r.Services {

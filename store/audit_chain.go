@@ -240,3 +240,26 @@ type AuditCheckpointStore interface {
 	// when the log is empty.
 	AuditHead(ctx context.Context) (*AuditEntry, error)
 }
+
+// AuditRetentionStore is the optional capability of shortening the audit log from its
+// start, and only below a signed retention horizon (table audit_horizons, append-only):
+// a checkpoint, signed with the hub's audit key, of the entry at seq Size, which becomes
+// the trusted anchor of the chain once the entries at or below it are gone. Entries above
+// the latest horizon cannot be deleted (the SQL stores refuse it at the database too).
+// Find it with a type assertion.
+type AuditRetentionStore interface {
+	AuditCheckpointStore
+	// AddAuditHorizon stores h after h.Validate, stamping CreatedAt. The entry at seq
+	// h.Size must be stored with hash h.Hash and must not be the head (an entry after it
+	// exists), else ErrInvalidArgument. A horizon of the same size exists already: the call
+	// does nothing and returns nil when its hash is the same, ErrConflict when it differs.
+	// The store does not verify the signature: verification does (package audit).
+	AddAuditHorizon(ctx context.Context, h *AuditCheckpoint) error
+	// LatestAuditHorizon returns the horizon of the largest Size, or ErrNotFound.
+	LatestAuditHorizon(ctx context.Context) (*AuditCheckpoint, error)
+	// DeleteAuditToHorizon deletes at most limit (positive, else ErrInvalidArgument) of the
+	// oldest entries whose Seq is at or below the latest horizon's Size, in one short
+	// transaction, and returns how many it deleted (0: none is left; also 0 without a
+	// horizon).
+	DeleteAuditToHorizon(ctx context.Context, limit int) (int64, error)
+}

@@ -44,6 +44,8 @@ type Store struct {
 	auditIDs  map[string]bool
 	// checkpoints holds the signed audit checkpoints by size.
 	checkpoints map[int64]*store.AuditCheckpoint
+	// horizons holds the audit retention horizons by size.
+	horizons map[int64]*store.AuditCheckpoint
 	// oauth holds the OAuth tokens, with its own locks (held while a refresh runs).
 	oauth tokenTable
 	// dataKeys holds the wrapped data keys of envelope encryption.
@@ -90,6 +92,7 @@ func New(opts Options) *Store {
 		analytics:      map[analyticsKey]*store.AnalyticsRollup{},
 		auditIDs:       map[string]bool{},
 		checkpoints:    map[int64]*store.AuditCheckpoint{},
+		horizons:       map[int64]*store.AuditCheckpoint{},
 		subjects:       map[string]map[*entry]struct{}{},
 		requests:       map[string]*store.SubjectRequest{},
 	}

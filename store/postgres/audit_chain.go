@@ -167,3 +167,88 @@ func (s *Store) AuditHead(ctx context.Context) (*store.AuditEntry, error) {
 }
 
 var _ store.AuditCheckpointStore = (*Store)(nil)
+
+// AddAuditHorizon implements [store.AuditRetentionStore].
+func (s *Store) AddAuditHorizon(ctx context.Context, in *store.AuditCheckpoint) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if in == nil {
+		return fmt.Errorf("%w: nil audit horizon", store.ErrInvalidArgument)
+	}
+	if err := in.Validate(); err != nil {
+		return fmt.Errorf("postgres: add audit horizon: %w", err)
+	}
+	var hash string
+	err := s.pool.QueryRow(ctx, s.schemaSQL(`SELECT hash FROM {s}.audit_horizons WHERE size = $1`), in.Size).Scan(&hash)
+	switch {
+	case err == nil && hash == in.Hash:
+		return nil
+	case err == nil:
+		return fmt.Errorf("%w: postgres: an audit horizon of size %d with another hash exists", store.ErrConflict, in.Size)
+	case !errors.Is(err, pgx.ErrNoRows):
+		return mapError(fmt.Errorf("postgres: add audit horizon: %w", err))
+	}
+	var entry, later bool
+	err = s.pool.QueryRow(ctx, s.schemaSQL(`SELECT
+		EXISTS (SELECT 1 FROM {s}.audit_log WHERE seq = $1 AND hash = $2),
+		EXISTS (SELECT 1 FROM {s}.audit_log WHERE seq > $1)`), in.Size, in.Hash).Scan(&entry, &later)
+	switch {
+	case err != nil:
+		return mapError(fmt.Errorf("postgres: add audit horizon: %w", err))
+	case !entry:
+		return fmt.Errorf("%w: postgres: add audit horizon: no entry at seq %d with that hash", store.ErrInvalidArgument, in.Size)
+	case !later:
+		return fmt.Errorf("%w: postgres: add audit horizon: the entry at seq %d is the head", store.ErrInvalidArgument, in.Size)
+	}
+	err = s.pool.QueryRow(ctx, s.schemaSQL(`WITH ins AS (
+		INSERT INTO {s}.audit_horizons (size, hash, note, created_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (size) DO NOTHING RETURNING hash)
+	SELECT hash FROM ins UNION ALL SELECT hash FROM {s}.audit_horizons WHERE size = $1 LIMIT 1`),
+		in.Size, in.Hash, in.Note, s.now()).Scan(&hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// a concurrent insert of the same size committed after this statement's snapshot
+		err = s.pool.QueryRow(ctx, s.schemaSQL(`SELECT hash FROM {s}.audit_horizons WHERE size = $1`), in.Size).Scan(&hash)
+	}
+	if err != nil {
+		return mapError(fmt.Errorf("postgres: add audit horizon: %w", err))
+	}
+	if hash != in.Hash {
+		return fmt.Errorf("%w: postgres: an audit horizon of size %d with another hash exists", store.ErrConflict, in.Size)
+	}
+	return nil
+}
+
+// LatestAuditHorizon implements [store.AuditRetentionStore].
+func (s *Store) LatestAuditHorizon(ctx context.Context) (*store.AuditCheckpoint, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	c, err := scanCheckpoint(s.pool.QueryRow(ctx, s.schemaSQL(`SELECT size, hash, note, created_at FROM {s}.audit_horizons ORDER BY size DESC LIMIT 1`)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: postgres: no audit horizon", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, mapError(fmt.Errorf("postgres: latest audit horizon: %w", err))
+	}
+	return c, nil
+}
+
+// DeleteAuditToHorizon implements [store.AuditRetentionStore]; the append-only trigger of
+// migration 0018 refuses any entry above the horizon.
+func (s *Store) DeleteAuditToHorizon(ctx context.Context, limit int) (int64, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	if limit <= 0 {
+		return 0, fmt.Errorf("%w: postgres: delete audit to horizon: limit %d must be positive", store.ErrInvalidArgument, limit)
+	}
+	tag, err := s.pool.Exec(ctx, s.schemaSQL(`DELETE FROM {s}.audit_log WHERE seq IN (SELECT seq FROM {s}.audit_log
+		WHERE seq <= (SELECT coalesce(max(size), 0) FROM {s}.audit_horizons) ORDER BY seq LIMIT $1)`), limit)
+	if err != nil {
+		return 0, mapError(fmt.Errorf("postgres: delete audit to horizon: %w", err))
+	}
+	return tag.RowsAffected(), nil
+}
+
+var _ store.AuditRetentionStore = (*Store)(nil)

@@ -153,3 +153,90 @@ func (s *Store) AuditHead(ctx context.Context) (*store.AuditEntry, error) {
 }
 
 var _ store.AuditCheckpointStore = (*Store)(nil)
+
+// AddAuditHorizon implements [store.AuditRetentionStore].
+func (s *Store) AddAuditHorizon(ctx context.Context, in *store.AuditCheckpoint) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	if in == nil {
+		return invalidf("nil audit horizon")
+	}
+	if err := in.Validate(); err != nil {
+		return err
+	}
+	err := s.write(ctx, func(ctx context.Context, q *txConn) error {
+		var hash string
+		err := q.QueryRowContext(ctx, `SELECT hash FROM audit_horizons WHERE size = ?`, in.Size).Scan(&hash)
+		switch {
+		case err == nil && hash == in.Hash:
+			return nil
+		case err == nil:
+			return fmt.Errorf("%w: an audit horizon of size %d with another hash exists", store.ErrConflict, in.Size)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		var n int
+		if err := q.QueryRowContext(ctx, `SELECT count(*) FROM audit_log WHERE seq = ? AND hash = ?`, in.Size, in.Hash).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return invalidf("audit horizon: no entry at seq %d with that hash", in.Size)
+		}
+		if err := q.QueryRowContext(ctx, `SELECT count(*) FROM audit_log WHERE seq > ?`, in.Size).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return invalidf("audit horizon: the entry at seq %d is the head", in.Size)
+		}
+		_, err = q.ExecContext(ctx, `INSERT INTO audit_horizons (size, hash, note, created_at) VALUES (?, ?, ?, ?)`,
+			in.Size, in.Hash, in.Note, micros(s.nowTS()))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add audit horizon: %w", err)
+	}
+	return nil
+}
+
+// LatestAuditHorizon implements [store.AuditRetentionStore].
+func (s *Store) LatestAuditHorizon(ctx context.Context) (*store.AuditCheckpoint, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	cs, err := list(ctx, s, scanCheckpoint, `SELECT size, hash, note, created_at FROM audit_horizons ORDER BY size DESC LIMIT 1`)
+	if err != nil {
+		return nil, fmt.Errorf("latest audit horizon: %w", err)
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("%w: no audit horizon", store.ErrNotFound)
+	}
+	return cs[0], nil
+}
+
+// DeleteAuditToHorizon implements [store.AuditRetentionStore]; the delete trigger of
+// migration 0017 refuses any entry above the horizon.
+func (s *Store) DeleteAuditToHorizon(ctx context.Context, limit int) (int64, error) {
+	if err := s.begin(ctx); err != nil {
+		return 0, err
+	}
+	if limit <= 0 {
+		return 0, invalidf("delete audit to horizon: limit %d must be positive", limit)
+	}
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, q *txConn) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log
+			WHERE seq <= (SELECT coalesce(max(size), 0) FROM audit_horizons) ORDER BY seq LIMIT ?)`, limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete audit to horizon: %w", err)
+	}
+	return n, nil
+}
+
+var _ store.AuditRetentionStore = (*Store)(nil)

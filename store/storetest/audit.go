@@ -20,6 +20,7 @@ func auditCases() []testCase {
 		{"Chain", testAuditChain},
 		{"ConcurrentAppendsFormOneChain", testAuditConcurrentChain},
 		{"Checkpoints", testAuditCheckpoints},
+		{"RetentionHorizon", testAuditRetention},
 	}
 }
 

@@ -156,25 +156,31 @@ const TamperEntries = 20
 
 // RunAuditTamper checks that verification (audit.VerifyStore, the hub's VerifyAudit, and
 // audit.VerifyExport of an export, offline) finds and names each kind of tampering: an
-// altered field, a deleted entry, deleted newest entries, an inserted entry and two
-// entries swapped. An untouched log verifies.
+// altered field, a deleted entry, deleted newest entries, an inserted entry, two
+// entries swapped, entries deleted above a retention horizon, and a retention horizon
+// signed with another key. An untouched log verifies, also after retention removed the
+// entries up to a horizon signed with the right key.
 func RunAuditTamper(t *testing.T, newStore TamperFactory) {
 	t.Helper()
 	cases := []struct {
 		name   string
 		tamper func(ctx context.Context, tt AuditTamperer, es []*store.AuditEntry) error
 		want   audit.Problem // Kind, Seq, ToSeq; EntryID "#n" means es[n-1].ID
+		// horizon, when positive, is the seq of a retention horizon stored and deleted up
+		// to (store.AuditRetentionStore) before tampering; forged signs it with another key.
+		horizon int64
+		forged  bool
 	}{
-		{"Untouched", func(context.Context, AuditTamperer, []*store.AuditEntry) error { return nil }, audit.Problem{}},
+		{"Untouched", func(context.Context, AuditTamperer, []*store.AuditEntry) error { return nil }, audit.Problem{}, 0, false},
 		{"AlterField", func(ctx context.Context, tt AuditTamperer, _ []*store.AuditEntry) error {
 			return tt.SetAuditActor(ctx, 7, "mallory")
-		}, audit.Problem{Kind: audit.Altered, Seq: 7, EntryID: "#7"}},
+		}, audit.Problem{Kind: audit.Altered, Seq: 7, EntryID: "#7"}, 0, false},
 		{"DeleteEntry", func(ctx context.Context, tt AuditTamperer, _ []*store.AuditEntry) error {
 			return tt.DeleteAudit(ctx, 12, 12)
-		}, audit.Problem{Kind: audit.Missing, Seq: 12, ToSeq: 12}},
+		}, audit.Problem{Kind: audit.Missing, Seq: 12, ToSeq: 12}, 0, false},
 		{"DeleteNewest", func(ctx context.Context, tt AuditTamperer, _ []*store.AuditEntry) error {
 			return tt.DeleteAudit(ctx, 18, TamperEntries)
-		}, audit.Problem{Kind: audit.Truncated, Seq: 18, ToSeq: TamperEntries}},
+		}, audit.Problem{Kind: audit.Truncated, Seq: 18, ToSeq: TamperEntries}, 0, false},
 		{"InsertEntry", func(ctx context.Context, tt AuditTamperer, es []*store.AuditEntry) error {
 			forged := &store.AuditEntry{ID: "0d9d3f0e-8c39-4c55-a7f4-94c3a0d0c0de", Actor: "mallory", Action: "service.configure",
 				EntityType: "service", EntityID: "s", CreatedAt: es[8].CreatedAt}
@@ -182,10 +188,20 @@ func RunAuditTamper(t *testing.T, newStore TamperFactory) {
 				return err
 			}
 			return tt.InsertAudit(ctx, forged)
-		}, audit.Problem{Kind: audit.Inserted, Seq: 10, EntryID: "0d9d3f0e-8c39-4c55-a7f4-94c3a0d0c0de"}},
+		}, audit.Problem{Kind: audit.Inserted, Seq: 10, EntryID: "0d9d3f0e-8c39-4c55-a7f4-94c3a0d0c0de"}, 0, false},
 		{"ReorderEntries", func(ctx context.Context, tt AuditTamperer, _ []*store.AuditEntry) error {
 			return tt.SwapAudit(ctx, 5, 6)
-		}, audit.Problem{Kind: audit.Reordered, Seq: 5, EntryID: "#6"}},
+		}, audit.Problem{Kind: audit.Reordered, Seq: 5, EntryID: "#6"}, 0, false},
+		{"RetainedToHorizon", func(context.Context, AuditTamperer, []*store.AuditEntry) error { return nil },
+			audit.Problem{}, 8, false},
+		{"DeleteAboveHorizon", func(ctx context.Context, tt AuditTamperer, _ []*store.AuditEntry) error {
+			return tt.DeleteAudit(ctx, 12, 12)
+		}, audit.Problem{Kind: audit.Missing, Seq: 12, ToSeq: 12}, 8, false},
+		{"DeleteAfterHorizon", func(ctx context.Context, tt AuditTamperer, _ []*store.AuditEntry) error {
+			return tt.DeleteAudit(ctx, 9, 9)
+		}, audit.Problem{Kind: audit.Missing, Seq: 9, ToSeq: 9}, 8, false},
+		{"ForgedHorizon", func(context.Context, AuditTamperer, []*store.AuditEntry) error { return nil },
+			audit.Problem{Kind: audit.Missing, Seq: 1, ToSeq: 8}, 8, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -206,6 +222,24 @@ func RunAuditTamper(t *testing.T, newStore TamperFactory) {
 					cp, err := audit.SignCheckpoint(signer, got.Seq, got.Hash)
 					require.NoError(t, err)
 					require.NoError(t, cs.AddAuditCheckpoint(ctx, cp))
+				}
+			}
+			if c.horizon > 0 {
+				rs, ok := st.(store.AuditRetentionStore)
+				require.True(t, ok, "the store can remove audit entries")
+				key := signer
+				if c.forged {
+					key, _ = testKey(t)
+				}
+				hz, err := audit.SignCheckpoint(key, c.horizon, es[c.horizon-1].Hash)
+				require.NoError(t, err)
+				require.NoError(t, rs.AddAuditHorizon(ctx, hz))
+				for {
+					n, err := rs.DeleteAuditToHorizon(ctx, 3)
+					require.NoError(t, err)
+					if n == 0 {
+						break
+					}
 				}
 			}
 			require.NoError(t, c.tamper(ctx, tt, es))
@@ -247,4 +281,87 @@ func RunAuditTamper(t *testing.T, newStore TamperFactory) {
 			check("VerifyExport", rep)
 		})
 	}
+}
+
+// testAuditRetention checks store.AuditRetentionStore: nothing can be deleted without a
+// horizon; a horizon must name a stored entry that is not the head; deletion removes only
+// entries at or below the latest horizon, oldest first and at most limit per call; the
+// chain then continues from the head and verifies from the horizon on, in the store and in
+// an export.
+func testAuditRetention(t *testing.T, b *bundle) {
+	rs, ok := b.st.(store.AuditRetentionStore)
+	if !ok {
+		t.Skip("the store cannot remove audit entries (store.AuditRetentionStore)")
+	}
+	signer, verifier := testKey(t)
+	var es []*store.AuditEntry
+	for i := range 10 {
+		es = append(es, b.audit(t, newAudit("alice", "x", "service", fmt.Sprint(i))))
+	}
+	_, err := rs.LatestAuditHorizon(b.ctx)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	n, err := rs.DeleteAuditToHorizon(b.ctx, 5)
+	require.NoError(t, err)
+	assert.Zero(t, n, "without a horizon nothing is deleted")
+	_, err = rs.DeleteAuditToHorizon(b.ctx, 0)
+	require.ErrorIs(t, err, store.ErrInvalidArgument)
+
+	sign := func(seq int64, hash string) *store.AuditCheckpoint {
+		c, err := audit.SignCheckpoint(signer, seq, hash)
+		require.NoError(t, err)
+		return c
+	}
+	require.ErrorIs(t, rs.AddAuditHorizon(b.ctx, nil), store.ErrInvalidArgument)
+	require.ErrorIs(t, rs.AddAuditHorizon(b.ctx, sign(7, es[5].Hash)), store.ErrInvalidArgument, "the hash is not the entry's")
+	require.ErrorIs(t, rs.AddAuditHorizon(b.ctx, sign(11, es[9].Hash)), store.ErrInvalidArgument, "no entry at that seq")
+	require.ErrorIs(t, rs.AddAuditHorizon(b.ctx, sign(10, es[9].Hash)), store.ErrInvalidArgument, "the head cannot be a horizon")
+	_, err = rs.LatestAuditHorizon(b.ctx)
+	require.ErrorIs(t, err, store.ErrNotFound, "a refused horizon is not stored")
+
+	require.NoError(t, rs.AddAuditHorizon(b.ctx, sign(4, es[3].Hash)))
+	require.NoError(t, rs.AddAuditHorizon(b.ctx, sign(7, es[6].Hash)))
+	require.NoError(t, rs.AddAuditHorizon(b.ctx, sign(7, es[6].Hash)), "adding the same horizon again is a no-op")
+	other, err := audit.SignCheckpoint(signer, 7, es[5].Hash)
+	require.NoError(t, err)
+	require.ErrorIs(t, rs.AddAuditHorizon(b.ctx, other), store.ErrConflict)
+	h, err := rs.LatestAuditHorizon(b.ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(7), h.Size)
+	assert.Equal(t, es[6].Hash, h.Hash)
+	assert.Equal(t, b.now(), h.CreatedAt)
+
+	var batches []int64
+	for {
+		n, err := rs.DeleteAuditToHorizon(b.ctx, 3)
+		require.NoError(t, err)
+		if n == 0 {
+			break
+		}
+		batches = append(batches, n)
+	}
+	assert.Equal(t, []int64{3, 3, 1}, batches, "batches of at most 3, up to the horizon at 7")
+	left, err := b.st.ListAudit(b.ctx, store.AuditFilter{})
+	require.NoError(t, err)
+	seqs := []int64{}
+	for _, e := range left {
+		seqs = append(seqs, e.Seq)
+	}
+	assert.Equal(t, []int64{8, 9, 10}, seqs, "the entries above the horizon are kept")
+
+	next := b.audit(t, newAudit("alice", "x", "service", "after"))
+	assert.Equal(t, int64(11), next.Seq, "the chain continues from the head")
+	assert.Equal(t, es[9].Hash, next.PrevHash)
+
+	rep, err := audit.VerifyStore(b.ctx, b.st, audit.Range{}, verifier)
+	require.NoError(t, err)
+	require.True(t, rep.OK, "%+v", rep.Problems)
+	assert.Equal(t, int64(7), rep.HorizonSeq)
+	assert.Equal(t, int64(4), rep.Entries)
+	var buf bytes.Buffer
+	_, err = audit.Export(b.ctx, b.st, audit.Range{}, "", &buf)
+	require.NoError(t, err)
+	rep, err = audit.VerifyExport(&buf, verifier)
+	require.NoError(t, err)
+	require.True(t, rep.OK, "%+v", rep.Problems)
+	assert.Equal(t, int64(7), rep.HorizonSeq)
 }
