@@ -29,6 +29,19 @@
 //	apply [-env E] [-yes] FILE|FOLDER
 //	                                plan, show the diff and apply it after confirmation
 //	export                          the hub's configuration as a YAML document
+//	mapping preview -mapping FILE -sample FILE [-contract FILE | -service S]
+//	                                apply a mapping to a sample: the output and every violation
+//	                                at its path (exit status 1 when it is not valid)
+//	mapping suggest -sample FILE (-contract FILE | -service S)
+//	                                a suggested mapping from the sample to the contract
+//	mapping save SERVICE -mapping FILE
+//	                                store the mapping as the service's next mapping version
+//	routes [-source S]              the active routes
+//	route put NAME -file FILE       store a route as the next version of its name
+//	route delete NAME               store a route inactive
+//
+// Mapping, sample and route files are JSON documents; a contract file is a JSON object with
+// name, version and schema (a JSON Schema).
 //
 // Times are RFC 3339 or relative durations such as 2h or 30m (meaning that long ago).
 // Exit status: 0 success, 1 the hub refused or failed, 2 bad usage.

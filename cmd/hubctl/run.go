@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "hubctl: a command is required: status, services, health, events, retry, redrive, pause, resume, reset-breaker, open-breaker, test, approvals, approve, reject, audit, watch, do, plan, apply, export")
+		fmt.Fprintln(stderr, "hubctl: a command is required: status, services, health, events, retry, redrive, pause, resume, reset-breaker, open-breaker, test, approvals, approve, reject, audit, watch, do, plan, apply, export, mapping, routes, route")
 		return 2
 	}
 	if *base == "" {
@@ -125,6 +125,12 @@ func (c *cli) dispatch(ctx context.Context, cmd string, args []string) error {
 		return c.apply(ctx, args)
 	case "export":
 		return c.export(ctx, args)
+	case "mapping":
+		return c.mapping(ctx, args)
+	case "routes":
+		return c.routes(ctx, args)
+	case "route":
+		return c.route(ctx, args)
 	}
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 }
@@ -573,6 +579,13 @@ func (c *cli) do(ctx context.Context, args []string) error {
 		return errors.New("the command did not succeed")
 	}
 	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func orRoot(p string) string {
