@@ -281,6 +281,9 @@ func (h *Hub) Command(ctx context.Context, text string) (*CommandPlan, error) {
 	case command.Approve, command.Reject:
 		plan.Summary = fmt.Sprintf("%s approval %s.", map[command.Intent]string{command.Approve: "Approve", command.Reject: "Reject"}[req.Intent], req.ApprovalID)
 		plan.Steps = []string{fmt.Sprintf("%s(%s)", map[command.Intent]string{command.Approve: "Approve", command.Reject: "Reject"}[req.Intent], req.ApprovalID)}
+	case command.ListRoutes:
+		plan.ReadOnly, plan.Summary = true, join("List the active routes", scope())+"."
+		plan.Steps = []string{"Routes(" + join(scope()) + ")"}
 	case command.VerifyAudit:
 		plan.ReadOnly, plan.Summary = true, "Verify the audit log's hash chain."
 		plan.Steps = []string{"VerifyAudit"}

@@ -174,6 +174,23 @@ func (h *Hub) RunCommand(ctx context.Context, plan *CommandPlan) (*CommandResult
 		for _, a := range list {
 			res.Message += fmt.Sprintf("\n%s: %s %s by %s", a.ID, a.Method, a.Target, a.Requester)
 		}
+	case command.ListRoutes:
+		routes, err := h.Routes(ctx, plan.ServiceID)
+		if err != nil {
+			return nil, err
+		}
+		res.Message = fmt.Sprintf("%d %s.", len(routes), plural(len(routes), "route", "routes"))
+		for _, r := range routes {
+			dests := make([]string, len(r.Destinations))
+			for i, d := range r.Destinations {
+				dests[i] = d.Service
+			}
+			state := ""
+			if r.Disabled {
+				state = " (inactive)"
+			}
+			res.Message += fmt.Sprintf("\n%s v%d%s: %s -> %s", r.Name, r.Version, state, r.Source, strings.Join(dests, ", "))
+		}
 	case command.Approve:
 		ar, err := h.Approve(ctx, plan.ApprovalID, plan.Text)
 		if ar != nil && ar.Approval != nil {

@@ -103,6 +103,9 @@ func TestCommandPlans(t *testing.T) {
 		{"approve 5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d", want{intent: "approve", approval: "5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"}},
 		{"reject 5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d", want{intent: "reject", approval: "5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"}},
 		{"verify the audit chain", want{intent: "verify_audit", readOnly: true}},
+		{"show routes", want{intent: "list_routes", readOnly: true, summary: "List the active routes."}},
+		{"list the routes of GitHub", want{intent: "list_routes", service: "GitHub", readOnly: true, summary: "List the active routes of GitHub."}},
+		{"routes", want{intent: "list_routes", readOnly: true}},
 		{"is the audit log intact?", want{intent: "verify_audit", readOnly: true}},
 		{"help", want{intent: "help", readOnly: true}},
 		{"remove the Jira Cloud integration", want{intent: "remove", service: "Jira Cloud", summary: "Remove Jira Cloud: its queued events are cancelled"}},
@@ -234,6 +237,43 @@ func TestRunCommandPauseAndStale(t *testing.T) {
 	old.MadeAt = old.MadeAt.Add(-hub.CommandPlanTTL - time.Minute)
 	_, err = b.hub.RunCommand(ctx, old)
 	require.ErrorIs(t, err, hub.ErrStalePlan)
+}
+
+// TestRunCommandRoutes: "show routes" lists the stored routes, of one source service when
+// the sentence names one; a stored-inactive route is marked.
+func TestRunCommandRoutes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	register(t, b.hub, "chat", b.sink.URL, nil)
+	register(t, b.hub, "tracker", b.sink.URL, nil)
+	for _, r := range []hub.Route{
+		{Name: "opened", Source: "sink", Mapping: json.RawMessage(`{"fields":{"title":"payload.title"}}`), Destinations: []hub.RouteDestination{{Service: "chat"}, {Service: "tracker"}}},
+		{Name: "chatter", Source: "chat", Mapping: json.RawMessage(`{"fields":{"title":"payload.title"}}`), Destinations: []hub.RouteDestination{{Service: "tracker"}}},
+	} {
+		_, err := b.hub.PutRoute(ctx, r)
+		require.NoError(t, err)
+	}
+	err := b.hub.DeleteRoute(ctx, "chatter", "route-test")
+	require.NoError(t, err)
+
+	p, err := b.hub.Command(ctx, "show routes")
+	require.NoError(t, err)
+	require.True(t, p.Understood, p.Reason)
+	require.Equal(t, []string{"Routes()"}, p.Steps)
+	res, err := b.hub.RunCommand(ctx, p)
+	require.NoError(t, err)
+	require.Contains(t, res.Message, "2 routes.")
+	require.Contains(t, res.Message, "opened v1: sink -> chat, tracker")
+	require.Contains(t, res.Message, "chatter v2 (inactive): chat -> tracker")
+
+	p, err = b.hub.Command(ctx, "list the routes of sink")
+	require.NoError(t, err)
+	require.Equal(t, []string{"Routes(of sink)"}, p.Steps)
+	res, err = b.hub.RunCommand(ctx, p)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(res.Message, "1 route."), res.Message)
+	require.NotContains(t, res.Message, "chatter")
 }
 
 func TestRunCommandReadOnly(t *testing.T) {

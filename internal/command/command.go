@@ -45,6 +45,7 @@ const (
 	Approve      Intent = "approve"        // Approve
 	Reject       Intent = "reject"         // Reject
 	VerifyAudit  Intent = "verify_audit"   // VerifyAudit
+	ListRoutes   Intent = "list_routes"    // Routes (of one source service, or all)
 	Help         Intent = "help"           // the grammar
 )
 
@@ -106,6 +107,7 @@ var Grammar = []Rule{
 	{Reject, "reject <approval id>", []string{"reject", "deny", "decline", "refuse"}, []string{"reject 3f2a…"}},
 	{Approvals, "show [pending] approvals", []string{"approvals", "approval requests", "inbox", "what needs my approval", "pending changes"}, []string{"show pending approvals", "what needs my approval?"}},
 	{VerifyAudit, "verify the audit [log|chain]", []string{"verify", "check", "validate", "audit", "chain"}, []string{"verify the audit chain", "is the audit log intact?"}},
+	{ListRoutes, "show [the] routes [of <service>]", []string{"routes", "routing"}, []string{"show routes", "list the routes of GitHub"}},
 	{Redrive, "redrive [the] dead letters [of <service>] [for venture <v>] [since <time>]", []string{"redrive", "retry", "replay", "resend", "reprocess", "requeue", "rerun", "re-run", "re-send"}, []string{"redrive the dead letters of Slack", "replay dead events since yesterday"}},
 	{Retry, "retry [the] failed [<service>] events [for venture <v>] [since <time>]", []string{"retry", "redrive", "replay", "resend", "reprocess", "requeue", "rerun", "try again"}, []string{"retry the failed GitHub events for Venture A since yesterday", "resend failed Slack messages from today"}},
 	{ListEvents, "show [dead|failed] events|dead letters [of <service>] [since <time>]", []string{"show", "list", "display", "find", "which", "get"}, []string{"show dead letters", "list failed Salesforce events in the last 2 hours"}},
@@ -189,6 +191,8 @@ func Parse(text string, cat Catalog, now time.Time) (*Request, *NotUnderstood) {
 		req.Intent = Approvals
 	case has("audit", "audit log", "audit chain", "audit trail") || (has("chain") && has("verify", "check", "intact")):
 		req.Intent = VerifyAudit
+	case has("routes", "routing") && !retryVerb && (showVerb || len(words) == 1):
+		req.Intent = ListRoutes
 	case retryVerb && dead:
 		req.Intent, req.Statuses = Redrive, []string{"dead"}
 	case retryVerb && (failed || eventsWord || svc != ""):
