@@ -284,11 +284,57 @@ func (h *Hub) Command(ctx context.Context, text string) (*CommandPlan, error) {
 	case command.ListRoutes:
 		plan.ReadOnly, plan.Summary = true, join("List the active routes", scope())+"."
 		plan.Steps = []string{"Routes(" + join(scope()) + ")"}
+	case command.Suggest, command.Preview:
+		if err := h.planMapping(ctx, plan, req.Intent); err != nil {
+			return nil, err
+		}
 	case command.VerifyAudit:
 		plan.ReadOnly, plan.Summary = true, "Verify the audit log's hash chain."
 		plan.Steps = []string{"VerifyAudit"}
 	}
 	return plan, nil
+}
+
+// planMapping plans a mapping suggestion or preview of plan's service on the payload of its
+// most recent event; a service without events (or without the contract or mapping the
+// intent needs) makes the plan not understood, with the reason.
+func (h *Hub) planMapping(ctx context.Context, plan *CommandPlan, intent command.Intent) error {
+	si, err := h.GetService(ctx, plan.ServiceID)
+	if err != nil {
+		return err
+	}
+	refuse := func(reason string) error {
+		plan.Understood, plan.Reason = false, reason
+		return nil
+	}
+	if intent == command.Suggest && si.Contract == nil {
+		return refuse(fmt.Sprintf("%s has no canonical contract to suggest a mapping to", plan.Service))
+	}
+	if intent == command.Preview && si.Mapping == nil {
+		return refuse(fmt.Sprintf("%s has no mapping to preview", plan.Service))
+	}
+	page, err := h.ListEvents(ctx, EventQuery{Service: plan.ServiceID, Limit: 1, NewestFirst: true})
+	if err != nil {
+		return err
+	}
+	if len(page.Events) == 0 {
+		return refuse(fmt.Sprintf("%s has no events: the payload of its most recent event is the sample, so there is nothing to %s on", plan.Service, map[command.Intent]string{command.Suggest: "suggest from", command.Preview: "preview"}[intent]))
+	}
+	ev := page.Events[0]
+	plan.ReadOnly, plan.EventIDs = true, []string{ev.ID}
+	if intent == command.Suggest {
+		plan.Summary = fmt.Sprintf("Suggest a mapping for %s from the payload of its last event (%s) to its contract %s@%s.", plan.Service, ev.ID, si.Contract.Name, si.Contract.Version)
+		plan.Steps = []string{"GetEvent(" + ev.ID + ")", fmt.Sprintf("SuggestMapping(%s@%s)", si.Contract.Name, si.Contract.Version)}
+		return nil
+	}
+	plan.Summary = fmt.Sprintf("Preview the mapping of %s (version %d) on the payload of its last event (%s)", plan.Service, si.MappingVersion, ev.ID)
+	plan.Steps = []string{"GetEvent(" + ev.ID + ")", fmt.Sprintf("TransformData(%s mapping v%d)", plan.Service, si.MappingVersion)}
+	if si.Contract != nil {
+		plan.Summary += fmt.Sprintf(", checked against %s@%s", si.Contract.Name, si.Contract.Version)
+		plan.Steps = append(plan.Steps, fmt.Sprintf("ValidateDataContract(%s@%s)", si.Contract.Name, si.Contract.Version))
+	}
+	plan.Summary += "."
+	return nil
 }
 
 // commandEvents lists the IDs of the events plan selects (service, statuses, since,

@@ -2,14 +2,17 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/ehg/hub/contract"
 	"github.com/ehg/hub/internal/command"
 	"github.com/ehg/hub/store"
+	"github.com/ehg/hub/transform"
 )
 
 // RunCommand runs plan exactly as it was made by Command: the same events, the same
@@ -174,6 +177,10 @@ func (h *Hub) RunCommand(ctx context.Context, plan *CommandPlan) (*CommandResult
 		for _, a := range list {
 			res.Message += fmt.Sprintf("\n%s: %s %s by %s", a.ID, a.Method, a.Target, a.Requester)
 		}
+	case command.Suggest, command.Preview:
+		if err := h.runMapping(ctx, plan, intent, res); err != nil {
+			return nil, err
+		}
 	case command.ListRoutes:
 		routes, err := h.Routes(ctx, plan.ServiceID)
 		if err != nil {
@@ -306,4 +313,86 @@ func diagnose(s ServiceHealth) string {
 		b.WriteString(".")
 	}
 	return b.String()
+}
+
+// runMapping runs a mapping suggestion or preview plan on its event's payload; a preview
+// whose output fails the contract is not OK and lists each violation at its path.
+func (h *Hub) runMapping(ctx context.Context, plan *CommandPlan, intent command.Intent, res *CommandResult) error {
+	if err := h.Authorize(ctx, PermTransform); err != nil {
+		return err
+	}
+	if len(plan.EventIDs) != 1 {
+		return fmt.Errorf("%w: a mapping plan names the one event whose payload is the sample", ErrInvalidInput)
+	}
+	ev, err := h.GetEvent(ctx, plan.EventIDs[0])
+	if err != nil {
+		return err
+	}
+	si, err := h.GetService(ctx, plan.ServiceID)
+	if err != nil {
+		return err
+	}
+	var sample map[string]any
+	if err := json.Unmarshal(ev.PayloadIn, &sample); err != nil || sample == nil {
+		return fmt.Errorf("%w: the payload of event %s is not a JSON object", ErrInvalidInput, ev.ID)
+	}
+	if intent == command.Suggest {
+		if si.Contract == nil {
+			return fmt.Errorf("%w: %s has no canonical contract", ErrInvalidInput, si.Service.Name)
+		}
+		sugs, err := transform.Suggest(ctx, sample, si.Contract.Schema)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+		}
+		res.Message = fmt.Sprintf("Suggested mapping for %s (%s@%s):", si.Service.Name, si.Contract.Name, si.Contract.Version)
+		for _, sg := range sugs {
+			expr := sg.Expr
+			if expr == "" {
+				expr = "(nothing fits)"
+			}
+			res.Message += fmt.Sprintf("\n%s = %s (confidence %.2f)", sg.Target, expr, sg.Confidence)
+		}
+		return nil
+	}
+	if si.Mapping == nil {
+		return fmt.Errorf("%w: %s has no mapping", ErrInvalidInput, si.Service.Name)
+	}
+	rules, err := transform.Parse(si.Mapping)
+	if err != nil {
+		return configErr("transform.Rules", "", err)
+	}
+	out, err := h.TransformData(ctx, sample, rules)
+	if err != nil {
+		if errors.Is(err, ErrTransform) {
+			res.OK, res.Message = false, fmt.Sprintf("The mapping of %s fails on event %s: %v", si.Service.Name, ev.ID, err)
+			return nil
+		}
+		return err
+	}
+	doc, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("%w: the mapping's output is not JSON: %w", ErrTransform, err)
+	}
+	res.Message = fmt.Sprintf("Output: %s", doc)
+	if si.Contract == nil {
+		return nil
+	}
+	vr, err := h.ValidateDataContract(ctx, []byte(doc), contract.Contract{Name: si.Contract.Name, Version: si.Contract.Version, Schema: si.Contract.Schema})
+	if err != nil {
+		return err
+	}
+	if vr.Valid {
+		res.Message += fmt.Sprintf("\nValid against %s@%s.", si.Contract.Name, si.Contract.Version)
+		return nil
+	}
+	res.OK = false
+	res.Message += fmt.Sprintf("\n%d %s of %s@%s:", len(vr.Violations), plural(len(vr.Violations), "violation", "violations"), si.Contract.Name, si.Contract.Version)
+	for _, v := range vr.Violations {
+		path := v.InstancePath
+		if path == "" {
+			path = "/"
+		}
+		res.Message += fmt.Sprintf("\n%s: %s", path, v.Message)
+	}
+	return nil
 }

@@ -276,6 +276,85 @@ func TestRunCommandRoutes(t *testing.T) {
 	require.NotContains(t, res.Message, "chatter")
 }
 
+// TestRunCommandMapping: "preview the mapping of S" applies the service's current mapping
+// to the payload of its most recent event and checks the output against its contract
+// (violations at their paths); "suggest a mapping for S" proposes one from that payload;
+// a service without events gets a plan that says why it cannot run.
+func TestRunCommandMapping(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	schema := json.RawMessage(`{"type":"object","required":["title","state"],"properties":{"title":{"type":"string"},"state":{"enum":["todo","done"]}}}`)
+	reg := register(t, b.hub, "crm", b.sink.URL, func(c *hub.IntegrationConfig) {
+		c.Contract = &hub.ContractRef{Name: "item", Version: "1.0.0", Schema: schema}
+		c.Mapping = json.RawMessage(`{"title":"issue.title","state":"issue.state == 'open' ? 'todo' : 'done'"}`)
+	})
+	register(t, b.hub, "quiet", b.sink.URL, func(c *hub.IntegrationConfig) {
+		c.Contract = &hub.ContractRef{Name: "item", Version: "1.0.0", Schema: schema}
+		c.Mapping = json.RawMessage(`{"title":"issue.title","state":"'todo'"}`)
+	})
+	for _, title := range []string{"Old", "Crash"} {
+		_, err := b.hub.ProcessIntegrationEvent(ctx, hub.EventData{Service: "crm", Payload: json.RawMessage(`{"issue":{"title":"` + title + `","state":"open"}}`)})
+		require.NoError(t, err)
+	}
+	page, err := b.hub.ListEvents(ctx, hub.EventQuery{Service: "crm", Limit: 1, NewestFirst: true})
+	require.NoError(t, err)
+	last := page.Events[0].ID
+
+	for _, text := range []string{"preview the crm mapping", "preview the mapping of crm on its last event"} {
+		p, err := b.hub.Command(ctx, text)
+		require.NoError(t, err)
+		require.True(t, p.Understood, "%s: %s", text, p.Reason)
+		require.Equal(t, "preview_mapping", p.Intent)
+		require.True(t, p.ReadOnly)
+		require.Equal(t, []string{last}, p.EventIDs)
+		require.Equal(t, []string{"GetEvent(" + last + ")", "TransformData(crm mapping v1)", "ValidateDataContract(item@1.0.0)"}, p.Steps)
+		require.Contains(t, p.Summary, "checked against item@1.0.0")
+		res, err := b.hub.RunCommand(ctx, p)
+		require.NoError(t, err)
+		require.True(t, res.OK, res.Message)
+		require.Contains(t, res.Message, `Output: {"state":"todo","title":"Crash"}`, "the most recent event is the sample")
+		require.Contains(t, res.Message, "Valid against item@1.0.0.")
+	}
+
+	// the current mapping is previewed: one that passes the state through breaks the contract
+	_, err = b.hub.ConfigureService(ctx, reg.ServiceID, hub.ServiceConfig{Mapping: json.RawMessage(`{"title":"issue.title","state":"issue.state"}`)})
+	require.NoError(t, err)
+	p, err := b.hub.Command(ctx, "preview the crm mapping")
+	require.NoError(t, err)
+	require.Contains(t, p.Summary, "(version 2)")
+	res, err := b.hub.RunCommand(ctx, p)
+	require.NoError(t, err)
+	require.False(t, res.OK)
+	require.Contains(t, res.Message, "1 violation of item@1.0.0:")
+	require.Regexp(t, `(?m)^/state: \S`, res.Message)
+
+	p, err = b.hub.Command(ctx, "suggest a mapping for crm")
+	require.NoError(t, err)
+	require.True(t, p.Understood, p.Reason)
+	require.Equal(t, "suggest_mapping", p.Intent)
+	require.True(t, p.ReadOnly)
+	require.Equal(t, []string{last}, p.EventIDs)
+	res, err = b.hub.RunCommand(ctx, p)
+	require.NoError(t, err)
+	require.Contains(t, res.Message, "title = issue.title")
+
+	for _, text := range []string{"preview the quiet mapping", "suggest a mapping for quiet"} {
+		p, err := b.hub.Command(ctx, text)
+		require.NoError(t, err)
+		require.False(t, p.Understood, text)
+		require.Contains(t, p.Reason, "quiet has no events", text)
+	}
+	p, err = b.hub.Command(ctx, "preview the sink mapping")
+	require.NoError(t, err)
+	require.False(t, p.Understood)
+	require.Contains(t, p.Reason, "sink has no mapping")
+	p, err = b.hub.Command(ctx, "suggest a mapping")
+	require.NoError(t, err)
+	require.False(t, p.Understood)
+	require.Contains(t, p.Reason, "needs a service")
+}
+
 func TestRunCommandReadOnly(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -26,27 +26,29 @@ type Intent string
 
 // Intents, with the hub call each plans.
 const (
-	Status       Intent = "status"         // GetIntegrationHealth of every service
-	Diagnose     Intent = "diagnose"       // GetIntegrationHealth of one service, explained
-	ListEvents   Intent = "list_events"    // the events of a status (dead letters by default)
-	Retry        Intent = "retry_events"   // RetryFailedIntegration of each failed (and dead) event
-	Redrive      Intent = "redrive_dead"   // RetryFailedIntegration of each dead event
-	Pause        Intent = "pause"          // TriggerRecoveryAction disable
-	Resume       Intent = "resume"         // TriggerRecoveryAction enable
-	ResetBreaker Intent = "reset_breaker"  // TriggerRecoveryAction reset_breaker
-	OpenBreaker  Intent = "open_breaker"   // TriggerRecoveryAction open_breaker
-	Failover     Intent = "failover"       // TriggerRecoveryAction failover
-	Test         Intent = "test"           // TestIntegration
-	Escalate     Intent = "escalate"       // EscalateIntegrationIssue
-	Metrics      Intent = "metrics"        // GetPerformanceMetrics
-	Cost         Intent = "cost"           // GetIntegrationAnalytics
-	Approvals    Intent = "list_approvals" // the pending approvals
-	Remove       Intent = "remove"         // RemoveService
-	Approve      Intent = "approve"        // Approve
-	Reject       Intent = "reject"         // Reject
-	VerifyAudit  Intent = "verify_audit"   // VerifyAudit
-	ListRoutes   Intent = "list_routes"    // Routes (of one source service, or all)
-	Help         Intent = "help"           // the grammar
+	Status       Intent = "status"          // GetIntegrationHealth of every service
+	Diagnose     Intent = "diagnose"        // GetIntegrationHealth of one service, explained
+	ListEvents   Intent = "list_events"     // the events of a status (dead letters by default)
+	Retry        Intent = "retry_events"    // RetryFailedIntegration of each failed (and dead) event
+	Redrive      Intent = "redrive_dead"    // RetryFailedIntegration of each dead event
+	Pause        Intent = "pause"           // TriggerRecoveryAction disable
+	Resume       Intent = "resume"          // TriggerRecoveryAction enable
+	ResetBreaker Intent = "reset_breaker"   // TriggerRecoveryAction reset_breaker
+	OpenBreaker  Intent = "open_breaker"    // TriggerRecoveryAction open_breaker
+	Failover     Intent = "failover"        // TriggerRecoveryAction failover
+	Test         Intent = "test"            // TestIntegration
+	Escalate     Intent = "escalate"        // EscalateIntegrationIssue
+	Metrics      Intent = "metrics"         // GetPerformanceMetrics
+	Cost         Intent = "cost"            // GetIntegrationAnalytics
+	Approvals    Intent = "list_approvals"  // the pending approvals
+	Remove       Intent = "remove"          // RemoveService
+	Approve      Intent = "approve"         // Approve
+	Reject       Intent = "reject"          // Reject
+	VerifyAudit  Intent = "verify_audit"    // VerifyAudit
+	ListRoutes   Intent = "list_routes"     // Routes (of one source service, or all)
+	Suggest      Intent = "suggest_mapping" // a mapping suggested from the service's last event to its contract
+	Preview      Intent = "preview_mapping" // the service's mapping applied to its last event, checked
+	Help         Intent = "help"            // the grammar
 )
 
 // Service is a service the parser may name.
@@ -108,6 +110,8 @@ var Grammar = []Rule{
 	{Approvals, "show [pending] approvals", []string{"approvals", "approval requests", "inbox", "what needs my approval", "pending changes"}, []string{"show pending approvals", "what needs my approval?"}},
 	{VerifyAudit, "verify the audit [log|chain]", []string{"verify", "check", "validate", "audit", "chain"}, []string{"verify the audit chain", "is the audit log intact?"}},
 	{ListRoutes, "show [the] routes [of <service>]", []string{"routes", "routing"}, []string{"show routes", "list the routes of GitHub"}},
+	{Suggest, "suggest a mapping for <service>", []string{"suggest", "propose", "recommend"}, []string{"suggest a mapping for GitHub"}},
+	{Preview, "preview the mapping of <service> [on its last event]", []string{"preview", "try", "dry run"}, []string{"preview the GitHub mapping", "preview the mapping of GitHub on its last event"}},
 	{Redrive, "redrive [the] dead letters [of <service>] [for venture <v>] [since <time>]", []string{"redrive", "retry", "replay", "resend", "reprocess", "requeue", "rerun", "re-run", "re-send"}, []string{"redrive the dead letters of Slack", "replay dead events since yesterday"}},
 	{Retry, "retry [the] failed [<service>] events [for venture <v>] [since <time>]", []string{"retry", "redrive", "replay", "resend", "reprocess", "requeue", "rerun", "try again"}, []string{"retry the failed GitHub events for Venture A since yesterday", "resend failed Slack messages from today"}},
 	{ListEvents, "show [dead|failed] events|dead letters [of <service>] [since <time>]", []string{"show", "list", "display", "find", "which", "get"}, []string{"show dead letters", "list failed Salesforce events in the last 2 hours"}},
@@ -193,6 +197,10 @@ func Parse(text string, cat Catalog, now time.Time) (*Request, *NotUnderstood) {
 		req.Intent = VerifyAudit
 	case has("routes", "routing") && !retryVerb && (showVerb || len(words) == 1):
 		req.Intent = ListRoutes
+	case has("mapping", "mappings") && has("suggest", "propose", "recommend", "suggested", "suggestion"):
+		req.Intent = Suggest
+	case has("mapping", "mappings") && has("preview", "try", "dry run", "dry-run"):
+		req.Intent = Preview
 	case retryVerb && dead:
 		req.Intent, req.Statuses = Redrive, []string{"dead"}
 	case retryVerb && (failed || eventsWord || svc != ""):
@@ -246,7 +254,7 @@ func Parse(text string, cat Catalog, now time.Time) (*Request, *NotUnderstood) {
 		}
 		return nil, &NotUnderstood{Reason: fmt.Sprintf("no command matches %q", raw), Suggestions: suggest(words, cat)}
 	}
-	needsService := map[Intent]bool{Remove: true, Pause: true, Resume: true, ResetBreaker: true, OpenBreaker: true, Failover: true, Test: true, Escalate: true, Diagnose: true}
+	needsService := map[Intent]bool{Suggest: true, Preview: true, Remove: true, Pause: true, Resume: true, ResetBreaker: true, OpenBreaker: true, Failover: true, Test: true, Escalate: true, Diagnose: true}
 	if needsService[req.Intent] && req.Service == "" {
 		reason := fmt.Sprintf("%s needs a service; known services: %s", req.Intent, serviceNames(cat))
 		if ambiguous != "" {
