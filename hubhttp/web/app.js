@@ -558,7 +558,27 @@ document.addEventListener('keydown', (e) => {
 
 // ---------- routing ----------
 
+// route renders the page the location names. Renders never overlap: a call made while one
+// runs (a refresh from the stream, the end of an action) is folded into one more render
+// after it, so a slow response of an earlier render can never replace a newer page.
+let routing = null, routeAgain = false, routeAgainQuiet = true;
 async function route(quiet) {
+  if (routing) {
+    routeAgain = true;
+    routeAgainQuiet = routeAgainQuiet && !!quiet;
+    return routing;
+  }
+  routing = renderRoute(quiet);
+  try { await routing; } finally { routing = null; }
+  if (routeAgain) {
+    const q = routeAgainQuiet;
+    routeAgain = false;
+    routeAgainQuiet = true;
+    await route(q);
+  }
+}
+
+async function renderRoute(quiet) {
   const hash = location.hash.replace(/^#\/?/, '');
   const [page, arg] = hash.split('/');
   const name = arg ? decodeURIComponent(arg) : '';
