@@ -562,10 +562,7 @@ type slowMemoryEraser struct {
 }
 
 func (s *slowMemoryEraser) EraseEvents(ctx context.Context, b store.EraseBatch) ([]string, error) {
-	skipped, err := s.Store.EraseEvents(ctx, b)
-	s.report(int(s.n.Add(1)))
-	time.Sleep(200 * time.Millisecond)
-	return skipped, err
+	return eraseThenPause(ctx, b, s.Store.EraseEvents, &s.n, s.report)
 }
 
 // fullStore is a store with every optional capability the SQL stores have.
@@ -588,8 +585,15 @@ type slowEraser struct {
 }
 
 func (s *slowEraser) EraseEvents(ctx context.Context, b store.EraseBatch) ([]string, error) {
-	skipped, err := s.fullStore.EraseEvents(ctx, b)
-	s.report(int(s.n.Add(1)))
+	return eraseThenPause(ctx, b, s.fullStore.EraseEvents, &s.n, s.report)
+}
+
+// eraseThenPause erases one batch with erase, reports it as the n'th batch and pauses, so a
+// test can stop the eraser between batches.
+func eraseThenPause(ctx context.Context, b store.EraseBatch, erase func(context.Context, store.EraseBatch) ([]string, error),
+	n *atomic.Int32, report func(batch int)) ([]string, error) {
+	skipped, err := erase(ctx, b)
+	report(int(n.Add(1)))
 	time.Sleep(200 * time.Millisecond)
 	return skipped, err
 }
